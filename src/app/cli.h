@@ -1,0 +1,34 @@
+// The command line: parses argv into what the user asked for. Errors are
+// usage errors (exit code 2) with one line saying which option and why.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "app/sync_request.h"
+#include "common/status.h"
+
+namespace sparsync {
+
+inline constexpr uint32_t kDefaultBlockSize = 64 * 1024;
+
+struct CliOptions {
+  bool server = false;
+  bool version = false;
+  bool help = false;
+  std::string help_text;
+  int verbosity = 0;  // -1 quiet, 0 normal, 1 -v, 2 -vv
+  std::string source;
+  std::string target;
+  std::string block_size_text;
+  std::string checksum = "xxh3";
+  bool dry_run = false;
+  bool allow_larger_target = false;
+};
+
+Status parse_cli(int argc, char** argv, CliOptions* options);
+
+// Turns parsed options into a request for two local paths.
+Status build_request(const CliOptions& options, SyncRequest* request);
+
+}  // namespace sparsync

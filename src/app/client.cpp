@@ -1,0 +1,103 @@
+#include "app/client.h"
+
+#include <chrono>
+
+#include "common/device.h"
+#include "common/handshake.h"
+#include "common/log.h"
+#include "source/source_session.h"
+#include "target/target_open.h"
+#include "target/target_session.h"
+
+namespace sparsync {
+namespace {
+
+uint16_t open_flags(const SyncRequest& r) {
+  uint16_t flags = 0;
+  if (r.dry_run) flags |= proto::kOpenDryRun;
+  if (r.allow_larger_target) flags |= proto::kOpenAllowLargerTarget;
+  return flags;
+}
+
+Status read_open_ok(FrameReader& in, proto::OpenOk* ok) {
+  Frame f;
+  SPARSYNC_RETURN_IF_ERROR(in.read(&f));
+  if (f.type != proto::MsgType::kOpenOk) return unexpected_frame(f, "OPEN_OK");
+  return proto::decode(f.payload, ok);
+}
+
+void send_error(FrameWriter& out, const Status& s) {
+  proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
+  (void)out.write(proto::MsgType::kError, proto::encode(e));
+}
+
+Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
+  auto opened = FileDevice::open(r.source, false, ErrorKind::kSource);
+  if (!opened.is_ok()) return opened.status();
+  std::unique_ptr<FileDevice> source = opened.take();
+  uint64_t features = 0;
+  SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
+  proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, open_flags(r), r.block_size,
+                   source->size(), r.target};
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
+  proto::OpenOk ok;
+  SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
+  o->source_shown = resolved_path(r.source);
+  o->target_shown = t.peer_name() == "local" ? ok.path : t.peer_name() + ":" + ok.path;
+  o->target_created = ok.state == proto::TargetState::kCreated;
+  log::verbose("target " + o->target_shown + (o->target_created ? " (created)" : ""));
+  SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run};
+  SourceSessionResult result;
+  SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, in, out, &result));
+  o->stats = result.stats;
+  return Status::ok();
+}
+
+Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
+  uint64_t features = 0;
+  SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
+  proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source};
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
+  proto::OpenOk ok;
+  SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
+  o->source_shown = t.peer_name() + ":" + ok.path;
+  TargetOpenRequest treq{r.target, ok.size, r.dry_run, r.allow_larger_target};
+  auto target = open_target(treq);
+  if (!target.is_ok()) {
+    send_error(out, target.status());
+    return target.status();
+  }
+  OpenedTarget opened = target.take();
+  o->target_shown = opened.reply.path;
+  o->target_created = opened.reply.state == proto::TargetState::kCreated;
+  TargetSessionInput input{opened.device.get(), SessionParams{ok.size, r.block_size, r.hash_kind, r.dry_run},
+                           opened.readable_size, opened.known_zero};
+  TargetSessionResult result;
+  SPARSYNC_RETURN_IF_ERROR(run_target_session(input, in, out, &result));
+  o->stats = result.stats;
+  o->stats.wire_bytes_out = out.bytes_written();
+  return Status::ok();
+}
+
+}  // namespace
+
+Status run_client(Transport& transport, const SyncRequest& request, SyncOutcome* outcome) {
+  auto start = std::chrono::steady_clock::now();
+  FrameReader in(transport.read_fd());
+  FrameWriter out(transport.write_fd());
+  Status s = request.pull ? pull(transport, in, out, request, outcome)
+                          : push(transport, in, out, request, outcome);
+  transport.close_write();
+  Status ended = transport.finish();
+  if (s.is_ok() && !ended.is_ok()) s = ended;
+  // When the stream broke, the far side's exit status says more than EOF.
+  if (!s.is_ok() && s.kind() == ErrorKind::kConnection && !ended.is_ok()) s = ended.with_context(s.message());
+  outcome->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s;
+}
+
+bool valid_block_size(uint64_t size) {
+  return size >= proto::kMinBlockSize && size <= proto::kMaxBlockSize && (size & (size - 1)) == 0;
+}
+
+}  // namespace sparsync

@@ -1,0 +1,82 @@
+#include "app/server.h"
+
+#include "app/sync_request.h"
+#include "common/device.h"
+#include "common/handshake.h"
+#include "common/log.h"
+#include "source/source_session.h"
+#include "target/target_open.h"
+#include "target/target_session.h"
+
+namespace sparsync {
+namespace {
+
+Status refuse(FrameWriter& out, const Status& s) {
+  proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
+  (void)out.write(proto::MsgType::kError, proto::encode(e));
+  return s;
+}
+
+Status serve_target(const proto::Open& open, FrameReader& in, FrameWriter& out) {
+  TargetOpenRequest req{open.path, open.source_size, (open.flags & proto::kOpenDryRun) != 0,
+                        (open.flags & proto::kOpenAllowLargerTarget) != 0};
+  auto target = open_target(req);
+  if (!target.is_ok()) return refuse(out, target.status());
+  OpenedTarget t = target.take();
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(t.reply)));
+  TargetSessionInput input{t.device.get(),
+                           SessionParams{open.source_size, open.block_size, open.hash_kind, req.dry_run},
+                           t.readable_size, t.known_zero};
+  TargetSessionResult result;
+  return run_target_session(input, in, out, &result);
+}
+
+Status serve_source(const proto::Open& open, FrameReader& in, FrameWriter& out) {
+  auto opened = FileDevice::open(open.path, false, ErrorKind::kSource);
+  if (!opened.is_ok()) return refuse(out, opened.status());
+  std::unique_ptr<FileDevice> source = opened.take();
+  proto::OpenOk ok;
+  ok.kind = source->kind();
+  ok.size = source->size();
+  ok.path = resolved_path(open.path);
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(ok)));
+  SessionParams params{source->size(), open.block_size, open.hash_kind,
+                       (open.flags & proto::kOpenDryRun) != 0};
+  SourceSessionResult result;
+  return run_source_session(*source, params, in, out, &result);
+}
+
+Status serve(FrameReader& in, FrameWriter& out) {
+  uint64_t features = 0;
+  SPARSYNC_RETURN_IF_ERROR(server_hello(in, out, &features));
+  Frame f;
+  SPARSYNC_RETURN_IF_ERROR(in.read(&f));
+  if (f.type != proto::MsgType::kOpen) return refuse(out, unexpected_frame(f, "OPEN"));
+  proto::Open open;
+  Status s = proto::decode(f.payload, &open);
+  if (!s.is_ok()) return refuse(out, s);
+  if (!valid_block_size(open.block_size)) {
+    return refuse(out, Status(ErrorKind::kProtocol, "block size " + std::to_string(open.block_size) +
+                                                        " is not a power of two from 4 KiB to 4 MiB"));
+  }
+  if (open.hash_kind == proto::HashKind::kSha256 && !(features & proto::kFeatureSha256)) {
+    return refuse(out, Status(ErrorKind::kProtocol, "SHA-256 block hashes were not negotiated"));
+  }
+  if (open.role == proto::Role::kServerIsTarget) return serve_target(open, in, out);
+  return serve_source(open, in, out);
+}
+
+}  // namespace
+
+int run_server(int in_fd, int out_fd) {
+  log::set_prefix("sparsync[server]");
+  FrameReader in(in_fd);
+  FrameWriter out(out_fd);
+  Status s = serve(in, out);
+  if (s.is_ok()) return 0;
+  // A peer that went away or sent ERROR has already said why on its side.
+  log::error(s.message());
+  return static_cast<int>(s.kind());
+}
+
+}  // namespace sparsync

@@ -1,0 +1,34 @@
+// What the user asked for, after the command line is parsed and the two
+// paths are sorted into local and remote. Plain data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/protocol_constants.h"
+#include "common/session.h"
+
+namespace sparsync {
+
+struct SyncRequest {
+  std::string source;  // path as given (on the far host when pull)
+  std::string target;  // path as given (on the far host when push)
+  bool pull = false;   // the server plays the source
+  uint32_t block_size = 0;
+  proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
+  bool dry_run = false;
+  bool allow_larger_target = false;
+};
+
+struct SyncOutcome {
+  SyncStats stats;
+  double seconds = 0;
+  std::string source_shown;  // resolved paths, with host for the remote one
+  std::string target_shown;
+  bool target_created = false;
+};
+
+// True for a power of two within the protocol's block size limits.
+bool valid_block_size(uint64_t size);
+
+}  // namespace sparsync

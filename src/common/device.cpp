@@ -1,0 +1,221 @@
+#include "common/device.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+namespace sparsync {
+namespace {
+
+// Errors that mean "this method is not available here", not "the disk failed".
+bool is_unsupported(int err) {
+  return err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS || err == ENOTTY || err == EINVAL ||
+         err == ENODEV;
+}
+
+std::string at(const std::string& path, uint64_t offset) {
+  return path + " at offset " + std::to_string(offset);
+}
+
+}  // namespace
+
+const char* zero_method_name(proto::ZeroMethod method) {
+  switch (method) {
+    case proto::ZeroMethod::kNone: return "none";
+    case proto::ZeroMethod::kPunchHole: return "punch-hole";
+    case proto::ZeroMethod::kZeroRange: return "zero-range";
+    case proto::ZeroMethod::kBlkZeroOut: return "blkzeroout";
+    case proto::ZeroMethod::kWriteZeros: return "write-zeros";
+  }
+  return "unknown";
+}
+
+FileDevice::FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, uint64_t size,
+                       ErrorKind role)
+    : path_(std::move(path)), fd_(std::move(fd)), kind_(kind), size_(size), role_(role),
+      zero_method_(static_cast<int>(proto::ZeroMethod::kPunchHole)) {}
+
+Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bool writable,
+                                                     ErrorKind role) {
+  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY;
+  UniqueFd fd(::open(path.c_str(), flags));
+  if (!fd.valid()) return errno_status(role, "cannot open " + path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_status(role, "cannot stat " + path, errno);
+  uint64_t size = 0;
+  proto::DeviceKind kind;
+  if (S_ISREG(st.st_mode)) {
+    kind = proto::DeviceKind::kRegularFile;
+    size = static_cast<uint64_t>(st.st_size);
+  } else if (S_ISBLK(st.st_mode)) {
+    kind = proto::DeviceKind::kBlockDevice;
+    if (writable) {
+      UniqueFd excl(::open(path.c_str(), flags | O_EXCL));
+      if (!excl.valid()) {
+        if (errno == EBUSY) {
+          return Status(role, "block device " + path +
+                                  " is in use (mounted, or held by another program or sparsync run)");
+        }
+        return errno_status(role, "cannot open " + path + " exclusively", errno);
+      }
+      fd = std::move(excl);
+    }
+    if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
+      return errno_status(role, "cannot read the size of block device " + path, errno);
+    }
+  } else if (S_ISDIR(st.st_mode)) {
+    return Status(role, path + " is a directory; give the path of an image file or block device");
+  } else {
+    return Status(role, path + " is neither a regular file nor a block device");
+  }
+  if (!writable) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::unique_ptr<FileDevice>(new FileDevice(path, std::move(fd), kind, size, role));
+}
+
+Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, uint64_t size) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644));
+  if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot create " + path, errno);
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
+  }
+  return std::unique_ptr<FileDevice>(new FileDevice(path, std::move(fd),
+                                                    proto::DeviceKind::kRegularFile, size,
+                                                    ErrorKind::kTarget));
+}
+
+Status FileDevice::next_extent(uint64_t offset, uint64_t end, Extent* out) {
+  out->offset = offset;
+  out->hole = false;
+  out->length = end - offset;
+  if (kind_ != proto::DeviceKind::kRegularFile || !seek_data_works_.load()) return Status::ok();
+  off_t data = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0) {
+    if (errno == ENXIO) {  // no data at or after offset: the rest is a hole
+      out->hole = true;
+      return Status::ok();
+    }
+    if (is_unsupported(errno)) {
+      seek_data_works_.store(false);
+      return Status::ok();
+    }
+    return errno_status(role_, "cannot map extents of " + at(path_, offset), errno);
+  }
+  if (static_cast<uint64_t>(data) > offset) {
+    out->hole = true;
+    out->length = std::min<uint64_t>(static_cast<uint64_t>(data), end) - offset;
+    return Status::ok();
+  }
+  off_t hole = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_HOLE);
+  if (hole < 0) return errno_status(role_, "cannot map extents of " + at(path_, offset), errno);
+  out->length = std::min<uint64_t>(static_cast<uint64_t>(hole), end) - offset;
+  if (out->length == 0) out->length = end - offset;  // file grew or raced: treat as data
+  return Status::ok();
+}
+
+Status FileDevice::read_at(uint64_t offset, uint8_t* buf, size_t len) {
+  size_t got = 0;
+  int err = pread_full(fd_.get(), buf, len, offset, &got);
+  if (err != 0) return errno_status(role_, "read error on " + at(path_, offset), err);
+  if (got != len) {
+    return Status(role_, path_ + " ended at offset " + std::to_string(offset + got) +
+                             " while reading: it shrank during the run");
+  }
+  return Status::ok();
+}
+
+Status FileDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
+  int err = pwrite_full(fd_.get(), buf, len, offset);
+  if (err != 0) return errno_status(role_, "write error on " + at(path_, offset), err);
+  return Status::ok();
+}
+
+Status FileDevice::try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t length, int* err) {
+  *err = 0;
+  int rc = 0;
+  switch (method) {
+    case proto::ZeroMethod::kPunchHole:
+      rc = ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                       static_cast<off_t>(offset), static_cast<off_t>(length));
+      break;
+    case proto::ZeroMethod::kZeroRange:
+      rc = ::fallocate(fd_.get(), FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+                       static_cast<off_t>(offset), static_cast<off_t>(length));
+      break;
+    case proto::ZeroMethod::kBlkZeroOut: {
+      if (kind_ != proto::DeviceKind::kBlockDevice) {
+        rc = -1;
+        errno = ENOTTY;
+        break;
+      }
+      uint64_t range[2] = {offset, length};
+      rc = ::ioctl(fd_.get(), BLKZEROOUT, range);
+      break;
+    }
+    case proto::ZeroMethod::kWriteZeros: {
+      static const std::vector<uint8_t> zeros(1 << 20, 0);
+      while (length > 0) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(length, zeros.size()));
+        Status s = write_at(offset, zeros.data(), n);
+        if (!s.is_ok()) return s;
+        offset += n;
+        length -= n;
+      }
+      return Status::ok();
+    }
+    case proto::ZeroMethod::kNone:
+      break;
+  }
+  if (rc != 0) *err = errno;
+  return Status::ok();
+}
+
+Status FileDevice::zero_range(uint64_t offset, uint64_t length) {
+  zeroed_any_.store(true);
+  for (;;) {
+    auto method = static_cast<proto::ZeroMethod>(zero_method_.load());
+    int err = 0;
+    Status s = try_zero(method, offset, length, &err);
+    if (!s.is_ok()) return s;
+    if (err == 0) return Status::ok();
+    if (!is_unsupported(err) || method == proto::ZeroMethod::kWriteZeros) {
+      return errno_status(role_, std::string("cannot zero ") + at(path_, offset) + " (" +
+                                     zero_method_name(method) + ")", err);
+    }
+    // Downgrade once for the rest of the run; another thread may have already.
+    int expected = static_cast<int>(method);
+    zero_method_.compare_exchange_strong(expected, expected + 1);
+  }
+}
+
+Status FileDevice::sync() {
+  if (::fdatasync(fd_.get()) != 0) {
+    return errno_status(role_, "cannot flush " + path_ + " to stable storage", errno);
+  }
+  return Status::ok();
+}
+
+Status FileDevice::set_size(uint64_t size) {
+  if (kind_ != proto::DeviceKind::kRegularFile) {
+    return Status(ErrorKind::kInternal, "set_size called on block device " + path_);
+  }
+  if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
+    return errno_status(role_, "cannot resize " + path_ + " to " + std::to_string(size) + " bytes",
+                        errno);
+  }
+  size_ = size;
+  return Status::ok();
+}
+
+proto::ZeroMethod FileDevice::zero_method() const {
+  if (!zeroed_any_.load()) return proto::ZeroMethod::kNone;
+  return static_cast<proto::ZeroMethod>(zero_method_.load());
+}
+
+}  // namespace sparsync

@@ -1,0 +1,92 @@
+// Device: a disk image file or a block device, seen as a byte array with
+// holes. The engines use only this interface, so tests can substitute an
+// in-memory or fault-injecting fake (tests/support).
+//
+// FileDevice is the real one. It maps extents with SEEK_DATA/SEEK_HOLE
+// (downgrading to "all data" where the filesystem or a block device cannot
+// say), and zeroes ranges with the cheapest method that works, learned once
+// per run and downgraded on "not supported" (the libnbd/nbdcopy cascade):
+//   file:   punch hole -> fallocate ZERO_RANGE -> write zeros
+//   device: fallocate PUNCH_HOLE (zeroes, never falls back) -> ZERO_RANGE ->
+//           BLKZEROOUT -> write zeros
+// Read, write and flush errors are never downgraded: they fail loudly.
+// Thread-safety: read_at/write_at/zero_range/next_extent may be called from
+// different threads at once (pread/pwrite); open/close/set_size may not.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/protocol_constants.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace sparsync {
+
+struct Extent {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool hole = false;  // true: reads as zeros and need not be read
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual const std::string& path() const = 0;
+  virtual proto::DeviceKind kind() const = 0;
+  virtual uint64_t size() const = 0;
+  // The extent that starts at `offset`, clipped to `end` (offset < end).
+  virtual Status next_extent(uint64_t offset, uint64_t end, Extent* out) = 0;
+  // Reads exactly len bytes; a short read (the device shrank) is an error.
+  virtual Status read_at(uint64_t offset, uint8_t* buf, size_t len) = 0;
+  virtual Status write_at(uint64_t offset, const uint8_t* buf, size_t len) = 0;
+  virtual Status zero_range(uint64_t offset, uint64_t length) = 0;
+  virtual Status sync() = 0;
+  // Regular files only: truncate or extend (the extension is a hole).
+  virtual Status set_size(uint64_t size) = 0;
+  virtual proto::ZeroMethod zero_method() const = 0;
+};
+
+class FileDevice : public Device {
+ public:
+  // Opens an existing file or block device. `writable` opens O_RDWR, and a
+  // writable block device is opened O_EXCL, which the kernel refuses while it
+  // is mounted or held by another user. `role` says which side errors blame.
+  static Result<std::unique_ptr<FileDevice>> open(const std::string& path, bool writable,
+                                                  ErrorKind role);
+  // Creates a new regular file (O_EXCL, mode 0644 less umask), sized `size`
+  // as one hole.
+  static Result<std::unique_ptr<FileDevice>> create(const std::string& path, uint64_t size);
+
+  const std::string& path() const override { return path_; }
+  proto::DeviceKind kind() const override { return kind_; }
+  uint64_t size() const override { return size_; }
+  Status next_extent(uint64_t offset, uint64_t end, Extent* out) override;
+  Status read_at(uint64_t offset, uint8_t* buf, size_t len) override;
+  Status write_at(uint64_t offset, const uint8_t* buf, size_t len) override;
+  Status zero_range(uint64_t offset, uint64_t length) override;
+  Status sync() override;
+  Status set_size(uint64_t size) override;
+  proto::ZeroMethod zero_method() const override;
+  int fd() const { return fd_.get(); }
+
+ private:
+  FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, uint64_t size, ErrorKind role);
+  Status try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t length, int* err);
+
+  std::string path_;
+  UniqueFd fd_;
+  proto::DeviceKind kind_;
+  uint64_t size_;
+  ErrorKind role_;
+  std::atomic<bool> seek_data_works_{true};
+  std::atomic<int> zero_method_;  // the best method not yet found unsupported
+  std::atomic<bool> zeroed_any_{false};
+};
+
+// Human-readable name of a zeroing method, for -v and the summary.
+const char* zero_method_name(proto::ZeroMethod method);
+
+}  // namespace sparsync

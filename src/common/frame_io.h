@@ -1,0 +1,58 @@
+// Frames over file descriptors. FrameReader reads one whole frame at a time
+// into a reusable buffer; FrameWriter writes whole frames atomically with
+// respect to other writers of the same stream (header and payload in one
+// writev under a mutex), so frames from two threads never interleave.
+// Thread-safety: FrameReader is used by one thread; FrameWriter by many.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "common/frame_codec.h"
+#include "common/messages.h"
+#include "common/status.h"
+
+namespace sparsync {
+
+struct Frame {
+  proto::MsgType type = proto::MsgType::kError;
+  std::vector<uint8_t> payload;
+};
+
+class FrameReader {
+ public:
+  explicit FrameReader(int fd) : fd_(fd) {}
+  // Reads the next frame. A stream that ends cleanly between frames yields a
+  // kConnection status saying the peer closed it; inside a frame, a
+  // truncated-frame status.
+  Status read(Frame* frame);
+  uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  int fd_;
+  uint64_t bytes_read_ = 0;
+};
+
+class FrameWriter {
+ public:
+  explicit FrameWriter(int fd) : fd_(fd) {}
+  Status write(proto::MsgType type, const std::vector<uint8_t>& payload);
+  // DATA: header, 8-byte offset and the bytes, without copying the bytes.
+  Status write_data(uint64_t offset, const uint8_t* bytes, uint32_t length);
+  uint64_t bytes_written() const;
+
+ private:
+  Status writev_all(iovec* iov, int count);
+  int fd_;
+  mutable std::mutex mu_;
+  uint64_t bytes_written_ = 0;
+};
+
+// If `frame` is an ERROR, decodes it into a status carrying the peer's code
+// and text; otherwise returns a protocol status naming the unexpected type.
+Status unexpected_frame(const Frame& frame, const char* expected);
+
+}  // namespace sparsync

@@ -1,0 +1,50 @@
+#include "common/handshake.h"
+
+#include <string>
+
+namespace sparsync {
+
+std::string software_version() { return std::string("sparsync ") + SPARSYNC_VERSION; }
+
+static Status version_mismatch(const proto::Hello& peer, const char* peer_role) {
+  return Status(ErrorKind::kProtocol,
+                std::string(peer_role) + " (" + peer.software + ") speaks protocol version " +
+                    std::to_string(peer.version) + ", this " + software_version() +
+                    " speaks version " + std::to_string(proto::kProtocolVersion) +
+                    "; install the same sparsync version on both hosts");
+}
+
+Status client_hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
+  proto::Hello mine;
+  mine.software = software_version();
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kHello, proto::encode(mine)));
+  Frame f;
+  SPARSYNC_RETURN_IF_ERROR(in.read(&f));
+  if (f.type != proto::MsgType::kHello) return unexpected_frame(f, "HELLO");
+  proto::Hello peer;
+  SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &peer));
+  if (peer.version != proto::kProtocolVersion) return version_mismatch(peer, "the far side");
+  *features = mine.features & peer.features;
+  return Status::ok();
+}
+
+Status server_hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
+  Frame f;
+  SPARSYNC_RETURN_IF_ERROR(in.read(&f));
+  if (f.type != proto::MsgType::kHello) return unexpected_frame(f, "HELLO");
+  proto::Hello peer;
+  SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &peer));
+  if (peer.version != proto::kProtocolVersion) {
+    Status s = version_mismatch(peer, "the client");
+    proto::Error e{proto::ErrorCode::kProtocol, s.message()};
+    (void)out.write(proto::MsgType::kError, proto::encode(e));
+    return s;
+  }
+  proto::Hello mine;
+  mine.software = software_version();
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kHello, proto::encode(mine)));
+  *features = mine.features & peer.features;
+  return Status::ok();
+}
+
+}  // namespace sparsync

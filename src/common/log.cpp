@@ -1,0 +1,40 @@
+#include "common/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace sparsync::log {
+namespace {
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::mutex g_prefix_mu;
+std::string g_prefix = "sparsync";
+
+void emit(Level lvl, const std::string& line) {
+  if (static_cast<int>(lvl) > g_level.load()) return;
+  std::string out;
+  {
+    std::lock_guard<std::mutex> lock(g_prefix_mu);
+    out = g_prefix;
+  }
+  out += ": ";
+  out += line;
+  out += '\n';
+  ssize_t ignored = ::write(STDERR_FILENO, out.data(), out.size());
+  (void)ignored;
+}
+}  // namespace
+
+void set_level(Level level) { g_level.store(static_cast<int>(level)); }
+Level level() { return static_cast<Level>(g_level.load()); }
+void set_prefix(const std::string& prefix) {
+  std::lock_guard<std::mutex> lock(g_prefix_mu);
+  g_prefix = prefix;
+}
+void error(const std::string& line) { emit(Level::kError, line); }
+void info(const std::string& line) { emit(Level::kInfo, line); }
+void verbose(const std::string& line) { emit(Level::kVerbose, line); }
+void debug(const std::string& line) { emit(Level::kDebug, line); }
+
+}  // namespace sparsync::log

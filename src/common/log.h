@@ -1,0 +1,22 @@
+// Minimal stderr logging. Every line the tool prints about a problem goes
+// through here so that the server side's lines can be told apart (prefix)
+// and -q/-v work in one place. Thread-safety: each call writes one line with
+// a single write(2), so lines from threads never interleave.
+#pragma once
+
+#include <string>
+
+namespace sparsync::log {
+
+enum class Level { kError = 0, kInfo = 1, kVerbose = 2, kDebug = 3 };
+
+void set_level(Level level);
+Level level();
+void set_prefix(const std::string& prefix);  // e.g. "sparsync" or "sparsync[server]"
+
+void error(const std::string& line);
+void info(const std::string& line);
+void verbose(const std::string& line);
+void debug(const std::string& line);
+
+}  // namespace sparsync::log

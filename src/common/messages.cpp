@@ -1,0 +1,306 @@
+#include "common/messages.h"
+
+#include <cstring>
+
+#include "common/byte_codec.h"
+
+namespace sparsync::proto {
+namespace {
+
+Status malformed(const char* what) {
+  return Status(ErrorKind::kProtocol, std::string("malformed ") + what + " message from peer");
+}
+
+// Every decoder must consume the payload exactly: trailing bytes are an error,
+// so a peer of a newer layout is caught instead of half-understood.
+Status finish(const ByteReader& r, const char* what) {
+  if (r.failed() || !r.at_end()) return malformed(what);
+  return Status::ok();
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode(const Hello& m) {
+  ByteWriter w;
+  w.bytes(kHelloMagic, sizeof(kHelloMagic));
+  w.u16(m.version);
+  w.u16(0);
+  w.u64(m.features);
+  w.str(m.software);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Open& m) {
+  ByteWriter w;
+  w.u8(static_cast<uint8_t>(m.role));
+  w.u8(static_cast<uint8_t>(m.hash_kind));
+  w.u16(m.flags);
+  w.u32(m.block_size);
+  w.u64(m.source_size);
+  w.str(m.path);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const OpenOk& m) {
+  ByteWriter w;
+  w.u8(static_cast<uint8_t>(m.kind));
+  w.u8(static_cast<uint8_t>(m.state));
+  w.u16(m.flags);
+  w.u32(0);
+  w.u64(m.size);
+  w.u64(m.resume_offset);
+  w.str(m.path);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Hash& m) {
+  ByteWriter w;
+  w.u64(m.first_block);
+  w.u32(m.count);
+  w.u32(0);
+  w.bytes(m.digests.data(), m.digests.size());
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const HashZero& m) {
+  ByteWriter w;
+  w.u64(m.first_block);
+  w.u64(m.count);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const HashEnd& m) {
+  ByteWriter w;
+  w.u64(m.total_blocks);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Hole& m) {
+  ByteWriter w;
+  w.u64(m.offset);
+  w.u64(m.length);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Checkpoint& m) {
+  ByteWriter w;
+  w.u64(m.offset);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Ack& m) {
+  ByteWriter w;
+  w.u64(m.offset);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Done& m) {
+  ByteWriter w;
+  w.u64(m.final_size);
+  w.u64(m.bytes_scanned);
+  w.u64(m.bytes_read);
+  w.u64(m.data_bytes);
+  w.u64(m.hole_bytes);
+  w.u64(m.unchanged_blocks);
+  w.u64(m.changed_blocks);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Summary& m) {
+  ByteWriter w;
+  w.u64(m.bytes_written);
+  w.u64(m.bytes_zeroed);
+  w.u64(m.blocks_hashed);
+  w.u64(m.bytes_hashed);
+  w.u64(m.final_size);
+  w.u8(static_cast<uint8_t>(m.zero_method));
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const Error& m) {
+  ByteWriter w;
+  w.u16(static_cast<uint16_t>(m.code));
+  w.str(m.message.size() > kMaxTextBytes ? m.message.substr(0, kMaxTextBytes) : m.message);
+  return w.take();
+}
+
+std::vector<uint8_t> encode_data_prefix(uint64_t offset) {
+  ByteWriter w;
+  w.u64(offset);
+  return w.take();
+}
+
+Status decode(const std::vector<uint8_t>& p, Hello* m) {
+  ByteReader r(p.data(), p.size());
+  char magic[sizeof(kHelloMagic)];
+  uint16_t reserved = 0;
+  if (!r.bytes(magic, sizeof(magic)) || std::memcmp(magic, kHelloMagic, sizeof(magic)) != 0) {
+    return Status(ErrorKind::kProtocol,
+                  "peer did not greet with the sparsync magic (not a sparsync server, or "
+                  "something on the far side printed to stdout)");
+  }
+  r.u16(&m->version);
+  r.u16(&reserved);
+  r.u64(&m->features);
+  r.str(&m->software, kMaxTextBytes);
+  return finish(r, "HELLO");
+}
+
+Status decode(const std::vector<uint8_t>& p, Open* m) {
+  ByteReader r(p.data(), p.size());
+  uint8_t role = 0, hash = 0;
+  r.u8(&role);
+  r.u8(&hash);
+  r.u16(&m->flags);
+  r.u32(&m->block_size);
+  r.u64(&m->source_size);
+  r.str(&m->path, kMaxPathBytes);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
+  if (role != static_cast<uint8_t>(Role::kServerIsTarget) &&
+      role != static_cast<uint8_t>(Role::kServerIsSource)) {
+    return malformed("OPEN (unknown role)");
+  }
+  if (hash != static_cast<uint8_t>(HashKind::kXxh3_128) &&
+      hash != static_cast<uint8_t>(HashKind::kSha256)) {
+    return malformed("OPEN (unknown hash kind)");
+  }
+  m->role = static_cast<Role>(role);
+  m->hash_kind = static_cast<HashKind>(hash);
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, OpenOk* m) {
+  ByteReader r(p.data(), p.size());
+  uint8_t kind = 0, state = 0;
+  uint32_t reserved = 0;
+  r.u8(&kind);
+  r.u8(&state);
+  r.u16(&m->flags);
+  r.u32(&reserved);
+  r.u64(&m->size);
+  r.u64(&m->resume_offset);
+  r.str(&m->path, kMaxPathBytes);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN_OK"));
+  if (kind < 1 || kind > 2 || state > 2) return malformed("OPEN_OK (unknown kind or state)");
+  m->kind = static_cast<DeviceKind>(kind);
+  m->state = static_cast<TargetState>(state);
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, size_t hash_len, Hash* m) {
+  ByteReader r(p.data(), p.size());
+  uint32_t reserved = 0;
+  r.u64(&m->first_block);
+  r.u32(&m->count);
+  r.u32(&reserved);
+  if (r.failed() || m->count == 0 || r.remaining() != static_cast<size_t>(m->count) * hash_len) {
+    return malformed("HASH (digest bytes do not match the count)");
+  }
+  m->digests.assign(r.pos(), r.pos() + r.remaining());
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, HashZero* m) {
+  ByteReader r(p.data(), p.size());
+  r.u64(&m->first_block);
+  r.u64(&m->count);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "HASH_ZERO"));
+  if (m->count == 0) return malformed("HASH_ZERO (empty run)");
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, HashEnd* m) {
+  ByteReader r(p.data(), p.size());
+  r.u64(&m->total_blocks);
+  return finish(r, "HASH_END");
+}
+
+Status decode(const std::vector<uint8_t>& p, DataView* m) {
+  ByteReader r(p.data(), p.size());
+  if (!r.u64(&m->offset) || r.remaining() == 0 || r.remaining() > kMaxDataPerFrame) {
+    return malformed("DATA");
+  }
+  m->bytes = r.pos();
+  m->length = static_cast<uint32_t>(r.remaining());
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, Hole* m) {
+  ByteReader r(p.data(), p.size());
+  r.u64(&m->offset);
+  r.u64(&m->length);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "HOLE"));
+  if (m->length == 0) return malformed("HOLE (empty range)");
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, Checkpoint* m) {
+  ByteReader r(p.data(), p.size());
+  r.u64(&m->offset);
+  return finish(r, "CHECKPOINT");
+}
+
+Status decode(const std::vector<uint8_t>& p, Ack* m) {
+  ByteReader r(p.data(), p.size());
+  r.u64(&m->offset);
+  return finish(r, "ACK");
+}
+
+Status decode(const std::vector<uint8_t>& p, Done* m) {
+  ByteReader r(p.data(), p.size());
+  r.u64(&m->final_size);
+  r.u64(&m->bytes_scanned);
+  r.u64(&m->bytes_read);
+  r.u64(&m->data_bytes);
+  r.u64(&m->hole_bytes);
+  r.u64(&m->unchanged_blocks);
+  r.u64(&m->changed_blocks);
+  return finish(r, "DONE");
+}
+
+Status decode(const std::vector<uint8_t>& p, Summary* m) {
+  ByteReader r(p.data(), p.size());
+  uint8_t method = 0;
+  r.u64(&m->bytes_written);
+  r.u64(&m->bytes_zeroed);
+  r.u64(&m->blocks_hashed);
+  r.u64(&m->bytes_hashed);
+  r.u64(&m->final_size);
+  r.u8(&method);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "SUMMARY"));
+  if (method > static_cast<uint8_t>(ZeroMethod::kWriteZeros)) return malformed("SUMMARY");
+  m->zero_method = static_cast<ZeroMethod>(method);
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, Error* m) {
+  ByteReader r(p.data(), p.size());
+  uint16_t code = 0;
+  r.u16(&code);
+  r.str(&m->message, kMaxTextBytes);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "ERROR"));
+  if (code < 1 || code > 8) code = static_cast<uint16_t>(ErrorCode::kInternal);
+  m->code = static_cast<ErrorCode>(code);
+  return Status::ok();
+}
+
+const char* msg_type_name(MsgType type) {
+  switch (type) {
+    case MsgType::kHello: return "HELLO";
+    case MsgType::kOpen: return "OPEN";
+    case MsgType::kOpenOk: return "OPEN_OK";
+    case MsgType::kHash: return "HASH";
+    case MsgType::kHashZero: return "HASH_ZERO";
+    case MsgType::kHashEnd: return "HASH_END";
+    case MsgType::kData: return "DATA";
+    case MsgType::kHole: return "HOLE";
+    case MsgType::kCheckpoint: return "CHECKPOINT";
+    case MsgType::kAck: return "ACK";
+    case MsgType::kDone: return "DONE";
+    case MsgType::kSummary: return "SUMMARY";
+    case MsgType::kError: return "ERROR";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace sparsync::proto

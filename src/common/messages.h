@@ -1,0 +1,133 @@
+// Typed messages of protocol version 1 and their payload codecs. Pure: turns
+// structs into payload bytes and back, with every length checked; no I/O.
+// The byte layout of each message is specified in proto/PROTOCOL.md §4.
+// Thread-safety: pure functions over value types.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/protocol_constants.h"
+#include "common/status.h"
+
+namespace sparsync::proto {
+
+struct Hello {
+  uint16_t version = kProtocolVersion;
+  uint64_t features = kFeaturesOffered;
+  std::string software;  // e.g. "sparsync 0.1.0", informational only
+};
+
+struct Open {
+  Role role = Role::kServerIsTarget;
+  HashKind hash_kind = HashKind::kXxh3_128;
+  uint16_t flags = 0;
+  uint32_t block_size = 0;
+  uint64_t source_size = 0;  // 0 and ignored when the server is the source
+  std::string path;
+};
+
+struct OpenOk {
+  DeviceKind kind = DeviceKind::kRegularFile;
+  TargetState state = TargetState::kExisting;
+  uint16_t flags = 0;
+  uint64_t size = 0;  // the target's size before the sync, or the source's size
+  uint64_t resume_offset = 0;
+  std::string path;  // the path the server actually opened (absolute)
+};
+
+struct Hash {
+  uint64_t first_block = 0;
+  uint32_t count = 0;
+  std::vector<uint8_t> digests;  // count * hash_length(kind) bytes
+};
+
+struct HashZero {
+  uint64_t first_block = 0;
+  uint64_t count = 0;
+};
+
+struct HashEnd {
+  uint64_t total_blocks = 0;
+};
+
+// DATA is decoded as a view into the frame payload to avoid a copy.
+struct DataView {
+  uint64_t offset = 0;
+  const uint8_t* bytes = nullptr;
+  uint32_t length = 0;
+};
+
+struct Hole {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct Checkpoint {
+  uint64_t offset = 0;
+};
+
+struct Ack {
+  uint64_t offset = 0;
+};
+
+// Source to target after the last DATA/HOLE: the source's own counters, so
+// that either side can print the whole story and cross-check it.
+struct Done {
+  uint64_t final_size = 0;
+  uint64_t bytes_scanned = 0;
+  uint64_t bytes_read = 0;
+  uint64_t data_bytes = 0;
+  uint64_t hole_bytes = 0;
+  uint64_t unchanged_blocks = 0;
+  uint64_t changed_blocks = 0;
+};
+
+// Target to source, after everything is durable.
+struct Summary {
+  uint64_t bytes_written = 0;
+  uint64_t bytes_zeroed = 0;
+  uint64_t blocks_hashed = 0;
+  uint64_t bytes_hashed = 0;  // bytes the target actually read to hash
+  uint64_t final_size = 0;
+  ZeroMethod zero_method = ZeroMethod::kNone;
+};
+
+struct Error {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+};
+
+std::vector<uint8_t> encode(const Hello& m);
+std::vector<uint8_t> encode(const Open& m);
+std::vector<uint8_t> encode(const OpenOk& m);
+std::vector<uint8_t> encode(const Hash& m);
+std::vector<uint8_t> encode(const HashZero& m);
+std::vector<uint8_t> encode(const HashEnd& m);
+std::vector<uint8_t> encode(const Hole& m);
+std::vector<uint8_t> encode(const Checkpoint& m);
+std::vector<uint8_t> encode(const Ack& m);
+std::vector<uint8_t> encode(const Done& m);
+std::vector<uint8_t> encode(const Summary& m);
+std::vector<uint8_t> encode(const Error& m);
+// DATA's payload prefix (the offset); the bytes follow it on the wire.
+std::vector<uint8_t> encode_data_prefix(uint64_t offset);
+
+Status decode(const std::vector<uint8_t>& payload, Hello* m);
+Status decode(const std::vector<uint8_t>& payload, Open* m);
+Status decode(const std::vector<uint8_t>& payload, OpenOk* m);
+Status decode(const std::vector<uint8_t>& payload, size_t hash_len, Hash* m);
+Status decode(const std::vector<uint8_t>& payload, HashZero* m);
+Status decode(const std::vector<uint8_t>& payload, HashEnd* m);
+Status decode(const std::vector<uint8_t>& payload, DataView* m);
+Status decode(const std::vector<uint8_t>& payload, Hole* m);
+Status decode(const std::vector<uint8_t>& payload, Checkpoint* m);
+Status decode(const std::vector<uint8_t>& payload, Ack* m);
+Status decode(const std::vector<uint8_t>& payload, Done* m);
+Status decode(const std::vector<uint8_t>& payload, Summary* m);
+Status decode(const std::vector<uint8_t>& payload, Error* m);
+
+const char* msg_type_name(MsgType type);
+
+}  // namespace sparsync::proto

@@ -1,0 +1,97 @@
+// Wire constants of the sparsync protocol. Normative source: proto/PROTOCOL.md
+// (version 1). Change nothing here without changing that document and its
+// version history; the byte examples there are golden vectors in
+// tests/unit/golden_vectors_test.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sparsync::proto {
+
+// PROTOCOL.md §1: version spoken by this build.
+inline constexpr uint16_t kProtocolVersion = 1;
+
+// PROTOCOL.md §3: 8-byte ASCII magic opening every HELLO.
+inline constexpr char kHelloMagic[8] = {'s', 'p', 'a', 'r', 's', 'y', 'n', 'c'};
+
+// PROTOCOL.md §2: frame header is type u8, three zero bytes, length u32.
+inline constexpr size_t kFrameHeaderSize = 8;
+// Largest DATA payload body: 1 MiB of image bytes.
+inline constexpr uint32_t kMaxDataPerFrame = 1u << 20;
+// Largest payload any frame may carry; a receiver rejects a bigger length
+// before allocating anything.
+inline constexpr uint32_t kMaxPayload = kMaxDataPerFrame + 4096;
+// Longest path in OPEN/OPEN_OK and longest text in ERROR/HELLO.
+inline constexpr uint32_t kMaxPathBytes = 4096;
+inline constexpr uint32_t kMaxTextBytes = 4096;
+
+enum class MsgType : uint8_t {
+  kHello = 0x01,
+  kOpen = 0x02,
+  kOpenOk = 0x03,
+  kHash = 0x10,
+  kHashZero = 0x11,
+  kHashEnd = 0x12,
+  kData = 0x20,
+  kHole = 0x21,
+  kCheckpoint = 0x30,
+  kAck = 0x31,
+  kDone = 0x40,
+  kSummary = 0x41,
+  kError = 0x7f,
+};
+
+// PROTOCOL.md §3: feature bits offered in HELLO; the session uses the
+// intersection of both sides' bits.
+enum Feature : uint64_t {
+  kFeatureXxh3 = 1u << 0,
+  kFeatureSha256 = 1u << 1,
+  kFeatureCheckpoint = 1u << 2,
+  kFeatureZstd = 1u << 3,  // reserved: not offered by version 1 builds
+};
+inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint;
+
+// PROTOCOL.md §4 OPEN: which role the server plays.
+enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
+
+// PROTOCOL.md §4 OPEN: hash kinds and their digest lengths.
+enum class HashKind : uint8_t { kXxh3_128 = 1, kSha256 = 2 };
+inline constexpr size_t hash_length(HashKind kind) { return kind == HashKind::kSha256 ? 32 : 16; }
+
+// PROTOCOL.md §4 OPEN flags.
+enum OpenFlag : uint16_t {
+  kOpenDryRun = 1u << 0,
+  kOpenAllowLargerTarget = 1u << 1,
+};
+
+// PROTOCOL.md §4 OPEN_OK: what the server found at the path.
+enum class DeviceKind : uint8_t { kRegularFile = 1, kBlockDevice = 2 };
+enum class TargetState : uint8_t { kExisting = 0, kCreated = 1, kMissingDryRun = 2 };
+
+// PROTOCOL.md §4: block size limits (power of two).
+inline constexpr uint32_t kMinBlockSize = 4096;
+inline constexpr uint32_t kMaxBlockSize = 4u << 20;
+
+// PROTOCOL.md §4 SUMMARY: how the target zeroed ranges.
+enum class ZeroMethod : uint8_t {
+  kNone = 0,
+  kPunchHole = 1,
+  kZeroRange = 2,
+  kBlkZeroOut = 3,
+  kWriteZeros = 4,
+};
+
+// PROTOCOL.md §5: ERROR codes (equal to the exit codes in README).
+enum class ErrorCode : uint16_t {
+  kInternal = 1,
+  kUsage = 2,
+  kSource = 3,
+  kTarget = 4,
+  kConnection = 5,
+  kProtocol = 6,
+  kVerify = 7,
+  kInterrupted = 8,
+};
+
+}  // namespace sparsync::proto

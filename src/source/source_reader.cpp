@@ -1,0 +1,78 @@
+#include "source/source_reader.h"
+
+#include <algorithm>
+
+#include "common/protocol_constants.h"
+
+namespace sparsync {
+namespace {
+// In flight between reader and sender: about 16 MiB, whatever the image size.
+constexpr uint64_t kQueueBytes = 16u << 20;
+}  // namespace
+
+uint64_t SourceReader::chunk_bytes(uint32_t block_size) {
+  return std::max<uint64_t>(proto::kMaxDataPerFrame, block_size);
+}
+
+SourceReader::SourceReader(Device& device, const SessionParams& params, uint64_t start_offset)
+    : device_(device), params_(params), start_(start_offset),
+      queue_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size))) {}
+
+SourceReader::~SourceReader() {
+  cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SourceReader::start() { thread_ = std::thread([this] { run(); }); }
+
+void SourceReader::cancel() {
+  cancelled_.store(true);
+  queue_.close();
+}
+
+Status SourceReader::status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void SourceReader::run() {
+  Status s = read_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = s;
+  }
+  queue_.close();
+}
+
+Status SourceReader::read_all() {
+  const uint64_t size = params_.image_size;
+  const uint64_t bs = params_.block_size;
+  const uint64_t chunk = chunk_bytes(params_.block_size);
+  uint64_t pos = start_;
+  while (pos < size && !cancelled_.load()) {
+    Extent ext;
+    SPARSYNC_RETURN_IF_ERROR(device_.next_extent(pos, size, &ext));
+    uint64_t ext_end = ext.offset + ext.length;
+    if (ext.hole) {
+      // Only whole blocks inside the hole count as hole; a block that is
+      // partly data is read (the planner still finds it zero if it is).
+      uint64_t hole_end = ext_end == size ? size : ext_end / bs * bs;
+      if (hole_end > pos) {
+        if (!queue_.push(SourceChunk{pos, hole_end - pos, true, {}})) break;
+        pos = hole_end;
+        continue;
+      }
+      ext_end = std::min(size, pos + bs);  // partial block: read it
+    }
+    uint64_t data_end = std::min({size, pos + chunk, (ext_end + bs - 1) / bs * bs});
+    SourceChunk c{pos, data_end - pos, false, {}};
+    c.data.resize(c.length);
+    SPARSYNC_RETURN_IF_ERROR(device_.read_at(pos, c.data.data(), c.length));
+    bytes_read_.fetch_add(c.length);
+    if (!queue_.push(std::move(c))) break;
+    pos = data_end;
+  }
+  return Status::ok();
+}
+
+}  // namespace sparsync

@@ -1,0 +1,60 @@
+// SourceReader: the read stage of the sender pipeline. A thread walks the
+// source from a start offset to its end, maps holes with SEEK_DATA/SEEK_HOLE
+// (never reading them), reads data in large block-aligned chunks and hands
+// them to a bounded queue, so reading overlaps hashing and sending while
+// memory stays at queue depth x chunk size.
+// Thread-safety: start() once; chunks() is consumed by one other thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "common/bounded_queue.h"
+#include "common/device.h"
+#include "common/session.h"
+
+namespace sparsync {
+
+struct SourceChunk {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool hole = false;          // true: no data buffer; reads as zeros
+  std::vector<uint8_t> data;  // length bytes when !hole
+};
+
+class SourceReader {
+ public:
+  SourceReader(Device& device, const SessionParams& params, uint64_t start_offset);
+  ~SourceReader();
+  SourceReader(const SourceReader&) = delete;
+  SourceReader& operator=(const SourceReader&) = delete;
+
+  void start();
+  // Yields chunks in order; nullopt at the end or after an error (see status).
+  std::optional<SourceChunk> next() { return queue_.pop(); }
+  // Stops the thread early (the consumer failed).
+  void cancel();
+  // Valid after next() returned nullopt.
+  Status status();
+  uint64_t bytes_read() const { return bytes_read_.load(); }
+
+  static uint64_t chunk_bytes(uint32_t block_size);
+
+ private:
+  void run();
+  Status read_all();
+
+  Device& device_;
+  SessionParams params_;
+  uint64_t start_;
+  BoundedQueue<SourceChunk> queue_;
+  std::thread thread_;
+  std::mutex mu_;
+  Status status_;
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace sparsync

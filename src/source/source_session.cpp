@@ -1,0 +1,242 @@
+#include "source/source_session.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "common/messages.h"
+#include "source/planner.h"
+#include "source/source_reader.h"
+#include "source/target_reports.h"
+
+namespace sparsync {
+namespace {
+
+// Digests buffered between receiver and sender: 8 MiB covers 2 GiB of image
+// at 4 KiB blocks, far more than the reader keeps in flight.
+constexpr size_t kMaxBufferedDigests = 8u << 20;
+
+// Receives everything the target sends during the sync phase.
+class Receiver {
+ public:
+  Receiver(FrameReader& in, const SessionParams& params, TargetReports& reports)
+      : in_(in), params_(params), reports_(reports) {}
+
+  void run() {
+    Status s = loop();
+    if (!s.is_ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_.is_ok()) status_ = s;
+      reports_.fail(s);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ended_ = true;
+    cv_.notify_all();
+  }
+
+  // Waits for SUMMARY (or a failure) after DONE was sent.
+  Status wait_summary(proto::Summary* summary) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return ended_; });
+    if (!status_.is_ok()) return status_;
+    *summary = summary_;
+    return Status::ok();
+  }
+
+ private:
+  Status loop() {
+    const size_t digest_len = proto::hash_length(params_.hash_kind);
+    Frame f;
+    for (;;) {
+      Status s = in_.read(&f);
+      if (!s.is_ok()) return s.with_context("target");
+      switch (f.type) {
+        case proto::MsgType::kHash: {
+          proto::Hash h;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, digest_len, &h));
+          SPARSYNC_RETURN_IF_ERROR(
+              reports_.add_run(TargetRun{h.first_block, h.count, false, std::move(h.digests)}));
+          break;
+        }
+        case proto::MsgType::kHashZero: {
+          proto::HashZero z;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &z));
+          SPARSYNC_RETURN_IF_ERROR(reports_.add_run(TargetRun{z.first_block, z.count, true, {}}));
+          break;
+        }
+        case proto::MsgType::kHashEnd: {
+          proto::HashEnd e;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &e));
+          SPARSYNC_RETURN_IF_ERROR(reports_.finish(e.total_blocks));
+          break;
+        }
+        case proto::MsgType::kAck:
+          break;  // checkpoints: see proto/PROTOCOL.md §6
+        case proto::MsgType::kSummary: {
+          proto::Summary sum;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &sum));
+          std::lock_guard<std::mutex> lock(mu_);
+          summary_ = sum;
+          return Status::ok();
+        }
+        default:
+          return unexpected_frame(f, "HASH, HASH_ZERO, HASH_END, ACK or SUMMARY");
+      }
+    }
+  }
+
+  FrameReader& in_;
+  const SessionParams& params_;
+  TargetReports& reports_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ended_ = false;
+  Status status_;
+  proto::Summary summary_;
+};
+
+// Turns planned operations into frames, merging HOLE ranges across chunks.
+class Emitter {
+ public:
+  Emitter(FrameWriter& out, bool dry_run, SyncStats& stats)
+      : out_(out), dry_run_(dry_run), stats_(stats) {}
+
+  Status emit(const SourceChunk& chunk, const std::vector<PlanOp>& ops) {
+    for (const PlanOp& op : ops) {
+      if (op.kind == OpKind::kHole) {
+        if (hole_len_ > 0 && hole_off_ + hole_len_ == op.offset) {
+          hole_len_ += op.length;
+        } else {
+          SPARSYNC_RETURN_IF_ERROR(flush_hole());
+          hole_off_ = op.offset;
+          hole_len_ = op.length;
+        }
+        continue;
+      }
+      SPARSYNC_RETURN_IF_ERROR(flush_hole());
+      stats_.data_bytes += op.length;
+      if (dry_run_) continue;
+      for (uint64_t done = 0; done < op.length;) {
+        auto n = static_cast<uint32_t>(std::min<uint64_t>(op.length - done, proto::kMaxDataPerFrame));
+        const uint8_t* p = chunk.data.data() + (op.offset - chunk.offset) + done;
+        SPARSYNC_RETURN_IF_ERROR(out_.write_data(op.offset + done, p, n).with_context("sending to target"));
+        done += n;
+      }
+    }
+    return Status::ok();
+  }
+
+  Status flush_hole() {
+    if (hole_len_ == 0) return Status::ok();
+    stats_.hole_bytes += hole_len_;
+    proto::Hole h{hole_off_, hole_len_};
+    hole_len_ = 0;
+    if (dry_run_) return Status::ok();
+    return out_.write(proto::MsgType::kHole, proto::encode(h)).with_context("sending to target");
+  }
+
+ private:
+  FrameWriter& out_;
+  bool dry_run_;
+  SyncStats& stats_;
+  uint64_t hole_off_ = 0;
+  uint64_t hole_len_ = 0;
+};
+
+// Plans one chunk against the target's runs, piece by piece.
+Status plan_chunk(const SessionParams& params, const SourceChunk& chunk, TargetReports& reports,
+                  std::vector<PlanOp>* ops, PlanCounts* counts) {
+  const size_t digest_len = proto::hash_length(params.hash_kind);
+  uint64_t pos = chunk.offset;
+  const uint64_t end = chunk.offset + chunk.length;
+  while (pos < end) {
+    uint64_t block = pos / params.block_size;
+    const TargetRun* run = nullptr;
+    SPARSYNC_RETURN_IF_ERROR(reports.wait_for(block, &run));
+    uint64_t run_end = std::min(end, params.block_offset(run->first_block + run->count));
+    SourcePiece sp{pos, run_end - pos, chunk.hole ? nullptr : chunk.data.data() + (pos - chunk.offset)};
+    TargetPiece tp{run->zero, run->zero ? nullptr
+                                        : run->digests.data() + (block - run->first_block) * digest_len};
+    plan_piece(params, sp, tp, ops, counts);
+    pos = run_end;
+    reports.consume_before(pos / params.block_size);
+  }
+  return Status::ok();
+}
+
+Status send_all(SourceReader& reader, const SessionParams& params, TargetReports& reports,
+                FrameWriter& out, SyncStats& stats) {
+  Emitter emitter(out, params.dry_run, stats);
+  std::vector<PlanOp> ops;
+  PlanCounts counts;
+  while (auto chunk = reader.next()) {
+    ops.clear();
+    SPARSYNC_RETURN_IF_ERROR(plan_chunk(params, *chunk, reports, &ops, &counts));
+    SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
+    stats.bytes_scanned += chunk->length;
+  }
+  SPARSYNC_RETURN_IF_ERROR(reader.status());
+  SPARSYNC_RETURN_IF_ERROR(emitter.flush_hole());
+  stats.unchanged_blocks = counts.unchanged_blocks;
+  stats.changed_blocks = counts.changed_blocks;
+  return Status::ok();
+}
+
+}  // namespace
+
+Status run_source_session(Device& source, const SessionParams& params, FrameReader& in,
+                          FrameWriter& out, SourceSessionResult* result) {
+  SyncStats& stats = result->stats;
+  TargetReports reports(params.total_blocks(), proto::hash_length(params.hash_kind),
+                        kMaxBufferedDigests);
+  Receiver receiver(in, params, reports);
+  std::thread receiver_thread([&] { receiver.run(); });
+  SourceReader reader(source, params, 0);
+  reader.start();
+
+  Status s = send_all(reader, params, reports, out, stats);
+  if (s.is_ok()) s = reports.wait_finished();
+  if (s.is_ok()) {
+    stats.bytes_read = reader.bytes_read();
+    proto::Done done{params.image_size, stats.bytes_scanned, stats.bytes_read, stats.data_bytes,
+                     stats.hole_bytes, stats.unchanged_blocks, stats.changed_blocks};
+    s = out.write(proto::MsgType::kDone, proto::encode(done)).with_context("sending to target");
+  }
+  proto::Summary summary;
+  if (s.is_ok()) {
+    s = receiver.wait_summary(&summary);
+  } else {
+    reader.cancel();
+    reports.fail(s);
+    // Tell the target why we stop, so it exits instead of waiting for frames;
+    // if it is already gone this write fails and that is fine.
+    proto::Error err{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
+    (void)out.write(proto::MsgType::kError, proto::encode(err));
+    // The target may have said why it stopped; its reason beats our EPIPE.
+    Status remote = receiver.wait_summary(&summary);
+    if (!remote.is_ok() && s.kind() == ErrorKind::kConnection && remote.kind() != ErrorKind::kConnection) {
+      s = remote;
+    }
+  }
+  receiver_thread.join();
+  if (!s.is_ok()) return s;
+  stats.target_bytes_written = summary.bytes_written;
+  stats.target_bytes_zeroed = summary.bytes_zeroed;
+  stats.target_bytes_hashed = summary.bytes_hashed;
+  stats.zero_method = summary.zero_method;
+  if (summary.final_size != params.image_size) {
+    return Status(ErrorKind::kTarget, "target reports size " + std::to_string(summary.final_size) +
+                                          " after the sync, expected " + std::to_string(params.image_size));
+  }
+  if (!params.dry_run &&
+      (summary.bytes_written != stats.data_bytes || summary.bytes_zeroed != stats.hole_bytes)) {
+    return Status(ErrorKind::kProtocol, "target applied " + std::to_string(summary.bytes_written) +
+                                            " data bytes and " + std::to_string(summary.bytes_zeroed) +
+                                            " hole bytes, but " + std::to_string(stats.data_bytes) +
+                                            " and " + std::to_string(stats.hole_bytes) + " were sent");
+  }
+  stats.wire_bytes_in = in.bytes_read();
+  stats.wire_bytes_out = out.bytes_written();
+  return Status::ok();
+}
+
+}  // namespace sparsync

@@ -1,0 +1,57 @@
+// TargetReports: what the target said about its blocks (HASH and HASH_ZERO
+// runs), kept in order between the receiver thread that decodes them and the
+// sender thread that consumes them. Holds at most a bounded number of digest
+// bytes: a target that hashes faster than the source reads waits (TCP/pipe
+// back-pressure), so memory stays flat.
+// Thread-safety: add_*/finish/fail from the receiver; wait_for/consume_before
+// from the sender.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sparsync {
+
+struct TargetRun {
+  uint64_t first_block = 0;
+  uint64_t count = 0;
+  bool zero = false;
+  std::vector<uint8_t> digests;  // count * digest_len when !zero
+};
+
+class TargetReports {
+ public:
+  TargetReports(uint64_t total_blocks, size_t digest_len, size_t max_digest_bytes);
+
+  // Receiver side. Runs must arrive contiguous from block 0; anything else is
+  // a protocol error. add_run blocks while the buffer is full.
+  Status add_run(TargetRun run);
+  Status finish(uint64_t total_blocks);  // HASH_END
+  void fail(const Status& status);       // receiver failed, or peer sent ERROR
+
+  // Sender side: waits until the run holding `block` has arrived; returns a
+  // pointer to it, valid until consume_before() passes its end.
+  Status wait_for(uint64_t block, const TargetRun** run);
+  void consume_before(uint64_t block);
+  // Waits for HASH_END (or failure).
+  Status wait_finished();
+
+ private:
+  const uint64_t total_blocks_;
+  const size_t digest_len_;
+  const size_t max_digest_bytes_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<TargetRun> runs_;
+  uint64_t next_block_ = 0;  // first block not yet reported
+  size_t digest_bytes_ = 0;
+  bool finished_ = false;
+  Status failure_;
+};
+
+}  // namespace sparsync

@@ -1,0 +1,29 @@
+// Transport: how the client reaches the server side. Every transport ends up
+// as a pair of file descriptors carrying the framed protocol, so the engines
+// never know whether the far side is a local child over pipes or a process on
+// another host behind an SSH channel.
+// Thread-safety: read_fd and write_fd are used by different threads; the
+// other calls from the owning thread.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace sparsync {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual int read_fd() = 0;
+  virtual int write_fd() = 0;
+  // Signals end of stream to the server (it exits after a finished session).
+  virtual void close_write() = 0;
+  // Waits for the server to end and reports how it ended: a non-zero exit or
+  // a signal is an error even if the session looked finished.
+  virtual Status finish() = 0;
+  // "local" or the host name, for messages.
+  virtual std::string peer_name() const = 0;
+};
+
+}  // namespace sparsync

@@ -1,0 +1,115 @@
+#include "target/target_hasher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/block_hash.h"
+#include "common/messages.h"
+
+namespace sparsync {
+namespace {
+constexpr uint64_t kReadBytes = 1u << 20;
+}
+
+TargetHasher::TargetHasher(Device* device, const SessionParams& params, uint64_t readable_size,
+                           bool known_zero, FrameOutbox& outbox)
+    : device_(device), params_(params), readable_size_(readable_size), known_zero_(known_zero),
+      outbox_(outbox) {}
+
+Status TargetHasher::flush_zero() {
+  if (zero_count_ == 0) return Status::ok();
+  Frame f{proto::MsgType::kHashZero, proto::encode(proto::HashZero{zero_first_, zero_count_})};
+  zero_count_ = 0;
+  if (!outbox_.push_bulk(std::move(f))) return Status(ErrorKind::kConnection, "stopped");
+  return Status::ok();
+}
+
+Status TargetHasher::flush_hashes() {
+  if (hash_count_ == 0) return Status::ok();
+  proto::Hash h{hash_first_, hash_count_, std::move(digests_)};
+  digests_.clear();
+  hash_count_ = 0;
+  if (!outbox_.push_bulk(Frame{proto::MsgType::kHash, proto::encode(h)})) {
+    return Status(ErrorKind::kConnection, "stopped");
+  }
+  return Status::ok();
+}
+
+// Reads [pos, end) (block-aligned start; end is a block boundary or the image
+// end) and classifies each block.
+Status TargetHasher::hash_data(uint64_t pos, uint64_t end, std::vector<uint8_t>& buf) {
+  const size_t digest_len = proto::hash_length(params_.hash_kind);
+  const uint64_t len = end - pos;
+  buf.resize(len);
+  // Bytes past the target's existing content read as zeros.
+  uint64_t readable = pos < readable_size_ ? std::min(end, readable_size_) - pos : 0;
+  if (readable > 0) SPARSYNC_RETURN_IF_ERROR(device_->read_at(pos, buf.data(), readable));
+  std::memset(buf.data() + readable, 0, len - readable);
+  bytes_read_.fetch_add(readable);
+  for (uint64_t done = 0; done < len;) {
+    uint64_t block = (pos + done) / params_.block_size;
+    uint32_t blen = params_.block_length(block);
+    if (is_all_zero(buf.data() + done, blen)) {
+      SPARSYNC_RETURN_IF_ERROR(flush_hashes());
+      if (zero_count_ == 0) zero_first_ = block;
+      ++zero_count_;
+    } else {
+      SPARSYNC_RETURN_IF_ERROR(flush_zero());
+      if (hash_count_ == 0) hash_first_ = block;
+      size_t at = digests_.size();
+      digests_.resize(at + digest_len);
+      digest_block(params_.hash_kind, buf.data() + done, blen, digests_.data() + at);
+      ++hash_count_;
+      blocks_hashed_.fetch_add(1);
+    }
+    done += blen;
+  }
+  return flush_hashes();
+}
+
+Status TargetHasher::run() {
+  const uint64_t total = params_.total_blocks();
+  const uint64_t size = params_.image_size;
+  const uint64_t bs = params_.block_size;
+  const uint64_t limit = known_zero_ ? 0 : std::min(readable_size_, size);
+  std::vector<uint8_t> buf;
+  uint64_t pos = 0;
+  while (pos < limit) {
+    if (cancelled_.load()) return Status(ErrorKind::kInterrupted, "hashing cancelled");
+    Extent ext;
+    SPARSYNC_RETURN_IF_ERROR(device_->next_extent(pos, limit, &ext));
+    uint64_t ext_end = ext.offset + ext.length;
+    if (ext.hole) {
+      uint64_t hole_end = ext_end == limit ? limit : ext_end / bs * bs;
+      // A hole reaching `limit` covers the straddling block too: past limit
+      // the block reads as zeros as well.
+      if (hole_end > pos) {
+        SPARSYNC_RETURN_IF_ERROR(flush_hashes());
+        uint64_t first = pos / bs, count = (hole_end - pos + bs - 1) / bs;
+        if (zero_count_ == 0) zero_first_ = first;
+        zero_count_ += count;
+        pos = first * bs + count * bs;
+        continue;
+      }
+      ext_end = pos + bs;
+    }
+    uint64_t end = std::min({size, pos + std::max<uint64_t>(kReadBytes, bs), (ext_end + bs - 1) / bs * bs});
+    SPARSYNC_RETURN_IF_ERROR(hash_data(pos, end, buf));
+    pos = end;
+  }
+  // Everything past the existing content is zero (a new or extended file).
+  uint64_t first = (pos + bs - 1) / bs;
+  if (first < total) {
+    SPARSYNC_RETURN_IF_ERROR(flush_hashes());
+    if (zero_count_ == 0) zero_first_ = first;
+    zero_count_ += total - first;
+  }
+  SPARSYNC_RETURN_IF_ERROR(flush_zero());
+  SPARSYNC_RETURN_IF_ERROR(flush_hashes());
+  if (!outbox_.push_bulk(Frame{proto::MsgType::kHashEnd, proto::encode(proto::HashEnd{total})})) {
+    return Status(ErrorKind::kConnection, "stopped");
+  }
+  return Status::ok();
+}
+
+}  // namespace sparsync

@@ -1,0 +1,41 @@
+// Opening the target: the size policy, decided before the first write.
+//   missing file      -> created sparse at the source size (dry run: nothing
+//                        is created; it is reported as all zeros)
+//   file larger       -> truncated to the source size
+//   file smaller      -> extended (the extension is a hole)
+//   device smaller    -> refused
+//   device larger     -> refused unless allow_larger_target (then only the
+//                        first source-size bytes are synced; never truncated)
+// Thread-safety: a plain function.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/device.h"
+#include "common/messages.h"
+
+namespace sparsync {
+
+struct TargetOpenRequest {
+  std::string path;
+  uint64_t source_size = 0;
+  bool dry_run = false;
+  bool allow_larger_target = false;
+};
+
+struct OpenedTarget {
+  std::unique_ptr<Device> device;  // null only for a missing target in a dry run
+  proto::OpenOk reply;             // what to tell the source
+  bool known_zero = false;         // new file: every block is zero, nothing to hash
+  uint64_t readable_size = 0;      // bytes of existing content within the image
+};
+
+Result<OpenedTarget> open_target(const TargetOpenRequest& request);
+
+// The absolute path of `path` with symlinks resolved (of its directory when
+// the file does not exist yet), for the source to show what was opened.
+std::string resolved_path(const std::string& path);
+
+}  // namespace sparsync

@@ -1,0 +1,219 @@
+#include "target/target_session.h"
+
+#include <atomic>
+#include <thread>
+
+#include "common/bounded_queue.h"
+#include "common/messages.h"
+#include "target/frame_outbox.h"
+#include "target/target_hasher.h"
+
+namespace sparsync {
+namespace {
+
+constexpr size_t kMaxQueuedHashFrames = 64;
+constexpr size_t kMaxQueuedWrites = 16;  // x 1 MiB DATA frames
+
+class TargetSession {
+ public:
+  TargetSession(const TargetSessionInput& input, FrameReader& in, FrameWriter& out)
+      : input_(input), params_(input.params), in_(in), outbox_(out, kMaxQueuedHashFrames),
+        hasher_(input.device, input.params, input.readable_size, input.known_zero, outbox_),
+        writes_(kMaxQueuedWrites) {}
+
+  Status run(TargetSessionResult* result) {
+    outbox_.start();
+    std::thread hasher_thread([this] {
+      Status s = hasher_.run();
+      if (!s.is_ok()) fail(s);
+    });
+    std::thread applier_thread([this] { apply_loop(); });
+
+    proto::Done done;
+    Status s = receive_loop(&done);
+    if (!s.is_ok()) fail(s);
+    writes_.close();
+    applier_thread.join();
+    if (!failure().is_ok()) hasher_.cancel();
+    hasher_thread.join();
+    if (failure().is_ok()) finish(done, result);
+    Status flushed = outbox_.close_and_flush();
+    Status first = failure();
+    if (!first.is_ok()) return first;
+    return flushed;
+  }
+
+ private:
+  struct Write {
+    proto::MsgType type;
+    Frame frame;  // owns the DATA bytes
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+
+  Status check_range(const char* what, uint64_t offset, uint64_t length) {
+    if (offset > params_.image_size || length > params_.image_size - offset) {
+      return Status(ErrorKind::kProtocol, std::string(what) + " range " + std::to_string(offset) + "+" +
+                                              std::to_string(length) + " lies past the image end " +
+                                              std::to_string(params_.image_size));
+    }
+    if (params_.dry_run) {
+      return Status(ErrorKind::kProtocol, std::string("source sent ") + what + " during a dry run");
+    }
+    return Status::ok();
+  }
+
+  Status receive_loop(proto::Done* done) {
+    Frame f;
+    for (;;) {
+      if (!failure().is_ok()) return failure();
+      Status s = in_.read(&f);
+      if (!s.is_ok()) return s.with_context("source");
+      Write w{f.type, {}, 0, 0};
+      switch (f.type) {
+        case proto::MsgType::kData: {
+          proto::DataView d;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &d));
+          SPARSYNC_RETURN_IF_ERROR(check_range("DATA", d.offset, d.length));
+          w.offset = d.offset;
+          w.length = d.length;
+          break;
+        }
+        case proto::MsgType::kHole: {
+          proto::Hole h;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &h));
+          SPARSYNC_RETURN_IF_ERROR(check_range("HOLE", h.offset, h.length));
+          w.offset = h.offset;
+          w.length = h.length;
+          break;
+        }
+        case proto::MsgType::kCheckpoint: {
+          proto::Checkpoint c;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &c));
+          w.offset = c.offset;
+          break;
+        }
+        case proto::MsgType::kDone:
+          return proto::decode(f.payload, done);
+        default:
+          return unexpected_frame(f, "DATA, HOLE, CHECKPOINT or DONE");
+      }
+      w.frame = std::move(f);
+      if (!writes_.push(std::move(w))) return failure();
+    }
+  }
+
+  void apply_loop() {
+    while (auto w = writes_.pop()) {
+      Status s = apply(*w);
+      if (!s.is_ok()) {
+        fail(s);
+        return;
+      }
+    }
+  }
+
+  Status apply(const Write& w) {
+    Device* dev = input_.device;
+    switch (w.type) {
+      case proto::MsgType::kData:
+        SPARSYNC_RETURN_IF_ERROR(dev->write_at(w.offset, w.frame.payload.data() + 8, w.length));
+        bytes_written_ += w.length;
+        return Status::ok();
+      case proto::MsgType::kHole:
+        SPARSYNC_RETURN_IF_ERROR(dev->zero_range(w.offset, w.length));
+        bytes_zeroed_ += w.length;
+        return Status::ok();
+      case proto::MsgType::kCheckpoint:
+        // Durable first, then acknowledged (proto/PROTOCOL.md §6).
+        SPARSYNC_RETURN_IF_ERROR(dev->sync());
+        outbox_.push_control(Frame{proto::MsgType::kAck, proto::encode(proto::Ack{w.offset})});
+        return Status::ok();
+      default:
+        return Status(ErrorKind::kInternal, "unexpected write kind");
+    }
+  }
+
+  void finish(const proto::Done& done, TargetSessionResult* result) {
+    if (done.final_size != params_.image_size) {
+      fail(Status(ErrorKind::kProtocol, "source finished at size " + std::to_string(done.final_size) +
+                                            ", expected " + std::to_string(params_.image_size)));
+      return;
+    }
+    if (!params_.dry_run && (done.data_bytes != bytes_written_ || done.hole_bytes != bytes_zeroed_)) {
+      fail(Status(ErrorKind::kProtocol, "source says it sent " + std::to_string(done.data_bytes) +
+                                            " data and " + std::to_string(done.hole_bytes) +
+                                            " hole bytes; " + std::to_string(bytes_written_) + " and " +
+                                            std::to_string(bytes_zeroed_) + " arrived"));
+      return;
+    }
+    if (input_.device != nullptr && !params_.dry_run) {
+      Status s = input_.device->sync();
+      if (!s.is_ok()) {
+        fail(s);
+        return;
+      }
+    }
+    proto::Summary sum;
+    sum.bytes_written = bytes_written_;
+    sum.bytes_zeroed = bytes_zeroed_;
+    sum.blocks_hashed = hasher_.blocks_hashed();
+    sum.bytes_hashed = hasher_.bytes_read();
+    sum.final_size = params_.image_size;
+    sum.zero_method = input_.device ? input_.device->zero_method() : proto::ZeroMethod::kNone;
+    outbox_.push_control(Frame{proto::MsgType::kSummary, proto::encode(sum)});
+
+    SyncStats& st = result->stats;
+    st.bytes_scanned = done.bytes_scanned;
+    st.bytes_read = done.bytes_read;
+    st.data_bytes = done.data_bytes;
+    st.hole_bytes = done.hole_bytes;
+    st.unchanged_blocks = done.unchanged_blocks;
+    st.changed_blocks = done.changed_blocks;
+    st.target_bytes_written = sum.bytes_written;
+    st.target_bytes_zeroed = sum.bytes_zeroed;
+    st.target_bytes_hashed = sum.bytes_hashed;
+    st.zero_method = sum.zero_method;
+    st.wire_bytes_in = in_.bytes_read();
+  }
+
+  // Records the first failure and tells the peer once, through the outbox.
+  void fail(const Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failure_.is_ok()) return;
+    failure_ = s;
+    // A peer that sent ERROR or vanished needs no ERROR back.
+    if (s.kind() != ErrorKind::kConnection) {
+      proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
+      outbox_.push_control(Frame{proto::MsgType::kError, proto::encode(e)});
+    }
+    writes_.close();
+    hasher_.cancel();
+  }
+
+  Status failure() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failure_;
+  }
+
+  const TargetSessionInput& input_;
+  const SessionParams params_;
+  FrameReader& in_;
+  FrameOutbox outbox_;
+  TargetHasher hasher_;
+  BoundedQueue<Write> writes_;
+  std::mutex mu_;
+  Status failure_;
+  uint64_t bytes_written_ = 0;  // applier thread only, read after join
+  uint64_t bytes_zeroed_ = 0;
+};
+
+}  // namespace
+
+Status run_target_session(const TargetSessionInput& input, FrameReader& in, FrameWriter& out,
+                          TargetSessionResult* result) {
+  TargetSession session(input, in, out);
+  return session.run(result);
+}
+
+}  // namespace sparsync
