@@ -14,7 +14,7 @@ void describe(CLI::App& app, CliOptions* o) {
   app.add_option("SOURCE", o->source, "Image file or block device to copy from");
   app.add_option("TARGET", o->target, "Image file or block device to copy to (created if missing)");
   app.add_option("-b,--block-size", o->block_size_text,
-                 "Comparison block size, a power of two from 4K to 4M (default 64K)");
+                 "Comparison block size, a power of two from 4K to 4M (default 4K)");
   app.add_option("--checksum", o->checksum, "Block hash: xxh3 (default) or sha256")
       ->check(CLI::IsMember({"xxh3", "sha256"}));
   app.add_flag("-n,--dry-run", o->dry_run, "Report what differs; write nothing");

@@ -10,7 +10,8 @@
 
 namespace sparsync {
 
-inline constexpr uint32_t kDefaultBlockSize = 64 * 1024;
+// 4 KiB: measured in README "Block size"; finest granularity, same speed as 64K.
+inline constexpr uint32_t kDefaultBlockSize = 4 * 1024;
 
 struct CliOptions {
   bool server = false;
