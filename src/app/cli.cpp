@@ -7,6 +7,61 @@
 namespace sparsync {
 namespace {
 
+void describe_ssh(CLI::App& app, CliOptions* o) {
+  const char* g = "SSH (when SOURCE or TARGET is [user@]host:path)";
+  app.add_option("-p,--port", o->ssh_port, "SSH port (default: ssh config, then 22)")
+      ->check(CLI::Range(1, 65535))->group(g);
+  app.add_option("-l,--login", o->ssh_login, "Remote user name (user@host wins)")->group(g);
+  app.add_option("-i,--identity", o->ssh_identities,
+                 "Private key file, tried before the config's and default keys (repeatable)")
+      ->group(g);
+  app.add_option("-F,--ssh-config", o->ssh_config,
+                 "SSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config")
+      ->check(CLI::ExistingFile)->group(g);
+  app.add_option("--known-hosts", o->known_hosts, "known_hosts file (default ~/.ssh/known_hosts)")
+      ->group(g);
+  app.add_flag("--accept-new-host-key", o->accept_new_host_key,
+               "Add an unknown host key to known_hosts (a changed key is still refused)")
+      ->group(g);
+  app.add_flag("--batch", o->batch, "Never prompt for a passphrase or password (implied when stdin is not a terminal)")
+      ->group(g);
+  app.add_option("--connect-timeout", o->connect_timeout, "Seconds to wait for the connection (default 30)")
+      ->check(CLI::Range(1, 3600))->group(g);
+  app.add_option("--keepalive", o->keepalive,
+                 "Seconds of quiet link before a keepalive is sent, 0 for none (default 15)")
+      ->check(CLI::Range(0, 3600))->group(g);
+  app.add_option("--remote-path", o->remote_path, "sparsync on the far host (default: sparsync on its PATH)")
+      ->group(g);
+  app.add_flag("--sudo", o->sudo, "Run the far side as root with sudo -n (no password prompt)")->group(g);
+  app.add_flag("--no-upload", o->no_upload,
+               "Fail instead of uploading this binary when the far host lacks a matching sparsync")
+      ->group(g);
+}
+
+void describe_resume(CLI::App& app, CliOptions* o) {
+  const char* g = "Resume and verification";
+  app.add_flag("--verify", o->verify,
+               "After the sync, compare SHA-256 of the whole source and target; exit 7 if they differ")
+      ->group(g);
+  app.add_flag("--restart", o->restart, "Ignore the checkpoint of an interrupted run; compare from the start")
+      ->group(g);
+  app.add_option("--checkpoint-interval", o->checkpoint_interval_text,
+                 "Make the target durable and record a checkpoint every SIZE bytes (default 1G)")
+      ->group(g);
+  app.add_option("--checkpoint-seconds", o->checkpoint_seconds,
+                 "... and at least every N seconds (default 30)")
+      ->check(CLI::Range(1.0, 86400.0))->group(g);
+  app.add_option("--retries", o->retries,
+                 "Reconnect and resume up to N times when the link or the far side dies mid-run (default 3)")
+      ->check(CLI::Range(0, 1000))->group(g);
+  app.add_option("--retry-wait", o->retry_wait,
+                 "Seconds before the first retry; doubles each time, at most 300 (default 5)")
+      ->check(CLI::Range(0.0, 3600.0))->group(g);
+  app.add_flag("--status", o->status,
+               "Say whether TARGET (the only path given) has an interrupted sync to resume; sync nothing")
+      ->group(g);
+}
+
 void describe(CLI::App& app, CliOptions* o) {
   app.description(
       "Keep a copy of a disk image or block device in sync: only blocks that differ are sent, "
@@ -26,6 +81,7 @@ void describe(CLI::App& app, CliOptions* o) {
   app.add_flag("-V,--version", o->version, "Print the version and protocol version");
   app.add_flag("--server", o->server, "Internal: run the far side of the protocol on stdin/stdout")
       ->group("");
+  describe_ssh(app, o);
 }
 
 }  // namespace
@@ -33,6 +89,7 @@ void describe(CLI::App& app, CliOptions* o) {
 Status parse_cli(int argc, char** argv, CliOptions* o) {
   CLI::App app{"sparsync", "sparsync"};
   describe(app, o);
+  describe_resume(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -63,6 +120,16 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   r->hash_kind = o.checksum == "sha256" ? proto::HashKind::kSha256 : proto::HashKind::kXxh3_128;
   r->dry_run = o.dry_run;
   r->allow_larger_target = o.allow_larger_target;
+  r->restart = o.restart;
+  r->verify = o.verify;
+  if (o.verify && o.dry_run) return Status(ErrorKind::kUsage, "--verify and --dry-run do not go together");
+  auto interval = parse_size(o.checkpoint_interval_text);
+  if (!interval || *interval < (1u << 20)) {
+    return Status(ErrorKind::kUsage, "--checkpoint-interval " + o.checkpoint_interval_text +
+                                         ": give a size of at least 1M, e.g. 1G");
+  }
+  r->checkpoint_bytes = *interval;
+  r->checkpoint_seconds = o.checkpoint_seconds;
   return Status::ok();
 }
 

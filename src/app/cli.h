@@ -25,6 +25,27 @@ struct CliOptions {
   std::string checksum = "xxh3";
   bool dry_run = false;
   bool allow_larger_target = false;
+  // Resume, retry, verify (README "Resume and verification").
+  bool restart = false;
+  bool verify = false;
+  bool status = false;  // --status TARGET: report, sync nothing
+  std::string checkpoint_interval_text = "1G";
+  double checkpoint_seconds = 30;
+  int retries = 3;
+  double retry_wait = 5;
+  // SSH (see source/ssh_options.h for what empty/zero means).
+  int ssh_port = 0;
+  std::string ssh_login;
+  std::vector<std::string> ssh_identities;
+  std::string ssh_config;
+  std::string known_hosts;
+  bool accept_new_host_key = false;
+  bool batch = false;
+  int connect_timeout = 30;
+  int keepalive = 15;
+  std::string remote_path = "sparsync";
+  bool sudo = false;
+  bool no_upload = false;
 };
 
 Status parse_cli(int argc, char** argv, CliOptions* options);

@@ -16,6 +16,8 @@ uint16_t open_flags(const SyncRequest& r) {
   uint16_t flags = 0;
   if (r.dry_run) flags |= proto::kOpenDryRun;
   if (r.allow_larger_target) flags |= proto::kOpenAllowLargerTarget;
+  if (r.restart) flags |= proto::kOpenRestart;
+  if (r.verify) flags |= proto::kOpenVerify;
   return flags;
 }
 
@@ -38,7 +40,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
   proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, open_flags(r), r.block_size,
-                   source->size(), r.target};
+                   source->size(), r.target, source->identity()};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
@@ -46,37 +48,50 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   o->target_shown = t.peer_name() == "local" ? ok.path : t.peer_name() + ":" + ok.path;
   o->target_created = ok.state == proto::TargetState::kCreated;
   log::verbose("target " + o->target_shown + (o->target_created ? " (created)" : ""));
-  SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run};
+  o->session_started = true;
+  SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run, r.verify};
+  SourceSessionOptions options{r.checkpoint_bytes, r.checkpoint_seconds};
   SourceSessionResult result;
-  SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, in, out, &result));
+  Status s = run_source_session(*source, params, options, in, out, &result);
   o->stats = result.stats;
-  return Status::ok();
+  o->verified = result.verified;
+  o->verify = result.verify;
+  return s;
 }
 
 Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
-  proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source};
+  proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, ""};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
   o->source_shown = t.peer_name() + ":" + ok.path;
-  TargetOpenRequest treq{r.target, ok.size, r.dry_run, r.allow_larger_target};
+  TargetOpenRequest treq{r.target, ok.size, r.dry_run, r.allow_larger_target,
+                         ok.source_id, r.block_size, r.hash_kind, r.restart};
   auto target = open_target(treq);
   if (!target.is_ok()) {
     send_error(out, target.status());
     return target.status();
   }
   OpenedTarget opened = target.take();
+  if (!opened.notice.empty()) log::info(opened.notice);
   o->target_shown = opened.reply.path;
   o->target_created = opened.reply.state == proto::TargetState::kCreated;
-  TargetSessionInput input{opened.device.get(), SessionParams{ok.size, r.block_size, r.hash_kind, r.dry_run},
-                           opened.readable_size, opened.known_zero};
+  o->session_started = true;
+  TargetSessionInput input{opened.device.get(),
+                           SessionParams{ok.size, r.block_size, r.hash_kind, r.dry_run, r.verify},
+                           opened.readable_size, opened.known_zero, opened.resume_offset,
+                           opened.checkpoint_path,
+                           CheckpointRecord{ok.source_id, ok.size, r.block_size, r.hash_kind, 0, 0}};
   TargetSessionResult result;
-  SPARSYNC_RETURN_IF_ERROR(run_target_session(input, in, out, &result));
+  Status s = run_target_session(input, in, out, &result);
   o->stats = result.stats;
+  o->stats.resumed_from = opened.resume_offset;
   o->stats.wire_bytes_out = out.bytes_written();
-  return Status::ok();
+  o->verified = result.verified;
+  o->verify = result.verify;
+  return s;
 }
 
 }  // namespace
@@ -92,6 +107,8 @@ Status run_client(Transport& transport, const SyncRequest& request, SyncOutcome*
   if (s.is_ok() && !ended.is_ok()) s = ended;
   // When the stream broke, the far side's exit status says more than EOF.
   if (!s.is_ok() && s.kind() == ErrorKind::kConnection && !ended.is_ok()) s = ended.with_context(s.message());
+  // The far side's own words, marked with where they come from.
+  if (!s.is_ok() && s.from_peer() && transport.peer_name() != "local") s = s.with_context(transport.peer_name());
   outcome->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }

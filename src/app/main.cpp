@@ -8,12 +8,17 @@
 
 #include "app/cli.h"
 #include "app/client.h"
+#include "app/location.h"
+#include "app/run_sync.h"
 #include "app/server.h"
 #include "app/summary.h"
 #include "common/handshake.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/protocol_constants.h"
 #include "source/local_transport.h"
+#include "source/ssh_runner.h"
+#include "target/target_open.h"
 
 using namespace sparsync;
 
@@ -42,14 +47,33 @@ int main(int argc, char** argv) {
                  : options.verbosity == 0 ? log::Level::kInfo
                  : options.verbosity == 1 ? log::Level::kVerbose
                                           : log::Level::kDebug);
+  if (options.status) {
+    if (options.source.empty() || !options.target.empty()) {
+      return fail(Status(ErrorKind::kUsage, "--status takes one path: the target"));
+    }
+    auto report = target_status(options.source);
+    if (!report.is_ok()) return fail(report.status());
+    std::cout << report.value() << std::endl;
+    return 0;
+  }
   SyncRequest request;
   s = build_request(options, &request);
   if (!s.is_ok()) return fail(s);
+  RemoteSide remote;
+  s = resolve_locations(options, &request, &remote);
+  if (!s.is_ok()) return fail(s);
 
-  auto transport = LocalTransport::start({self_executable(), "--server"});
-  if (!transport.is_ok()) return fail(transport.status());
+  install_interrupt_handlers();
+  TransportFactory connect = [&]() -> Result<std::unique_ptr<Transport>> {
+    if (remote.remote) return open_ssh_transport(remote.ssh);
+    auto local = LocalTransport::start({self_executable(), "--server"});
+    if (!local.is_ok()) return local.status();
+    return std::unique_ptr<Transport>(local.take());
+  };
+  RetryPolicy policy{options.retries, options.retry_wait, 300};
   SyncOutcome outcome;
-  s = run_client(*transport.value(), request, &outcome);
+  s = run_with_retries(connect, request, policy, &outcome);
+  if (s.is_ok()) s = check_verify(outcome);
   if (!s.is_ok()) return fail(s);
   if (options.verbosity >= 0) std::cout << summary_line(request, outcome) << std::endl;
   return 0;

@@ -19,16 +19,26 @@ Status refuse(FrameWriter& out, const Status& s) {
 
 Status serve_target(const proto::Open& open, FrameReader& in, FrameWriter& out) {
   TargetOpenRequest req{open.path, open.source_size, (open.flags & proto::kOpenDryRun) != 0,
-                        (open.flags & proto::kOpenAllowLargerTarget) != 0};
+                        (open.flags & proto::kOpenAllowLargerTarget) != 0, open.source_id,
+                        open.block_size, open.hash_kind, (open.flags & proto::kOpenRestart) != 0};
   auto target = open_target(req);
   if (!target.is_ok()) return refuse(out, target.status());
   OpenedTarget t = target.take();
+  // Relayed to the user's terminal by the client (stderr of the far side).
+  if (!t.notice.empty()) log::info(t.notice);
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(t.reply)));
+  bool verify = (open.flags & proto::kOpenVerify) != 0;
   TargetSessionInput input{t.device.get(),
-                           SessionParams{open.source_size, open.block_size, open.hash_kind, req.dry_run},
-                           t.readable_size, t.known_zero};
+                           SessionParams{open.source_size, open.block_size, open.hash_kind, req.dry_run, verify},
+                           t.readable_size, t.known_zero, t.resume_offset, t.checkpoint_path,
+                           CheckpointRecord{open.source_id, open.source_size, open.block_size,
+                                            open.hash_kind, 0, 0}};
   TargetSessionResult result;
-  return run_target_session(input, in, out, &result);
+  SPARSYNC_RETURN_IF_ERROR(run_target_session(input, in, out, &result));
+  if (result.verified && !result.verify.match) {
+    return Status(ErrorKind::kVerify, "verification failed: target differs from the source");
+  }
+  return Status::ok();
 }
 
 Status serve_source(const proto::Open& open, FrameReader& in, FrameWriter& out) {
@@ -39,11 +49,16 @@ Status serve_source(const proto::Open& open, FrameReader& in, FrameWriter& out) 
   ok.kind = source->kind();
   ok.size = source->size();
   ok.path = resolved_path(open.path);
+  ok.source_id = source->identity();
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(ok)));
   SessionParams params{source->size(), open.block_size, open.hash_kind,
-                       (open.flags & proto::kOpenDryRun) != 0};
+                       (open.flags & proto::kOpenDryRun) != 0, (open.flags & proto::kOpenVerify) != 0};
   SourceSessionResult result;
-  return run_source_session(*source, params, in, out, &result);
+  SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, in, out, &result));
+  if (result.verified && !result.verify.match) {
+    return Status(ErrorKind::kVerify, "verification failed: target differs from the source");
+  }
+  return Status::ok();
 }
 
 Status serve(FrameReader& in, FrameWriter& out) {
@@ -74,8 +89,14 @@ int run_server(int in_fd, int out_fd) {
   FrameWriter out(out_fd);
   Status s = serve(in, out);
   if (s.is_ok()) return 0;
-  // A peer that went away or sent ERROR has already said why on its side.
-  log::error(s.message());
+  // What went to the client in an ERROR frame is printed there, once; what
+  // came from the client was printed there already. Only a broken link, which
+  // the client may not see explained, is worth a line here.
+  if (s.kind() == ErrorKind::kConnection && !s.from_peer()) {
+    log::error(s.message());
+  } else {
+    log::verbose(s.message());
+  }
   return static_cast<int>(s.kind());
 }
 

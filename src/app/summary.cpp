@@ -19,6 +19,8 @@ std::string summary_line(const SyncRequest& request, const SyncOutcome& o) {
   std::snprintf(buf, sizeof(buf), "%.2f s", o.seconds);
   line += buf;
   line += " (" + format_rate(static_cast<double>(s.bytes_scanned) / secs) + ")";
+  if (s.resumed_from > 0) line += ", resumed at " + format_bytes(s.resumed_from);
+  if (o.verified) line += ", verified (SHA-256 " + o.verify.local_sha256.substr(0, 16) + "...)";
   return line;
 }
 

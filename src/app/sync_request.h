@@ -7,6 +7,7 @@
 
 #include "common/protocol_constants.h"
 #include "common/session.h"
+#include "common/verify.h"
 
 namespace sparsync {
 
@@ -18,6 +19,10 @@ struct SyncRequest {
   proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
   bool dry_run = false;
   bool allow_larger_target = false;
+  bool restart = false;  // ignore a checkpoint of an interrupted run
+  bool verify = false;   // SHA-256 of both images after the sync
+  uint64_t checkpoint_bytes = 1ull << 30;
+  double checkpoint_seconds = 30;
 };
 
 struct SyncOutcome {
@@ -26,6 +31,9 @@ struct SyncOutcome {
   std::string source_shown;  // resolved paths, with host for the remote one
   std::string target_shown;
   bool target_created = false;
+  bool session_started = false;  // the handshake completed: a retry can resume
+  bool verified = false;
+  VerifyOutcome verify;
 };
 
 // True for a power of two within the protocol's block size limits.

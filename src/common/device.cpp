@@ -5,6 +5,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,7 +77,16 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bo
     return Status(role, path + " is neither a regular file nor a block device");
   }
   if (!writable) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<FileDevice>(new FileDevice(path, std::move(fd), kind, size, role));
+  std::unique_ptr<FileDevice> dev(new FileDevice(path, std::move(fd), kind, size, role));
+  if (kind == proto::DeviceKind::kRegularFile) {
+    dev->identity_ = "file:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+                     std::to_string(size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+                     std::to_string(st.st_mtim.tv_nsec);
+  } else {
+    dev->identity_ = "blockdev:" + std::to_string(major(st.st_rdev)) + ":" +
+                     std::to_string(minor(st.st_rdev)) + ":" + std::to_string(size);
+  }
+  return dev;
 }
 
 Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, uint64_t size) {

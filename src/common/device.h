@@ -47,6 +47,10 @@ class Device {
   // Regular files only: truncate or extend (the extension is a hole).
   virtual Status set_size(uint64_t size) = 0;
   virtual proto::ZeroMethod zero_method() const = 0;
+  // What names this source across runs, for matching a checkpoint: for a file
+  // its device, inode, size and mtime; for a block device its device number
+  // and size. Empty when unknown (then a checkpoint never matches).
+  virtual std::string identity() const { return {}; }
 };
 
 class FileDevice : public Device {
@@ -70,6 +74,7 @@ class FileDevice : public Device {
   Status sync() override;
   Status set_size(uint64_t size) override;
   proto::ZeroMethod zero_method() const override;
+  std::string identity() const override { return identity_; }
   int fd() const { return fd_.get(); }
 
  private:
@@ -84,6 +89,7 @@ class FileDevice : public Device {
   std::atomic<bool> seek_data_works_{true};
   std::atomic<int> zero_method_;  // the best method not yet found unsupported
   std::atomic<bool> zeroed_any_{false};
+  std::string identity_;
 };
 
 // Human-readable name of a zeroing method, for -v and the summary.

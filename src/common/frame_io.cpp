@@ -75,7 +75,7 @@ Status unexpected_frame(const Frame& frame, const char* expected) {
     proto::Error e;
     Status s = proto::decode(frame.payload, &e);
     if (!s.is_ok()) return s;
-    return Status(static_cast<ErrorKind>(static_cast<int>(e.code)), e.message);
+    return Status(static_cast<ErrorKind>(static_cast<int>(e.code)), e.message).as_from_peer();
   }
   return Status(ErrorKind::kProtocol, std::string("peer sent ") + proto::msg_type_name(frame.type) +
                                           " where " + expected + " was expected");

@@ -38,6 +38,7 @@ std::vector<uint8_t> encode(const Open& m) {
   w.u32(m.block_size);
   w.u64(m.source_size);
   w.str(m.path);
+  w.str(m.source_id);
   return w.take();
 }
 
@@ -48,8 +49,8 @@ std::vector<uint8_t> encode(const OpenOk& m) {
   w.u16(m.flags);
   w.u32(0);
   w.u64(m.size);
-  w.u64(m.resume_offset);
   w.str(m.path);
+  w.str(m.source_id);
   return w.take();
 }
 
@@ -124,6 +125,27 @@ std::vector<uint8_t> encode(const Error& m) {
   return w.take();
 }
 
+std::vector<uint8_t> encode(const Resume& m) {
+  ByteWriter w;
+  w.u64(m.offset);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const VerifyDigests& m) {
+  ByteWriter w;
+  w.u64(m.first_region);
+  w.u32(m.count);
+  w.u32(0);
+  w.bytes(m.digests.data(), m.digests.size());
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const VerifyEnd& m) {
+  ByteWriter w;
+  w.bytes(m.digest, sizeof(m.digest));
+  return w.take();
+}
+
 std::vector<uint8_t> encode_data_prefix(uint64_t offset) {
   ByteWriter w;
   w.u64(offset);
@@ -155,7 +177,9 @@ Status decode(const std::vector<uint8_t>& p, Open* m) {
   r.u32(&m->block_size);
   r.u64(&m->source_size);
   r.str(&m->path, kMaxPathBytes);
+  r.str(&m->source_id, kMaxTextBytes);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
+  if (m->flags & ~kOpenKnownFlags) return malformed("OPEN (unknown flags)");
   if (role != static_cast<uint8_t>(Role::kServerIsTarget) &&
       role != static_cast<uint8_t>(Role::kServerIsSource)) {
     return malformed("OPEN (unknown role)");
@@ -178,8 +202,8 @@ Status decode(const std::vector<uint8_t>& p, OpenOk* m) {
   r.u16(&m->flags);
   r.u32(&reserved);
   r.u64(&m->size);
-  r.u64(&m->resume_offset);
   r.str(&m->path, kMaxPathBytes);
+  r.str(&m->source_id, kMaxTextBytes);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN_OK"));
   if (kind < 1 || kind > 2 || state > 2) return malformed("OPEN_OK (unknown kind or state)");
   m->kind = static_cast<DeviceKind>(kind);
@@ -284,6 +308,32 @@ Status decode(const std::vector<uint8_t>& p, Error* m) {
   return Status::ok();
 }
 
+Status decode(const std::vector<uint8_t>& p, Resume* m) {
+  ByteReader r(p.data(), p.size());
+  r.u64(&m->offset);
+  return finish(r, "RESUME");
+}
+
+Status decode(const std::vector<uint8_t>& p, VerifyDigests* m) {
+  ByteReader r(p.data(), p.size());
+  uint32_t reserved = 0;
+  r.u64(&m->first_region);
+  r.u32(&m->count);
+  r.u32(&reserved);
+  if (r.failed() || m->count == 0 || m->count > kVerifyDigestsPerFrame ||
+      r.remaining() != static_cast<size_t>(m->count) * 32) {
+    return malformed("VERIFY_DIGESTS");
+  }
+  m->digests.assign(r.pos(), r.pos() + r.remaining());
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, VerifyEnd* m) {
+  ByteReader r(p.data(), p.size());
+  r.bytes(m->digest, sizeof(m->digest));
+  return finish(r, "VERIFY_END");
+}
+
 const char* msg_type_name(MsgType type) {
   switch (type) {
     case MsgType::kHello: return "HELLO";
@@ -292,6 +342,9 @@ const char* msg_type_name(MsgType type) {
     case MsgType::kHash: return "HASH";
     case MsgType::kHashZero: return "HASH_ZERO";
     case MsgType::kHashEnd: return "HASH_END";
+    case MsgType::kResume: return "RESUME";
+    case MsgType::kVerifyDigests: return "VERIFY_DIGESTS";
+    case MsgType::kVerifyEnd: return "VERIFY_END";
     case MsgType::kData: return "DATA";
     case MsgType::kHole: return "HOLE";
     case MsgType::kCheckpoint: return "CHECKPOINT";

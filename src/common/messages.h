@@ -26,6 +26,7 @@ struct Open {
   uint32_t block_size = 0;
   uint64_t source_size = 0;  // 0 and ignored when the server is the source
   std::string path;
+  std::string source_id;  // the client's source identity (push); empty for pull
 };
 
 struct OpenOk {
@@ -33,8 +34,14 @@ struct OpenOk {
   TargetState state = TargetState::kExisting;
   uint16_t flags = 0;
   uint64_t size = 0;  // the target's size before the sync, or the source's size
-  uint64_t resume_offset = 0;
-  std::string path;  // the path the server actually opened (absolute)
+  std::string path;       // the path the server actually opened (absolute)
+  std::string source_id;  // the server's source identity (pull); empty for push
+};
+
+// Target to source, first frame of the sync phase: bytes below `offset` are
+// durable from an earlier run and are neither compared nor sent.
+struct Resume {
+  uint64_t offset = 0;
 };
 
 struct Hash {
@@ -94,6 +101,18 @@ struct Summary {
   ZeroMethod zero_method = ZeroMethod::kNone;
 };
 
+// Either side to the other after SUMMARY when OPEN had kOpenVerify: SHA-256
+// digests of consecutive kVerifyRegionBytes regions, then the whole image's.
+struct VerifyDigests {
+  uint64_t first_region = 0;
+  uint32_t count = 0;
+  std::vector<uint8_t> digests;  // count * 32 bytes
+};
+
+struct VerifyEnd {
+  uint8_t digest[32] = {};
+};
+
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
@@ -111,6 +130,9 @@ std::vector<uint8_t> encode(const Ack& m);
 std::vector<uint8_t> encode(const Done& m);
 std::vector<uint8_t> encode(const Summary& m);
 std::vector<uint8_t> encode(const Error& m);
+std::vector<uint8_t> encode(const Resume& m);
+std::vector<uint8_t> encode(const VerifyDigests& m);
+std::vector<uint8_t> encode(const VerifyEnd& m);
 // DATA's payload prefix (the offset); the bytes follow it on the wire.
 std::vector<uint8_t> encode_data_prefix(uint64_t offset);
 
@@ -127,6 +149,9 @@ Status decode(const std::vector<uint8_t>& payload, Ack* m);
 Status decode(const std::vector<uint8_t>& payload, Done* m);
 Status decode(const std::vector<uint8_t>& payload, Summary* m);
 Status decode(const std::vector<uint8_t>& payload, Error* m);
+Status decode(const std::vector<uint8_t>& payload, Resume* m);
+Status decode(const std::vector<uint8_t>& payload, VerifyDigests* m);
+Status decode(const std::vector<uint8_t>& payload, VerifyEnd* m);
 
 const char* msg_type_name(MsgType type);
 

@@ -33,12 +33,15 @@ enum class MsgType : uint8_t {
   kHash = 0x10,
   kHashZero = 0x11,
   kHashEnd = 0x12,
+  kResume = 0x13,
   kData = 0x20,
   kHole = 0x21,
   kCheckpoint = 0x30,
   kAck = 0x31,
   kDone = 0x40,
   kSummary = 0x41,
+  kVerifyDigests = 0x50,
+  kVerifyEnd = 0x51,
   kError = 0x7f,
 };
 
@@ -63,7 +66,15 @@ inline constexpr size_t hash_length(HashKind kind) { return kind == HashKind::kS
 enum OpenFlag : uint16_t {
   kOpenDryRun = 1u << 0,
   kOpenAllowLargerTarget = 1u << 1,
+  kOpenRestart = 1u << 2,  // ignore any checkpoint: compare from offset 0
+  kOpenVerify = 1u << 3,   // after SUMMARY, both sides exchange SHA-256 digests
 };
+inline constexpr uint16_t kOpenKnownFlags = 0x000f;
+
+// PROTOCOL.md §6: --verify compares SHA-256 digests of fixed regions, so a
+// mismatch can be located; the whole-image digest closes the exchange.
+inline constexpr uint64_t kVerifyRegionBytes = 64ull << 20;
+inline constexpr uint32_t kVerifyDigestsPerFrame = 1024;
 
 // PROTOCOL.md §4 OPEN_OK: what the server found at the path.
 enum class DeviceKind : uint8_t { kRegularFile = 1, kBlockDevice = 2 };

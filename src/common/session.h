@@ -13,6 +13,7 @@ struct SessionParams {
   uint32_t block_size = 0;
   proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
   bool dry_run = false;
+  bool verify = false;  // exchange SHA-256 digests after SUMMARY
 
   uint64_t total_blocks() const { return (image_size + block_size - 1) / block_size; }
   uint64_t block_offset(uint64_t block) const { return block * block_size; }
@@ -38,6 +39,8 @@ struct SyncStats {
   proto::ZeroMethod zero_method = proto::ZeroMethod::kNone;
   uint64_t wire_bytes_out = 0;  // frames this process wrote
   uint64_t wire_bytes_in = 0;   // frames this process read
+  uint64_t resumed_from = 0;    // offset the run started at (0: from the start)
+  uint64_t checkpoints = 0;     // checkpoints the target acknowledged
 };
 
 }  // namespace sparsync

@@ -21,7 +21,9 @@ const char* error_kind_name(ErrorKind kind) {
 
 Status Status::with_context(const std::string& context) const {
   if (is_ok()) return *this;
-  return Status(kind_, context + ": " + message_);
+  Status s(kind_, context + ": " + message_);
+  s.from_peer_ = from_peer_;
+  return s;
 }
 
 Status errno_status(ErrorKind kind, const std::string& what, int err) {

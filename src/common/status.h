@@ -39,9 +39,19 @@ class Status {
   // Returns a copy whose message is prefixed with `context: `.
   Status with_context(const std::string& context) const;
 
+  // The peer reported this failure in an ERROR frame: it has already printed
+  // it on its side, and must not be told it again.
+  Status as_from_peer() const {
+    Status s = *this;
+    s.from_peer_ = true;
+    return s;
+  }
+  bool from_peer() const { return from_peer_; }
+
  private:
   ErrorKind kind_ = ErrorKind::kOk;
   std::string message_;
+  bool from_peer_ = false;
 };
 
 // Builds a status from errno text: "<what>: <strerror(err)>".

@@ -35,6 +35,9 @@ Result<std::unique_ptr<LocalTransport>> LocalTransport::start(const std::vector<
     ::dup2(to_r.get(), STDIN_FILENO);
     ::dup2(from_w.get(), STDOUT_FILENO);
     ::signal(SIGPIPE, SIG_DFL);
+    // Ctrl-C reaches the whole process group; the client decides how the
+    // server stops (final checkpoint first), so the child ignores it.
+    ::signal(SIGINT, SIG_IGN);
     ::execv(args[0], args.data());
     _exit(127);
   }

@@ -1,9 +1,12 @@
 #include "source/source_session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
+#include "common/interrupt.h"
 #include "common/messages.h"
+#include "common/units.h"
 #include "source/planner.h"
 #include "source/source_reader.h"
 #include "source/target_reports.h"
@@ -23,12 +26,11 @@ class Receiver {
 
   void run() {
     Status s = loop();
+    std::lock_guard<std::mutex> lock(mu_);
     if (!s.is_ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
       if (status_.is_ok()) status_ = s;
       reports_.fail(s);
     }
-    std::lock_guard<std::mutex> lock(mu_);
     ended_ = true;
     cv_.notify_all();
   }
@@ -40,6 +42,19 @@ class Receiver {
     if (!status_.is_ok()) return status_;
     *summary = summary_;
     return Status::ok();
+  }
+
+  // Waits up to `seconds` for the ACK of a checkpoint at `offset`.
+  bool wait_ack(uint64_t offset, double seconds) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                        [&] { return ended_ || (acks_ > 0 && last_ack_ >= offset); }) &&
+           acks_ > 0 && last_ack_ >= offset;
+  }
+
+  uint64_t acks() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acks_;
   }
 
  private:
@@ -69,8 +84,15 @@ class Receiver {
           SPARSYNC_RETURN_IF_ERROR(reports_.finish(e.total_blocks));
           break;
         }
-        case proto::MsgType::kAck:
-          break;  // checkpoints: see proto/PROTOCOL.md §6
+        case proto::MsgType::kAck: {
+          proto::Ack a;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &a));
+          std::lock_guard<std::mutex> lock(mu_);
+          ++acks_;
+          last_ack_ = a.offset;
+          cv_.notify_all();
+          break;
+        }
         case proto::MsgType::kSummary: {
           proto::Summary sum;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &sum));
@@ -92,6 +114,8 @@ class Receiver {
   bool ended_ = false;
   Status status_;
   proto::Summary summary_;
+  uint64_t acks_ = 0;
+  uint64_t last_ack_ = 0;
 };
 
 // Turns planned operations into frames, merging HOLE ranges across chunks.
@@ -163,9 +187,40 @@ Status plan_chunk(const SessionParams& params, const SourceChunk& chunk, TargetR
   return Status::ok();
 }
 
-Status send_all(SourceReader& reader, const SessionParams& params, TargetReports& reports,
-                FrameWriter& out, SyncStats& stats) {
+// Decides when the next CHECKPOINT is due.
+class CheckpointClock {
+ public:
+  explicit CheckpointClock(const SourceSessionOptions& o) : options_(o) { reset(0); }
+  void reset(uint64_t offset) {
+    last_offset_ = offset;
+    last_time_ = std::chrono::steady_clock::now();
+  }
+  bool due(uint64_t offset) const {
+    return offset - last_offset_ >= options_.checkpoint_bytes ||
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - last_time_).count() >=
+               options_.checkpoint_seconds;
+  }
+
+ private:
+  const SourceSessionOptions& options_;
+  uint64_t last_offset_ = 0;
+  std::chrono::steady_clock::time_point last_time_;
+};
+
+Status send_checkpoint(Emitter& emitter, FrameWriter& out, uint64_t offset) {
+  SPARSYNC_RETURN_IF_ERROR(emitter.flush_hole());
+  return out.write(proto::MsgType::kCheckpoint, proto::encode(proto::Checkpoint{offset}))
+      .with_context("sending to target");
+}
+
+// Plans and sends everything from the resume point on. Returns kInterrupted
+// after a final checkpoint when a signal arrived.
+Status send_all(SourceReader& reader, const SessionParams& params,
+                const SourceSessionOptions& options, uint64_t start, TargetReports& reports,
+                Receiver& receiver, FrameWriter& out, SyncStats& stats) {
   Emitter emitter(out, params.dry_run, stats);
+  CheckpointClock clock(options);
+  clock.reset(start);
   std::vector<PlanOp> ops;
   PlanCounts counts;
   while (auto chunk = reader.next()) {
@@ -173,6 +228,23 @@ Status send_all(SourceReader& reader, const SessionParams& params, TargetReports
     SPARSYNC_RETURN_IF_ERROR(plan_chunk(params, *chunk, reports, &ops, &counts));
     SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
     stats.bytes_scanned += chunk->length;
+    uint64_t done_to = chunk->offset + chunk->length;
+    if (interrupted()) {
+      if (!params.dry_run) {
+        SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
+        if (receiver.wait_ack(done_to, 30)) {
+          return Status(ErrorKind::kInterrupted,
+                        "interrupted at " + format_bytes(done_to) + " of " +
+                            format_bytes(params.image_size) +
+                            "; the target is checkpointed there: run the same command to resume");
+        }
+      }
+      return Status(ErrorKind::kInterrupted, "interrupted; run the same command to resume");
+    }
+    if (!params.dry_run && done_to < params.image_size && clock.due(done_to)) {
+      SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
+      clock.reset(done_to);
+    }
   }
   SPARSYNC_RETURN_IF_ERROR(reader.status());
   SPARSYNC_RETURN_IF_ERROR(emitter.flush_hole());
@@ -181,19 +253,38 @@ Status send_all(SourceReader& reader, const SessionParams& params, TargetReports
   return Status::ok();
 }
 
+// The target opens the sync phase by saying where it resumes.
+Status read_resume(FrameReader& in, const SessionParams& params, uint64_t* offset) {
+  Frame f;
+  SPARSYNC_RETURN_IF_ERROR(in.read(&f).with_context("target"));
+  if (f.type != proto::MsgType::kResume) return unexpected_frame(f, "RESUME");
+  proto::Resume r;
+  SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &r));
+  if (r.offset > params.image_size || (r.offset % params.block_size != 0 && r.offset != params.image_size)) {
+    return Status(ErrorKind::kProtocol, "target asked to resume at offset " + std::to_string(r.offset) +
+                                            ", which is not a block boundary within the image");
+  }
+  *offset = r.offset;
+  return Status::ok();
+}
+
 }  // namespace
 
-Status run_source_session(Device& source, const SessionParams& params, FrameReader& in,
-                          FrameWriter& out, SourceSessionResult* result) {
+Status run_source_session(Device& source, const SessionParams& params,
+                          const SourceSessionOptions& options, FrameReader& in, FrameWriter& out,
+                          SourceSessionResult* result) {
   SyncStats& stats = result->stats;
-  TargetReports reports(params.total_blocks(), proto::hash_length(params.hash_kind),
-                        kMaxBufferedDigests);
+  uint64_t start = 0;
+  SPARSYNC_RETURN_IF_ERROR(read_resume(in, params, &start));
+  stats.resumed_from = start;
+  TargetReports reports((start + params.block_size - 1) / params.block_size, params.total_blocks(),
+                        proto::hash_length(params.hash_kind), kMaxBufferedDigests);
   Receiver receiver(in, params, reports);
   std::thread receiver_thread([&] { receiver.run(); });
-  SourceReader reader(source, params, 0);
+  SourceReader reader(source, params, start);
   reader.start();
 
-  Status s = send_all(reader, params, reports, out, stats);
+  Status s = send_all(reader, params, options, start, reports, receiver, out, stats);
   if (s.is_ok()) s = reports.wait_finished();
   if (s.is_ok()) {
     stats.bytes_read = reader.bytes_read();
@@ -210,7 +301,7 @@ Status run_source_session(Device& source, const SessionParams& params, FrameRead
     // Tell the target why we stop, so it exits instead of waiting for frames;
     // if it is already gone this write fails and that is fine.
     proto::Error err{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
-    (void)out.write(proto::MsgType::kError, proto::encode(err));
+    if (!s.from_peer()) (void)out.write(proto::MsgType::kError, proto::encode(err));
     // The target may have said why it stopped; its reason beats our EPIPE.
     Status remote = receiver.wait_summary(&summary);
     if (!remote.is_ok() && s.kind() == ErrorKind::kConnection && remote.kind() != ErrorKind::kConnection) {
@@ -218,6 +309,7 @@ Status run_source_session(Device& source, const SessionParams& params, FrameRead
     }
   }
   receiver_thread.join();
+  stats.checkpoints = receiver.acks();
   if (!s.is_ok()) return s;
   stats.target_bytes_written = summary.bytes_written;
   stats.target_bytes_zeroed = summary.bytes_zeroed;
@@ -233,6 +325,10 @@ Status run_source_session(Device& source, const SessionParams& params, FrameRead
                                             " data bytes and " + std::to_string(summary.bytes_zeroed) +
                                             " hole bytes, but " + std::to_string(stats.data_bytes) +
                                             " and " + std::to_string(stats.hole_bytes) + " were sent");
+  }
+  if (params.verify) {
+    SPARSYNC_RETURN_IF_ERROR(exchange_verify(source, params.image_size, in, out, &result->verify));
+    result->verified = true;
   }
   stats.wire_bytes_in = in.bytes_read();
   stats.wire_bytes_out = out.bytes_written();

@@ -9,14 +9,30 @@
 #include "common/device.h"
 #include "common/frame_io.h"
 #include "common/session.h"
+#include "common/verify.h"
 
 namespace sparsync {
 
-struct SourceSessionResult {
-  SyncStats stats;
+struct SourceSessionOptions {
+  // A CHECKPOINT goes out after this many bytes or seconds, whichever first:
+  // a resumed run re-sends at most about this much.
+  uint64_t checkpoint_bytes = 1ull << 30;
+  double checkpoint_seconds = 30;
 };
 
-Status run_source_session(Device& source, const SessionParams& params, FrameReader& in,
-                          FrameWriter& out, SourceSessionResult* result);
+struct SourceSessionResult {
+  SyncStats stats;
+  bool verified = false;  // --verify ran; see verify
+  VerifyOutcome verify;
+};
+
+Status run_source_session(Device& source, const SessionParams& params,
+                          const SourceSessionOptions& options, FrameReader& in, FrameWriter& out,
+                          SourceSessionResult* result);
+
+inline Status run_source_session(Device& source, const SessionParams& params, FrameReader& in,
+                                 FrameWriter& out, SourceSessionResult* result) {
+  return run_source_session(source, params, SourceSessionOptions{}, in, out, result);
+}
 
 }  // namespace sparsync

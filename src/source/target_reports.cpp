@@ -4,8 +4,10 @@
 
 namespace sparsync {
 
-TargetReports::TargetReports(uint64_t total_blocks, size_t digest_len, size_t max_digest_bytes)
-    : total_blocks_(total_blocks), digest_len_(digest_len), max_digest_bytes_(max_digest_bytes) {}
+TargetReports::TargetReports(uint64_t first_block, uint64_t total_blocks, size_t digest_len,
+                             size_t max_digest_bytes)
+    : total_blocks_(total_blocks), digest_len_(digest_len), max_digest_bytes_(max_digest_bytes),
+      next_block_(first_block) {}
 
 Status TargetReports::add_run(TargetRun run) {
   std::unique_lock<std::mutex> lock(mu_);

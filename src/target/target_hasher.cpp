@@ -11,10 +11,10 @@ namespace {
 constexpr uint64_t kReadBytes = 1u << 20;
 }
 
-TargetHasher::TargetHasher(Device* device, const SessionParams& params, uint64_t readable_size,
-                           bool known_zero, FrameOutbox& outbox)
-    : device_(device), params_(params), readable_size_(readable_size), known_zero_(known_zero),
-      outbox_(outbox) {}
+TargetHasher::TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset,
+                           uint64_t readable_size, bool known_zero, FrameOutbox& outbox)
+    : device_(device), params_(params), start_offset_(start_offset), readable_size_(readable_size),
+      known_zero_(known_zero), outbox_(outbox) {}
 
 Status TargetHasher::flush_zero() {
   if (zero_count_ == 0) return Status::ok();
@@ -73,7 +73,7 @@ Status TargetHasher::run() {
   const uint64_t bs = params_.block_size;
   const uint64_t limit = known_zero_ ? 0 : std::min(readable_size_, size);
   std::vector<uint8_t> buf;
-  uint64_t pos = 0;
+  uint64_t pos = start_offset_;
   while (pos < limit) {
     if (cancelled_.load()) return Status(ErrorKind::kInterrupted, "hashing cancelled");
     Extent ext;

@@ -17,8 +17,9 @@ namespace sparsync {
 class TargetHasher {
  public:
   // `device` may be null when known_zero (a missing target in a dry run).
-  TargetHasher(Device* device, const SessionParams& params, uint64_t readable_size,
-               bool known_zero, FrameOutbox& outbox);
+  // Reports blocks from `start_offset` (the resume point, block-aligned) on.
+  TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset,
+               uint64_t readable_size, bool known_zero, FrameOutbox& outbox);
   Status run();
   void cancel() { cancelled_.store(true); }
   uint64_t bytes_read() const { return bytes_read_.load(); }
@@ -31,6 +32,7 @@ class TargetHasher {
 
   Device* device_;
   SessionParams params_;
+  uint64_t start_offset_;
   uint64_t readable_size_;
   bool known_zero_;
   FrameOutbox& outbox_;

@@ -1,5 +1,8 @@
 #include "target/target_open.h"
 
+#include "common/checkpoint_store.h"
+#include "common/units.h"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -21,6 +24,50 @@ std::string resolved_path(const std::string& path) {
   return out + base;
 }
 
+namespace {
+
+// Finds the checkpoint of an interrupted run and decides whether it applies:
+// only a record naming this very source, size, block size and hash resumes.
+Status decide_resume(const TargetOpenRequest& req, OpenedTarget* t) {
+  std::optional<CheckpointRecord> rec;
+  bool corrupt = false;
+  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(t->checkpoint_path, &rec, &corrupt));
+  if (corrupt) {
+    t->notice = "ignoring unreadable checkpoint " + t->checkpoint_path + "; comparing from the start";
+    return Status::ok();
+  }
+  if (!rec) return Status::ok();
+  if (req.restart) {
+    t->notice = "--restart: ignoring the checkpoint at " + format_bytes(rec->durable_offset);
+    return Status::ok();
+  }
+  if (rec->source_id.empty() || rec->source_id != req.source_id || rec->source_size != req.source_size ||
+      rec->block_size != req.block_size || rec->hash_kind != req.hash_kind) {
+    t->notice = "the checkpoint of an interrupted run does not match this source (changed or "
+                "another one); comparing from the start";
+    return Status::ok();
+  }
+  t->resume_offset = rec->durable_offset;
+  t->notice = "resuming an interrupted run at " + format_bytes(rec->durable_offset) + " of " +
+              format_bytes(rec->source_size);
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::string> target_status(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_status(ErrorKind::kTarget, "cannot stat " + path, errno);
+  std::string cp = checkpoint_path(resolved_path(path), S_ISBLK(st.st_mode));
+  std::optional<CheckpointRecord> rec;
+  bool corrupt = false;
+  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(cp, &rec, &corrupt));
+  if (corrupt) return path + ": incomplete (checkpoint " + cp + " is unreadable; the next run compares from the start)";
+  if (!rec) return path + ": complete (no interrupted sync recorded)";
+  return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(rec->durable_offset) +
+         " of " + format_bytes(rec->source_size) + "; the next run from the same source resumes there";
+}
+
 Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
   OpenedTarget t;
   t.reply.path = resolved_path(req.path);
@@ -38,6 +85,9 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
     if (!created.is_ok()) return created.status();
     t.device = created.take();
     t.reply.state = proto::TargetState::kCreated;
+    t.checkpoint_path = checkpoint_path(t.reply.path, false);
+    // A stale record beside a file that is gone describes nothing.
+    SPARSYNC_RETURN_IF_ERROR(remove_checkpoint(t.checkpoint_path));
     return t;
   }
   auto opened = FileDevice::open(req.path, !req.dry_run, ErrorKind::kTarget);
@@ -71,6 +121,10 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
     t.known_zero = old_size == 0;
   }
   t.device = std::move(dev);
+  if (!req.dry_run) {
+    t.checkpoint_path = checkpoint_path(t.reply.path, t.reply.kind == proto::DeviceKind::kBlockDevice);
+    SPARSYNC_RETURN_IF_ERROR(decide_resume(req, &t));
+  }
   return t;
 }
 

@@ -23,6 +23,11 @@ struct TargetOpenRequest {
   uint64_t source_size = 0;
   bool dry_run = false;
   bool allow_larger_target = false;
+  // For matching a checkpoint left by an interrupted run:
+  std::string source_id;
+  uint32_t block_size = 0;
+  proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
+  bool restart = false;  // ignore any checkpoint deliberately
 };
 
 struct OpenedTarget {
@@ -30,9 +35,16 @@ struct OpenedTarget {
   proto::OpenOk reply;             // what to tell the source
   bool known_zero = false;         // new file: every block is zero, nothing to hash
   uint64_t readable_size = 0;      // bytes of existing content within the image
+  uint64_t resume_offset = 0;      // from a matching checkpoint, else 0
+  std::string checkpoint_path;     // where this target's record lives; empty in a dry run
+  std::string notice;              // one line for the user about the checkpoint, if any
 };
 
 Result<OpenedTarget> open_target(const TargetOpenRequest& request);
+
+// What `sparsync --status TARGET` prints: whether a sync of the target is
+// incomplete, and from where it would resume.
+Result<std::string> target_status(const std::string& path);
 
 // The absolute path of `path` with symlinks resolved (of its directory when
 // the file does not exist yet), for the source to show what was opened.

@@ -1,6 +1,7 @@
 #include "target/target_session.h"
 
 #include <atomic>
+#include <ctime>
 #include <thread>
 
 #include "common/bounded_queue.h"
@@ -17,12 +18,23 @@ constexpr size_t kMaxQueuedWrites = 16;  // x 1 MiB DATA frames
 class TargetSession {
  public:
   TargetSession(const TargetSessionInput& input, FrameReader& in, FrameWriter& out)
-      : input_(input), params_(input.params), in_(in), outbox_(out, kMaxQueuedHashFrames),
-        hasher_(input.device, input.params, input.readable_size, input.known_zero, outbox_),
+      : input_(input), params_(input.params), in_(in), out_(out), outbox_(out, kMaxQueuedHashFrames),
+        hasher_(input.device, input.params, input.resume_offset, input.readable_size,
+                input.known_zero, outbox_),
         writes_(kMaxQueuedWrites) {}
 
   Status run(TargetSessionResult* result) {
     outbox_.start();
+    // The record exists for as long as the target is incomplete.
+    if (!input_.checkpoint_path.empty()) {
+      Status s = save_record(input_.resume_offset);
+      if (!s.is_ok()) {
+        outbox_.push_control(error_frame(s));
+        (void)outbox_.close_and_flush();
+        return s;
+      }
+    }
+    outbox_.push_control(Frame{proto::MsgType::kResume, proto::encode(proto::Resume{input_.resume_offset})});
     std::thread hasher_thread([this] {
       Status s = hasher_.run();
       if (!s.is_ok()) fail(s);
@@ -40,7 +52,12 @@ class TargetSession {
     Status flushed = outbox_.close_and_flush();
     Status first = failure();
     if (!first.is_ok()) return first;
-    return flushed;
+    SPARSYNC_RETURN_IF_ERROR(flushed);
+    if (params_.verify && input_.device != nullptr) {
+      SPARSYNC_RETURN_IF_ERROR(exchange_verify(*input_.device, params_.image_size, in_, out_, &result->verify));
+      result->verified = true;
+    }
+    return Status::ok();
   }
 
  private:
@@ -125,8 +142,9 @@ class TargetSession {
         bytes_zeroed_ += w.length;
         return Status::ok();
       case proto::MsgType::kCheckpoint:
-        // Durable first, then acknowledged (proto/PROTOCOL.md §6).
+        // Data durable first, then the record, then the ACK (PROTOCOL.md §6).
         SPARSYNC_RETURN_IF_ERROR(dev->sync());
+        if (!input_.checkpoint_path.empty()) SPARSYNC_RETURN_IF_ERROR(save_record(w.offset));
         outbox_.push_control(Frame{proto::MsgType::kAck, proto::encode(proto::Ack{w.offset})});
         return Status::ok();
       default:
@@ -149,6 +167,8 @@ class TargetSession {
     }
     if (input_.device != nullptr && !params_.dry_run) {
       Status s = input_.device->sync();
+      // Complete and durable: only now may the incomplete mark go.
+      if (s.is_ok() && !input_.checkpoint_path.empty()) s = remove_checkpoint(input_.checkpoint_path);
       if (!s.is_ok()) {
         fail(s);
         return;
@@ -177,16 +197,25 @@ class TargetSession {
     st.wire_bytes_in = in_.bytes_read();
   }
 
+  Status save_record(uint64_t offset) {
+    CheckpointRecord rec = input_.checkpoint;
+    rec.durable_offset = offset;
+    rec.updated_unix = static_cast<uint64_t>(::time(nullptr));
+    return save_checkpoint(input_.checkpoint_path, rec);
+  }
+
+  static Frame error_frame(const Status& s) {
+    proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
+    return Frame{proto::MsgType::kError, proto::encode(e)};
+  }
+
   // Records the first failure and tells the peer once, through the outbox.
   void fail(const Status& s) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!failure_.is_ok()) return;
     failure_ = s;
     // A peer that sent ERROR or vanished needs no ERROR back.
-    if (s.kind() != ErrorKind::kConnection) {
-      proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
-      outbox_.push_control(Frame{proto::MsgType::kError, proto::encode(e)});
-    }
+    if (s.kind() != ErrorKind::kConnection && !s.from_peer()) outbox_.push_control(error_frame(s));
     writes_.close();
     hasher_.cancel();
   }
@@ -199,6 +228,7 @@ class TargetSession {
   const TargetSessionInput& input_;
   const SessionParams params_;
   FrameReader& in_;
+  FrameWriter& out_;
   FrameOutbox outbox_;
   TargetHasher hasher_;
   BoundedQueue<Write> writes_;

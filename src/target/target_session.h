@@ -6,9 +6,13 @@
 // Thread-safety: one call at a time; it owns its threads.
 #pragma once
 
+#include <string>
+
+#include "common/checkpoint_store.h"
 #include "common/device.h"
 #include "common/frame_io.h"
 #include "common/session.h"
+#include "common/verify.h"
 
 namespace sparsync {
 
@@ -17,10 +21,15 @@ struct TargetSessionInput {
   SessionParams params;
   uint64_t readable_size = 0;
   bool known_zero = false;
+  uint64_t resume_offset = 0;   // block-aligned; sent to the source in RESUME
+  std::string checkpoint_path;  // empty: no checkpoint records (dry run)
+  CheckpointRecord checkpoint;  // source identity etc.; durable_offset is ours to set
 };
 
 struct TargetSessionResult {
   SyncStats stats;  // the source's counters from DONE plus ours
+  bool verified = false;
+  VerifyOutcome verify;
 };
 
 Status run_target_session(const TargetSessionInput& input, FrameReader& in, FrameWriter& out,
