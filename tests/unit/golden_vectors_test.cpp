@@ -1,0 +1,321 @@
+// The golden vectors of proto/PROTOCOL.md: each frame is written here in hex,
+// exactly as in the document's "; golden: NAME" blocks. Every test encodes the
+// message and compares with the bytes, then decodes the bytes and compares the
+// fields. GoldenVectors.DocumentMatches reads PROTOCOL.md and fails when a
+// block there no longer equals the bytes here, so doc, code and tests cannot
+// drift apart; GoldenVectors.FuzzSeedsMatch does the same for tests/fuzz.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/frame_codec.h"
+#include "common/messages.h"
+
+namespace sparsync::proto {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+// Parses the dump format of PROTOCOL.md §9: per line, the two-digit hex
+// tokens before ';'.
+Bytes parse_hex(const std::string& text) {
+  Bytes out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    line = line.substr(0, line.find(';'));
+    std::istringstream tokens(line);
+    std::string tok;
+    while (tokens >> tok) {
+      EXPECT_EQ(tok.size(), 2u) << "bad hex token '" << tok << "'";
+      out.push_back(static_cast<uint8_t>(std::stoul(tok, nullptr, 16)));
+    }
+  }
+  return out;
+}
+
+Bytes frame(MsgType type, const Bytes& payload) {
+  uint8_t header[kFrameHeaderSize];
+  encode_header(type, static_cast<uint32_t>(payload.size()), header);
+  Bytes out(header, header + kFrameHeaderSize);
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+// Splits a golden frame into header and payload, checking the header.
+Bytes payload_of(const Bytes& golden, MsgType expected) {
+  EXPECT_GE(golden.size(), kFrameHeaderSize);
+  FrameHeader h;
+  Status s = decode_header(golden.data(), &h);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  EXPECT_EQ(h.type, expected);
+  EXPECT_EQ(h.length, golden.size() - kFrameHeaderSize);
+  return Bytes(golden.begin() + kFrameHeaderSize, golden.end());
+}
+
+// The vectors, by the names PROTOCOL.md gives them.
+const std::map<std::string, std::string>& golden_hex() {
+  static const std::map<std::string, std::string> vectors = {
+      {"HELLO",
+       "01 00 00 00 24 00 00 00  73 70 61 72 73 79 6e 63  01 00  00 00  07 00 00 00 00 00 00 00"
+       "  0e 00 73 70 61 72 73 79 6e 63 20 30 2e 31 2e 30"},
+      {"OPEN",
+       "02 00 00 00 1e 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
+       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"},
+      {"OPEN_OK",
+       "03 00 00 00 26 00 00 00  01  00  00 00  00 00 00 00  00 48 00 00 00 00 00 00"
+       "  00 00 00 00 00 00 00 00  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"},
+      {"HASH",
+       "10 00 00 00 20 00 00 00  00 00 00 00 00 00 00 00  01 00 00 00  00 00 00 00"
+       "  00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff"},
+      {"HASH_ZERO", "11 00 00 00 10 00 00 00  01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 00"},
+      {"HASH_END", "12 00 00 00 08 00 00 00  05 00 00 00 00 00 00 00"},
+      {"DATA", "20 00 00 00 10 00 00 00  00 10 00 00 00 00 00 00  de ad be ef 01 02 03 04"},
+      {"HOLE", "21 00 00 00 10 00 00 00  00 30 00 00 00 00 00 00  00 10 00 00 00 00 00 00"},
+      {"CHECKPOINT", "30 00 00 00 08 00 00 00  00 40 00 00 00 00 00 00"},
+      {"ACK", "31 00 00 00 08 00 00 00  00 40 00 00 00 00 00 00"},
+      {"DONE",
+       "40 00 00 00 38 00 00 00  00 48 00 00 00 00 00 00  00 48 00 00 00 00 00 00"
+       "  00 48 00 00 00 00 00 00  00 18 00 00 00 00 00 00  00 10 00 00 00 00 00 00"
+       "  02 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00"},
+      {"SUMMARY",
+       "41 00 00 00 29 00 00 00  00 18 00 00 00 00 00 00  00 10 00 00 00 00 00 00"
+       "  03 00 00 00 00 00 00 00  00 28 00 00 00 00 00 00  00 48 00 00 00 00 00 00  01"},
+      {"ERROR",
+       "7f 00 00 00 1b 00 00 00  04 00  17 00 6e 6f 20 73 70 61 63 65 20 6c 65 66 74 20"
+       "  6f 6e 20 64 65 76 69 63 65"},
+  };
+  return vectors;
+}
+
+Bytes golden(const std::string& name) { return parse_hex(golden_hex().at(name)); }
+
+Bytes example_digest() {
+  Bytes d;
+  for (int i = 0; i < 16; ++i) d.push_back(static_cast<uint8_t>(i * 0x11));
+  return d;
+}
+
+TEST(GoldenVectors, Hello) {
+  Hello m{1, kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint, "sparsync 0.1.0"};
+  EXPECT_EQ(frame(MsgType::kHello, encode(m)), golden("HELLO"));
+  Hello d;
+  ASSERT_TRUE(decode(payload_of(golden("HELLO"), MsgType::kHello), &d).is_ok());
+  EXPECT_EQ(d.version, 1);
+  EXPECT_EQ(d.features, 0x7u);
+  EXPECT_EQ(d.software, "sparsync 0.1.0");
+}
+
+TEST(GoldenVectors, Open) {
+  Open m;
+  m.role = Role::kServerIsTarget;
+  m.hash_kind = HashKind::kXxh3_128;
+  m.block_size = 4096;
+  m.source_size = 18432;
+  m.path = "/srv/vm1.img";
+  EXPECT_EQ(frame(MsgType::kOpen, encode(m)), golden("OPEN"));
+  Open d;
+  ASSERT_TRUE(decode(payload_of(golden("OPEN"), MsgType::kOpen), &d).is_ok());
+  EXPECT_EQ(d.role, Role::kServerIsTarget);
+  EXPECT_EQ(d.hash_kind, HashKind::kXxh3_128);
+  EXPECT_EQ(d.flags, 0);
+  EXPECT_EQ(d.block_size, 4096u);
+  EXPECT_EQ(d.source_size, 18432u);
+  EXPECT_EQ(d.path, "/srv/vm1.img");
+}
+
+TEST(GoldenVectors, OpenOk) {
+  // Fields set by name: resume_offset keeps its default, 0 (reserved, §6).
+  OpenOk m;
+  m.kind = DeviceKind::kRegularFile;
+  m.state = TargetState::kExisting;
+  m.size = 18432;
+  m.path = "/srv/vm1.img";
+  EXPECT_EQ(frame(MsgType::kOpenOk, encode(m)), golden("OPEN_OK"));
+  OpenOk d;
+  ASSERT_TRUE(decode(payload_of(golden("OPEN_OK"), MsgType::kOpenOk), &d).is_ok());
+  EXPECT_EQ(d.kind, DeviceKind::kRegularFile);
+  EXPECT_EQ(d.state, TargetState::kExisting);
+  EXPECT_EQ(d.flags, 0);
+  EXPECT_EQ(d.size, 18432u);
+  EXPECT_EQ(d.path, "/srv/vm1.img");
+}
+
+TEST(GoldenVectors, Hash) {
+  Hash m{0, 1, example_digest()};
+  EXPECT_EQ(frame(MsgType::kHash, encode(m)), golden("HASH"));
+  Hash d;
+  ASSERT_TRUE(decode(payload_of(golden("HASH"), MsgType::kHash), hash_length(HashKind::kXxh3_128), &d)
+                  .is_ok());
+  EXPECT_EQ(d.first_block, 0u);
+  EXPECT_EQ(d.count, 1u);
+  EXPECT_EQ(d.digests, example_digest());
+}
+
+TEST(GoldenVectors, HashZero) {
+  EXPECT_EQ(frame(MsgType::kHashZero, encode(HashZero{1, 2})), golden("HASH_ZERO"));
+  HashZero d;
+  ASSERT_TRUE(decode(payload_of(golden("HASH_ZERO"), MsgType::kHashZero), &d).is_ok());
+  EXPECT_EQ(d.first_block, 1u);
+  EXPECT_EQ(d.count, 2u);
+}
+
+TEST(GoldenVectors, HashEnd) {
+  EXPECT_EQ(frame(MsgType::kHashEnd, encode(HashEnd{5})), golden("HASH_END"));
+  HashEnd d;
+  ASSERT_TRUE(decode(payload_of(golden("HASH_END"), MsgType::kHashEnd), &d).is_ok());
+  EXPECT_EQ(d.total_blocks, 5u);
+}
+
+TEST(GoldenVectors, Data) {
+  const Bytes body = {0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04};
+  Bytes payload = encode_data_prefix(4096);
+  payload.insert(payload.end(), body.begin(), body.end());
+  EXPECT_EQ(frame(MsgType::kData, payload), golden("DATA"));
+  const Bytes p = payload_of(golden("DATA"), MsgType::kData);
+  DataView d;
+  ASSERT_TRUE(decode(p, &d).is_ok());
+  EXPECT_EQ(d.offset, 4096u);
+  ASSERT_EQ(d.length, body.size());
+  EXPECT_EQ(d.bytes, p.data() + 8);  // a view into the payload, not a copy
+  EXPECT_EQ(Bytes(d.bytes, d.bytes + d.length), body);
+}
+
+TEST(GoldenVectors, Hole) {
+  EXPECT_EQ(frame(MsgType::kHole, encode(Hole{12288, 4096})), golden("HOLE"));
+  Hole d;
+  ASSERT_TRUE(decode(payload_of(golden("HOLE"), MsgType::kHole), &d).is_ok());
+  EXPECT_EQ(d.offset, 12288u);
+  EXPECT_EQ(d.length, 4096u);
+}
+
+TEST(GoldenVectors, CheckpointAndAck) {
+  EXPECT_EQ(frame(MsgType::kCheckpoint, encode(Checkpoint{16384})), golden("CHECKPOINT"));
+  EXPECT_EQ(frame(MsgType::kAck, encode(Ack{16384})), golden("ACK"));
+  Checkpoint c;
+  ASSERT_TRUE(decode(payload_of(golden("CHECKPOINT"), MsgType::kCheckpoint), &c).is_ok());
+  EXPECT_EQ(c.offset, 16384u);
+  Ack a;
+  ASSERT_TRUE(decode(payload_of(golden("ACK"), MsgType::kAck), &a).is_ok());
+  EXPECT_EQ(a.offset, 16384u);
+}
+
+TEST(GoldenVectors, Done) {
+  Done m{18432, 18432, 18432, 6144, 4096, 2, 3};
+  EXPECT_EQ(frame(MsgType::kDone, encode(m)), golden("DONE"));
+  Done d;
+  ASSERT_TRUE(decode(payload_of(golden("DONE"), MsgType::kDone), &d).is_ok());
+  EXPECT_EQ(d.final_size, 18432u);
+  EXPECT_EQ(d.bytes_scanned, 18432u);
+  EXPECT_EQ(d.bytes_read, 18432u);
+  EXPECT_EQ(d.data_bytes, 6144u);
+  EXPECT_EQ(d.hole_bytes, 4096u);
+  EXPECT_EQ(d.unchanged_blocks, 2u);
+  EXPECT_EQ(d.changed_blocks, 3u);
+}
+
+TEST(GoldenVectors, Summary) {
+  Summary m{6144, 4096, 3, 10240, 18432, ZeroMethod::kPunchHole};
+  EXPECT_EQ(frame(MsgType::kSummary, encode(m)), golden("SUMMARY"));
+  Summary d;
+  ASSERT_TRUE(decode(payload_of(golden("SUMMARY"), MsgType::kSummary), &d).is_ok());
+  EXPECT_EQ(d.bytes_written, 6144u);
+  EXPECT_EQ(d.bytes_zeroed, 4096u);
+  EXPECT_EQ(d.blocks_hashed, 3u);
+  EXPECT_EQ(d.bytes_hashed, 10240u);
+  EXPECT_EQ(d.final_size, 18432u);
+  EXPECT_EQ(d.zero_method, ZeroMethod::kPunchHole);
+}
+
+TEST(GoldenVectors, Error) {
+  Error m{ErrorCode::kTarget, "no space left on device"};
+  EXPECT_EQ(frame(MsgType::kError, encode(m)), golden("ERROR"));
+  Error d;
+  ASSERT_TRUE(decode(payload_of(golden("ERROR"), MsgType::kError), &d).is_ok());
+  EXPECT_EQ(d.code, ErrorCode::kTarget);
+  EXPECT_EQ(d.message, "no space left on device");
+}
+
+// PROTOCOL.md §2 table and §3 constants, as the document states them.
+TEST(GoldenVectors, ConstantsMatchDocument) {
+  EXPECT_EQ(kProtocolVersion, 1);
+  EXPECT_EQ(kFrameHeaderSize, 8u);
+  EXPECT_EQ(kMaxDataPerFrame, 1048576u);
+  EXPECT_EQ(kMaxPayload, 1052672u);
+  EXPECT_EQ(kMaxPathBytes, 4096u);
+  EXPECT_EQ(kMaxTextBytes, 4096u);
+  EXPECT_EQ(kMinBlockSize, 4096u);
+  EXPECT_EQ(kMaxBlockSize, 4194304u);
+  EXPECT_EQ(kFeaturesOffered, 0x7u);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureZstd), 0x8u);
+  EXPECT_EQ(hash_length(HashKind::kXxh3_128), 16u);
+  EXPECT_EQ(hash_length(HashKind::kSha256), 32u);
+  const std::map<MsgType, uint8_t> codes = {
+      {MsgType::kHello, 0x01},      {MsgType::kOpen, 0x02},     {MsgType::kOpenOk, 0x03},
+      {MsgType::kHash, 0x10},       {MsgType::kHashZero, 0x11}, {MsgType::kHashEnd, 0x12},
+      {MsgType::kData, 0x20},       {MsgType::kHole, 0x21},     {MsgType::kCheckpoint, 0x30},
+      {MsgType::kAck, 0x31},        {MsgType::kDone, 0x40},     {MsgType::kSummary, 0x41},
+      {MsgType::kError, 0x7f}};
+  for (const auto& [type, code] : codes) EXPECT_EQ(static_cast<uint8_t>(type), code);
+}
+
+std::filesystem::path repo_root() {
+  // __FILE__ is tests/unit/golden_vectors_test.cpp under the repository root.
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+}
+
+// Extracts the "; golden: NAME" blocks of PROTOCOL.md.
+std::map<std::string, Bytes> document_vectors(const std::string& doc) {
+  std::map<std::string, Bytes> out;
+  std::istringstream lines(doc);
+  std::string line, name, block;
+  const std::string marker = "; golden: ";
+  while (std::getline(lines, line)) {
+    if (line.rfind(marker, 0) == 0) {
+      name = line.substr(marker.size());
+      block.clear();
+    } else if (!name.empty() && line.rfind("```", 0) == 0) {
+      out[name] = parse_hex(block);
+      name.clear();
+    } else if (!name.empty()) {
+      block += line + "\n";
+    }
+  }
+  return out;
+}
+
+TEST(GoldenVectors, DocumentMatches) {
+  const auto path = repo_root() / "proto" / "PROTOCOL.md";
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << "cannot read " << path;
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto vectors = document_vectors(doc);
+  ASSERT_EQ(vectors.size(), golden_hex().size()) << "golden blocks in " << path;
+  for (const auto& [name, hex] : golden_hex()) {
+    auto it = vectors.find(name);
+    ASSERT_NE(it, vectors.end()) << "PROTOCOL.md lacks the golden block " << name;
+    EXPECT_EQ(it->second, parse_hex(hex)) << "PROTOCOL.md golden block " << name << " differs";
+  }
+}
+
+TEST(GoldenVectors, FuzzSeedsMatch) {
+  for (const auto& [name, hex] : golden_hex()) {
+    std::string file = name;
+    for (char& c : file) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto path = repo_root() / "tests" / "fuzz" / "corpus" / (file + ".bin");
+    std::ifstream in(path, std::ios::binary);
+    ASSERT_TRUE(in.good()) << "cannot read " << path;
+    Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes, parse_hex(hex)) << path;
+  }
+}
+
+}  // namespace
+}  // namespace sparsync::proto
