@@ -1,0 +1,182 @@
+#include "support/files.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace sparsync::testing {
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+int open_or_die(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) die("open " + path);
+  return fd;
+}
+
+void pwrite_or_die(int fd, const uint8_t* p, size_t len, uint64_t off) {
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd, p, len, static_cast<off_t>(off));
+    if (n <= 0) die("pwrite");
+    p += n;
+    len -= static_cast<size_t>(n);
+    off += static_cast<uint64_t>(n);
+  }
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/sparsync-test-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) die("mkdtemp");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+uint8_t pattern_byte(uint32_t seed, uint64_t offset) {
+  uint64_t x = offset * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 29;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 32;
+  // Never zero, so every block of pattern data differs from a zero block.
+  return static_cast<uint8_t>((x & 0xFF) | 1);
+}
+
+std::vector<uint8_t> pattern_bytes(uint32_t seed, uint64_t offset, size_t len) {
+  std::vector<uint8_t> v(len);
+  for (size_t i = 0; i < len; ++i) v[i] = pattern_byte(seed, offset + i);
+  return v;
+}
+
+SparseImage::SparseImage(std::string path, uint64_t size) : path_(std::move(path)) {
+  int fd = open_or_die(path_, O_RDWR | O_CREAT | O_TRUNC);
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) die("ftruncate");
+  ::close(fd);
+}
+
+SparseImage& SparseImage::data(uint64_t offset, uint64_t len, uint32_t seed) {
+  int fd = open_or_die(path_, O_RDWR);
+  constexpr uint64_t kStep = 1 << 20;
+  for (uint64_t done = 0; done < len; done += kStep) {
+    size_t n = static_cast<size_t>(std::min(kStep, len - done));
+    auto buf = pattern_bytes(seed, offset + done, n);
+    pwrite_or_die(fd, buf.data(), n, offset + done);
+  }
+  ::close(fd);
+  return *this;
+}
+
+SparseImage& SparseImage::bytes(uint64_t offset, const std::vector<uint8_t>& bytes) {
+  int fd = open_or_die(path_, O_RDWR);
+  pwrite_or_die(fd, bytes.data(), bytes.size(), offset);
+  ::close(fd);
+  return *this;
+}
+
+SparseImage& SparseImage::zeros(uint64_t offset, uint64_t len) {
+  return bytes(offset, std::vector<uint8_t>(len, 0));
+}
+
+SparseImage& SparseImage::hole(uint64_t offset, uint64_t len) {
+  int fd = open_or_die(path_, O_RDWR);
+  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                  static_cast<off_t>(len)) != 0) {
+    die("punch hole");
+  }
+  ::close(fd);
+  return *this;
+}
+
+uint64_t allocated_bytes(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) die("stat " + path);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) die("stat " + path);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::vector<uint8_t> read_range(const std::string& path, uint64_t offset, size_t len) {
+  int fd = open_or_die(path, O_RDONLY);
+  std::vector<uint8_t> v(len);
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = ::pread(fd, v.data() + got, len - got, static_cast<off_t>(offset + got));
+    if (n < 0) die("pread " + path);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  v.resize(got);
+  return v;
+}
+
+std::vector<uint8_t> read_all(const std::string& path) {
+  return read_range(path, 0, static_cast<size_t>(file_size(path)));
+}
+
+void write_all(const std::string& path, const std::vector<uint8_t>& bytes) {
+  int fd = open_or_die(path, O_RDWR | O_CREAT | O_TRUNC);
+  pwrite_or_die(fd, bytes.data(), bytes.size(), 0);
+  ::close(fd);
+}
+
+std::optional<uint64_t> first_difference(const std::string& a, const std::string& b) {
+  uint64_t sa = file_size(a), sb = file_size(b);
+  constexpr size_t kStep = 1 << 20;
+  uint64_t common = std::min(sa, sb);
+  for (uint64_t off = 0; off < common; off += kStep) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kStep, common - off));
+    auto x = read_range(a, off, n), y = read_range(b, off, n);
+    for (size_t i = 0; i < n; ++i)
+      if (x[i] != y[i]) return off + i;
+  }
+  if (sa != sb) return common;
+  return std::nullopt;
+}
+
+int64_t mtime_ns(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) die("stat " + path);
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+bool supports_holes(const std::string& dir) {
+  std::string path = dir + "/.hole-probe";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = false;
+  uint8_t b = 1;
+  // 1 MiB hole, then one byte of data: SEEK_DATA from 0 must skip the hole.
+  if (::pwrite(fd, &b, 1, 1 << 20) == 1) {
+    off_t d = ::lseek(fd, 0, SEEK_DATA);
+    ok = d > 0;
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return ok;
+}
+
+}  // namespace sparsync::testing
