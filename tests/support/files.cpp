@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,6 +112,13 @@ uint64_t allocated_bytes(const std::string& path) {
 uint64_t file_size(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) die("stat " + path);
+  if (S_ISBLK(st.st_mode)) {
+    int fd = open_or_die(path, O_RDONLY);
+    uint64_t size = 0;
+    if (::ioctl(fd, BLKGETSIZE64, &size) != 0) die("BLKGETSIZE64 " + path);
+    ::close(fd);
+    return size;
+  }
   return static_cast<uint64_t>(st.st_size);
 }
 
