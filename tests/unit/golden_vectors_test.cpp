@@ -67,16 +67,25 @@ const std::map<std::string, std::string>& golden_hex() {
        "01 00 00 00 24 00 00 00  73 70 61 72 73 79 6e 63  01 00  00 00  07 00 00 00 00 00 00 00"
        "  0e 00 73 70 61 72 73 79 6e 63 20 30 2e 31 2e 30"},
       {"OPEN",
-       "02 00 00 00 1e 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
-       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"},
+       "02 00 00 00 35 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
+       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
+       "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"},
       {"OPEN_OK",
-       "03 00 00 00 26 00 00 00  01  00  00 00  00 00 00 00  00 48 00 00 00 00 00 00"
-       "  00 00 00 00 00 00 00 00  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"},
+       "03 00 00 00 20 00 00 00  01  00  00 00  00 00 00 00  00 48 00 00 00 00 00 00"
+       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67  00 00"},
       {"HASH",
        "10 00 00 00 20 00 00 00  00 00 00 00 00 00 00 00  01 00 00 00  00 00 00 00"
        "  00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff"},
       {"HASH_ZERO", "11 00 00 00 10 00 00 00  01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 00"},
       {"HASH_END", "12 00 00 00 08 00 00 00  05 00 00 00 00 00 00 00"},
+      {"RESUME", "13 00 00 00 08 00 00 00  00 20 00 00 00 00 00 00"},
+      {"VERIFY_DIGESTS",
+       "50 00 00 00 30 00 00 00  00 00 00 00 00 00 00 00  01 00 00 00  00 00 00 00"
+       "  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f"
+       "  10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f"},
+      {"VERIFY_END",
+       "51 00 00 00 20 00 00 00  ff fe fd fc fb fa f9 f8 f7 f6 f5 f4 f3 f2 f1 f0"
+       "  ef ee ed ec eb ea e9 e8 e7 e6 e5 e4 e3 e2 e1 e0"},
       {"DATA", "20 00 00 00 10 00 00 00  00 10 00 00 00 00 00 00  de ad be ef 01 02 03 04"},
       {"HOLE", "21 00 00 00 10 00 00 00  00 30 00 00 00 00 00 00  00 10 00 00 00 00 00 00"},
       {"CHECKPOINT", "30 00 00 00 08 00 00 00  00 40 00 00 00 00 00 00"},
@@ -120,6 +129,7 @@ TEST(GoldenVectors, Open) {
   m.block_size = 4096;
   m.source_size = 18432;
   m.path = "/srv/vm1.img";
+  m.source_id = "f:2049:131:1700000000";
   EXPECT_EQ(frame(MsgType::kOpen, encode(m)), golden("OPEN"));
   Open d;
   ASSERT_TRUE(decode(payload_of(golden("OPEN"), MsgType::kOpen), &d).is_ok());
@@ -129,15 +139,15 @@ TEST(GoldenVectors, Open) {
   EXPECT_EQ(d.block_size, 4096u);
   EXPECT_EQ(d.source_size, 18432u);
   EXPECT_EQ(d.path, "/srv/vm1.img");
+  EXPECT_EQ(d.source_id, "f:2049:131:1700000000");
 }
 
 TEST(GoldenVectors, OpenOk) {
-  // Fields set by name: resume_offset keeps its default, 0 (reserved, §6).
   OpenOk m;
   m.kind = DeviceKind::kRegularFile;
   m.state = TargetState::kExisting;
   m.size = 18432;
-  m.path = "/srv/vm1.img";
+  m.path = "/srv/vm1.img";  // source_id stays empty: a push
   EXPECT_EQ(frame(MsgType::kOpenOk, encode(m)), golden("OPEN_OK"));
   OpenOk d;
   ASSERT_TRUE(decode(payload_of(golden("OPEN_OK"), MsgType::kOpenOk), &d).is_ok());
@@ -146,6 +156,35 @@ TEST(GoldenVectors, OpenOk) {
   EXPECT_EQ(d.flags, 0);
   EXPECT_EQ(d.size, 18432u);
   EXPECT_EQ(d.path, "/srv/vm1.img");
+  EXPECT_EQ(d.source_id, "");
+}
+
+TEST(GoldenVectors, Resume) {
+  EXPECT_EQ(frame(MsgType::kResume, encode(Resume{8192})), golden("RESUME"));
+  Resume d;
+  ASSERT_TRUE(decode(payload_of(golden("RESUME"), MsgType::kResume), &d).is_ok());
+  EXPECT_EQ(d.offset, 8192u);
+}
+
+TEST(GoldenVectors, VerifyDigests) {
+  VerifyDigests m;
+  m.count = 1;
+  for (int i = 0; i < 32; ++i) m.digests.push_back(static_cast<uint8_t>(i));
+  EXPECT_EQ(frame(MsgType::kVerifyDigests, encode(m)), golden("VERIFY_DIGESTS"));
+  VerifyDigests d;
+  ASSERT_TRUE(decode(payload_of(golden("VERIFY_DIGESTS"), MsgType::kVerifyDigests), &d).is_ok());
+  EXPECT_EQ(d.first_region, 0u);
+  EXPECT_EQ(d.count, 1u);
+  EXPECT_EQ(d.digests, m.digests);
+}
+
+TEST(GoldenVectors, VerifyEnd) {
+  VerifyEnd m;
+  for (int i = 0; i < 32; ++i) m.digest[i] = static_cast<uint8_t>(0xff - i);
+  EXPECT_EQ(frame(MsgType::kVerifyEnd, encode(m)), golden("VERIFY_END"));
+  VerifyEnd d;
+  ASSERT_TRUE(decode(payload_of(golden("VERIFY_END"), MsgType::kVerifyEnd), &d).is_ok());
+  EXPECT_EQ(Bytes(d.digest, d.digest + 32), Bytes(m.digest, m.digest + 32));
 }
 
 TEST(GoldenVectors, Hash) {
@@ -254,6 +293,9 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
   EXPECT_EQ(kFeaturesOffered, 0x7u);
+  EXPECT_EQ(kOpenKnownFlags, 0x000f);
+  EXPECT_EQ(kVerifyRegionBytes, 64ull << 20);
+  EXPECT_EQ(kVerifyDigestsPerFrame, 1024u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureZstd), 0x8u);
   EXPECT_EQ(hash_length(HashKind::kXxh3_128), 16u);
   EXPECT_EQ(hash_length(HashKind::kSha256), 32u);
@@ -261,6 +303,7 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
       {MsgType::kHello, 0x01},      {MsgType::kOpen, 0x02},     {MsgType::kOpenOk, 0x03},
       {MsgType::kHash, 0x10},       {MsgType::kHashZero, 0x11}, {MsgType::kHashEnd, 0x12},
       {MsgType::kData, 0x20},       {MsgType::kHole, 0x21},     {MsgType::kCheckpoint, 0x30},
+      {MsgType::kResume, 0x13},     {MsgType::kVerifyDigests, 0x50}, {MsgType::kVerifyEnd, 0x51},
       {MsgType::kAck, 0x31},        {MsgType::kDone, 0x40},     {MsgType::kSummary, 0x41},
       {MsgType::kError, 0x7f}};
   for (const auto& [type, code] : codes) EXPECT_EQ(static_cast<uint8_t>(type), code);
