@@ -1,0 +1,290 @@
+#include "source/ssh_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "common/log.h"
+
+namespace sparsync {
+namespace {
+
+// Passphrases for encrypted keys: asked on the terminal only when a person
+// can answer, so cron jobs fail fast instead of hanging on a prompt.
+int passphrase_prompt(const char* prompt, char* buf, size_t len, int echo, int verify, void* userdata) {
+  bool interactive = *static_cast<bool*>(userdata);
+  if (!interactive) return -1;
+  return ssh_getpass(prompt, buf, len, echo, verify);
+}
+
+std::string home_dir() {
+  const char* home = std::getenv("HOME");
+  return home != nullptr ? std::string(home) : std::string();
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string join(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+std::string session_string(ssh_session s, ssh_options_e what) {
+  char* value = nullptr;
+  if (ssh_options_get(s, what, &value) != SSH_OK || value == nullptr) return "";
+  std::string out(value);
+  ssh_string_free_char(value);
+  return out;
+}
+
+// A dead peer must not hang a nightly job: TCP keepalives notice a quiet dead
+// link, TCP_USER_TIMEOUT one that swallows our data without acknowledging it.
+void set_tcp_keepalive(int fd, int seconds) {
+  if (fd < 0 || seconds <= 0) return;
+  int on = 1, count = 3;
+  unsigned int user_timeout_ms = static_cast<unsigned int>(seconds) * 4u * 1000u;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &seconds, sizeof(seconds));
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &seconds, sizeof(seconds));
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
+}
+
+}  // namespace
+
+std::string shell_quote(const std::string& word) {
+  if (word.rfind("~/", 0) == 0) return "~/" + shell_quote(word.substr(2));
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += "'";
+  return out;
+}
+
+SshConnection::SshConnection(const SshOptions& options) : options_(options) {
+  interactive_ = !options.batch && ::isatty(STDIN_FILENO) == 1;
+}
+
+SshConnection::~SshConnection() {
+  if (session_ != nullptr) {
+    if (ssh_is_connected(session_) != 0) ssh_disconnect(session_);
+    ssh_free(session_);
+  }
+}
+
+std::string SshConnection::destination() const {
+  std::string user = session_ != nullptr ? session_string(session_, SSH_OPTIONS_USER) : options_.user;
+  return user.empty() ? options_.host : user + "@" + options_.host;
+}
+
+Status SshConnection::error(const std::string& what, const std::string& todo) const {
+  std::string msg = what;
+  if (session_ != nullptr) {
+    const char* detail = ssh_get_error(session_);
+    if (detail != nullptr && *detail != '\0') msg += ": " + std::string(detail);
+  }
+  if (!todo.empty()) msg += "; " + todo;
+  return Status(ErrorKind::kConnection, msg);
+}
+
+Result<std::unique_ptr<SshConnection>> SshConnection::open(const SshOptions& options) {
+  std::unique_ptr<SshConnection> c(new SshConnection(options));
+  SPARSYNC_RETURN_IF_ERROR(c->configure());
+  SPARSYNC_RETURN_IF_ERROR(c->connect());
+  SPARSYNC_RETURN_IF_ERROR(c->check_host_key());
+  SPARSYNC_RETURN_IF_ERROR(c->authenticate());
+  return c;
+}
+
+Status SshConnection::configure() {
+  session_ = ssh_new();
+  if (session_ == nullptr) return Status(ErrorKind::kInternal, "libssh could not create a session");
+  if (options_.verbosity >= 2) {
+    int level = SSH_LOG_PROTOCOL;
+    ssh_options_set(session_, SSH_OPTIONS_LOG_VERBOSITY, &level);
+  }
+  // ~ follows $HOME, so a test or a wrapper can point sparsync at another
+  // ~/.ssh without touching the user's own (libssh alone uses the passwd entry).
+  std::string home = home_dir();
+  if (!home.empty()) ssh_options_set(session_, SSH_OPTIONS_SSH_DIR, (home + "/.ssh").c_str());
+  if (ssh_options_set(session_, SSH_OPTIONS_HOST, options_.host.c_str()) != SSH_OK) {
+    return Status(ErrorKind::kUsage, "bad host name '" + options_.host + "'");
+  }
+  // Bulk transfer: AES-GCM runs in hardware on common CPUs and libssh's
+  // chacha20-poly1305 does not, so prefer it; a Ciphers line in the ssh
+  // config (parsed next) still wins.
+  const char* ciphers = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+                        "aes128-ctr,aes192-ctr,aes256-ctr";
+  ssh_options_set(session_, SSH_OPTIONS_CIPHERS_C_S, ciphers);
+  ssh_options_set(session_, SSH_OPTIONS_CIPHERS_S_C, ciphers);
+  // The config first, then the command line, so that -p/-l/-i win over it.
+  const char* config = options_.config_file.empty() ? nullptr : options_.config_file.c_str();
+  if (ssh_options_parse_config(session_, config) < 0) {
+    return error("cannot read ssh config " + (config != nullptr ? options_.config_file : "~/.ssh/config"),
+                 "fix it or give another with -F");
+  }
+  if (!options_.user.empty()) ssh_options_set(session_, SSH_OPTIONS_USER, options_.user.c_str());
+  if (options_.port > 0) {
+    unsigned int port = static_cast<unsigned int>(options_.port);
+    ssh_options_set(session_, SSH_OPTIONS_PORT, &port);
+  }
+  // IDENTITY prepends, so adding in reverse keeps the user's -i order first.
+  for (auto it = options_.identities.rbegin(); it != options_.identities.rend(); ++it) {
+    if (!file_exists(*it)) {
+      return Status(ErrorKind::kUsage, "--identity " + *it + ": no such file");
+    }
+    ssh_options_set(session_, SSH_OPTIONS_IDENTITY, it->c_str());
+  }
+  if (!options_.known_hosts.empty()) {
+    ssh_options_set(session_, SSH_OPTIONS_KNOWNHOSTS, options_.known_hosts.c_str());
+  }
+  long timeout = options_.connect_timeout;
+  ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
+  int nodelay = 1;  // HASH batches and acks are small; do not let Nagle hold them
+  ssh_options_set(session_, SSH_OPTIONS_NODELAY, &nodelay);
+  ssh_callbacks_init(&callbacks_);
+  callbacks_.userdata = &interactive_;
+  callbacks_.auth_function = passphrase_prompt;
+  ssh_set_callbacks(session_, &callbacks_);
+  return Status::ok();
+}
+
+Status SshConnection::connect() {
+  if (ssh_connect(session_) != SSH_OK) {
+    unsigned int port = 22;
+    ssh_options_get_port(session_, &port);
+    return error("cannot connect to " + options_.host + " port " + std::to_string(port),
+                 "check the host name, port (-p) and network, or raise --connect-timeout");
+  }
+  set_tcp_keepalive(ssh_get_fd(session_), options_.keepalive);
+  // Past the handshake, blocking libssh calls (channel open, flushing a full
+  // window, the exit status) may legitimately wait longer than a connect.
+  long io_timeout = options_.connect_timeout > 120 ? options_.connect_timeout : 120;
+  ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &io_timeout);
+  return Status::ok();
+}
+
+Status SshConnection::check_host_key() {
+  ssh_key key = nullptr;
+  if (ssh_get_server_publickey(session_, &key) != SSH_OK) {
+    return error("cannot get the host key of " + options_.host, "");
+  }
+  unsigned char* hash = nullptr;
+  size_t hash_len = 0;
+  std::string fingerprint = "?";
+  if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hash_len) == SSH_OK) {
+    char* fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hash_len);
+    if (fp != nullptr) {
+      fingerprint = fp;
+      ssh_string_free_char(fp);
+    }
+    ssh_clean_pubkey_hash(&hash);
+  }
+  const char* type_name = ssh_key_type_to_char(ssh_key_type(key));
+  std::string key_text = std::string(type_name != nullptr ? type_name : "key") + " " + fingerprint;
+  ssh_key_free(key);
+
+  unsigned int port = 22;
+  ssh_options_get_port(session_, &port);
+  std::string hostname = session_string(session_, SSH_OPTIONS_HOST);
+  std::string entry = port == 22 ? hostname : "[" + hostname + "]:" + std::to_string(port);
+  std::string file = options_.known_hosts.empty() ? "~/.ssh/known_hosts" : options_.known_hosts;
+  std::string remove_hint = "ssh-keygen -R '" + entry + "'" +
+                            (options_.known_hosts.empty() ? "" : " -f " + options_.known_hosts);
+
+  switch (ssh_session_is_known_server(session_)) {
+    case SSH_KNOWN_HOSTS_OK:
+      return Status::ok();
+    case SSH_KNOWN_HOSTS_CHANGED:
+    case SSH_KNOWN_HOSTS_OTHER:
+      return Status(ErrorKind::kConnection,
+                    "host key of " + options_.host + " (" + entry + ") does not match " + file + " (it now offers " +
+                        key_text + "); someone may be intercepting the connection; if the host was "
+                        "reinstalled, check the new key and remove the old one with " + remove_hint);
+    case SSH_KNOWN_HOSTS_NOT_FOUND:
+    case SSH_KNOWN_HOSTS_UNKNOWN:
+      if (!options_.accept_new_host_key) {
+        return Status(ErrorKind::kConnection,
+                      "host key of " + options_.host + " (" + entry + ") is not in " + file + ": " + key_text +
+                          "; check that fingerprint on the host, then run again with --accept-new-host-key "
+                          "to add it");
+      }
+      if (ssh_session_update_known_hosts(session_) != SSH_OK) {
+        return error("cannot add the host key of " + options_.host + " to " + file, "check that it is writable");
+      }
+      log::info("added host key of " + entry + " (" + key_text + ") to " + file);
+      return Status::ok();
+    case SSH_KNOWN_HOSTS_ERROR:
+    default:
+      return error("cannot check the host key of " + options_.host + " against " + file,
+                   "check that the file is readable");
+  }
+}
+
+Status SshConnection::authenticate() {
+  int rc = ssh_userauth_none(session_, nullptr);
+  if (rc == SSH_AUTH_SUCCESS) return Status::ok();
+  if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
+  int methods = ssh_userauth_list(session_, nullptr);
+  std::vector<std::string> tried;
+  if ((methods & SSH_AUTH_METHOD_PUBLICKEY) != 0) {
+    // publickey_auto goes the way ssh does: agent keys, then the identity
+    // list (our -i first, the config's IdentityFile, the default key files).
+    rc = ssh_userauth_publickey_auto(session_, nullptr, nullptr);
+    if (rc == SSH_AUTH_SUCCESS) return Status::ok();
+    if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
+    std::vector<std::string> sources;
+    if (std::getenv("SSH_AUTH_SOCK") != nullptr) sources.push_back("ssh-agent");
+    for (const std::string& id : options_.identities) sources.push_back(id);
+    std::string dir = home_dir().empty() ? "~/.ssh" : home_dir() + "/.ssh";
+    for (const char* name : {"id_ed25519", "id_ecdsa", "id_rsa"}) {
+      if (file_exists(dir + "/" + name)) sources.push_back(dir + "/" + name);
+    }
+    sources.push_back("IdentityFile from the ssh config");
+    tried.push_back("publickey (" + join(sources, ", ") + ")");
+  }
+  if ((methods & SSH_AUTH_METHOD_PASSWORD) != 0) {
+    if (interactive_) {
+      char buf[512];
+      std::string prompt = destination() + "'s password: ";
+      if (ssh_getpass(prompt.c_str(), buf, sizeof(buf), 0, 0) == 0) {
+        rc = ssh_userauth_password(session_, nullptr, buf);
+        std::memset(buf, 0, sizeof(buf));
+        if (rc == SSH_AUTH_SUCCESS) return Status::ok();
+      }
+      tried.push_back("password");
+    } else {
+      tried.push_back("password (not asked: --batch or no terminal)");
+    }
+  }
+  std::vector<std::string> offered;
+  if ((methods & SSH_AUTH_METHOD_PUBLICKEY) != 0) offered.push_back("publickey");
+  if ((methods & SSH_AUTH_METHOD_PASSWORD) != 0) offered.push_back("password");
+  if ((methods & SSH_AUTH_METHOD_INTERACTIVE) != 0) offered.push_back("keyboard-interactive");
+  if ((methods & SSH_AUTH_METHOD_GSSAPI_MIC) != 0) offered.push_back("gssapi-with-mic");
+  return Status(ErrorKind::kConnection,
+                "authentication to " + destination() + " failed; tried " +
+                    (tried.empty() ? std::string("nothing") : join(tried, ", ")) + "; the server accepts " +
+                    (offered.empty() ? std::string("none of these") : join(offered, ", ")) +
+                    "; give the right key with -i or add your public key to the far host's authorized_keys");
+}
+
+}  // namespace sparsync

@@ -1,0 +1,31 @@
+// Short helper commands on the far host over their own exec channels:
+// probing for sparsync, `uname -m`, `mktemp -d`, uploading a file through
+// `cat > path`, cleaning up. Each runs to completion before returning.
+// Thread-safety: uses the connection's session; call from its owning thread.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "source/ssh_connection.h"
+
+namespace sparsync {
+
+struct ExecResult {
+  int exit_status = -1;  // -1: none (killed)
+  std::string out;       // stdout, capped at 64 KiB
+  std::string err;       // stderr, capped at 64 KiB
+};
+
+// Runs `command`; feeds it the contents of `stdin_fd` first when >= 0, then
+// EOF. Fails only when the channel fails, not on a non-zero exit.
+Result<ExecResult> ssh_exec(SshConnection& connection, const std::string& command, int stdin_fd = -1);
+
+// Removes `dir` and all in it on the far host; a failure is logged, since
+// the run's own outcome matters more than the leftover.
+void remove_remote_dir(SshConnection& connection, const std::string& dir);
+
+// First line of `text` without the newline, for one-line messages.
+std::string first_line(const std::string& text);
+
+}  // namespace sparsync

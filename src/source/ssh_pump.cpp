@@ -1,0 +1,244 @@
+#include "source/ssh_pump.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <vector>
+
+namespace sparsync {
+namespace {
+
+// Big transfers keep the SSH window full; the caps bound memory per direction.
+constexpr size_t kChunk = 256 * 1024;
+constexpr size_t kCap = 1024 * 1024;
+
+// A byte FIFO that compacts lazily, so the hot path is one memmove per MiB.
+class ByteQueue {
+ public:
+  size_t size() const { return buf_.size() - head_; }
+  bool empty() const { return size() == 0; }
+  size_t room() const { return size() >= kCap ? 0 : kCap - size(); }
+  const char* data() const { return buf_.data() + head_; }
+  void append(const char* p, size_t n) { buf_.insert(buf_.end(), p, p + n); }
+  void consume(size_t n) {
+    head_ += n;
+    if (head_ == buf_.size()) {
+      buf_.clear();
+      head_ = 0;
+    } else if (head_ > kCap) {
+      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void clear() {
+    buf_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<char> buf_;
+  size_t head_ = 0;
+};
+
+}  // namespace
+
+ChannelPump::ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,
+                         int keepalive_seconds)
+    : session_(session),
+      channel_(channel),
+      local_(std::move(local)),
+      host_(std::move(host)),
+      keepalive_seconds_(keepalive_seconds) {}
+
+ChannelPump::~ChannelPump() {
+  stop();
+  if (!joined_) join();
+}
+
+Status ChannelPump::start() {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return errno_status(ErrorKind::kInternal, "pipe", errno);
+  wake_read_.reset(p[0]);
+  wake_write_.reset(p[1]);
+  int flags = ::fcntl(local_.get(), F_GETFL);
+  ::fcntl(local_.get(), F_SETFL, flags | O_NONBLOCK);
+  joined_ = false;
+  thread_ = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+void ChannelPump::stop() {
+  stop_.store(true);
+  if (wake_write_.valid()) {
+    char c = 1;
+    ssize_t ignored = ::write(wake_write_.get(), &c, 1);
+    (void)ignored;
+  }
+}
+
+PumpResult ChannelPump::join() {
+  if (!joined_) {
+    thread_.join();
+    joined_ = true;
+  }
+  return result_;
+}
+
+void ChannelPump::run() {
+  result_.status = loop();
+  relay_stderr(nullptr, 0, true);
+  // Closing our end tells the engines the stream is over: reads see EOF
+  // after what is buffered, writes fail with EPIPE instead of blocking.
+  local_.reset();
+  if (result_.status.is_ok()) result_.exit_status = ssh_channel_get_exit_status(channel_);
+}
+
+void ChannelPump::relay_stderr(const char* data, size_t len, bool flush) {
+  stderr_partial_.append(data != nullptr ? data : "", len);
+  size_t start = 0;
+  for (;;) {
+    size_t nl = stderr_partial_.find('\n', start);
+    if (nl == std::string::npos) break;
+    // One write per line so that lines never interleave with our own log.
+    std::string line = host_ + ": " + stderr_partial_.substr(start, nl - start + 1);
+    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+    (void)ignored;
+    start = nl + 1;
+  }
+  stderr_partial_.erase(0, start);
+  if (flush && !stderr_partial_.empty()) {
+    std::string line = host_ + ": " + stderr_partial_ + "\n";
+    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+    (void)ignored;
+    stderr_partial_.clear();
+  }
+}
+
+Status ChannelPump::loop() {
+  using Clock = std::chrono::steady_clock;
+  ByteQueue to_local, to_remote;
+  std::vector<char> chunk(kChunk);
+  bool remote_eof = false, local_eof = false, eof_sent = false, local_write_shut = false;
+  bool local_gone = false;  // the engines stopped reading: drop what the far side sends
+  auto last_traffic = Clock::now();
+  auto lost = [this](const char* what) {
+    const char* detail = ssh_get_error(session_);
+    return Status(ErrorKind::kConnection, "lost the connection to " + host_ + " while " + what + ": " +
+                                              (detail != nullptr && *detail ? detail : "channel error"));
+  };
+
+  while (!stop_.load()) {
+    bool progress = false;
+    // Far side -> us. Stderr first: stdout reports EOF only once drained.
+    int e = ssh_channel_read_nonblocking(channel_, chunk.data(), static_cast<uint32_t>(chunk.size()), 1);
+    if (e > 0) {
+      relay_stderr(chunk.data(), static_cast<size_t>(e), false);
+      progress = true;
+    }
+    if (!remote_eof && to_local.room() > 0) {
+      auto want = static_cast<uint32_t>(to_local.room() < kChunk ? to_local.room() : kChunk);
+      int n = ssh_channel_read_nonblocking(channel_, chunk.data(), want, 0);
+      if (n > 0) {
+        if (!local_gone) to_local.append(chunk.data(), static_cast<size_t>(n));
+        progress = true;
+      } else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(channel_) != 0)) {
+        remote_eof = true;
+        progress = true;
+      } else if (n < 0) {
+        // A channel the far side closed reads as an error, not as EOF.
+        if (ssh_channel_is_closed(channel_) == 0) return lost("reading");
+        remote_eof = true;
+        progress = true;
+      }
+    }
+    if (progress) last_traffic = Clock::now();
+    // Buffer -> engines.
+    while (!to_local.empty()) {
+      ssize_t w = ::send(local_.get(), to_local.data(), to_local.size(), MSG_NOSIGNAL);
+      if (w > 0) {
+        to_local.consume(static_cast<size_t>(w));
+        progress = true;
+      } else {
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+          local_gone = true;
+          to_local.clear();
+        }
+        break;
+      }
+    }
+    if (remote_eof && to_local.empty() && !local_write_shut) {
+      ::shutdown(local_.get(), SHUT_WR);
+      local_write_shut = true;
+    }
+    // Engines -> buffer.
+    while (!local_eof && to_remote.room() > 0) {
+      size_t want = to_remote.room() < kChunk ? to_remote.room() : kChunk;
+      ssize_t r = ::recv(local_.get(), chunk.data(), want, 0);
+      if (r > 0) {
+        to_remote.append(chunk.data(), static_cast<size_t>(r));
+        progress = true;
+        if (static_cast<size_t>(r) < want) break;
+      } else if (r == 0) {
+        local_eof = true;
+        progress = true;
+      } else {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) local_eof = true;
+        break;
+      }
+    }
+    // Buffer -> far side, never more than the window so a write cannot wait
+    // for a window adjust while the far side waits for us to read.
+    bool closed = ssh_channel_is_closed(channel_) != 0;
+    if (closed) to_remote.clear();
+    while (!to_remote.empty() && !closed) {
+      uint32_t window = ssh_channel_window_size(channel_);
+      if (window == 0) break;
+      size_t n = to_remote.size();
+      if (n > window) n = window;
+      if (n > kChunk) n = kChunk;
+      int w = ssh_channel_write(channel_, to_remote.data(), static_cast<uint32_t>(n));
+      if (w < 0) return lost("writing");
+      if (w == 0) break;
+      to_remote.consume(static_cast<size_t>(w));
+      progress = true;
+      last_traffic = Clock::now();
+    }
+    if (local_eof && to_remote.empty() && !eof_sent) {
+      if (!closed) (void)ssh_channel_send_eof(channel_);
+      eof_sent = true;
+      progress = true;
+    }
+    // Done when the far side has said all it will and we have passed it on,
+    // and either we said all we will or it cannot hear us any more.
+    if (remote_eof && to_local.empty() && (eof_sent || closed)) return Status::ok();
+    if (progress) continue;
+
+    pollfd fds[3];
+    nfds_t count = 0;
+    short local_events = 0;
+    if (!local_eof && to_remote.room() > 0) local_events |= POLLIN;
+    if (!to_local.empty()) local_events |= POLLOUT;
+    fds[count++] = pollfd{local_.get(), local_events, 0};
+    fds[count++] = pollfd{ssh_get_fd(session_), POLLIN, 0};
+    fds[count++] = pollfd{wake_read_.get(), POLLIN, 0};
+    int rc = ::poll(fds, count, 1000);
+    if (rc < 0 && errno != EINTR) return errno_status(ErrorKind::kInternal, "poll", errno);
+    if ((fds[1].revents & (POLLERR | POLLNVAL)) != 0) return lost("waiting");
+    if (keepalive_seconds_ > 0 &&
+        Clock::now() - last_traffic > std::chrono::seconds(keepalive_seconds_)) {
+      // Traffic on a quiet link lets TCP notice a dead peer (see
+      // set_tcp_keepalive); the far sshd discards it.
+      if (ssh_send_ignore(session_, "keepalive") != SSH_OK) return lost("sending a keepalive");
+      last_traffic = Clock::now();
+    }
+  }
+  return Status(ErrorKind::kInterrupted, "transfer to " + host_ + " stopped");
+}
+
+}  // namespace sparsync

@@ -1,0 +1,63 @@
+// ChannelPump: moves bytes between a local socket and an SSH exec channel on
+// one thread of its own. libssh sessions are not thread-safe while the
+// engines read and write from several threads, so the engines get the other
+// end of a socketpair and this thread is the only one touching the session
+// until join() returns. It also relays the channel's stderr to ours, each
+// line prefixed with the host name, sends EOF on the channel when the local
+// side shuts its write half, keeps a quiet link alive, and collects the far
+// command's exit status.
+// Thread-safety: start/stop/join from the owning thread; the pump thread owns
+// the session in between.
+#pragma once
+
+#include <libssh/libssh.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace sparsync {
+
+struct PumpResult {
+  Status status;         // a transport failure (lost connection), else ok
+  int exit_status = -1;  // the far command's, or -1 when none arrived
+};
+
+class ChannelPump {
+ public:
+  // `local` is the pump's end of the socketpair; `host` prefixes stderr lines.
+  ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,
+              int keepalive_seconds);
+  ~ChannelPump();
+  ChannelPump(const ChannelPump&) = delete;
+  ChannelPump& operator=(const ChannelPump&) = delete;
+
+  Status start();
+  // Asks the thread to give up early (the run is being abandoned).
+  void stop();
+  // Waits for the thread: it ends once the far side has finished and the
+  // local side has shut its write half (or either side broke).
+  PumpResult join();
+
+ private:
+  void run();
+  Status loop();
+  void relay_stderr(const char* data, size_t len, bool flush);
+
+  ssh_session session_;
+  ssh_channel channel_;
+  UniqueFd local_;
+  std::string host_;
+  int keepalive_seconds_;
+  UniqueFd wake_read_, wake_write_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  bool joined_ = true;
+  PumpResult result_;
+  std::string stderr_partial_;
+};
+
+}  // namespace sparsync

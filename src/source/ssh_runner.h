@@ -1,0 +1,20 @@
+// open_ssh_transport: everything between "one side is host:path" and a Transport
+// the client can speak the protocol over. Connects, checks that the far host
+// has a sparsync speaking our protocol version (`<remote-path> --version`),
+// and when it has none or another version, uploads this very binary to a
+// private temporary directory there for the run (same machine architecture
+// only; not with --no-upload) and removes it afterwards, also on failure.
+// Thread-safety: call from one thread.
+#pragma once
+
+#include <memory>
+
+#include "common/status.h"
+#include "source/ssh_options.h"
+#include "source/transport.h"
+
+namespace sparsync {
+
+Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options);
+
+}  // namespace sparsync

@@ -1,0 +1,97 @@
+#include "source/ssh_transport.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "source/ssh_exec.h"
+
+namespace sparsync {
+
+Status remote_exit_status(int code, const std::string& host, const std::string& what) {
+  if (code == 0) return Status::ok();
+  if (code < 0) {
+    return Status(ErrorKind::kConnection, what + " on " + host +
+                                              " ended without an exit status (killed, or the link dropped)");
+  }
+  if (code == 127) {
+    return Status(ErrorKind::kConnection, what + " on " + host +
+                                              ": command not found (exit 127); install sparsync there or "
+                                              "give its path with --remote-path");
+  }
+  ErrorKind kind = code >= 1 && code <= 8 ? static_cast<ErrorKind>(code) : ErrorKind::kConnection;
+  return Status(kind, what + " on " + host + " exited with status " + std::to_string(code));
+}
+
+Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshConnection> c,
+                                                         const std::string& command, const std::string& upload_dir) {
+  std::unique_ptr<SshTransport> t(new SshTransport());
+  t->host_ = c->peer_name();
+  t->command_ = command;
+  t->upload_dir_ = upload_dir;
+  t->connection_ = std::move(c);
+  ssh_session s = t->connection_->session();
+  t->channel_ = ssh_channel_new(s);
+  if (t->channel_ == nullptr) return Status(ErrorKind::kInternal, "libssh could not create a channel");
+  if (ssh_channel_open_session(t->channel_) != SSH_OK ||
+      ssh_channel_request_exec(t->channel_, command.c_str()) != SSH_OK) {
+    return Status(ErrorKind::kConnection,
+                  "cannot start '" + command + "' on " + t->host_ + ": " + ssh_get_error(s));
+  }
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return errno_status(ErrorKind::kInternal, "socketpair", errno);
+  }
+  // Room for a few DATA frames in flight on each side of the pump.
+  int bufsize = 1024 * 1024;
+  for (int fd : sv) {
+    (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+  }
+  t->engine_.reset(sv[0]);
+  t->pump_ = std::make_unique<ChannelPump>(s, t->channel_, UniqueFd(sv[1]), t->host_,
+                                           t->connection_->options().keepalive);
+  SPARSYNC_RETURN_IF_ERROR(t->pump_->start());
+  return t;
+}
+
+// Stops the pump if it still runs, then frees the channel and removes an
+// uploaded binary; the session is ours again once the pump has joined.
+void SshTransport::end_channel() {
+  if (pump_) {
+    pump_->stop();
+    engine_.reset();
+    pump_->join();
+    pump_.reset();
+  }
+  if (channel_ != nullptr) {
+    ssh_channel_close(channel_);
+    ssh_channel_free(channel_);
+    channel_ = nullptr;
+  }
+  if (!upload_dir_.empty() && connection_) {
+    remove_remote_dir(*connection_, upload_dir_);
+    upload_dir_.clear();
+  }
+}
+
+SshTransport::~SshTransport() { end_channel(); }
+
+void SshTransport::close_write() {
+  if (engine_.valid()) ::shutdown(engine_.get(), SHUT_WR);
+}
+
+Status SshTransport::finish() {
+  if (!pump_) return Status(ErrorKind::kInternal, "finish called twice");
+  // Closing (not just shutting) our end lets the pump drop whatever the far
+  // side still sends that nobody will read, instead of waiting on it.
+  engine_.reset();
+  PumpResult r = pump_->join();
+  pump_.reset();
+  end_channel();
+  exit_status_ = r.exit_status;
+  if (!r.status.is_ok()) return r.status;
+  return remote_exit_status(r.exit_status, host_, "sparsync --server");
+}
+
+}  // namespace sparsync
