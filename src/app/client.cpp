@@ -83,7 +83,8 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
                            SessionParams{ok.size, r.block_size, r.hash_kind, r.dry_run, r.verify},
                            opened.readable_size, opened.known_zero, opened.resume_offset,
                            opened.checkpoint_path,
-                           CheckpointRecord{ok.source_id, ok.size, r.block_size, r.hash_kind, 0, 0}};
+                           CheckpointRecord{ok.source_id, ok.size, r.block_size, r.hash_kind, 0, 0},
+                           opened.created_in};
   TargetSessionResult result;
   Status s = run_target_session(input, in, out, &result);
   o->stats = result.stats;
@@ -97,6 +98,12 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
 }  // namespace
 
 Status run_client(Transport& transport, const SyncRequest& request, SyncOutcome* outcome) {
+  for (const std::string* p : {&request.source, &request.target}) {
+    if (p->size() > proto::kMaxPathBytes) {
+      return Status(ErrorKind::kUsage, "path of " + std::to_string(p->size()) + " bytes is longer than the " +
+                                           std::to_string(proto::kMaxPathBytes) + " sparsync accepts");
+    }
+  }
   auto start = std::chrono::steady_clock::now();
   FrameReader in(transport.read_fd());
   FrameWriter out(transport.write_fd());

@@ -32,7 +32,8 @@ Status serve_target(const proto::Open& open, FrameReader& in, FrameWriter& out) 
                            SessionParams{open.source_size, open.block_size, open.hash_kind, req.dry_run, verify},
                            t.readable_size, t.known_zero, t.resume_offset, t.checkpoint_path,
                            CheckpointRecord{open.source_id, open.source_size, open.block_size,
-                                            open.hash_kind, 0, 0}};
+                                            open.hash_kind, 0, 0},
+                           t.created_in};
   TargetSessionResult result;
   SPARSYNC_RETURN_IF_ERROR(run_target_session(input, in, out, &result));
   if (result.verified && !result.verify.match) {
@@ -92,7 +93,9 @@ int run_server(int in_fd, int out_fd) {
   // What went to the client in an ERROR frame is printed there, once; what
   // came from the client was printed there already. Only a broken link, which
   // the client may not see explained, is worth a line here.
-  if (s.kind() == ErrorKind::kConnection && !s.from_peer()) {
+  // A client that hung up before saying anything (it refused its own
+  // arguments, or was a port probe) has explained itself, if at all.
+  if (s.kind() == ErrorKind::kConnection && !s.from_peer() && in.bytes_read() > 0) {
     log::error(s.message());
   } else {
     log::verbose(s.message());

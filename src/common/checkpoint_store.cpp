@@ -19,20 +19,20 @@ constexpr char kMagic[8] = {'S', 'P', 'S', 'Y', 'C', 'K', 'P', 'T'};
 constexpr uint16_t kFormatVersion = 1;
 constexpr size_t kMaxRecordBytes = 16384;
 
-std::string dir_of(const std::string& path) {
+}  // namespace
+
+std::string directory_of(const std::string& path) {
   auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-Status fsync_dir(const std::string& dir) {
+Status fsync_directory(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot open directory " + dir, errno);
   if (::fsync(fd.get()) != 0) return errno_status(ErrorKind::kTarget, "cannot flush directory " + dir, errno);
   return Status::ok();
 }
-
-}  // namespace
 
 std::string checkpoint_path(const std::string& target_path, bool block_device) {
   if (!block_device) {
@@ -98,7 +98,7 @@ std::optional<CheckpointRecord> decode_checkpoint(const std::string& bytes) {
 }
 
 Status save_checkpoint(const std::string& path, const CheckpointRecord& record) {
-  const std::string dir = dir_of(path);
+  const std::string dir = directory_of(path);
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return errno_status(ErrorKind::kTarget, "cannot create checkpoint directory " + dir, errno);
   }
@@ -114,7 +114,7 @@ Status save_checkpoint(const std::string& path, const CheckpointRecord& record) 
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return errno_status(ErrorKind::kTarget, "cannot rename checkpoint into " + path, errno);
   }
-  return fsync_dir(dir);
+  return fsync_directory(dir);
 }
 
 Status load_checkpoint(const std::string& path, std::optional<CheckpointRecord>* record, bool* corrupt) {
@@ -140,7 +140,7 @@ Status remove_checkpoint(const std::string& path) {
     if (errno == ENOENT) return Status::ok();
     return errno_status(ErrorKind::kTarget, "cannot remove checkpoint " + path, errno);
   }
-  return fsync_dir(dir_of(path));
+  return fsync_directory(directory_of(path));
 }
 
 }  // namespace sparsync

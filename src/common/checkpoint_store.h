@@ -42,4 +42,9 @@ Status load_checkpoint(const std::string& path, std::optional<CheckpointRecord>*
                        bool* corrupt);
 Status remove_checkpoint(const std::string& path);
 
+// fsync of a directory, so that a created or renamed entry is durable.
+Status fsync_directory(const std::string& dir);
+// The directory part of a path ("." when there is none).
+std::string directory_of(const std::string& path);
+
 }  // namespace sparsync

@@ -16,9 +16,10 @@ namespace sparsync {
 namespace {
 
 // Errors that mean "this method is not available here", not "the disk failed".
+// EINVAL is not one of them: it also means a bad range, and treating that as
+// "unsupported" would silently downgrade the whole run to writing zeros.
 bool is_unsupported(int err) {
-  return err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS || err == ENOTTY || err == EINVAL ||
-         err == ENODEV;
+  return err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS || err == ENOTTY || err == ENODEV;
 }
 
 std::string at(const std::string& path, uint64_t offset) {
@@ -107,7 +108,15 @@ Status FileDevice::next_extent(uint64_t offset, uint64_t end, Extent* out) {
   if (kind_ != proto::DeviceKind::kRegularFile || !seek_data_works_.load()) return Status::ok();
   off_t data = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_DATA);
   if (data < 0) {
-    if (errno == ENXIO) {  // no data at or after offset: the rest is a hole
+    if (errno == ENXIO) {
+      // No data at or after offset: the rest is a hole, unless the file
+      // shrank under us, in which case those bytes are gone, not zero.
+      struct stat st {};
+      if (::fstat(fd_.get(), &st) != 0) return errno_status(role_, "cannot stat " + path_, errno);
+      if (static_cast<uint64_t>(st.st_size) < end) {
+        return Status(role_, path_ + " shrank to " + std::to_string(st.st_size) +
+                                 " bytes during the run (it had " + std::to_string(size_) + ")");
+      }
       out->hole = true;
       return Status::ok();
     }
@@ -187,6 +196,7 @@ Status FileDevice::try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t 
 }
 
 Status FileDevice::zero_range(uint64_t offset, uint64_t length) {
+  if (length == 0) return Status::ok();
   zeroed_any_.store(true);
   for (;;) {
     auto method = static_cast<proto::ZeroMethod>(zero_method_.load());

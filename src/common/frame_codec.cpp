@@ -1,5 +1,6 @@
 #include "common/frame_codec.h"
 
+#include <cstdio>
 #include <string>
 
 namespace sparsync::proto {
@@ -25,9 +26,10 @@ static bool known_type(uint8_t t) {
 
 Status decode_header(const uint8_t in[kFrameHeaderSize], FrameHeader* out) {
   if (!known_type(in[0])) {
-    return Status(ErrorKind::kProtocol,
-                  "peer sent a frame of unknown type 0x" + std::to_string(in[0]) +
-                      " (garbage on the stream, or a newer protocol)");
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "0x%02x", in[0]);
+    return Status(ErrorKind::kProtocol, std::string("peer sent a frame of unknown type ") + hex +
+                                            " (garbage on the stream, or a newer protocol)");
   }
   if (in[1] != 0 || in[2] != 0 || in[3] != 0) {
     return Status(ErrorKind::kProtocol, "peer sent a frame header with non-zero reserved bytes");

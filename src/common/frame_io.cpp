@@ -48,6 +48,9 @@ Status FrameWriter::writev_all(iovec* iov, int count) {
 }
 
 Status FrameWriter::write(proto::MsgType type, const std::vector<uint8_t>& payload) {
+  if (payload.size() > proto::kMaxPayload) {
+    return Status(ErrorKind::kInternal, "refusing to send an oversized frame");
+  }
   uint8_t header[proto::kFrameHeaderSize];
   proto::encode_header(type, static_cast<uint32_t>(payload.size()), header);
   iovec iov[2] = {{header, sizeof(header)},
@@ -57,6 +60,9 @@ Status FrameWriter::write(proto::MsgType type, const std::vector<uint8_t>& paylo
 }
 
 Status FrameWriter::write_data(uint64_t offset, const uint8_t* bytes, uint32_t length) {
+  if (length == 0 || length > proto::kMaxDataPerFrame) {
+    return Status(ErrorKind::kInternal, "refusing to send a DATA frame of " + std::to_string(length) + " bytes");
+  }
   uint8_t header[proto::kFrameHeaderSize + 8];
   proto::encode_header(proto::MsgType::kData, length + 8, header);
   for (int i = 0; i < 8; ++i) header[proto::kFrameHeaderSize + i] = static_cast<uint8_t>(offset >> (8 * i));

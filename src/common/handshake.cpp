@@ -28,17 +28,25 @@ Status client_hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
   return Status::ok();
 }
 
+// The client may not be sparsync at all: answer garbage with ERROR, so a
+// human at the other end sees why, then give up.
+static Status refuse(FrameWriter& out, const Status& s) {
+  if (s.from_peer() || s.kind() == ErrorKind::kConnection) return s;
+  proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
+  (void)out.write(proto::MsgType::kError, proto::encode(e));
+  return s;
+}
+
 Status server_hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
   Frame f;
-  SPARSYNC_RETURN_IF_ERROR(in.read(&f));
-  if (f.type != proto::MsgType::kHello) return unexpected_frame(f, "HELLO");
+  Status s = in.read(&f);
+  if (!s.is_ok()) return refuse(out, s);
+  if (f.type != proto::MsgType::kHello) return refuse(out, unexpected_frame(f, "HELLO"));
   proto::Hello peer;
-  SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &peer));
+  s = proto::decode(f.payload, &peer);
+  if (!s.is_ok()) return refuse(out, s);
   if (peer.version != proto::kProtocolVersion) {
-    Status s = version_mismatch(peer, "the client");
-    proto::Error e{proto::ErrorCode::kProtocol, s.message()};
-    (void)out.write(proto::MsgType::kError, proto::encode(e));
-    return s;
+    return refuse(out, version_mismatch(peer, "the client"));
   }
   proto::Hello mine;
   mine.software = software_version();

@@ -96,6 +96,11 @@ class Receiver {
         case proto::MsgType::kSummary: {
           proto::Summary sum;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &sum));
+          // SUMMARY answers DONE, which follows HASH_END; earlier it would
+          // leave the sender waiting for reports that never come.
+          if (!reports_.finished()) {
+            return Status(ErrorKind::kProtocol, "target sent SUMMARY before HASH_END");
+          }
           std::lock_guard<std::mutex> lock(mu_);
           summary_ = sum;
           return Status::ok();

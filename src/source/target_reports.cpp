@@ -77,6 +77,11 @@ void TargetReports::consume_before(uint64_t block) {
   if (dropped) changed_.notify_all();
 }
 
+bool TargetReports::finished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return finished_;
+}
+
 Status TargetReports::wait_finished() {
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait(lock, [&] { return finished_ || !failure_.is_ok(); });

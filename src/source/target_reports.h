@@ -42,6 +42,7 @@ class TargetReports {
   void consume_before(uint64_t block);
   // Waits for HASH_END (or failure).
   Status wait_finished();
+  bool finished();
 
  private:
   const uint64_t total_blocks_;

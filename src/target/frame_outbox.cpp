@@ -10,8 +10,8 @@ void FrameOutbox::start() { thread_ = std::thread([this] { run(); }); }
 
 bool FrameOutbox::push_bulk(Frame frame) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return closed_ || broken_ || bulk_ < max_bulk_; });
-  if (closed_ || broken_) return false;
+  cv_.wait(lock, [&] { return closed_ || broken_ || bulk_closed_ || bulk_ < max_bulk_; });
+  if (closed_ || broken_ || bulk_closed_) return false;
   ++bulk_;
   frames_.emplace_back(std::move(frame), true);
   cv_.notify_all();
@@ -22,6 +22,20 @@ void FrameOutbox::push_control(Frame frame) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_ || broken_) return;
   frames_.emplace_back(std::move(frame), false);
+  cv_.notify_all();
+}
+
+void FrameOutbox::push_urgent(Frame frame) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_ || broken_) return;
+  std::deque<std::pair<Frame, bool>> kept;
+  for (auto& f : frames_) {
+    if (!f.second) kept.push_back(std::move(f));
+  }
+  frames_.swap(kept);
+  bulk_ = 0;
+  bulk_closed_ = true;
+  frames_.emplace_front(std::move(frame), false);
   cv_.notify_all();
 }
 

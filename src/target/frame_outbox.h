@@ -26,6 +26,9 @@ class FrameOutbox {
   // Blocks while max_bulk bulk frames are queued. Returns false once closed.
   bool push_bulk(Frame frame);
   void push_control(Frame frame);
+  // For ERROR: goes out before anything queued; queued and future bulk
+  // frames are dropped (the peer must learn why we stop, not more hashes).
+  void push_urgent(Frame frame);
   // Writes what is queued, then stops the writer; returns the first write error.
   Status close_and_flush();
 
@@ -40,6 +43,7 @@ class FrameOutbox {
   size_t bulk_ = 0;
   bool closed_ = false;
   bool broken_ = false;
+  bool bulk_closed_ = false;
   Status status_;
   std::thread thread_;
 };

@@ -85,6 +85,7 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
     if (!created.is_ok()) return created.status();
     t.device = created.take();
     t.reply.state = proto::TargetState::kCreated;
+    t.created_in = directory_of(t.reply.path);
     t.checkpoint_path = checkpoint_path(t.reply.path, false);
     // A stale record beside a file that is gone describes nothing.
     SPARSYNC_RETURN_IF_ERROR(remove_checkpoint(t.checkpoint_path));

@@ -38,6 +38,7 @@ struct OpenedTarget {
   uint64_t resume_offset = 0;      // from a matching checkpoint, else 0
   std::string checkpoint_path;     // where this target's record lives; empty in a dry run
   std::string notice;              // one line for the user about the checkpoint, if any
+  std::string created_in;          // directory of a file this run created, to fsync
 };
 
 Result<OpenedTarget> open_target(const TargetOpenRequest& request);

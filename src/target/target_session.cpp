@@ -44,6 +44,7 @@ class TargetSession {
     proto::Done done;
     Status s = receive_loop(&done);
     if (!s.is_ok()) fail(s);
+    if (!s.is_ok() && s.kind() != ErrorKind::kConnection && !s.from_peer()) drain_input();
     writes_.close();
     applier_thread.join();
     if (!failure().is_ok()) hasher_.cancel();
@@ -80,6 +81,19 @@ class TargetSession {
     return Status::ok();
   }
 
+  // A checkpoint vouches for everything below it, so it must only move
+  // forward, on a block boundary inside the image.
+  Status check_checkpoint(uint64_t offset) {
+    if (params_.dry_run) return Status(ErrorKind::kProtocol, "source sent CHECKPOINT during a dry run");
+    if (offset > params_.image_size || offset < last_checkpoint_ ||
+        (offset % params_.block_size != 0 && offset != params_.image_size)) {
+      return Status(ErrorKind::kProtocol, "source sent CHECKPOINT at offset " + std::to_string(offset) +
+                                              ", not a forward block boundary within the image");
+    }
+    last_checkpoint_ = offset;
+    return Status::ok();
+  }
+
   Status receive_loop(proto::Done* done) {
     Frame f;
     for (;;) {
@@ -107,6 +121,7 @@ class TargetSession {
         case proto::MsgType::kCheckpoint: {
           proto::Checkpoint c;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &c));
+          SPARSYNC_RETURN_IF_ERROR(check_checkpoint(c.offset));
           w.offset = c.offset;
           break;
         }
@@ -117,6 +132,15 @@ class TargetSession {
       }
       w.frame = std::move(f);
       if (!writes_.push(std::move(w))) return failure();
+    }
+  }
+
+  // After a failure, keep reading (and dropping) what the source sends until
+  // it has our ERROR and hangs up. Without this, a source blocked writing
+  // DATA would never read the ERROR queued behind our hash frames.
+  void drain_input() {
+    Frame f;
+    while (in_.read(&f).is_ok() && f.type != proto::MsgType::kError) {
     }
   }
 
@@ -167,6 +191,8 @@ class TargetSession {
     }
     if (input_.device != nullptr && !params_.dry_run) {
       Status s = input_.device->sync();
+      // A file created by this run must also survive in its directory.
+      if (s.is_ok() && !input_.sync_directory.empty()) s = fsync_directory(input_.sync_directory);
       // Complete and durable: only now may the incomplete mark go.
       if (s.is_ok() && !input_.checkpoint_path.empty()) s = remove_checkpoint(input_.checkpoint_path);
       if (!s.is_ok()) {
@@ -215,7 +241,7 @@ class TargetSession {
     if (!failure_.is_ok()) return;
     failure_ = s;
     // A peer that sent ERROR or vanished needs no ERROR back.
-    if (s.kind() != ErrorKind::kConnection && !s.from_peer()) outbox_.push_control(error_frame(s));
+    if (s.kind() != ErrorKind::kConnection && !s.from_peer()) outbox_.push_urgent(error_frame(s));
     writes_.close();
     hasher_.cancel();
   }
@@ -234,6 +260,7 @@ class TargetSession {
   BoundedQueue<Write> writes_;
   std::mutex mu_;
   Status failure_;
+  uint64_t last_checkpoint_ = 0;  // receiving thread only
   uint64_t bytes_written_ = 0;  // applier thread only, read after join
   uint64_t bytes_zeroed_ = 0;
 };

@@ -24,6 +24,7 @@ struct TargetSessionInput {
   uint64_t resume_offset = 0;   // block-aligned; sent to the source in RESUME
   std::string checkpoint_path;  // empty: no checkpoint records (dry run)
   CheckpointRecord checkpoint;  // source identity etc.; durable_offset is ours to set
+  std::string sync_directory;   // fsync'd before SUMMARY (the target file was created)
 };
 
 struct TargetSessionResult {
