@@ -14,6 +14,7 @@ void describe_ssh(CLI::App& app, CliOptions* o) {
   app.add_option("-l,--login", o->ssh_login, "Remote user name (user@host wins)")->group(g);
   app.add_option("-i,--identity", o->ssh_identities,
                  "Private key file, tried before the config's and default keys (repeatable)")
+      ->allow_extra_args(false)  // one file per -i, so SOURCE TARGET after it stay positional
       ->group(g);
   app.add_option("-F,--ssh-config", o->ssh_config,
                  "SSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config")
@@ -75,6 +76,8 @@ void describe(CLI::App& app, CliOptions* o) {
   app.add_flag("-n,--dry-run", o->dry_run, "Report what differs; write nothing");
   app.add_flag("--allow-larger-target", o->allow_larger_target,
                "Sync onto a block device larger than the source (its tail is left as it is)");
+  app.add_flag("--json", o->json,
+               "Print the summary (or the failure) as one JSON object on stdout, for scripts");
   app.add_flag_callback("-q,--quiet", [o] { o->verbosity = -1; }, "Print errors only");
   app.add_flag_function("-v,--verbose", [o](int64_t n) { o->verbosity = static_cast<int>(n); },
                         "More detail (-vv for more)");

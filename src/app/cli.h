@@ -29,6 +29,7 @@ struct CliOptions {
   bool restart = false;
   bool verify = false;
   bool status = false;  // --status TARGET: report, sync nothing
+  bool json = false;    // the summary as one JSON object on stdout
   std::string checkpoint_interval_text = "1G";
   double checkpoint_seconds = 30;
   int retries = 3;

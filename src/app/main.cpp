@@ -74,7 +74,14 @@ int main(int argc, char** argv) {
   SyncOutcome outcome;
   s = run_with_retries(connect, request, policy, &outcome);
   if (s.is_ok()) s = check_verify(outcome);
-  if (!s.is_ok()) return fail(s);
-  if (options.verbosity >= 0) std::cout << summary_line(request, outcome) << std::endl;
+  if (!s.is_ok()) {
+    if (options.json) std::cout << failure_json(static_cast<int>(s.kind()), s.message()) << std::endl;
+    return fail(s);
+  }
+  if (options.json) {
+    std::cout << summary_json(request, outcome) << std::endl;
+  } else if (options.verbosity >= 0) {
+    std::cout << summary_line(request, outcome) << std::endl;
+  }
   return 0;
 }
