@@ -40,7 +40,8 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
   proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, open_flags(r), r.block_size,
-                   source->size(), r.target, source->identity()};
+                   source->size(), r.target, source->identity(), r.checkpoint_bytes,
+                   static_cast<uint32_t>(r.checkpoint_seconds)};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
@@ -50,7 +51,8 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   log::verbose("target " + o->target_shown + (o->target_created ? " (created)" : ""));
   o->session_started = true;
   SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run, r.verify};
-  SourceSessionOptions options{r.checkpoint_bytes, r.checkpoint_seconds};
+  SourceSessionOptions options{r.checkpoint_bytes, r.checkpoint_seconds,
+                               (features & proto::kFeatureCheckpoint) != 0};
   SourceSessionResult result;
   Status s = run_source_session(*source, params, options, in, out, &result);
   o->stats = result.stats;
@@ -62,7 +64,8 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
 Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
-  proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, ""};
+  proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, "",
+                   r.checkpoint_bytes, static_cast<uint32_t>(r.checkpoint_seconds)};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));

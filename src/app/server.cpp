@@ -42,7 +42,7 @@ Status serve_target(const proto::Open& open, FrameReader& in, FrameWriter& out) 
   return Status::ok();
 }
 
-Status serve_source(const proto::Open& open, FrameReader& in, FrameWriter& out) {
+Status serve_source(const proto::Open& open, uint64_t features, FrameReader& in, FrameWriter& out) {
   auto opened = FileDevice::open(open.path, false, ErrorKind::kSource);
   if (!opened.is_ok()) return refuse(out, opened.status());
   std::unique_ptr<FileDevice> source = opened.take();
@@ -54,8 +54,13 @@ Status serve_source(const proto::Open& open, FrameReader& in, FrameWriter& out) 
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(ok)));
   SessionParams params{source->size(), open.block_size, open.hash_kind,
                        (open.flags & proto::kOpenDryRun) != 0, (open.flags & proto::kOpenVerify) != 0};
+  // The client chose the checkpoint cadence; floors keep a hostile value
+  // from turning every chunk into an fdatasync.
+  SourceSessionOptions options{std::max<uint64_t>(open.checkpoint_bytes, 1u << 20),
+                               std::max<double>(open.checkpoint_seconds, 1.0),
+                               (features & proto::kFeatureCheckpoint) != 0};
   SourceSessionResult result;
-  SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, in, out, &result));
+  SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, options, in, out, &result));
   if (result.verified && !result.verify.match) {
     return Status(ErrorKind::kVerify, "verification failed: target differs from the source");
   }
@@ -79,7 +84,7 @@ Status serve(FrameReader& in, FrameWriter& out) {
     return refuse(out, Status(ErrorKind::kProtocol, "SHA-256 block hashes were not negotiated"));
   }
   if (open.role == proto::Role::kServerIsTarget) return serve_target(open, in, out);
-  return serve_source(open, in, out);
+  return serve_source(open, features, in, out);
 }
 
 }  // namespace

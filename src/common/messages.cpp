@@ -39,6 +39,8 @@ std::vector<uint8_t> encode(const Open& m) {
   w.u64(m.source_size);
   w.str(m.path);
   w.str(m.source_id);
+  w.u64(m.checkpoint_bytes);
+  w.u32(m.checkpoint_seconds);
   return w.take();
 }
 
@@ -178,6 +180,8 @@ Status decode(const std::vector<uint8_t>& p, Open* m) {
   r.u64(&m->source_size);
   r.str(&m->path, kMaxPathBytes);
   r.str(&m->source_id, kMaxTextBytes);
+  r.u64(&m->checkpoint_bytes);
+  r.u32(&m->checkpoint_seconds);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
   if (m->flags & ~kOpenKnownFlags) return malformed("OPEN (unknown flags)");
   if (role != static_cast<uint8_t>(Role::kServerIsTarget) &&

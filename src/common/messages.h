@@ -27,6 +27,10 @@ struct Open {
   uint64_t source_size = 0;  // 0 and ignored when the server is the source
   std::string path;
   std::string source_id;  // the client's source identity (push); empty for pull
+  // How often the source sends CHECKPOINT; used by a server that is the
+  // source (pull), so the user's options reach it.
+  uint64_t checkpoint_bytes = 1ull << 30;
+  uint32_t checkpoint_seconds = 30;
 };
 
 struct OpenOk {

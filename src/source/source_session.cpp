@@ -235,7 +235,7 @@ Status send_all(SourceReader& reader, const SessionParams& params,
     stats.bytes_scanned += chunk->length;
     uint64_t done_to = chunk->offset + chunk->length;
     if (interrupted()) {
-      if (!params.dry_run) {
+      if (!params.dry_run && options.checkpoints) {
         SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
         if (receiver.wait_ack(done_to, 30)) {
           return Status(ErrorKind::kInterrupted,
@@ -246,7 +246,7 @@ Status send_all(SourceReader& reader, const SessionParams& params,
       }
       return Status(ErrorKind::kInterrupted, "interrupted; run the same command to resume");
     }
-    if (!params.dry_run && done_to < params.image_size && clock.due(done_to)) {
+    if (!params.dry_run && options.checkpoints && done_to < params.image_size && clock.due(done_to)) {
       SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
       clock.reset(done_to);
     }

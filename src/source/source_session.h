@@ -18,6 +18,7 @@ struct SourceSessionOptions {
   // a resumed run re-sends at most about this much.
   uint64_t checkpoint_bytes = 1ull << 30;
   double checkpoint_seconds = 30;
+  bool checkpoints = true;  // kFeatureCheckpoint was negotiated (PROTOCOL.md §3)
 };
 
 struct SourceSessionResult {

@@ -130,8 +130,10 @@ TEST(CodecRoundTrip, Open) {
           in.source_size = len == 0 ? 0 : kU64Max;
           in.path = pattern_string(len, 'A');
           in.source_id = pattern_string(len == 0 ? 0 : kMaxTextBytes, 'a');
+          in.checkpoint_bytes = len == 0 ? 0 : kU64Max;
+          in.checkpoint_seconds = len == 0 ? 0 : kU32Max;
           Bytes p = encode(in);
-          EXPECT_EQ(p.size(), 16 + 2 + in.path.size() + 2 + in.source_id.size());
+          EXPECT_EQ(p.size(), 16 + 2 + in.path.size() + 2 + in.source_id.size() + 12);
           Open out;
           Status s = decode(p, &out);
           ASSERT_TRUE(s.is_ok()) << s.message();
@@ -142,6 +144,8 @@ TEST(CodecRoundTrip, Open) {
           EXPECT_EQ(out.source_size, in.source_size);
           EXPECT_EQ(out.path, in.path);
           EXPECT_EQ(out.source_id, in.source_id);
+          EXPECT_EQ(out.checkpoint_bytes, in.checkpoint_bytes);
+          EXPECT_EQ(out.checkpoint_seconds, in.checkpoint_seconds);
         }
       }
     }
