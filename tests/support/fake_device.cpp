@@ -37,6 +37,25 @@ void MemoryDevice::fill_pattern(uint64_t offset, uint64_t len, uint32_t seed) {
   fill(offset, pattern_bytes(seed, offset, static_cast<size_t>(len)));
 }
 
+void MemoryDevice::set_volatile_writes(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  volatile_ = on;
+  durable_bytes_ = bytes_;
+  durable_allocated_ = allocated_;
+}
+
+std::vector<uint8_t> MemoryDevice::durable_contents() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return volatile_ ? durable_bytes_ : bytes_;
+}
+
+void MemoryDevice::crash() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!volatile_) return;
+  bytes_ = durable_bytes_;
+  allocated_ = durable_allocated_;
+}
+
 std::vector<uint8_t> MemoryDevice::contents() const {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_;
@@ -99,6 +118,7 @@ Status MemoryDevice::read_at(uint64_t offset, uint8_t* buf, size_t len) {
 }
 
 Status MemoryDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
+  if (hook_) hook_({DeviceOp::kWrite, offset, len});
   std::lock_guard<std::mutex> lock(mu_);
   ++writes_;
   if (fail_write_ != 0 && writes_ == fail_write_) {
@@ -119,6 +139,7 @@ Status MemoryDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
 }
 
 Status MemoryDevice::zero_range(uint64_t offset, uint64_t length) {
+  if (hook_) hook_({DeviceOp::kZero, offset, length});
   std::lock_guard<std::mutex> lock(mu_);
   ++zeros_;
   zeroed_any_ = true;
@@ -138,10 +159,15 @@ Status MemoryDevice::zero_range(uint64_t offset, uint64_t length) {
 }
 
 Status MemoryDevice::sync() {
+  if (hook_) hook_({DeviceOp::kSync, 0, 0});
   std::lock_guard<std::mutex> lock(mu_);
   ++syncs_;
   if (fail_sync_ != 0 && syncs_ == fail_sync_) {
     return errno_status(role_, "cannot flush " + path_, fail_errno_);
+  }
+  if (volatile_) {
+    durable_bytes_ = bytes_;
+    durable_allocated_ = allocated_;
   }
   ops_.push_back({DeviceOp::kSync, 0, 0});
   return Status::ok();

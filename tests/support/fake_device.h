@@ -4,10 +4,15 @@
 // sync and resize it performed (nbdcopy-style: compare the op list with the
 // expected one), and injects faults: fail the Nth write/zero/read/sync with
 // an errno, or shrink after N reads (a source that shrinks mid-run).
+// With set_volatile_writes(true) it also models a disk cache: writes and
+// zeroes are visible at once but durable only after sync(), and crash()
+// drops everything since the last sync (leveldb's fault-injection env).
+// An op hook sees every write/zero/sync before it takes effect.
 // Thread-safety: every method locks; safe from the engines' threads.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -49,6 +54,17 @@ class MemoryDevice : public Device {
   // When false, next_extent says "all data" (a block device, or no SEEK_HOLE).
   void set_report_holes(bool on) { report_holes_ = on; }
 
+  // Durability model (off by default: every write counts as durable).
+  void set_volatile_writes(bool on);
+  // What would survive a power cut now: the bytes as of the last sync().
+  std::vector<uint8_t> durable_contents() const;
+  // The power cut: the device reverts to its durable contents.
+  void crash();
+  // Called (without the device lock held, so it may call contents() and
+  // durable_contents()) before each write, zero and sync takes effect.
+  // Set it before the device is shared with other threads.
+  void set_op_hook(std::function<void(const DeviceOp&)> hook) { hook_ = std::move(hook); }
+
   std::vector<uint8_t> contents() const;
   std::vector<DeviceOp> ops() const;
   uint64_t allocated_bytes() const;  // pages holding data, in bytes
@@ -83,6 +99,10 @@ class MemoryDevice : public Device {
   int fail_write_ = 0, fail_zero_ = 0, fail_read_ = 0, fail_sync_ = 0, fail_errno_ = 0;
   int shrink_after_ = 0;
   uint64_t shrink_to_ = 0;
+  bool volatile_ = false;
+  std::vector<uint8_t> durable_bytes_;
+  std::vector<bool> durable_allocated_;
+  std::function<void(const DeviceOp&)> hook_;
 };
 
 }  // namespace sparsync::testing
