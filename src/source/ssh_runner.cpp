@@ -63,54 +63,49 @@ Result<Found> probe(SshConnection& c, const std::string& binary, std::string* se
   return contains(r.out, mine.c_str()) ? Found::kReady : Found::kOtherVersion;
 }
 
-Result<std::string> exec_line(SshConnection& c, const std::string& cmd) {
-  auto run = ssh_exec(c, cmd);
-  if (!run.is_ok()) return run.status();
-  if (run.value().exit_status != 0) {
-    return Status(ErrorKind::kConnection, "'" + cmd + "' on " + c.peer_name() + " failed (exit " +
-                                              std::to_string(run.value().exit_status) +
-                                              "): " + trim(first_line(run.value().err)));
-  }
-  return trim(first_line(run.value().out));
-}
-
 // Copies /proc/self/exe to a fresh `mktemp -d` directory on the far host and
 // returns that directory.
 Result<std::string> upload_self(SshConnection& c, const std::string& why) {
   const std::string& host = c.peer_name();
   struct utsname u;
   if (::uname(&u) != 0) return errno_status(ErrorKind::kInternal, "uname", errno);
-  auto arch = exec_line(c, "uname -m");
-  if (!arch.is_ok()) return arch.status();
-  if (arch.value() != u.machine) {
-    return Status(ErrorKind::kConnection, host + " is " + arch.value() + " and this sparsync is built for " +
-                                              u.machine + ", so it cannot be uploaded (" + why +
-                                              "); install sparsync there or give its path with --remote-path");
-  }
   UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self.valid()) return errno_status(ErrorKind::kInternal, "opening /proc/self/exe to upload it", errno);
   struct stat st;
   uint64_t size = ::fstat(self.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  auto dir = exec_line(c, "mktemp -d \"${TMPDIR:-/tmp}/sparsync.XXXXXXXXXX\"");
-  if (!dir.is_ok()) return dir.status();
-  if (dir.value().empty() || dir.value()[0] != '/') {
-    return Status(ErrorKind::kConnection, "mktemp -d on " + host + " gave '" + dir.value() + "', not a directory");
+  // One round trip for both questions: every exec costs a login shell there.
+  std::string cmd = "uname -m && mktemp -d \"${TMPDIR:-/tmp}/sparsync.XXXXXXXXXX\"";
+  auto run = ssh_exec(c, cmd);
+  if (!run.is_ok()) return run.status();
+  const std::string& out = run.value().out;
+  std::string arch = trim(first_line(out));
+  std::string dir = trim(out.substr(out.find('\n') == std::string::npos ? out.size() : out.find('\n') + 1));
+  if (run.value().exit_status != 0 || dir.empty() || dir[0] != '/' || dir.find('\n') != std::string::npos) {
+    return Status(ErrorKind::kConnection, "'" + cmd + "' on " + host + " failed (exit " +
+                                              std::to_string(run.value().exit_status) +
+                                              "): " + trim(first_line(run.value().err)));
   }
-  std::string path = dir.value() + "/sparsync";
+  if (arch != u.machine) {
+    remove_remote_dir(c, dir);
+    return Status(ErrorKind::kConnection, host + " is " + arch + " and this sparsync is built for " + u.machine +
+                                              ", so it cannot be uploaded (" + why +
+                                              "); install sparsync there or give its path with --remote-path");
+  }
+  std::string path = dir + "/sparsync";
   log::info(why + "; uploading this sparsync (" + format_bytes(size) + ") to " + host + ":" + path +
             " for this run");
-  auto run = ssh_exec(c, "cat > " + shell_quote(path) + " && chmod 700 " + shell_quote(path), self.get());
-  Status s = run.status();
-  if (s.is_ok() && run.value().exit_status != 0) {
+  auto copied = ssh_exec(c, "cat > " + shell_quote(path) + " && chmod 700 " + shell_quote(path), self.get());
+  Status s = copied.status();
+  if (s.is_ok() && copied.value().exit_status != 0) {
     s = Status(ErrorKind::kConnection, "uploading sparsync to " + host + ":" + path + " failed (exit " +
-                                           std::to_string(run.value().exit_status) +
-                                           "): " + trim(first_line(run.value().err)));
+                                           std::to_string(copied.value().exit_status) +
+                                           "): " + trim(first_line(copied.value().err)));
   }
   if (!s.is_ok()) {
-    remove_remote_dir(c, dir.value());
+    remove_remote_dir(c, dir);
     return s;
   }
-  return dir.value();
+  return dir;
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <iostream>
 
 #include "support/files.h"
 #include "support/sshd_fixture.h"
@@ -71,11 +70,9 @@ TEST_F(SshSync, IncrementalPushSendsOnlyTheChangedBlock) {
   CommandResult first = sync(src, SshdFixture::remote(dst), {"-b", "4K"});
   ASSERT_EQ(first.exit_code, 0) << first.err;
   ASSERT_EQ(first_difference(src, dst), std::nullopt) << first.out;
-  std::cerr << "DEBUG alloc after first " << allocated_bytes(src) << " " << allocated_bytes(dst) << " " << first.out;
   change_block(src, 20 * kMiB + 8192, 9);
-  std::cerr << "DEBUG alloc after change " << allocated_bytes(src) << "\n";
+
   CommandResult r = sync(src, SshdFixture::remote(dst), {"-b", "4K"});
-  std::cerr << "DEBUG2 " << r.err;
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(first_difference(src, dst), std::nullopt);
   auto summary = parse_summary(r.out.substr(0, r.out.find('\n')));
