@@ -4,7 +4,10 @@
 // written on the far side when the connection is refused.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "support/files.h"
@@ -105,6 +108,74 @@ TEST_F(SshAuth, BothSidesRemoteIsAUsageError) {
   CommandResult r = sshd_->run({"127.0.0.1:/a", "127.0.0.1:/b"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("both SOURCE and TARGET are remote"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sparsync::testing
+
+namespace sparsync::testing {
+namespace {
+
+// ~/.ssh/config and -F: Host aliases with HostName, Port, User and
+// IdentityFile, as ssh reads them; default keys found in ~/.ssh.
+class SshConfig : public SshAuth {
+ protected:
+  std::string config_text() const {
+    return "Host backup-alias\n  HostName 127.0.0.1\n  Port " + std::to_string(sshd_->port()) +
+           "\n  User root\n  IdentityFile " + sshd_->client_key() + "\n";
+  }
+  // The fixture's options minus -p, -i and -F, which the config supplies.
+  std::vector<std::string> bare_args() const {
+    return {"--known-hosts", sshd_->known_hosts(), "--batch", "--remote-path", SPARSYNC_BINARY};
+  }
+  CommandResult push_to(const std::string& host, std::vector<std::string> args) {
+    args.push_back(dir_.file("src.img"));
+    args.push_back(host + ":" + dst());
+    return sshd_->run(args);
+  }
+};
+
+TEST_F(SshConfig, ExplicitConfigFileSuppliesHostPortUserAndKey) {
+  sshd_->trust_host_key();
+  std::string cfg = dir_.file("config");
+  std::ofstream(cfg) << config_text();
+  std::vector<std::string> args = bare_args();
+  args.insert(args.end(), {"-F", cfg});
+  CommandResult r = push_to("backup-alias", args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(first_difference(dir_.file("src.img"), dst()), std::nullopt);
+  EXPECT_NE(r.out.find("backup-alias:" + dst()), std::string::npos) << r.out;
+}
+
+TEST_F(SshConfig, UserConfigInHomeIsReadByDefault) {
+  sshd_->trust_host_key();
+  std::ofstream(sshd_->home() + "/.ssh/config") << config_text();
+  CommandResult r = push_to("backup-alias", bare_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(first_difference(dir_.file("src.img"), dst()), std::nullopt);
+}
+
+TEST_F(SshConfig, DefaultKeyInHomeIsTriedWithoutIdentityOption) {
+  sshd_->trust_host_key();
+  std::ifstream in(sshd_->client_key(), std::ios::binary);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string dest = sshd_->home() + "/.ssh/id_ed25519";
+  std::ofstream(dest, std::ios::binary) << key;
+  ::chmod(dest.c_str(), 0600);
+  std::vector<std::string> args = bare_args();
+  args.insert(args.end(), {"-p", std::to_string(sshd_->port()), "-F", sshd_->file("ssh_config")});
+  CommandResult r = push_to("127.0.0.1", args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(SshConfig, CommandLinePortWinsOverTheConfig) {
+  sshd_->trust_host_key();
+  std::string cfg = dir_.file("config");
+  std::ofstream(cfg) << "Host backup-alias\n  HostName 127.0.0.1\n  Port 1\n  IdentityFile " + sshd_->client_key() + "\n";
+  std::vector<std::string> args = bare_args();
+  args.insert(args.end(), {"-F", cfg, "-p", std::to_string(sshd_->port())});
+  CommandResult r = push_to("backup-alias", args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
 }  // namespace
