@@ -150,6 +150,8 @@ TEST_F(ResumeLocal, KilledServerExits5AndTheRerunResumes) {
   // synced and recorded. So the record lags what the target held by at most
   // one interval, plus kAllocSlack. The source's queues (16 MiB of chunks)
   // and the pipe are upstream of the target and do not count here.
+  RecordProperty("target_held_at_kill", std::to_string(held));
+  RecordProperty("resumed_from", std::to_string(resumed));
   EXPECT_GT(resumed, 0u);
   EXPECT_GE(resumed + kInterval + kAllocSlack, held) << "held " << held;
   EXPECT_EQ(j["bytes_scanned"].get<uint64_t>(), kSize - resumed) << "nothing below the checkpoint is read";

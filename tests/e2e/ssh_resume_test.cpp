@@ -67,6 +67,9 @@ class SshResume : public ::testing::Test {
   // The cut happened after `wire` data bytes; the resume point lags by at
   // most the in-flight bytes and one interval.
   void expect_resume_bound(uint64_t resumed, uint64_t wire) {
+    // For tuning the bound: in the XML report (--gtest_output=xml).
+    RecordProperty("wire_bytes_at_cut", std::to_string(wire));
+    RecordProperty("resumed_from", std::to_string(resumed));
     EXPECT_GT(resumed, 0u);
     EXPECT_LE(resumed, wire) << "a checkpoint cannot be ahead of what crossed the link";
     EXPECT_GE(resumed + kInterval + kInFlight, wire) << "resumed at " << resumed;
