@@ -177,7 +177,7 @@ Status SshConnection::connect() {
   set_tcp_keepalive(ssh_get_fd(session_), options_.keepalive);
   // Past the handshake, blocking libssh calls (channel open, flushing a full
   // window, the exit status) may legitimately wait longer than a connect.
-  long io_timeout = options_.connect_timeout > 120 ? options_.connect_timeout : 120;
+  long io_timeout = io_timeout_seconds();
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &io_timeout);
   return Status::ok();
 }

@@ -32,6 +32,8 @@ class SshConnection {
   // "user@host" or "host", for messages about authentication.
   std::string destination() const;
   const SshOptions& options() const { return options_; }
+  // The session timeout once connected: bounds blocking libssh calls.
+  long io_timeout_seconds() const { return options_.connect_timeout > 120 ? options_.connect_timeout : 120; }
 
  private:
   explicit SshConnection(const SshOptions& options);

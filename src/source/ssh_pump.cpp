@@ -1,5 +1,7 @@
 #include "source/ssh_pump.h"
 
+#include <libssh/server.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -47,12 +49,13 @@ class ByteQueue {
 }  // namespace
 
 ChannelPump::ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,
-                         int keepalive_seconds)
+                         int keepalive_seconds, long io_timeout_seconds)
     : session_(session),
       channel_(channel),
       local_(std::move(local)),
       host_(std::move(host)),
-      keepalive_seconds_(keepalive_seconds) {}
+      keepalive_seconds_(keepalive_seconds),
+      io_timeout_seconds_(io_timeout_seconds) {}
 
 ChannelPump::~ChannelPump() {
   stop();
@@ -116,6 +119,25 @@ void ChannelPump::relay_stderr(const char* data, size_t len, bool flush) {
     (void)ignored;
     stderr_partial_.clear();
   }
+}
+
+// Like ssh's ServerAliveInterval: a request the far sshd must answer. libssh
+// waits for the answer inside ssh_send_keepalive but does not say whether one
+// came, so the wait is bounded by a short session timeout and a wait that
+// used it all up means no answer: the link or the far sshd is gone, even if
+// TCP still acknowledges (a hung middlebox, a frozen host).
+Status ChannelPump::keepalive() {
+  long probe_timeout = 3L * keepalive_seconds_;
+  ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &probe_timeout);
+  auto start = std::chrono::steady_clock::now();
+  ssh_send_keepalive(session_);
+  auto waited = std::chrono::steady_clock::now() - start;
+  ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &io_timeout_seconds_);
+  if (ssh_is_connected(session_) == 0 || waited >= std::chrono::seconds(probe_timeout)) {
+    return Status(ErrorKind::kConnection, "lost the connection to " + host_ + ": no answer to keepalives for " +
+                                              std::to_string(probe_timeout) + " s");
+  }
+  return Status::ok();
 }
 
 Status ChannelPump::loop() {
@@ -232,9 +254,7 @@ Status ChannelPump::loop() {
     if ((fds[1].revents & (POLLERR | POLLNVAL)) != 0) return lost("waiting");
     if (keepalive_seconds_ > 0 &&
         Clock::now() - last_traffic > std::chrono::seconds(keepalive_seconds_)) {
-      // Traffic on a quiet link lets TCP notice a dead peer (see
-      // set_tcp_keepalive); the far sshd discards it.
-      if (ssh_send_ignore(session_, "keepalive") != SSH_OK) return lost("sending a keepalive");
+      SPARSYNC_RETURN_IF_ERROR(keepalive());
       last_traffic = Clock::now();
     }
   }

@@ -29,8 +29,10 @@ struct PumpResult {
 class ChannelPump {
  public:
   // `local` is the pump's end of the socketpair; `host` prefixes stderr lines.
+  // `io_timeout_seconds` is the session's timeout, restored after a
+  // keepalive probe (which waits at most 3 keepalive intervals).
   ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,
-              int keepalive_seconds);
+              int keepalive_seconds, long io_timeout_seconds);
   ~ChannelPump();
   ChannelPump(const ChannelPump&) = delete;
   ChannelPump& operator=(const ChannelPump&) = delete;
@@ -46,12 +48,14 @@ class ChannelPump {
   void run();
   Status loop();
   void relay_stderr(const char* data, size_t len, bool flush);
+  Status keepalive();
 
   ssh_session session_;
   ssh_channel channel_;
   UniqueFd local_;
   std::string host_;
   int keepalive_seconds_;
+  long io_timeout_seconds_;
   UniqueFd wake_read_, wake_write_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

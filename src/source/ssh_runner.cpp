@@ -5,6 +5,8 @@
 #include <sys/utsname.h>
 
 #include <cerrno>
+#include <sstream>
+#include <vector>
 
 #include "common/log.h"
 #include "common/protocol_constants.h"
@@ -77,10 +79,15 @@ Result<std::string> upload_self(SshConnection& c, const std::string& why) {
   std::string cmd = "uname -m && mktemp -d \"${TMPDIR:-/tmp}/sparsync.XXXXXXXXXX\"";
   auto run = ssh_exec(c, cmd);
   if (!run.is_ok()) return run.status();
-  const std::string& out = run.value().out;
-  std::string arch = trim(first_line(out));
-  std::string dir = trim(out.substr(out.find('\n') == std::string::npos ? out.size() : out.find('\n') + 1));
-  if (run.value().exit_status != 0 || dir.empty() || dir[0] != '/' || dir.find('\n') != std::string::npos) {
+  // The last two lines: a chatty login script may print before our command.
+  std::vector<std::string> lines;
+  std::istringstream in(run.value().out);
+  for (std::string line; std::getline(in, line);) {
+    if (!trim(line).empty()) lines.push_back(trim(line));
+  }
+  std::string arch = lines.size() >= 2 ? lines[lines.size() - 2] : "";
+  std::string dir = lines.empty() ? "" : lines.back();
+  if (run.value().exit_status != 0 || dir.empty() || dir[0] != '/') {
     return Status(ErrorKind::kConnection, "'" + cmd + "' on " + host + " failed (exit " +
                                               std::to_string(run.value().exit_status) +
                                               "): " + trim(first_line(run.value().err)));

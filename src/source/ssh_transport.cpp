@@ -50,7 +50,8 @@ Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshCon
   }
   t->engine_.reset(sv[0]);
   t->pump_ = std::make_unique<ChannelPump>(s, t->channel_, UniqueFd(sv[1]), t->host_,
-                                           t->connection_->options().keepalive);
+                                           t->connection_->options().keepalive,
+                                           t->connection_->io_timeout_seconds());
   SPARSYNC_RETURN_IF_ERROR(t->pump_->start());
   return t;
 }
