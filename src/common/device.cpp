@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -20,6 +21,19 @@ namespace {
 // "unsupported" would silently downgrade the whole run to writing zeros.
 bool is_unsupported(int err) {
   return err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS || err == ENOTTY || err == ENODEV;
+}
+
+// flock on a target file: two sparsync runs never write one target at once.
+Status lock_exclusive(int fd, const std::string& path, ErrorKind role) {
+  for (int waited = 0;; ++waited) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::ok();
+    if (errno != EWOULDBLOCK) return errno_status(role, "cannot lock " + path, errno);
+    if (waited == kExclusiveWaitSeconds * 10) {
+      return Status(role, path + " is being written by another sparsync run (it holds the lock); "
+                                 "wait for it to finish or stop it");
+    }
+    ::usleep(100000);
+  }
 }
 
 std::string at(const std::string& path, uint64_t offset) {
@@ -56,14 +70,26 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bo
   if (S_ISREG(st.st_mode)) {
     kind = proto::DeviceKind::kRegularFile;
     size = static_cast<uint64_t>(st.st_size);
+    if (writable) {
+      SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, role));
+      // The previous holder may have resized it while we waited.
+      if (::fstat(fd.get(), &st) != 0) return errno_status(role, "cannot stat " + path, errno);
+      size = static_cast<uint64_t>(st.st_size);
+    }
   } else if (S_ISBLK(st.st_mode)) {
     kind = proto::DeviceKind::kBlockDevice;
     if (writable) {
-      UniqueFd excl(::open(path.c_str(), flags | O_EXCL));
+      UniqueFd excl;
+      for (int waited = 0;; ++waited) {
+        excl.reset(::open(path.c_str(), flags | O_EXCL));
+        if (excl.valid() || errno != EBUSY || waited == kExclusiveWaitSeconds * 10) break;
+        ::usleep(100000);
+      }
       if (!excl.valid()) {
         if (errno == EBUSY) {
           return Status(role, "block device " + path +
-                                  " is in use (mounted, or held by another program or sparsync run)");
+                                  " is in use (mounted, or held by another program or sparsync run); "
+                                  "unmount it or stop its user first");
         }
         return errno_status(role, "cannot open " + path + " exclusively", errno);
       }
@@ -93,6 +119,7 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bo
 Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, uint64_t size) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644));
   if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot create " + path, errno);
+  SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, ErrorKind::kTarget));
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
   }

@@ -53,11 +53,16 @@ class Device {
   virtual std::string identity() const { return {}; }
 };
 
+inline constexpr int kExclusiveWaitSeconds = 10;
+
 class FileDevice : public Device {
  public:
-  // Opens an existing file or block device. `writable` opens O_RDWR, and a
-  // writable block device is opened O_EXCL, which the kernel refuses while it
-  // is mounted or held by another user. `role` says which side errors blame.
+  // Opens an existing file or block device. `writable` opens O_RDWR and makes
+  // this run the target's only writer: a block device is opened O_EXCL (the
+  // kernel refuses it while mounted or held by another user) and a file is
+  // locked with flock. A holder that is another sparsync run still winding
+  // down (a retry reconnects within seconds) is waited for, up to
+  // kExclusiveWaitSeconds. `role` says which side errors blame.
   static Result<std::unique_ptr<FileDevice>> open(const std::string& path, bool writable,
                                                   ErrorKind role);
   // Creates a new regular file (O_EXCL, mode 0644 less umask), sized `size`

@@ -173,6 +173,9 @@ class TargetSession {
         bytes_zeroed_ += w.length;
         return Status::ok();
       case proto::MsgType::kCheckpoint:
+        // After a failure nobody waits for this ACK, and a record written now
+        // could land after a retried run has already finished and removed it.
+        if (!failure().is_ok()) return Status::ok();
         // Data durable first, then the record, then the ACK (PROTOCOL.md §6).
         SPARSYNC_RETURN_IF_ERROR(dev->sync());
         if (!input_.checkpoint_path.empty()) SPARSYNC_RETURN_IF_ERROR(save_record(w.offset));
