@@ -117,6 +117,11 @@ Status run_client(Transport& transport, const SyncRequest& request, SyncOutcome*
   if (s.is_ok() && !ended.is_ok()) s = ended;
   // When the stream broke, the far side's exit status says more than EOF.
   if (!s.is_ok() && s.kind() == ErrorKind::kConnection && !ended.is_ok()) s = ended.with_context(s.message());
+  // A far side that exited 0 before the session ended: say who stopped.
+  if (!s.is_ok() && s.kind() == ErrorKind::kConnection && ended.is_ok() && !s.from_peer()) {
+    s = Status(ErrorKind::kConnection, s.message() + ": the server on " + transport.peer_name() +
+                                           " exited (status 0) before the session ended");
+  }
   // The far side's own words, marked with where they come from.
   if (!s.is_ok() && s.from_peer() && transport.peer_name() != "local") s = s.with_context(transport.peer_name());
   outcome->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -179,9 +179,13 @@ TEST_F(SshRemote, FarSideThatEndsWithoutDoneIsAnError) {
   // Answers the version probe, then reads a little and exits 0 mid-session.
   write_script(fake, std::string("if [ \"$1\" = --version ]; then exec '") + SPARSYNC_BINARY +
                          "' --version; fi\nhead -c 16 >/dev/null\nexit 0\n");
-  CommandResult r = run(args_with_remote_path(fake), src(), SshdFixture::remote(dir_.file("dst.img")));
-  EXPECT_NE(r.exit_code, 0) << r.out;
+  std::vector<std::string> args = args_with_remote_path(fake);
+  args.insert(args.end(), {"--retries", "0"});
+  CommandResult r = run(args, src(), SshdFixture::remote(dir_.file("dst.img")));
+  EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_EQ(r.out.find("synced"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("the server on 127.0.0.1 exited (status 0) before the session ended"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(SshRemote, LoopDeviceTarget) {
