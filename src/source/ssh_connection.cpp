@@ -239,6 +239,28 @@ Status SshConnection::check_host_key() {
   }
 }
 
+// The server's prompts (password, one-time code), answered on the terminal.
+int SshConnection::keyboard_interactive() {
+  int rc = ssh_userauth_kbdint(session_, nullptr, nullptr);
+  while (rc == SSH_AUTH_INFO) {
+    const char* instruction = ssh_userauth_kbdint_getinstruction(session_);
+    if (instruction != nullptr && *instruction != '\0') log::info(instruction);
+    int prompts = ssh_userauth_kbdint_getnprompts(session_);
+    for (int i = 0; i < prompts; ++i) {
+      char echo = 0;
+      const char* prompt = ssh_userauth_kbdint_getprompt(session_, static_cast<unsigned int>(i), &echo);
+      char buf[512];
+      if (ssh_getpass(prompt != nullptr ? prompt : "", buf, sizeof(buf), echo != 0 ? 1 : 0, 0) != 0) {
+        return SSH_AUTH_DENIED;
+      }
+      ssh_userauth_kbdint_setanswer(session_, static_cast<unsigned int>(i), buf);
+      std::memset(buf, 0, sizeof(buf));
+    }
+    rc = ssh_userauth_kbdint(session_, nullptr, nullptr);
+  }
+  return rc;
+}
+
 Status SshConnection::authenticate() {
   int rc = ssh_userauth_none(session_, nullptr);
   if (rc == SSH_AUTH_SUCCESS) return Status::ok();
@@ -273,6 +295,14 @@ Status SshConnection::authenticate() {
       tried.push_back("password");
     } else {
       tried.push_back("password (not asked: --batch or no terminal)");
+    }
+  }
+  if ((methods & SSH_AUTH_METHOD_INTERACTIVE) != 0) {
+    if (interactive_) {
+      if (keyboard_interactive() == SSH_AUTH_SUCCESS) return Status::ok();
+      tried.push_back("keyboard-interactive");
+    } else {
+      tried.push_back("keyboard-interactive (not asked: --batch or no terminal)");
     }
   }
   std::vector<std::string> offered;

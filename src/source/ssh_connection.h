@@ -2,7 +2,8 @@
 // reads the ssh config, connects with a timeout, checks the host key against
 // known_hosts (strictly unless told to accept a new key) and authenticates the
 // way ssh does: ssh-agent, then -i keys, then the config's and default keys,
-// then a password prompt when a person is at the terminal.
+// then password and keyboard-interactive prompts, only when a person is at
+// the terminal (never with --batch or when stdin is not a terminal).
 // Thread-safety: none. libssh sessions are not thread-safe, so exactly one
 // thread may use session() at a time (the pump thread while a transport runs,
 // the owner otherwise).
@@ -41,6 +42,7 @@ class SshConnection {
   Status connect();
   Status check_host_key();
   Status authenticate();
+  int keyboard_interactive();
   Status error(const std::string& what, const std::string& todo) const;
 
   SshOptions options_;
