@@ -80,6 +80,7 @@ std::string shell_quote(const std::string& word) {
 }
 
 SshConnection::SshConnection(const SshOptions& options) : options_(options) {
+  peer_name_ = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
   interactive_ = !options.batch && ::isatty(STDIN_FILENO) == 1;
 }
 
@@ -92,7 +93,7 @@ SshConnection::~SshConnection() {
 
 std::string SshConnection::destination() const {
   std::string user = session_ != nullptr ? session_string(session_, SSH_OPTIONS_USER) : options_.user;
-  return user.empty() ? options_.host : user + "@" + options_.host;
+  return user.empty() ? peer_name_ : user + "@" + peer_name_;
 }
 
 Status SshConnection::error(const std::string& what, const std::string& todo) const {

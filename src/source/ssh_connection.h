@@ -28,8 +28,9 @@ class SshConnection {
   SshConnection& operator=(const SshConnection&) = delete;
 
   ssh_session session() const { return session_; }
-  // The host as the user named it, for messages ("backup-host").
-  const std::string& peer_name() const { return options_.host; }
+  // The host as the user named it, for messages ("backup-host"); an IPv6
+  // address in brackets, so that "[::1]:/path" reads as it was typed.
+  const std::string& peer_name() const { return peer_name_; }
   // "user@host" or "host", for messages about authentication.
   std::string destination() const;
   const SshOptions& options() const { return options_; }
@@ -46,6 +47,7 @@ class SshConnection {
   Status error(const std::string& what, const std::string& todo) const;
 
   SshOptions options_;
+  std::string peer_name_;
   bool interactive_ = false;
   ssh_session session_ = nullptr;
   // libssh keeps a pointer to this, so it lives as long as the session.

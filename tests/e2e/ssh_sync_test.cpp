@@ -99,3 +99,39 @@ TEST_F(SshSync, IncrementalPullSendsOnlyTheChangedBlock) {
 
 }  // namespace
 }  // namespace sparsync::testing
+
+namespace sparsync::testing {
+namespace {
+
+TEST(SshIpv6, BracketedAddressPushAndPull) {
+  std::string why;
+  auto sshd = SshdFixture::start(&why);
+  if (!sshd) GTEST_SKIP() << "no sshd for this test: " << why;
+  if (sshd->run({"--version"}).exit_code != 0) GTEST_SKIP() << "sparsync does not run";
+  // The key as recorded for [::1]:port, like ssh writes it.
+  std::string line = sshd->host_key_line();
+  std::ofstream(sshd->known_hosts()) << "[::1]:" << sshd->port() << line.substr(line.find(' '));
+  TempDir dir;
+  std::string src = dir.file("src.img");
+  SparseImage(src, 4 * kMiB).data(kMiB, kMiB, 4);
+  std::string dst = dir.file("dst.img");
+  std::vector<std::string> args = sshd->ssh_args();
+  args.push_back(src);
+  args.push_back("[::1]:" + dst);
+  CommandResult r = sshd->run(args);
+  if (r.exit_code == 5 && r.err.find("cannot connect") != std::string::npos) {
+    GTEST_SKIP() << "sshd does not listen on ::1 here: " << r.err;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(first_difference(src, dst), std::nullopt);
+  EXPECT_NE(r.out.find("[::1]:" + dst), std::string::npos) << r.out;
+  std::vector<std::string> back = sshd->ssh_args();
+  back.push_back("[::1]:" + dst);
+  back.push_back(dir.file("back.img"));
+  CommandResult p = sshd->run(back);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(first_difference(src, dir.file("back.img")), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sparsync::testing

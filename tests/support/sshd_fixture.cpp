@@ -107,6 +107,8 @@ std::unique_ptr<SshdFixture> SshdFixture::start(std::string* why_not) {
   std::ostringstream cfg;
   cfg << "Port " << f->port_ << "\n"
       << "ListenAddress 127.0.0.1\n"
+      // Also ::1 for [::1]:path tests; sshd runs on when only one address binds.
+      << "ListenAddress ::1\n"
       << "HostKey " << f->file("host_key") << "\n"
       << "AuthorizedKeysFile " << f->file("authorized_keys") << "\n"
       << "PidFile " << f->file("sshd.pid") << "\n"
