@@ -61,7 +61,8 @@ Result<ExecResult> ssh_exec(SshConnection& c, const std::string& command, int st
   if (stdin_fd >= 0) {
     // Blocking writes are safe here: the commands we feed (cat) read all of
     // stdin before they write anything, and their stderr fits the window.
-    for (;;) {
+    bool feeding = true;
+    while (feeding) {
       ssize_t n = ::read(stdin_fd, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return errno_status(ErrorKind::kSource, "reading the file to upload", errno);
@@ -69,7 +70,14 @@ Result<ExecResult> ssh_exec(SshConnection& c, const std::string& command, int st
       size_t off = 0;
       while (off < static_cast<size_t>(n)) {
         int w = ssh_channel_write(ch.get(), buf.data() + off, static_cast<uint32_t>(static_cast<size_t>(n) - off));
-        if (w <= 0) return lost("lost the connection while feeding");
+        if (w <= 0) {
+          // The command may have stopped reading (disk full, no such
+          // directory): its exit status and stderr say why, so fetch them.
+          if (ssh_is_connected(s) == 0) return lost("lost the connection while feeding");
+          r.stdin_complete = false;
+          feeding = false;
+          break;
+        }
         off += static_cast<size_t>(w);
       }
     }

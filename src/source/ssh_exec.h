@@ -15,6 +15,7 @@ struct ExecResult {
   int exit_status = -1;  // -1: none (killed)
   std::string out;       // stdout, capped at 64 KiB
   std::string err;       // stderr, capped at 64 KiB
+  bool stdin_complete = true;  // false: the command stopped reading its input
 };
 
 // Runs `command`; feeds it the contents of `stdin_fd` first when >= 0, then

@@ -103,7 +103,7 @@ Result<std::string> upload_self(SshConnection& c, const std::string& why) {
             " for this run");
   auto copied = ssh_exec(c, "cat > " + shell_quote(path) + " && chmod 700 " + shell_quote(path), self.get());
   Status s = copied.status();
-  if (s.is_ok() && copied.value().exit_status != 0) {
+  if (s.is_ok() && (copied.value().exit_status != 0 || !copied.value().stdin_complete)) {
     s = Status(ErrorKind::kConnection, "uploading sparsync to " + host + ":" + path + " failed (exit " +
                                            std::to_string(copied.value().exit_status) +
                                            "): " + trim(first_line(copied.value().err)));

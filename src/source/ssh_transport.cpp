@@ -19,6 +19,11 @@ Status remote_exit_status(int code, const std::string& host, const std::string& 
                                               ": command not found (exit 127); install sparsync there or "
                                               "give its path with --remote-path");
   }
+  if (code == 126) {
+    return Status(ErrorKind::kConnection, what + " on " + host +
+                                              ": found but cannot be executed (exit 126; not executable, another "
+                                              "architecture, or on a noexec mount); check --remote-path there");
+  }
   ErrorKind kind = code >= 1 && code <= 8 ? static_cast<ErrorKind>(code) : ErrorKind::kConnection;
   return Status(kind, what + " on " + host + " exited with status " + std::to_string(code));
 }
