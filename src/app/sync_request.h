@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/protocol_constants.h"
+#include "common/progress.h"
 #include "common/session.h"
 #include "common/verify.h"
 
@@ -23,6 +24,7 @@ struct SyncRequest {
   bool verify = false;   // SHA-256 of both images after the sync
   uint64_t checkpoint_bytes = 1ull << 30;
   double checkpoint_seconds = 30;
+  Progress* progress = nullptr;  // live counters for a progress display; not owned
 };
 
 struct SyncOutcome {

@@ -234,6 +234,11 @@ Status send_all(SourceReader& reader, const SessionParams& params,
     SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
     stats.bytes_scanned += chunk->length;
     uint64_t done_to = chunk->offset + chunk->length;
+    if (options.progress != nullptr) {
+      options.progress->data_bytes.store(stats.data_bytes);
+      options.progress->hole_bytes.store(stats.hole_bytes);
+      options.progress->advance_to(done_to);
+    }
     if (interrupted()) {
       if (!params.dry_run && options.checkpoints) {
         SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
@@ -282,6 +287,12 @@ Status run_source_session(Device& source, const SessionParams& params,
   uint64_t start = 0;
   SPARSYNC_RETURN_IF_ERROR(read_resume(in, params, &start));
   stats.resumed_from = start;
+  if (options.progress != nullptr) {
+    options.progress->total.store(params.image_size);
+    options.progress->resumed_from.store(start);
+    options.progress->advance_to(start);
+    options.progress->set_phase(Phase::kSyncing);
+  }
   TargetReports reports((start + params.block_size - 1) / params.block_size, params.total_blocks(),
                         proto::hash_length(params.hash_kind), kMaxBufferedDigests);
   Receiver receiver(in, params, reports);
@@ -299,6 +310,7 @@ Status run_source_session(Device& source, const SessionParams& params,
   }
   proto::Summary summary;
   if (s.is_ok()) {
+    if (options.progress != nullptr) options.progress->set_phase(Phase::kFlushing);
     s = receiver.wait_summary(&summary);
   } else {
     reader.cancel();
@@ -332,6 +344,7 @@ Status run_source_session(Device& source, const SessionParams& params,
                                             " and " + std::to_string(stats.hole_bytes) + " were sent");
   }
   if (params.verify) {
+    if (options.progress != nullptr) options.progress->set_phase(Phase::kVerifying);
     SPARSYNC_RETURN_IF_ERROR(exchange_verify(source, params.image_size, in, out, &result->verify));
     result->verified = true;
   }

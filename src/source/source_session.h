@@ -8,6 +8,7 @@
 
 #include "common/device.h"
 #include "common/frame_io.h"
+#include "common/progress.h"
 #include "common/session.h"
 #include "common/verify.h"
 
@@ -19,6 +20,7 @@ struct SourceSessionOptions {
   uint64_t checkpoint_bytes = 1ull << 30;
   double checkpoint_seconds = 30;
   bool checkpoints = true;  // kFeatureCheckpoint was negotiated (PROTOCOL.md §3)
+  Progress* progress = nullptr;  // live counters for display; may be null
 };
 
 struct SourceSessionResult {

@@ -35,6 +35,12 @@ class TargetSession {
       }
     }
     outbox_.push_control(Frame{proto::MsgType::kResume, proto::encode(proto::Resume{input_.resume_offset})});
+    if (Progress* p = input_.progress) {
+      p->total.store(params_.image_size);
+      p->resumed_from.store(input_.resume_offset);
+      p->advance_to(input_.resume_offset);
+      p->set_phase(Phase::kSyncing);
+    }
     std::thread hasher_thread([this] {
       Status s = hasher_.run();
       if (!s.is_ok()) fail(s);
@@ -54,7 +60,9 @@ class TargetSession {
     Status first = failure();
     if (!first.is_ok()) return first;
     SPARSYNC_RETURN_IF_ERROR(flushed);
+    if (input_.progress != nullptr) input_.progress->advance_to(params_.image_size);
     if (params_.verify && input_.device != nullptr) {
+      if (input_.progress != nullptr) input_.progress->set_phase(Phase::kVerifying);
       SPARSYNC_RETURN_IF_ERROR(exchange_verify(*input_.device, params_.image_size, in_, out_, &result->verify));
       result->verified = true;
     }
@@ -167,10 +175,18 @@ class TargetSession {
       case proto::MsgType::kData:
         SPARSYNC_RETURN_IF_ERROR(dev->write_at(w.offset, w.frame.payload.data() + 8, w.length));
         bytes_written_ += w.length;
+        if (Progress* p = input_.progress) {
+          p->data_bytes.store(bytes_written_);
+          p->advance_to(w.offset + w.length);
+        }
         return Status::ok();
       case proto::MsgType::kHole:
         SPARSYNC_RETURN_IF_ERROR(dev->zero_range(w.offset, w.length));
         bytes_zeroed_ += w.length;
+        if (Progress* p = input_.progress) {
+          p->hole_bytes.store(bytes_zeroed_);
+          p->advance_to(w.offset + w.length);
+        }
         return Status::ok();
       case proto::MsgType::kCheckpoint:
         // After a failure nobody waits for this ACK, and a record written now
@@ -179,6 +195,7 @@ class TargetSession {
         // Data durable first, then the record, then the ACK (PROTOCOL.md §6).
         SPARSYNC_RETURN_IF_ERROR(dev->sync());
         if (!input_.checkpoint_path.empty()) SPARSYNC_RETURN_IF_ERROR(save_record(w.offset));
+        if (input_.progress != nullptr) input_.progress->advance_to(w.offset);
         outbox_.push_control(Frame{proto::MsgType::kAck, proto::encode(proto::Ack{w.offset})});
         return Status::ok();
       default:
