@@ -52,7 +52,8 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   o->session_started = true;
   SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run, r.verify};
   SourceSessionOptions options{r.checkpoint_bytes, r.checkpoint_seconds,
-                               (features & proto::kFeatureCheckpoint) != 0, r.progress};
+                               (features & proto::kFeatureCheckpoint) != 0, r.progress,
+                               r.change_map};
   SourceSessionResult result;
   Status s = run_source_session(*source, params, options, in, out, &result);
   o->stats = result.stats;
@@ -87,7 +88,7 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
                            opened.readable_size, opened.known_zero, opened.resume_offset,
                            opened.checkpoint_path,
                            CheckpointRecord{ok.source_id, ok.size, r.block_size, r.hash_kind, 0, 0},
-                           opened.created_in, r.progress};
+                           opened.created_in, r.progress, r.change_map};
   TargetSessionResult result;
   Status s = run_target_session(input, in, out, &result);
   o->stats = result.stats;

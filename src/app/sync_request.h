@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/protocol_constants.h"
+#include "common/change_map.h"
 #include "common/progress.h"
 #include "common/session.h"
 #include "common/verify.h"
@@ -25,6 +26,7 @@ struct SyncRequest {
   uint64_t checkpoint_bytes = 1ull << 30;
   double checkpoint_seconds = 30;
   Progress* progress = nullptr;  // live counters for a progress display; not owned
+  ChangeMap* change_map = nullptr;  // filled for --map; not owned
 };
 
 struct SyncOutcome {

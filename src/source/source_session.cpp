@@ -126,11 +126,15 @@ class Receiver {
 // Turns planned operations into frames, merging HOLE ranges across chunks.
 class Emitter {
  public:
-  Emitter(FrameWriter& out, bool dry_run, SyncStats& stats)
-      : out_(out), dry_run_(dry_run), stats_(stats) {}
+  Emitter(FrameWriter& out, bool dry_run, SyncStats& stats, ChangeMap* map)
+      : out_(out), dry_run_(dry_run), stats_(stats), map_(map) {}
 
   Status emit(const SourceChunk& chunk, const std::vector<PlanOp>& ops) {
     for (const PlanOp& op : ops) {
+      if (map_ != nullptr) {
+        map_->mark(op.offset, op.length,
+                   op.kind == OpKind::kHole ? ChangeMap::Cell::kHole : ChangeMap::Cell::kData);
+      }
       if (op.kind == OpKind::kHole) {
         if (hole_len_ > 0 && hole_off_ + hole_len_ == op.offset) {
           hole_len_ += op.length;
@@ -167,6 +171,7 @@ class Emitter {
   FrameWriter& out_;
   bool dry_run_;
   SyncStats& stats_;
+  ChangeMap* map_;
   uint64_t hole_off_ = 0;
   uint64_t hole_len_ = 0;
 };
@@ -223,13 +228,17 @@ Status send_checkpoint(Emitter& emitter, FrameWriter& out, uint64_t offset) {
 Status send_all(SourceReader& reader, const SessionParams& params,
                 const SourceSessionOptions& options, uint64_t start, TargetReports& reports,
                 Receiver& receiver, FrameWriter& out, SyncStats& stats) {
-  Emitter emitter(out, params.dry_run, stats);
+  Emitter emitter(out, params.dry_run, stats, options.change_map);
+  if (options.change_map != nullptr) options.change_map->reset(params.image_size);
   CheckpointClock clock(options);
   clock.reset(start);
   std::vector<PlanOp> ops;
   PlanCounts counts;
   while (auto chunk = reader.next()) {
     ops.clear();
+    if (chunk->hole && options.change_map != nullptr) {
+      options.change_map->mark(chunk->offset, chunk->length, ChangeMap::Cell::kZero);
+    }
     SPARSYNC_RETURN_IF_ERROR(plan_chunk(params, *chunk, reports, &ops, &counts));
     SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
     stats.bytes_scanned += chunk->length;

@@ -8,6 +8,7 @@
 
 #include "common/device.h"
 #include "common/frame_io.h"
+#include "common/change_map.h"
 #include "common/progress.h"
 #include "common/session.h"
 #include "common/verify.h"
@@ -21,6 +22,7 @@ struct SourceSessionOptions {
   double checkpoint_seconds = 30;
   bool checkpoints = true;  // kFeatureCheckpoint was negotiated (PROTOCOL.md §3)
   Progress* progress = nullptr;  // live counters for display; may be null
+  ChangeMap* change_map = nullptr;  // where DATA/HOLE went, for --map; may be null
 };
 
 struct SourceSessionResult {

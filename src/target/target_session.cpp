@@ -35,6 +35,7 @@ class TargetSession {
       }
     }
     outbox_.push_control(Frame{proto::MsgType::kResume, proto::encode(proto::Resume{input_.resume_offset})});
+    if (input_.change_map != nullptr) input_.change_map->reset(params_.image_size);
     if (Progress* p = input_.progress) {
       p->total.store(params_.image_size);
       p->resumed_from.store(input_.resume_offset);
@@ -175,6 +176,7 @@ class TargetSession {
       case proto::MsgType::kData:
         SPARSYNC_RETURN_IF_ERROR(dev->write_at(w.offset, w.frame.payload.data() + 8, w.length));
         bytes_written_ += w.length;
+        if (input_.change_map != nullptr) input_.change_map->mark(w.offset, w.length, ChangeMap::Cell::kData);
         if (Progress* p = input_.progress) {
           p->data_bytes.store(bytes_written_);
           p->advance_to(w.offset + w.length);
@@ -183,6 +185,7 @@ class TargetSession {
       case proto::MsgType::kHole:
         SPARSYNC_RETURN_IF_ERROR(dev->zero_range(w.offset, w.length));
         bytes_zeroed_ += w.length;
+        if (input_.change_map != nullptr) input_.change_map->mark(w.offset, w.length, ChangeMap::Cell::kHole);
         if (Progress* p = input_.progress) {
           p->hole_bytes.store(bytes_zeroed_);
           p->advance_to(w.offset + w.length);

@@ -11,6 +11,7 @@
 #include "common/checkpoint_store.h"
 #include "common/device.h"
 #include "common/frame_io.h"
+#include "common/change_map.h"
 #include "common/progress.h"
 #include "common/session.h"
 #include "common/verify.h"
@@ -27,6 +28,7 @@ struct TargetSessionInput {
   CheckpointRecord checkpoint;  // source identity etc.; durable_offset is ours to set
   std::string sync_directory;   // fsync'd before SUMMARY (the target file was created)
   Progress* progress = nullptr;  // live counters for display; may be null
+  ChangeMap* change_map = nullptr;  // where DATA/HOLE landed, for --map; may be null
 };
 
 struct TargetSessionResult {
