@@ -5,6 +5,8 @@
 #   sshd_start DIR      starts sshd; sets SSHD_PORT, SSHD_PID, SSH_KEY,
 #                       SSH_KNOWN_HOSTS, SSH_USER; writes DIR/ssh_config
 #   sshd_stop           stops it
+# Optional: SSHD_EXTRA_CONFIG, lines appended to the sshd_config (scripts/bench
+# uses it to allow a single cipher).
 
 sshd_free_port() {
   python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
@@ -34,6 +36,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin yes
 LogLevel ERROR
+${SSHD_EXTRA_CONFIG:-}
 CFG
   mkdir -p /run/sshd 2>/dev/null || true
   /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
