@@ -78,6 +78,14 @@ void describe(CLI::App& app, CliOptions* o) {
                "Sync onto a block device larger than the source (its tail is left as it is)");
   app.add_flag("--json", o->json,
                "Print the summary (or the failure) as one JSON object on stdout, for scripts");
+  app.add_flag("--progress", o->progress,
+               "Progress lines on stderr even when it is not a terminal (for logs)");
+  app.add_option("--progress-interval", o->progress_interval,
+                 "Seconds between progress lines when stderr is not a terminal (default 5)")
+      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--metrics-file", o->metrics_file,
+                 "Write the run's figures to PATH in Prometheus text format (node_exporter textfile)");
+  app.add_flag("--map", o->map, "At the end, draw where on the disk the run wrote (or would write)");
   app.add_flag_callback("-q,--quiet", [o] { o->verbosity = -1; }, "Print errors only");
   app.add_flag_function("-v,--verbose", [o](int64_t n) { o->verbosity = static_cast<int>(n); },
                         "More detail (-vv for more)");

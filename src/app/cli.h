@@ -30,6 +30,11 @@ struct CliOptions {
   bool verify = false;
   bool status = false;  // --status TARGET: report, sync nothing
   bool json = false;    // the summary as one JSON object on stdout
+  // Operator output (README "Progress, summary and monitoring").
+  bool progress = false;           // progress lines even when stderr is not a terminal
+  double progress_interval = 5;    // seconds between plain progress lines
+  std::string metrics_file;        // --metrics-file PATH (Prometheus text format)
+  bool map = false;                // draw where the run wrote
   std::string checkpoint_interval_text = "1G";
   double checkpoint_seconds = 30;
   int retries = 3;

@@ -4,6 +4,7 @@
 
 #include "common/device.h"
 #include "common/handshake.h"
+#include "app/summary.h"
 #include "common/log.h"
 #include "source/source_session.h"
 #include "target/target_open.h"
@@ -39,6 +40,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   std::unique_ptr<FileDevice> source = opened.take();
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
+  log::verbose("negotiated features: " + describe_features(features));
   proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, open_flags(r), r.block_size,
                    source->size(), r.target, source->identity(), r.checkpoint_bytes,
                    static_cast<uint32_t>(r.checkpoint_seconds)};
@@ -65,6 +67,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
 Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
+  log::verbose("negotiated features: " + describe_features(features));
   proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, "",
                    r.checkpoint_bytes, static_cast<uint32_t>(r.checkpoint_seconds)};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));

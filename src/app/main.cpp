@@ -3,12 +3,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 #include "app/cli.h"
 #include "app/client.h"
 #include "app/location.h"
+#include "app/map_output.h"
+#include "app/metrics_file.h"
+#include "app/progress_display.h"
 #include "app/run_sync.h"
 #include "app/server.h"
 #include "app/summary.h"
@@ -62,6 +67,18 @@ int main(int argc, char** argv) {
   RemoteSide remote;
   s = resolve_locations(options, &request, &remote);
   if (!s.is_ok()) return fail(s);
+  if (!options.metrics_file.empty()) {
+    s = check_metrics_path(options.metrics_file);
+    if (!s.is_ok()) return fail(s);
+  }
+  Progress progress;
+  ChangeMap change_map;
+  request.progress = &progress;
+  if (options.map) request.change_map = &change_map;
+  bool tty = ::isatty(STDERR_FILENO) != 0;
+  ProgressDisplay display(progress, choose_progress_mode(options.verbosity, options.progress, tty),
+                          options.progress_interval, STDERR_FILENO);
+  auto started = std::chrono::steady_clock::now();
 
   install_interrupt_handlers();
   TransportFactory connect = [&]() -> Result<std::unique_ptr<Transport>> {
@@ -72,16 +89,28 @@ int main(int argc, char** argv) {
   };
   RetryPolicy policy{options.retries, options.retry_wait, 300};
   SyncOutcome outcome;
+  display.start();
   s = run_with_retries(connect, request, policy, &outcome);
   if (s.is_ok()) s = check_verify(outcome);
+  if (s.is_ok()) progress.set_phase(Phase::kDone);
+  display.stop();
+  if (!options.metrics_file.empty()) {
+    MetricsRun run{options.target, static_cast<double>(std::time(nullptr)),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                   static_cast<int>(s.kind()), outcome.stats};
+    Status m = write_metrics_file(options.metrics_file, run);
+    if (!m.is_ok()) log::error(m.message());  // the sync's own result still decides the exit code
+  }
   if (!s.is_ok()) {
     if (options.json) std::cout << failure_json(static_cast<int>(s.kind()), s.message()) << std::endl;
     return fail(s);
   }
+  for (const std::string& line : verbose_details(outcome)) log::verbose(line);
   if (options.json) {
     std::cout << summary_json(request, outcome) << std::endl;
   } else if (options.verbosity >= 0) {
     std::cout << summary_line(request, outcome) << std::endl;
+    if (options.map) std::cout << map_report(request, terminal_columns()) << std::flush;
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "app/summary.h"
 
+#include "app/map_output.h"
 #include "common/device.h"
 #include "common/units.h"
 
@@ -21,6 +22,12 @@ std::string summary_line(const SyncRequest& request, const SyncOutcome& o) {
   std::snprintf(buf, sizeof(buf), "%.2f s", o.seconds);
   line += buf;
   line += " (" + format_rate(static_cast<double>(s.bytes_scanned) / secs) + ")";
+  // Fields after the rate are newer; scripts parse the part before it.
+  line += ", wire " + format_bytes(s.wire_bytes_out) + " out, " + format_bytes(s.wire_bytes_in) + " in";
+  if (!o.target_created) {
+    std::snprintf(buf, sizeof(buf), "%.2f%%", changed_percent(s));
+    line += std::string(", ") + buf + (request.dry_run ? " of the disk differs" : " of the disk changed");
+  }
   if (s.resumed_from > 0) line += ", resumed at " + format_bytes(s.resumed_from);
   if (o.verified) line += ", verified (SHA-256 " + o.verify.local_sha256.substr(0, 16) + "...)";
   return line;
@@ -48,14 +55,52 @@ std::string summary_json(const SyncRequest& request, const SyncOutcome& o) {
       {"checkpoints", s.checkpoints},
       {"wire_bytes_out", s.wire_bytes_out},
       {"wire_bytes_in", s.wire_bytes_in},
+      {"changed_percent", changed_percent(s)},
       {"seconds", o.seconds},
       {"verified", o.verified},
   };
+  if (request.change_map != nullptr) {
+    // A dry-run pull has no map: the far side plans and sends no operations.
+    j["map"] = request.dry_run && request.pull ? nlohmann::json(nullptr) : map_json(*request.change_map);
+  }
   if (o.verified) {
     j["verify_match"] = o.verify.match;
     j["sha256"] = o.verify.local_sha256;
   }
   return j.dump();
+}
+
+double changed_percent(const SyncStats& s) {
+  uint64_t blocks = s.changed_blocks + s.unchanged_blocks;
+  return blocks == 0 ? 0.0 : 100.0 * static_cast<double>(s.changed_blocks) / static_cast<double>(blocks);
+}
+
+std::string describe_features(uint64_t features) {
+  static const std::pair<uint64_t, const char*> kNames[] = {
+      {proto::kFeatureXxh3, "xxh3"},
+      {proto::kFeatureSha256, "sha256"},
+      {proto::kFeatureCheckpoint, "checkpoints"},
+      {proto::kFeatureZstd, "zstd"},
+  };
+  std::string out;
+  for (const auto& [bit, name] : kNames) {
+    if ((features & bit) == 0) continue;
+    out += (out.empty() ? "" : ", ") + std::string(name);
+    features &= ~bit;
+  }
+  if (features != 0) out += (out.empty() ? "" : ", ") + std::string("unknown bits ") + std::to_string(features);
+  return out.empty() ? "none" : out;
+}
+
+std::vector<std::string> verbose_details(const SyncOutcome& o) {
+  const SyncStats& s = o.stats;
+  std::vector<std::string> lines;
+  if (s.resumed_from > 0) lines.push_back("resumed at " + format_bytes(s.resumed_from) + " (a checkpoint of an earlier run)");
+  lines.push_back(std::string("zeroing method on the target: ") + zero_method_name(s.zero_method));
+  lines.push_back(std::to_string(s.checkpoints) + " checkpoint(s) acknowledged by the target");
+  lines.push_back("target hashed " + format_bytes(s.target_bytes_hashed) + ", source read " +
+                  format_bytes(s.bytes_read));
+  return lines;
 }
 
 std::string failure_json(int exit_code, const std::string& message) {

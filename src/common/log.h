@@ -4,6 +4,7 @@
 // a single write(2), so lines from threads never interleave.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace sparsync::log {
@@ -13,6 +14,13 @@ enum class Level { kError = 0, kInfo = 1, kVerbose = 2, kDebug = 3 };
 void set_level(Level level);
 Level level();
 void set_prefix(const std::string& prefix);  // e.g. "sparsync" or "sparsync[server]"
+
+// While a live progress line is on the terminal, a sink takes over writing:
+// it clears the line, writes `text` (one or more whole lines, newline
+// included), and redraws the progress. An empty function restores plain
+// write(2). Lines go to the sink one at a time (calls are serialised), so the
+// sink must not log.
+void set_sink(std::function<void(const std::string& text)> sink);
 
 void error(const std::string& line);
 void info(const std::string& line);

@@ -1,0 +1,45 @@
+// --metrics-file: the run's figures in the Prometheus text exposition format
+// (version 0.0.4), for node_exporter's textfile collector (README "Metrics
+// for monitoring"). One file per run configuration, every sample labelled
+// target="...". The file is replaced atomically (temporary file in the same
+// directory, fsync, rename, fsync of the directory), so the collector never
+// reads half a file. A failed run keeps the previous file's
+// sparsync_last_success_timestamp_seconds.
+// Thread-safety: plain functions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/session.h"
+#include "common/status.h"
+
+namespace sparsync {
+
+struct MetricsRun {
+  std::string target;      // the label value
+  double end_time = 0;     // Unix seconds at the end of the run
+  double duration = 0;     // seconds
+  int exit_code = 0;       // the run's exit code (0 success)
+  SyncStats stats;
+};
+
+// A label value escaped per the format: backslash, double quote, newline.
+std::string escape_label_value(const std::string& value);
+
+// The whole file. `last_success` is the value to write for
+// sparsync_last_success_timestamp_seconds when the run failed (the previous
+// file's, as text); without one it is 0 (never succeeded).
+std::string metrics_text(const MetricsRun& run, const std::optional<std::string>& last_success);
+
+// The value of sparsync_last_success_timestamp_seconds in an earlier file's
+// text, if there is a well-formed one.
+std::optional<std::string> find_last_success(const std::string& file_text);
+
+// Refuses (usage error) a path whose directory does not exist, before the run.
+Status check_metrics_path(const std::string& path);
+
+// Reads the previous file (when the run failed), then replaces it atomically.
+Status write_metrics_file(const std::string& path, const MetricsRun& run);
+
+}  // namespace sparsync
