@@ -52,6 +52,10 @@ struct CliOptions {
   std::string remote_path = "sparsync";
   bool sudo = false;
   bool no_upload = false;
+  // Server fencing (app/server_fence.h; README "Security and hardening").
+  std::vector<std::string> allow_roots;
+  bool read_only = false;
+  bool write_only = false;
 };
 
 Status parse_cli(int argc, char** argv, CliOptions* options);

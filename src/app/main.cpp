@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <cstdlib>
 #include <iostream>
 
 #include "app/cli.h"
@@ -16,6 +17,7 @@
 #include "app/progress_display.h"
 #include "app/run_sync.h"
 #include "app/server.h"
+#include "app/server_fence.h"
 #include "app/summary.h"
 #include "common/handshake.h"
 #include "common/interrupt.h"
@@ -46,7 +48,21 @@ int main(int argc, char** argv) {
     std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n";
     return 0;
   }
-  if (options.server) return run_server(STDIN_FILENO, STDOUT_FILENO);
+  if (options.server) {
+    ServerFence fence{options.allow_roots, options.read_only, options.write_only};
+    s = validate_fence(fence);
+    if (!s.is_ok()) return fail(s);
+    // A forced command in authorized_keys runs instead of the client's probe.
+    if (is_version_probe(std::getenv("SSH_ORIGINAL_COMMAND"))) {
+      std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n";
+      return 0;
+    }
+    return run_server(STDIN_FILENO, STDOUT_FILENO, fence);
+  }
+  if (!options.allow_roots.empty() || options.read_only || options.write_only) {
+    return fail(Status(ErrorKind::kUsage, "--allow-root, --read-only and --write-only go with --server "
+                                          "(in the far host's authorized_keys)"));
+  }
 
   log::set_level(options.verbosity < 0   ? log::Level::kError
                  : options.verbosity == 0 ? log::Level::kInfo

@@ -1,5 +1,6 @@
 #include "app/server.h"
 
+#include "app/server_fence.h"
 #include "app/sync_request.h"
 #include "common/device.h"
 #include "common/handshake.h"
@@ -65,14 +66,17 @@ Status serve_source(const proto::Open& open, uint64_t features, FrameReader& in,
   return Status::ok();
 }
 
-Status serve(FrameReader& in, FrameWriter& out) {
+Status serve(const ServerFence& fence, FrameReader& in, FrameWriter& out) {
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(server_hello(in, out, &features));
   Frame f;
-  SPARSYNC_RETURN_IF_ERROR(in.read(&f));
+  Status s = in.read(&f);
+  // A bad header (unknown type, oversized length) is answered like any bad
+  // frame (PROTOCOL.md §5); a closed stream has nobody to answer.
+  if (!s.is_ok()) return s.kind() == ErrorKind::kProtocol ? refuse(out, s) : s;
   if (f.type != proto::MsgType::kOpen) return refuse(out, unexpected_frame(f, "OPEN"));
   proto::Open open;
-  Status s = proto::decode(f.payload, &open);
+  s = proto::decode(f.payload, &open);
   if (!s.is_ok()) return refuse(out, s);
   if (!valid_block_size(open.block_size)) {
     return refuse(out, Status(ErrorKind::kProtocol, "block size " + std::to_string(open.block_size) +
@@ -81,17 +85,23 @@ Status serve(FrameReader& in, FrameWriter& out) {
   if (open.hash_kind == proto::HashKind::kSha256 && !(features & proto::kFeatureSha256)) {
     return refuse(out, Status(ErrorKind::kProtocol, "SHA-256 block hashes were not negotiated"));
   }
+  // The fence (README "Security and hardening") is decided before the path is
+  // touched in any way: no target is created, no checkpoint looked at.
+  s = check_fence(fence, open.role, open.path);
+  if (!s.is_ok()) return refuse(out, s);
   if (open.role == proto::Role::kServerIsTarget) return serve_target(open, in, out);
   return serve_source(open, features, in, out);
 }
 
 }  // namespace
 
-int run_server(int in_fd, int out_fd) {
+int run_server(int in_fd, int out_fd) { return run_server(in_fd, out_fd, ServerFence{}); }
+
+int run_server(int in_fd, int out_fd, const ServerFence& fence) {
   log::set_prefix("sparsync[server]");
   FrameReader in(in_fd);
   FrameWriter out(out_fd);
-  Status s = serve(in, out);
+  Status s = serve(fence, in, out);
   if (s.is_ok()) return 0;
   // What went to the client in an ERROR frame is printed there, once; what
   // came from the client was printed there already. Only a broken link, which

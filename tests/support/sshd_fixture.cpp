@@ -165,6 +165,10 @@ void SshdFixture::trust_other_host_key() const {
   write_text(known_hosts(), "[127.0.0.1]:" + std::to_string(port_) + " " + read_text(file("other_host_key.pub")));
 }
 
+void SshdFixture::force_command(const std::string& command) const {
+  write_text(file("authorized_keys"), "command=\"" + command + "\",restrict " + read_text(file("client_key.pub")));
+}
+
 std::vector<std::string> SshdFixture::ssh_args() const {
   return {"-p", std::to_string(port_), "-i", client_key(), "-F", file("ssh_config"), "--known-hosts",
           known_hosts(), "--batch", "--remote-path", SPARSYNC_BINARY};

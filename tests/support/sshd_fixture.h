@@ -44,6 +44,11 @@ class SshdFixture {
   // The known_hosts line for the server's real key.
   std::string host_key_line() const;
 
+  // Rewrites authorized_keys so the client key may only run `command` (an
+  // sshd forced command, `command="...",restrict`); the client's own command
+  // then reaches it in SSH_ORIGINAL_COMMAND.
+  void force_command(const std::string& command) const;
+
   // Options that reach this server with the authorized key and a trusted
   // host key, and run the built binary on the far side.
   std::vector<std::string> ssh_args() const;
