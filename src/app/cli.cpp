@@ -76,6 +76,11 @@ void describe(CLI::App& app, CliOptions* o) {
   app.add_flag("-n,--dry-run", o->dry_run, "Report what differs; write nothing");
   app.add_flag("--allow-larger-target", o->allow_larger_target,
                "Sync onto a block device larger than the source (its tail is left as it is)");
+  app.add_flag("--force", o->force,
+               "Skip the check that a target block device is mounted (the kernel's exclusive open "
+               "still refuses a device in use)");
+  app.add_option("--size", o->stdin_size_text,
+                 "Size of a SOURCE read from stdin (-), e.g. 20G; required for a pipe");
   app.add_flag("--json", o->json,
                "Print the summary (or the failure) as one JSON object on stdout, for scripts");
   app.add_flag("--progress", o->progress,
@@ -99,6 +104,23 @@ void describe(CLI::App& app, CliOptions* o) {
   app.add_flag("--read-only", o->read_only, "With --server: refuse to be a target (push)")->group("");
   app.add_flag("--write-only", o->write_only, "With --server: refuse to be a source (pull)")->group("");
   describe_ssh(app, o);
+}
+
+// SOURCE "-" is stdin: a stream read once, so nothing may read it twice.
+Status build_stdin_source(const CliOptions& o, SyncRequest* r) {
+  r->source_stdin = o.source == "-";
+  if (!o.stdin_size_text.empty()) {
+    if (!r->source_stdin) return Status(ErrorKind::kUsage, "--size goes with a SOURCE read from stdin (-)");
+    auto size = parse_size(o.stdin_size_text);
+    if (!size) {
+      return Status(ErrorKind::kUsage, "--size " + o.stdin_size_text + ": give a size in bytes, e.g. 20G or 21474836480");
+    }
+    r->stdin_size = *size;
+  }
+  if (r->source_stdin && o.verify) {
+    return Status(ErrorKind::kUsage, "--verify reads the source a second time, and stdin (-) can be read only once");
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -137,6 +159,8 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   r->hash_kind = o.checksum == "sha256" ? proto::HashKind::kSha256 : proto::HashKind::kXxh3_128;
   r->dry_run = o.dry_run;
   r->allow_larger_target = o.allow_larger_target;
+  r->force = o.force;
+  SPARSYNC_RETURN_IF_ERROR(build_stdin_source(o, r));
   r->restart = o.restart;
   r->verify = o.verify;
   if (o.verify && o.dry_run) return Status(ErrorKind::kUsage, "--verify and --dry-run do not go together");

@@ -25,6 +25,8 @@ struct CliOptions {
   std::string checksum = "xxh3";
   bool dry_run = false;
   bool allow_larger_target = false;
+  bool force = false;           // skip the target's mount check (README "Safety rails")
+  std::string stdin_size_text;  // --size, for SOURCE "-" (stdin)
   // Resume, retry, verify (README "Resume and verification").
   bool restart = false;
   bool verify = false;

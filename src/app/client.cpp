@@ -1,5 +1,7 @@
 #include "app/client.h"
 
+#include <unistd.h>
+
 #include <chrono>
 
 #include "common/device.h"
@@ -7,6 +9,7 @@
 #include "app/summary.h"
 #include "common/log.h"
 #include "source/source_session.h"
+#include "source/stream_source.h"
 #include "target/target_open.h"
 #include "target/target_session.h"
 
@@ -19,6 +22,7 @@ uint16_t open_flags(const SyncRequest& r) {
   if (r.allow_larger_target) flags |= proto::kOpenAllowLargerTarget;
   if (r.restart) flags |= proto::kOpenRestart;
   if (r.verify) flags |= proto::kOpenVerify;
+  if (r.force) flags |= proto::kOpenForce;
   return flags;
 }
 
@@ -34,10 +38,22 @@ void send_error(FrameWriter& out, const Status& s) {
   (void)out.write(proto::MsgType::kError, proto::encode(e));
 }
 
+// The source of a push: a file or block device, or stdin read once ("-").
+Result<std::unique_ptr<Device>> open_source(const SyncRequest& r) {
+  if (r.source_stdin) {
+    auto stream = StreamSource::open(STDIN_FILENO, "stdin", r.stdin_size);
+    if (!stream.is_ok()) return stream.status();
+    return std::unique_ptr<Device>(stream.take());
+  }
+  auto file = FileDevice::open(r.source, false, ErrorKind::kSource);
+  if (!file.is_ok()) return file.status();
+  return std::unique_ptr<Device>(file.take());
+}
+
 Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
-  auto opened = FileDevice::open(r.source, false, ErrorKind::kSource);
+  auto opened = open_source(r);
   if (!opened.is_ok()) return opened.status();
-  std::unique_ptr<FileDevice> source = opened.take();
+  std::unique_ptr<Device> source = opened.take();
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
   log::verbose("negotiated features: " + describe_features(features));
@@ -47,7 +63,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
-  o->source_shown = resolved_path(r.source);
+  o->source_shown = r.source_stdin ? "stdin" : resolved_path(r.source);
   o->target_shown = t.peer_name() == "local" ? ok.path : t.peer_name() + ":" + ok.path;
   o->target_created = ok.state == proto::TargetState::kCreated;
   log::verbose("target " + o->target_shown + (o->target_created ? " (created)" : ""));
@@ -75,7 +91,7 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
   o->source_shown = t.peer_name() + ":" + ok.path;
   TargetOpenRequest treq{r.target, ok.size, r.dry_run, r.allow_larger_target,
-                         ok.source_id, r.block_size, r.hash_kind, r.restart};
+                         ok.source_id, r.block_size, r.hash_kind, r.restart, r.force};
   auto target = open_target(treq);
   if (!target.is_ok()) {
     send_error(out, target.status());

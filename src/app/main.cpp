@@ -16,6 +16,7 @@
 #include "app/metrics_file.h"
 #include "app/progress_display.h"
 #include "app/run_sync.h"
+#include "app/safety.h"
 #include "app/server.h"
 #include "app/server_fence.h"
 #include "app/summary.h"
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
   RemoteSide remote;
   s = resolve_locations(options, &request, &remote);
   if (!s.is_ok()) return fail(s);
+  s = check_sides(request, remote.remote);
+  if (!s.is_ok()) return fail(s);
   if (!options.metrics_file.empty()) {
     s = check_metrics_path(options.metrics_file);
     if (!s.is_ok()) return fail(s);
@@ -104,6 +107,8 @@ int main(int argc, char** argv) {
     return std::unique_ptr<Transport>(local.take());
   };
   RetryPolicy policy{options.retries, options.retry_wait, 300};
+  // stdin cannot be read again, so a broken run cannot be retried (README "Reading the source from stdin").
+  if (request.source_stdin) policy.retries = 0;
   SyncOutcome outcome;
   display.start();
   s = run_with_retries(connect, request, policy, &outcome);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/protocol_constants.h"
@@ -23,6 +24,10 @@ struct SyncRequest {
   bool allow_larger_target = false;
   bool restart = false;  // ignore a checkpoint of an interrupted run
   bool verify = false;   // SHA-256 of both images after the sync
+  bool force = false;    // --force: the target skips its mount check
+  // SOURCE "-": read the source from stdin (source/stream_source.h), once.
+  bool source_stdin = false;
+  std::optional<uint64_t> stdin_size = std::nullopt;  // --size; else from a redirected file
   uint64_t checkpoint_bytes = 1ull << 30;
   double checkpoint_seconds = 30;
   Progress* progress = nullptr;  // live counters for a progress display; not owned

@@ -68,8 +68,9 @@ enum OpenFlag : uint16_t {
   kOpenAllowLargerTarget = 1u << 1,
   kOpenRestart = 1u << 2,  // ignore any checkpoint: compare from offset 0
   kOpenVerify = 1u << 3,   // after SUMMARY, both sides exchange SHA-256 digests
+  kOpenForce = 1u << 4,    // target: skip the mount check (exclusive open still applies)
 };
-inline constexpr uint16_t kOpenKnownFlags = 0x000f;
+inline constexpr uint16_t kOpenKnownFlags = 0x001f;
 
 // PROTOCOL.md §6: --verify compares SHA-256 digests of fixed regions, so a
 // mismatch can be located; the whole-image digest closes the exchange.

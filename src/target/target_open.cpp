@@ -1,6 +1,7 @@
 #include "target/target_open.h"
 
 #include "common/checkpoint_store.h"
+#include "common/in_use.h"
 #include "common/units.h"
 
 #include <sys/stat.h>
@@ -90,6 +91,9 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
     // A stale record beside a file that is gone describes nothing.
     SPARSYNC_RETURN_IF_ERROR(remove_checkpoint(t.checkpoint_path));
     return t;
+  }
+  if (S_ISBLK(st.st_mode) && !req.dry_run) {
+    SPARSYNC_RETURN_IF_ERROR(check_device_not_in_use(req.path, st.st_rdev, !req.force));
   }
   auto opened = FileDevice::open(req.path, !req.dry_run, ErrorKind::kTarget);
   if (!opened.is_ok()) return opened.status();

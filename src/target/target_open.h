@@ -6,6 +6,8 @@
 //   device smaller    -> refused
 //   device larger     -> refused unless allow_larger_target (then only the
 //                        first source-size bytes are synced; never truncated)
+//   device in use     -> refused, naming the mount point or holder (the mount
+//                        check is skipped with force; O_EXCL still applies)
 // Thread-safety: a plain function.
 #pragma once
 
@@ -28,6 +30,7 @@ struct TargetOpenRequest {
   uint32_t block_size = 0;
   proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
   bool restart = false;  // ignore any checkpoint deliberately
+  bool force = false;    // skip the mount check of a block device (common/in_use.h)
 };
 
 struct OpenedTarget {
