@@ -39,6 +39,20 @@ void describe_ssh(CLI::App& app, CliOptions* o) {
       ->group(g);
 }
 
+void describe_transfer(CLI::App& app, CliOptions* o) {
+  const char* g = "Transfer";
+  app.add_option("--bwlimit", o->bwlimit_text,
+                 "Cap the DATA rate at RATE bytes per second (suffixes K, M, G: 10M = 10 MiB/s), smoothly")
+      ->group(g);
+  // A flag with an optional value: `--compress` alone means level 3 and never
+  // swallows the next argument; `--compress=9` picks the level.
+  app.add_flag("--compress{3}", o->compress_level,
+               "Compress DATA with zstd, --compress=LEVEL for 1-19 (alone: 3), for slow links; "
+               "blocks that do not shrink go uncompressed")
+      ->check(CLI::Range(1, 19))
+      ->group(g);
+}
+
 void describe_resume(CLI::App& app, CliOptions* o) {
   const char* g = "Resume and verification";
   app.add_flag("--verify", o->verify,
@@ -129,6 +143,7 @@ Status parse_cli(int argc, char** argv, CliOptions* o) {
   CLI::App app{"sparsync", "sparsync"};
   describe(app, o);
   describe_resume(app, o);
+  describe_transfer(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -170,6 +185,14 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
                                          ": give a size of at least 1M, e.g. 1G");
   }
   r->checkpoint_bytes = *interval;
+  if (!o.bwlimit_text.empty()) {
+    auto rate = parse_size(o.bwlimit_text);
+    if (!rate || *rate < 1024) {
+      return Status(ErrorKind::kUsage, "--bwlimit " + o.bwlimit_text + ": give a rate of at least 1K, e.g. 20M");
+    }
+    r->bwlimit = *rate;
+  }
+  r->compress_level = o.compress_level;
   r->checkpoint_seconds = o.checkpoint_seconds;
   return Status::ok();
 }

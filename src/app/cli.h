@@ -37,6 +37,8 @@ struct CliOptions {
   double progress_interval = 5;    // seconds between plain progress lines
   std::string metrics_file;        // --metrics-file PATH (Prometheus text format)
   bool map = false;                // draw where the run wrote
+  std::string bwlimit_text;  // --bwlimit RATE (bytes/s, K/M/G suffixes)
+  int compress_level = 0;    // --compress[=LEVEL]; 0 = off
   std::string checkpoint_interval_text = "1G";
   double checkpoint_seconds = 30;
   int retries = 3;

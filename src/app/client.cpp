@@ -26,6 +26,16 @@ uint16_t open_flags(const SyncRequest& r) {
   return flags;
 }
 
+// Compression only when the far side can decompress (an older peer without
+// the zstd feature gets plain DATA, with a note under -v).
+int compress_level(const SyncRequest& r, uint64_t features) {
+  if (r.compress_level > 0 && !(features & proto::kFeatureZstd)) {
+    log::verbose("the far side does not offer zstd; sending uncompressed");
+    return 0;
+  }
+  return r.compress_level;
+}
+
 Status read_open_ok(FrameReader& in, proto::OpenOk* ok) {
   Frame f;
   SPARSYNC_RETURN_IF_ERROR(in.read(&f));
@@ -59,7 +69,8 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   log::verbose("negotiated features: " + describe_features(features));
   proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, open_flags(r), r.block_size,
                    source->size(), r.target, source->identity(), r.checkpoint_bytes,
-                   static_cast<uint32_t>(r.checkpoint_seconds)};
+                   static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,
+                   static_cast<uint8_t>(compress_level(r, features))};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
@@ -71,7 +82,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run, r.verify};
   SourceSessionOptions options{r.checkpoint_bytes, r.checkpoint_seconds,
                                (features & proto::kFeatureCheckpoint) != 0, r.progress,
-                               r.change_map};
+                               r.change_map, r.bwlimit, compress_level(r, features)};
   SourceSessionResult result;
   Status s = run_source_session(*source, params, options, in, out, &result);
   o->stats = result.stats;
@@ -85,7 +96,8 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
   log::verbose("negotiated features: " + describe_features(features));
   proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, "",
-                   r.checkpoint_bytes, static_cast<uint32_t>(r.checkpoint_seconds)};
+                   r.checkpoint_bytes, static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,
+                   static_cast<uint8_t>(compress_level(r, features))};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));

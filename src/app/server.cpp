@@ -60,7 +60,9 @@ Status serve_source(const proto::Open& open, uint64_t features, FrameReader& in,
   // from turning every chunk into an fdatasync.
   SourceSessionOptions options{std::max<uint64_t>(open.checkpoint_bytes, 1u << 20),
                                std::max<double>(open.checkpoint_seconds, 1.0),
-                               (features & proto::kFeatureCheckpoint) != 0};
+                               (features & proto::kFeatureCheckpoint) != 0, nullptr, nullptr,
+                               open.bwlimit,
+                               (features & proto::kFeatureZstd) != 0 ? open.compress_level : 0};
   SourceSessionResult result;
   SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, options, in, out, &result));
   if (result.verified && !result.verify.match) log::verbose("verify: target differs from the source");

@@ -32,6 +32,8 @@ struct SyncRequest {
   double checkpoint_seconds = 30;
   Progress* progress = nullptr;  // live counters for a progress display; not owned
   ChangeMap* change_map = nullptr;  // filled for --map; not owned
+  uint64_t bwlimit = 0;     // --bwlimit: DATA bytes per second, 0 = unlimited
+  int compress_level = 0;   // --compress: zstd level, 0 = off
 };
 
 struct SyncOutcome {

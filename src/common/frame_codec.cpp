@@ -16,7 +16,7 @@ static bool known_type(uint8_t t) {
     case MsgType::kHello: case MsgType::kOpen: case MsgType::kOpenOk:
     case MsgType::kHash: case MsgType::kHashZero: case MsgType::kHashEnd:
     case MsgType::kResume: case MsgType::kVerifyDigests: case MsgType::kVerifyEnd:
-    case MsgType::kData: case MsgType::kHole: case MsgType::kCheckpoint:
+    case MsgType::kData: case MsgType::kHole: case MsgType::kDataZstd: case MsgType::kCheckpoint:
     case MsgType::kAck: case MsgType::kDone: case MsgType::kSummary:
     case MsgType::kError:
       return true;

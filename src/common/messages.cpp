@@ -41,6 +41,8 @@ std::vector<uint8_t> encode(const Open& m) {
   w.str(m.source_id);
   w.u64(m.checkpoint_bytes);
   w.u32(m.checkpoint_seconds);
+  w.u64(m.bwlimit);
+  w.u8(m.compress_level);
   return w.take();
 }
 
@@ -182,7 +184,10 @@ Status decode(const std::vector<uint8_t>& p, Open* m) {
   r.str(&m->source_id, kMaxTextBytes);
   r.u64(&m->checkpoint_bytes);
   r.u32(&m->checkpoint_seconds);
+  r.u64(&m->bwlimit);
+  r.u8(&m->compress_level);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
+  if (m->compress_level > kMaxCompressLevel) return malformed("OPEN (compression level)");
   if (m->flags & ~kOpenKnownFlags) return malformed("OPEN (unknown flags)");
   if (role != static_cast<uint8_t>(Role::kServerIsTarget) &&
       role != static_cast<uint8_t>(Role::kServerIsSource)) {
@@ -247,6 +252,17 @@ Status decode(const std::vector<uint8_t>& p, DataView* m) {
   ByteReader r(p.data(), p.size());
   if (!r.u64(&m->offset) || r.remaining() == 0 || r.remaining() > kMaxDataPerFrame) {
     return malformed("DATA");
+  }
+  m->bytes = r.pos();
+  m->length = static_cast<uint32_t>(r.remaining());
+  return Status::ok();
+}
+
+Status decode(const std::vector<uint8_t>& p, DataZstdView* m) {
+  ByteReader r(p.data(), p.size());
+  if (!r.u64(&m->offset) || !r.u32(&m->raw_length) || m->raw_length == 0 ||
+      m->raw_length > kMaxDataPerFrame || r.remaining() == 0) {
+    return malformed("DATA_ZSTD");
   }
   m->bytes = r.pos();
   m->length = static_cast<uint32_t>(r.remaining());
@@ -351,6 +367,7 @@ const char* msg_type_name(MsgType type) {
     case MsgType::kVerifyEnd: return "VERIFY_END";
     case MsgType::kData: return "DATA";
     case MsgType::kHole: return "HOLE";
+    case MsgType::kDataZstd: return "DATA_ZSTD";
     case MsgType::kCheckpoint: return "CHECKPOINT";
     case MsgType::kAck: return "ACK";
     case MsgType::kDone: return "DONE";

@@ -31,6 +31,9 @@ struct Open {
   // source (pull), so the user's options reach it.
   uint64_t checkpoint_bytes = 1ull << 30;
   uint32_t checkpoint_seconds = 30;
+  // Source options a server that is the source (pull) must honour:
+  uint64_t bwlimit = 0;         // DATA bytes per second, 0 = unlimited
+  uint8_t compress_level = 0;   // zstd level for DATA_ZSTD, 0 = off
 };
 
 struct OpenOk {
@@ -66,6 +69,15 @@ struct HashEnd {
 // DATA is decoded as a view into the frame payload to avoid a copy.
 struct DataView {
   uint64_t offset = 0;
+  const uint8_t* bytes = nullptr;
+  uint32_t length = 0;
+};
+
+// DATA_ZSTD: the same as DATA, its bytes compressed with zstd. Viewed in
+// place; raw_length is the decompressed size (<= kMaxDataPerFrame).
+struct DataZstdView {
+  uint64_t offset = 0;
+  uint32_t raw_length = 0;
   const uint8_t* bytes = nullptr;
   uint32_t length = 0;
 };
@@ -147,6 +159,7 @@ Status decode(const std::vector<uint8_t>& payload, size_t hash_len, Hash* m);
 Status decode(const std::vector<uint8_t>& payload, HashZero* m);
 Status decode(const std::vector<uint8_t>& payload, HashEnd* m);
 Status decode(const std::vector<uint8_t>& payload, DataView* m);
+Status decode(const std::vector<uint8_t>& payload, DataZstdView* m);
 Status decode(const std::vector<uint8_t>& payload, Hole* m);
 Status decode(const std::vector<uint8_t>& payload, Checkpoint* m);
 Status decode(const std::vector<uint8_t>& payload, Ack* m);

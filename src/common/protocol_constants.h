@@ -36,6 +36,7 @@ enum class MsgType : uint8_t {
   kResume = 0x13,
   kData = 0x20,
   kHole = 0x21,
+  kDataZstd = 0x22,
   kCheckpoint = 0x30,
   kAck = 0x31,
   kDone = 0x40,
@@ -51,9 +52,10 @@ enum Feature : uint64_t {
   kFeatureXxh3 = 1u << 0,
   kFeatureSha256 = 1u << 1,
   kFeatureCheckpoint = 1u << 2,
-  kFeatureZstd = 1u << 3,  // reserved: not offered by version 1 builds
+  kFeatureZstd = 1u << 3,  // DATA_ZSTD frames (--compress)
 };
-inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint;
+inline constexpr uint64_t kFeaturesOffered =
+    kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
@@ -76,6 +78,9 @@ inline constexpr uint16_t kOpenKnownFlags = 0x001f;
 // mismatch can be located; the whole-image digest closes the exchange.
 inline constexpr uint64_t kVerifyRegionBytes = 64ull << 20;
 inline constexpr uint32_t kVerifyDigestsPerFrame = 1024;
+
+// PROTOCOL.md §4 OPEN: zstd levels accepted for --compress (0 = off).
+inline constexpr uint8_t kMaxCompressLevel = 19;
 
 // PROTOCOL.md §4 OPEN_OK: what the server found at the path.
 enum class DeviceKind : uint8_t { kRegularFile = 1, kBlockDevice = 2 };

@@ -6,6 +6,8 @@
 
 #include "common/interrupt.h"
 #include "common/messages.h"
+#include "common/rate_limiter.h"
+#include "source/data_compressor.h"
 #include "common/units.h"
 #include "source/planner.h"
 #include "source/source_reader.h"
@@ -123,13 +125,20 @@ class Receiver {
   uint64_t last_ack_ = 0;
 };
 
-// Turns planned operations into frames, merging HOLE ranges across chunks.
+// Turns planned operations into frames, merging HOLE ranges across chunks,
+// compressing DATA when asked (and only when it pays) and pacing it when
+// --bwlimit is set.
 class Emitter {
  public:
-  Emitter(FrameWriter& out, bool dry_run, SyncStats& stats, ChangeMap* map)
-      : out_(out), dry_run_(dry_run), stats_(stats), map_(map) {}
+  Emitter(FrameWriter& out, bool dry_run, SyncStats& stats, ChangeMap* map, uint64_t bwlimit,
+          int compress_level)
+      : out_(out), dry_run_(dry_run), stats_(stats), map_(map), limiter_(bwlimit),
+        compressor_(compress_level) {}
 
   Status emit(const SourceChunk& chunk, const std::vector<PlanOp>& ops) {
+    const uint64_t frame_max =
+        limiter_.enabled() ? std::min<uint64_t>(proto::kMaxDataPerFrame, limiter_.max_burst())
+                           : proto::kMaxDataPerFrame;
     for (const PlanOp& op : ops) {
       if (map_ != nullptr) {
         map_->mark(op.offset, op.length,
@@ -149,9 +158,9 @@ class Emitter {
       stats_.data_bytes += op.length;
       if (dry_run_) continue;
       for (uint64_t done = 0; done < op.length;) {
-        auto n = static_cast<uint32_t>(std::min<uint64_t>(op.length - done, proto::kMaxDataPerFrame));
+        auto n = static_cast<uint32_t>(std::min<uint64_t>(op.length - done, frame_max));
         const uint8_t* p = chunk.data.data() + (op.offset - chunk.offset) + done;
-        SPARSYNC_RETURN_IF_ERROR(out_.write_data(op.offset + done, p, n).with_context("sending to target"));
+        SPARSYNC_RETURN_IF_ERROR(send_data(op.offset + done, p, n).with_context("sending to target"));
         done += n;
       }
     }
@@ -168,10 +177,24 @@ class Emitter {
   }
 
  private:
+  Status send_data(uint64_t offset, const uint8_t* p, uint32_t n) {
+    if (compressor_.enabled()) {
+      const std::vector<uint8_t>* frame = compressor_.compress(offset, p, n);
+      if (frame != nullptr) {
+        limiter_.acquire(frame->size());
+        return out_.write(proto::MsgType::kDataZstd, *frame);
+      }
+    }
+    limiter_.acquire(n);
+    return out_.write_data(offset, p, n);
+  }
+
   FrameWriter& out_;
   bool dry_run_;
   SyncStats& stats_;
   ChangeMap* map_;
+  RateLimiter limiter_;
+  DataCompressor compressor_;
   uint64_t hole_off_ = 0;
   uint64_t hole_len_ = 0;
 };
@@ -228,7 +251,8 @@ Status send_checkpoint(Emitter& emitter, FrameWriter& out, uint64_t offset) {
 Status send_all(SourceReader& reader, const SessionParams& params,
                 const SourceSessionOptions& options, uint64_t start, TargetReports& reports,
                 Receiver& receiver, FrameWriter& out, SyncStats& stats) {
-  Emitter emitter(out, params.dry_run, stats, options.change_map);
+  Emitter emitter(out, params.dry_run, stats, options.change_map, options.bwlimit,
+                  options.compress_level);
   if (options.change_map != nullptr) options.change_map->reset(params.image_size);
   CheckpointClock clock(options);
   clock.reset(start);

@@ -23,6 +23,8 @@ struct SourceSessionOptions {
   bool checkpoints = true;  // kFeatureCheckpoint was negotiated (PROTOCOL.md §3)
   Progress* progress = nullptr;  // live counters for display; may be null
   ChangeMap* change_map = nullptr;  // where DATA/HOLE went, for --map; may be null
+  uint64_t bwlimit = 0;             // DATA bytes per second, 0 = unlimited
+  int compress_level = 0;           // zstd level for DATA_ZSTD (negotiated), 0 = off
 };
 
 struct SourceSessionResult {

@@ -1,6 +1,9 @@
 #include "target/target_session.h"
 
+#include <zstd.h>
+
 #include <atomic>
+#include <memory>
 #include <ctime>
 #include <thread>
 
@@ -124,6 +127,10 @@ class TargetSession {
           w.length = d.length;
           break;
         }
+        case proto::MsgType::kDataZstd: {
+          SPARSYNC_RETURN_IF_ERROR(decompress(f, &w));
+          break;
+        }
         case proto::MsgType::kHole: {
           proto::Hole h;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &h));
@@ -148,6 +155,30 @@ class TargetSession {
       f = Frame{};
       if (!writes_.push(std::move(w))) return failure();
     }
+  }
+
+  // DATA_ZSTD becomes an ordinary DATA write: the applier sees offset prefix
+  // plus raw bytes, in a buffer of its own (the frame's is reused for reading).
+  Status decompress(Frame& f, Write* w) {
+    proto::DataZstdView z;
+    SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &z));
+    SPARSYNC_RETURN_IF_ERROR(check_range("DATA_ZSTD", z.offset, z.raw_length));
+    if (dctx_ == nullptr) dctx_.reset(ZSTD_createDCtx());
+    std::vector<uint8_t> raw;
+    if (auto spare = spare_buffers_.try_pop()) raw = std::move(*spare);
+    raw.resize(8 + static_cast<size_t>(z.raw_length));
+    size_t n = ZSTD_decompressDCtx(dctx_.get(), raw.data() + 8, z.raw_length, z.bytes, z.length);
+    if (ZSTD_isError(n) || n != z.raw_length) {
+      return Status(ErrorKind::kProtocol, "source sent a DATA_ZSTD frame that does not decompress to its "
+                                          "stated " + std::to_string(z.raw_length) + " bytes");
+    }
+    w->type = proto::MsgType::kData;
+    w->offset = z.offset;
+    w->length = z.raw_length;
+    // Keep the received frame's buffer for the next read.
+    std::swap(f.payload, raw);
+    (void)spare_buffers_.try_push(std::move(raw));
+    return Status::ok();
   }
 
   // After a failure, keep reading (and dropping) what the source sends until
@@ -289,6 +320,10 @@ class TargetSession {
   TargetHasher hasher_;
   BoundedQueue<Write> writes_;
   BoundedQueue<std::vector<uint8_t>> spare_buffers_;
+  struct DctxFree {
+    void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+  };
+  std::unique_ptr<ZSTD_DCtx, DctxFree> dctx_;  // receiving thread only
   std::mutex mu_;
   Status failure_;
   uint64_t last_checkpoint_ = 0;  // receiving thread only

@@ -133,7 +133,7 @@ TEST(CodecRoundTrip, Open) {
           in.checkpoint_bytes = len == 0 ? 0 : kU64Max;
           in.checkpoint_seconds = len == 0 ? 0 : kU32Max;
           Bytes p = encode(in);
-          EXPECT_EQ(p.size(), 16 + 2 + in.path.size() + 2 + in.source_id.size() + 12);
+          EXPECT_EQ(p.size(), 16 + 2 + in.path.size() + 2 + in.source_id.size() + 21);
           Open out;
           Status s = decode(p, &out);
           ASSERT_TRUE(s.is_ok()) << s.message();
@@ -739,7 +739,7 @@ TEST(CodecReject, StringLengthAboveLimit) {
 const MsgType kAllTypes[] = {
     MsgType::kHello,    MsgType::kOpen,      MsgType::kOpenOk,        MsgType::kHash,
     MsgType::kHashZero, MsgType::kHashEnd,   MsgType::kResume,        MsgType::kData,
-    MsgType::kHole,     MsgType::kCheckpoint, MsgType::kAck,          MsgType::kDone,
+    MsgType::kHole,     MsgType::kDataZstd,  MsgType::kCheckpoint, MsgType::kAck,   MsgType::kDone,
     MsgType::kSummary,  MsgType::kVerifyDigests, MsgType::kVerifyEnd, MsgType::kError,
 };
 
@@ -758,7 +758,7 @@ TEST(CodecFrameHeader, EncodeLayout) {
 }
 
 TEST(CodecFrameHeader, EveryKnownTypeAccepted) {
-  ASSERT_EQ(std::size(kAllTypes), 16u);  // PROTOCOL.md §2 table
+  ASSERT_EQ(std::size(kAllTypes), 17u);  // PROTOCOL.md §2 table
   for (MsgType type : kAllTypes) {
     for (uint32_t length : {uint32_t{0}, uint32_t{1}, uint32_t{0x12345}, kMaxPayload}) {
       uint8_t h[kFrameHeaderSize];
@@ -783,7 +783,7 @@ TEST(CodecFrameHeader, UnknownTypesRejected) {
     expect_protocol_error(s, "frame type " + std::to_string(t));
     ++rejected;
   }
-  EXPECT_EQ(rejected, 256 - 16);
+  EXPECT_EQ(rejected, 256 - 17);
 }
 
 TEST(CodecFrameHeader, UnknownTypeNamedInHex) {

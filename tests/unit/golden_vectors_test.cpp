@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <zstd.h>
+
 #include "common/frame_codec.h"
 #include "common/messages.h"
 
@@ -64,13 +66,16 @@ Bytes payload_of(const Bytes& golden, MsgType expected) {
 const std::map<std::string, std::string>& golden_hex() {
   static const std::map<std::string, std::string> vectors = {
       {"HELLO",
-       "01 00 00 00 24 00 00 00  73 70 61 72 73 79 6e 63  01 00  00 00  07 00 00 00 00 00 00 00"
+       "01 00 00 00 24 00 00 00  73 70 61 72 73 79 6e 63  01 00  00 00  0f 00 00 00 00 00 00 00"
        "  0e 00 73 70 61 72 73 79 6e 63 20 30 2e 31 2e 30"},
       {"OPEN",
-       "02 00 00 00 41 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
+       "02 00 00 00 4a 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
        "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
        "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"
-       "  00 00 00 40 00 00 00 00  1e 00 00 00"},
+       "  00 00 00 40 00 00 00 00  1e 00 00 00  00 00 00 00 00 00 00 00  00"},
+      {"DATA_ZSTD",
+       "22 00 00 00 1e 00 00 00  00 20 00 00 00 00 00 00  00 10 00 00"
+       "  28 b5 2f fd 00 58 4d 00 00 10 00 00 01 00 fb f7 01 16"},
       {"OPEN_OK",
        "03 00 00 00 20 00 00 00  01  00  00 00  00 00 00 00  00 48 00 00 00 00 00 00"
        "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67  00 00"},
@@ -114,12 +119,12 @@ Bytes example_digest() {
 }
 
 TEST(GoldenVectors, Hello) {
-  Hello m{1, kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint, "sparsync 0.1.0"};
+  Hello m{1, kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd, "sparsync 0.1.0"};
   EXPECT_EQ(frame(MsgType::kHello, encode(m)), golden("HELLO"));
   Hello d;
   ASSERT_TRUE(decode(payload_of(golden("HELLO"), MsgType::kHello), &d).is_ok());
   EXPECT_EQ(d.version, 1);
-  EXPECT_EQ(d.features, 0x7u);
+  EXPECT_EQ(d.features, 0xfu);
   EXPECT_EQ(d.software, "sparsync 0.1.0");
 }
 
@@ -143,6 +148,8 @@ TEST(GoldenVectors, Open) {
   EXPECT_EQ(d.source_id, "f:2049:131:1700000000");
   EXPECT_EQ(d.checkpoint_bytes, 1ull << 30);
   EXPECT_EQ(d.checkpoint_seconds, 30u);
+  EXPECT_EQ(d.bwlimit, 0u);
+  EXPECT_EQ(d.compress_level, 0);
 }
 
 TEST(GoldenVectors, OpenOk) {
@@ -230,6 +237,20 @@ TEST(GoldenVectors, Data) {
   EXPECT_EQ(Bytes(d.bytes, d.bytes + d.length), body);
 }
 
+TEST(GoldenVectors, DataZstd) {
+  const Bytes p = payload_of(golden("DATA_ZSTD"), MsgType::kDataZstd);
+  DataZstdView d;
+  ASSERT_TRUE(decode(p, &d).is_ok());
+  EXPECT_EQ(d.offset, 8192u);
+  EXPECT_EQ(d.raw_length, 4096u);
+  ASSERT_EQ(d.length, 18u);
+  EXPECT_EQ(d.bytes, p.data() + 12);
+  // The bytes are a real zstd frame of 4096 zero bytes.
+  Bytes raw(4096, 0xff);
+  ASSERT_EQ(ZSTD_decompress(raw.data(), raw.size(), d.bytes, d.length), 4096u);
+  EXPECT_EQ(raw, Bytes(4096, 0));
+}
+
 TEST(GoldenVectors, Hole) {
   EXPECT_EQ(frame(MsgType::kHole, encode(Hole{12288, 4096})), golden("HOLE"));
   Hole d;
@@ -295,7 +316,7 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0x7u);
+  EXPECT_EQ(kFeaturesOffered, 0xfu);
   EXPECT_EQ(kOpenKnownFlags, 0x001f);
   EXPECT_EQ(kVerifyRegionBytes, 64ull << 20);
   EXPECT_EQ(kVerifyDigestsPerFrame, 1024u);
