@@ -56,7 +56,8 @@ std::string progress_text(const ProgressSample& p) {
                                                                       static_cast<double>(p.total));
     t += " (" + std::to_string(pct) + "%)";
   }
-  t += ", " + format_bytes(p.data_bytes) + " sent, " + format_bytes(p.hole_bytes) + " as holes";
+  t += ", " + format_bytes(p.data_bytes) + " sent";
+  if (p.hole_bytes > 0) t += ", " + format_bytes(p.hole_bytes) + " as holes";
   if (p.rate > 0) t += ", " + format_rate(p.rate);
   if (p.phase == Phase::kSyncing && p.eta_seconds >= 0) t += ", ETA " + format_duration(p.eta_seconds);
   return t;

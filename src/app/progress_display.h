@@ -35,8 +35,9 @@ struct ProgressSample {
   double eta_seconds = -1;  // < 0: unknown
 };
 
-// "syncing 412 MiB of 1.00 GiB scanned (40%), 12.0 MiB sent, 0 B as holes,
-// 380 MiB/s, ETA 0:02"; "connecting"; "flushing ...", "verifying ...".
+// "syncing 412 MiB of 1.00 GiB scanned (40%), 12.0 MiB sent, 380 MiB/s,
+// ETA 0:02" (", 2.00 MiB as holes" after "sent" once there are any);
+// "connecting"; "flushing ...", "verifying ...", "done ...".
 std::string progress_text(const ProgressSample& sample);
 // "0:07", "12:05", "1:02:03"
 std::string format_duration(double seconds);

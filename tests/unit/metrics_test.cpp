@@ -154,13 +154,16 @@ TEST(ProgressTextTest, Formats) {
   s.total = 1024ull * 1024 * 1024;
   s.scanned = 256ull * 1024 * 1024;
   s.data_bytes = 12ull * 1024 * 1024;
-  EXPECT_EQ(progress_text(s), "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 0 B as holes");
+  EXPECT_EQ(progress_text(s), "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent");
+  s.hole_bytes = 2 * 1024 * 1024;
+  EXPECT_EQ(progress_text(s), "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 2.00 MiB as holes");
+  s.hole_bytes = 0;
   s.rate = 128.0 * 1024 * 1024;
   s.eta_seconds = 6;
   EXPECT_EQ(progress_text(s),
-            "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 0 B as holes, 128 MiB/s, ETA 0:06");
+            "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 128 MiB/s, ETA 0:06");
   s.phase = Phase::kDone;  // no ETA once finished
-  EXPECT_EQ(progress_text(s), "done 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 0 B as holes, 128 MiB/s");
+  EXPECT_EQ(progress_text(s), "done 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 128 MiB/s");
   EXPECT_EQ(format_duration(0), "0:00");
   EXPECT_EQ(format_duration(125.4), "2:05");
   EXPECT_EQ(format_duration(3723), "1:02:03");
