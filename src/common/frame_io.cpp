@@ -47,7 +47,7 @@ Status FrameWriter::writev_all(iovec* iov, int count) {
   return Status::ok();
 }
 
-Status FrameWriter::write(proto::MsgType type, const std::vector<uint8_t>& payload) {
+Status FrameWriter::write(proto::MsgType type, std::span<const uint8_t> payload) {
   if (payload.size() > proto::kMaxPayload) {
     return Status(ErrorKind::kInternal, "refusing to send an oversized frame");
   }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/byte_buffer.h"
 #include "common/frame_codec.h"
 #include "common/messages.h"
 #include "common/status.h"
@@ -18,8 +19,10 @@
 namespace sparsync {
 
 struct Frame {
+  Frame() = default;
+  Frame(proto::MsgType t, std::span<const uint8_t> p) : type(t), payload(p.begin(), p.end()) {}
   proto::MsgType type = proto::MsgType::kError;
-  std::vector<uint8_t> payload;
+  ByteBuffer payload;  // resized without zero-filling: read() overwrites it
 };
 
 class FrameReader {
@@ -39,7 +42,7 @@ class FrameReader {
 class FrameWriter {
  public:
   explicit FrameWriter(int fd) : fd_(fd) {}
-  Status write(proto::MsgType type, const std::vector<uint8_t>& payload);
+  Status write(proto::MsgType type, std::span<const uint8_t> payload);
   // DATA: header, 8-byte offset and the bytes, without copying the bytes.
   Status write_data(uint64_t offset, const uint8_t* bytes, uint32_t length);
   uint64_t bytes_written() const;

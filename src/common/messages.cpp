@@ -156,7 +156,7 @@ std::vector<uint8_t> encode_data_prefix(uint64_t offset) {
   return w.take();
 }
 
-Status decode(const std::vector<uint8_t>& p, Hello* m) {
+Status decode(std::span<const uint8_t> p, Hello* m) {
   ByteReader r(p.data(), p.size());
   char magic[sizeof(kHelloMagic)];
   uint16_t reserved = 0;
@@ -172,7 +172,7 @@ Status decode(const std::vector<uint8_t>& p, Hello* m) {
   return finish(r, "HELLO");
 }
 
-Status decode(const std::vector<uint8_t>& p, Open* m) {
+Status decode(std::span<const uint8_t> p, Open* m) {
   ByteReader r(p.data(), p.size());
   uint8_t role = 0, hash = 0;
   r.u8(&role);
@@ -202,7 +202,7 @@ Status decode(const std::vector<uint8_t>& p, Open* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, OpenOk* m) {
+Status decode(std::span<const uint8_t> p, OpenOk* m) {
   ByteReader r(p.data(), p.size());
   uint8_t kind = 0, state = 0;
   uint32_t reserved = 0;
@@ -220,7 +220,7 @@ Status decode(const std::vector<uint8_t>& p, OpenOk* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, size_t hash_len, Hash* m) {
+Status decode(std::span<const uint8_t> p, size_t hash_len, Hash* m) {
   ByteReader r(p.data(), p.size());
   uint32_t reserved = 0;
   r.u64(&m->first_block);
@@ -233,7 +233,7 @@ Status decode(const std::vector<uint8_t>& p, size_t hash_len, Hash* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, HashZero* m) {
+Status decode(std::span<const uint8_t> p, HashZero* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->first_block);
   r.u64(&m->count);
@@ -242,13 +242,13 @@ Status decode(const std::vector<uint8_t>& p, HashZero* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, HashEnd* m) {
+Status decode(std::span<const uint8_t> p, HashEnd* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->total_blocks);
   return finish(r, "HASH_END");
 }
 
-Status decode(const std::vector<uint8_t>& p, DataView* m) {
+Status decode(std::span<const uint8_t> p, DataView* m) {
   ByteReader r(p.data(), p.size());
   if (!r.u64(&m->offset) || r.remaining() == 0 || r.remaining() > kMaxDataPerFrame) {
     return malformed("DATA");
@@ -258,7 +258,7 @@ Status decode(const std::vector<uint8_t>& p, DataView* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, DataZstdView* m) {
+Status decode(std::span<const uint8_t> p, DataZstdView* m) {
   ByteReader r(p.data(), p.size());
   if (!r.u64(&m->offset) || !r.u32(&m->raw_length) || m->raw_length == 0 ||
       m->raw_length > kMaxDataPerFrame || r.remaining() == 0) {
@@ -269,7 +269,7 @@ Status decode(const std::vector<uint8_t>& p, DataZstdView* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, Hole* m) {
+Status decode(std::span<const uint8_t> p, Hole* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->offset);
   r.u64(&m->length);
@@ -278,19 +278,19 @@ Status decode(const std::vector<uint8_t>& p, Hole* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, Checkpoint* m) {
+Status decode(std::span<const uint8_t> p, Checkpoint* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->offset);
   return finish(r, "CHECKPOINT");
 }
 
-Status decode(const std::vector<uint8_t>& p, Ack* m) {
+Status decode(std::span<const uint8_t> p, Ack* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->offset);
   return finish(r, "ACK");
 }
 
-Status decode(const std::vector<uint8_t>& p, Done* m) {
+Status decode(std::span<const uint8_t> p, Done* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->final_size);
   r.u64(&m->bytes_scanned);
@@ -302,7 +302,7 @@ Status decode(const std::vector<uint8_t>& p, Done* m) {
   return finish(r, "DONE");
 }
 
-Status decode(const std::vector<uint8_t>& p, Summary* m) {
+Status decode(std::span<const uint8_t> p, Summary* m) {
   ByteReader r(p.data(), p.size());
   uint8_t method = 0;
   r.u64(&m->bytes_written);
@@ -317,7 +317,7 @@ Status decode(const std::vector<uint8_t>& p, Summary* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, Error* m) {
+Status decode(std::span<const uint8_t> p, Error* m) {
   ByteReader r(p.data(), p.size());
   uint16_t code = 0;
   r.u16(&code);
@@ -328,13 +328,13 @@ Status decode(const std::vector<uint8_t>& p, Error* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, Resume* m) {
+Status decode(std::span<const uint8_t> p, Resume* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->offset);
   return finish(r, "RESUME");
 }
 
-Status decode(const std::vector<uint8_t>& p, VerifyDigests* m) {
+Status decode(std::span<const uint8_t> p, VerifyDigests* m) {
   ByteReader r(p.data(), p.size());
   uint32_t reserved = 0;
   r.u64(&m->first_region);
@@ -348,7 +348,7 @@ Status decode(const std::vector<uint8_t>& p, VerifyDigests* m) {
   return Status::ok();
 }
 
-Status decode(const std::vector<uint8_t>& p, VerifyEnd* m) {
+Status decode(std::span<const uint8_t> p, VerifyEnd* m) {
   ByteReader r(p.data(), p.size());
   r.bytes(m->digest, sizeof(m->digest));
   return finish(r, "VERIFY_END");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -152,23 +153,23 @@ std::vector<uint8_t> encode(const VerifyEnd& m);
 // DATA's payload prefix (the offset); the bytes follow it on the wire.
 std::vector<uint8_t> encode_data_prefix(uint64_t offset);
 
-Status decode(const std::vector<uint8_t>& payload, Hello* m);
-Status decode(const std::vector<uint8_t>& payload, Open* m);
-Status decode(const std::vector<uint8_t>& payload, OpenOk* m);
-Status decode(const std::vector<uint8_t>& payload, size_t hash_len, Hash* m);
-Status decode(const std::vector<uint8_t>& payload, HashZero* m);
-Status decode(const std::vector<uint8_t>& payload, HashEnd* m);
-Status decode(const std::vector<uint8_t>& payload, DataView* m);
-Status decode(const std::vector<uint8_t>& payload, DataZstdView* m);
-Status decode(const std::vector<uint8_t>& payload, Hole* m);
-Status decode(const std::vector<uint8_t>& payload, Checkpoint* m);
-Status decode(const std::vector<uint8_t>& payload, Ack* m);
-Status decode(const std::vector<uint8_t>& payload, Done* m);
-Status decode(const std::vector<uint8_t>& payload, Summary* m);
-Status decode(const std::vector<uint8_t>& payload, Error* m);
-Status decode(const std::vector<uint8_t>& payload, Resume* m);
-Status decode(const std::vector<uint8_t>& payload, VerifyDigests* m);
-Status decode(const std::vector<uint8_t>& payload, VerifyEnd* m);
+Status decode(std::span<const uint8_t> payload, Hello* m);
+Status decode(std::span<const uint8_t> payload, Open* m);
+Status decode(std::span<const uint8_t> payload, OpenOk* m);
+Status decode(std::span<const uint8_t> payload, size_t hash_len, Hash* m);
+Status decode(std::span<const uint8_t> payload, HashZero* m);
+Status decode(std::span<const uint8_t> payload, HashEnd* m);
+Status decode(std::span<const uint8_t> payload, DataView* m);
+Status decode(std::span<const uint8_t> payload, DataZstdView* m);
+Status decode(std::span<const uint8_t> payload, Hole* m);
+Status decode(std::span<const uint8_t> payload, Checkpoint* m);
+Status decode(std::span<const uint8_t> payload, Ack* m);
+Status decode(std::span<const uint8_t> payload, Done* m);
+Status decode(std::span<const uint8_t> payload, Summary* m);
+Status decode(std::span<const uint8_t> payload, Error* m);
+Status decode(std::span<const uint8_t> payload, Resume* m);
+Status decode(std::span<const uint8_t> payload, VerifyDigests* m);
+Status decode(std::span<const uint8_t> payload, VerifyEnd* m);
 
 const char* msg_type_name(MsgType type);
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/bounded_queue.h"
+#include "common/byte_buffer.h"
 #include "common/device.h"
 #include "common/session.h"
 
@@ -21,7 +22,7 @@ struct SourceChunk {
   uint64_t offset = 0;
   uint64_t length = 0;
   bool hole = false;          // true: no data buffer; reads as zeros
-  std::vector<uint8_t> data;  // length bytes when !hole
+  ByteBuffer data;            // length bytes when !hole
 };
 
 class SourceReader {

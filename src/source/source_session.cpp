@@ -318,7 +318,16 @@ Status run_source_session(Device& source, const SessionParams& params,
                           SourceSessionResult* result) {
   SyncStats& stats = result->stats;
   uint64_t start = 0;
-  SPARSYNC_RETURN_IF_ERROR(read_resume(in, params, &start));
+  Status resumed = read_resume(in, params, &start);
+  if (!resumed.is_ok()) {
+    // A bad RESUME is ours to explain (PROTOCOL.md §5); a broken link or the
+    // target's own ERROR needs no answer.
+    if (resumed.kind() != ErrorKind::kConnection && !resumed.from_peer()) {
+      proto::Error err{static_cast<proto::ErrorCode>(static_cast<int>(resumed.kind())), resumed.message()};
+      (void)out.write(proto::MsgType::kError, proto::encode(err));
+    }
+    return resumed;
+  }
   stats.resumed_from = start;
   if (options.progress != nullptr) {
     options.progress->total.store(params.image_size);

@@ -20,7 +20,7 @@ bool FrameOutbox::push_bulk(Frame frame) {
 
 void FrameOutbox::push_control(Frame frame) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (closed_ || broken_) return;
+  if (closed_ || broken_ || bulk_closed_) return;
   frames_.emplace_back(std::move(frame), false);
   cv_.notify_all();
 }
@@ -28,14 +28,12 @@ void FrameOutbox::push_control(Frame frame) {
 void FrameOutbox::push_urgent(Frame frame) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_ || broken_) return;
-  std::deque<std::pair<Frame, bool>> kept;
-  for (auto& f : frames_) {
-    if (!f.second) kept.push_back(std::move(f));
-  }
-  frames_.swap(kept);
+  // ERROR is the last frame (PROTOCOL.md §5): nothing queued goes before
+  // it, and nothing pushed later goes after it.
+  frames_.clear();
   bulk_ = 0;
   bulk_closed_ = true;
-  frames_.emplace_front(std::move(frame), false);
+  frames_.emplace_back(std::move(frame), false);
   cv_.notify_all();
 }
 

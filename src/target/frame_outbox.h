@@ -26,8 +26,8 @@ class FrameOutbox {
   // Blocks while max_bulk bulk frames are queued. Returns false once closed.
   bool push_bulk(Frame frame);
   void push_control(Frame frame);
-  // For ERROR: goes out before anything queued; queued and future bulk
-  // frames are dropped (the peer must learn why we stop, not more hashes).
+  // For ERROR: the last frame. Everything queued and everything pushed
+  // later is dropped (the peer must learn why we stop, and nothing after).
   void push_urgent(Frame frame);
   // Writes what is queued, then stops the writer; returns the first write error.
   Status close_and_flush();

@@ -37,7 +37,7 @@ Status TargetHasher::flush_hashes() {
 
 // Reads [pos, end) (block-aligned start; end is a block boundary or the image
 // end) and classifies each block.
-Status TargetHasher::hash_data(uint64_t pos, uint64_t end, std::vector<uint8_t>& buf) {
+Status TargetHasher::hash_data(uint64_t pos, uint64_t end, ByteBuffer& buf) {
   const size_t digest_len = proto::hash_length(params_.hash_kind);
   const uint64_t len = end - pos;
   buf.resize(len);
@@ -72,7 +72,7 @@ Status TargetHasher::run() {
   const uint64_t size = params_.image_size;
   const uint64_t bs = params_.block_size;
   const uint64_t limit = known_zero_ ? 0 : std::min(readable_size_, size);
-  std::vector<uint8_t> buf;
+  ByteBuffer buf;
   uint64_t pos = start_offset_;
   while (pos < limit) {
     if (cancelled_.load()) return Status(ErrorKind::kInterrupted, "hashing cancelled");

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "common/byte_buffer.h"
 #include "common/device.h"
 #include "common/session.h"
 #include "target/frame_outbox.h"
@@ -28,7 +29,7 @@ class TargetHasher {
  private:
   Status flush_zero();
   Status flush_hashes();
-  Status hash_data(uint64_t pos, uint64_t end, std::vector<uint8_t>& buf);
+  Status hash_data(uint64_t pos, uint64_t end, ByteBuffer& buf);
 
   Device* device_;
   SessionParams params_;

@@ -164,7 +164,7 @@ class TargetSession {
     SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &z));
     SPARSYNC_RETURN_IF_ERROR(check_range("DATA_ZSTD", z.offset, z.raw_length));
     if (dctx_ == nullptr) dctx_.reset(ZSTD_createDCtx());
-    std::vector<uint8_t> raw;
+    ByteBuffer raw;
     if (auto spare = spare_buffers_.try_pop()) raw = std::move(*spare);
     raw.resize(8 + static_cast<size_t>(z.raw_length));
     size_t n = ZSTD_decompressDCtx(dctx_.get(), raw.data() + 8, z.raw_length, z.bytes, z.length);
@@ -319,7 +319,7 @@ class TargetSession {
   FrameOutbox outbox_;
   TargetHasher hasher_;
   BoundedQueue<Write> writes_;
-  BoundedQueue<std::vector<uint8_t>> spare_buffers_;
+  BoundedQueue<ByteBuffer> spare_buffers_;
   struct DctxFree {
     void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
   };

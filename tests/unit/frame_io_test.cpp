@@ -103,12 +103,12 @@ TEST_F(FrameIoTest, WriteReadRoundTrip) {
   }
   uint64_t read_bytes = 0;
   Frame got;
-  got.payload = pattern_bytes(100, 9);  // stale contents must be replaced
+  got.payload.assign(100, 9);  // stale contents must be replaced
   for (const Sent& f : frames) {
     Status s = r.read(&got);
     ASSERT_TRUE(s.is_ok()) << s.message();
     EXPECT_EQ(got.type, f.type);
-    EXPECT_EQ(got.payload, f.payload);
+    EXPECT_EQ(Bytes(got.payload.begin(), got.payload.end()), f.payload);
     read_bytes += proto::kFrameHeaderSize + f.payload.size();
     EXPECT_EQ(r.bytes_read(), read_bytes);
   }
@@ -182,7 +182,7 @@ TEST_F(FrameIoTest, MaxPayloadFrameRoundTrip) {
   ASSERT_TRUE(ws.is_ok()) << ws.message();
   ASSERT_TRUE(rs.is_ok()) << rs.message();
   EXPECT_EQ(f.type, MsgType::kHash);
-  EXPECT_EQ(f.payload, payload);
+  EXPECT_EQ(Bytes(f.payload.begin(), f.payload.end()), payload);
   EXPECT_EQ(r.bytes_read(), proto::kFrameHeaderSize + payload.size());
   EXPECT_EQ(w.bytes_written(), r.bytes_read());
 }
@@ -334,7 +334,8 @@ TEST(FrameIoUnexpected, ErrorFrameCarriesPeerCode) {
         proto::ErrorCode::kVerify, proto::ErrorCode::kInterrupted}) {
     Frame f;
     f.type = MsgType::kError;
-    f.payload = proto::encode(proto::Error{code, "no space left on device"});
+    auto e = proto::encode(proto::Error{code, "no space left on device"});
+    f.payload.assign(e.begin(), e.end());
     Status s = unexpected_frame(f, "SUMMARY");
     ASSERT_FALSE(s.is_ok());
     EXPECT_EQ(static_cast<int>(s.kind()), static_cast<int>(code));
@@ -365,7 +366,8 @@ TEST(FrameIoUnexpected, MalformedErrorFrameIsProtocol) {
 TEST(FrameIoUnexpected, OtherFrameNamesBothTypes) {
   Frame f;
   f.type = MsgType::kDone;
-  f.payload = proto::encode(proto::Done{});
+  auto d = proto::encode(proto::Done{});
+  f.payload.assign(d.begin(), d.end());
   Status s = unexpected_frame(f, "SUMMARY");
   ASSERT_FALSE(s.is_ok());
   EXPECT_EQ(s.kind(), ErrorKind::kProtocol);
