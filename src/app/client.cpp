@@ -23,6 +23,7 @@ uint16_t open_flags(const SyncRequest& r) {
   if (r.restart) flags |= proto::kOpenRestart;
   if (r.verify) flags |= proto::kOpenVerify;
   if (r.force) flags |= proto::kOpenForce;
+  if (r.retry) flags |= proto::kOpenRetry;
   return flags;
 }
 
@@ -103,7 +104,7 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
   o->source_shown = t.peer_name() + ":" + ok.path;
   TargetOpenRequest treq{r.target, ok.size, r.dry_run, r.allow_larger_target,
-                         ok.source_id, r.block_size, r.hash_kind, r.restart, r.force};
+                         ok.source_id, r.block_size, r.hash_kind, r.restart, r.force, r.retry};
   auto target = open_target(treq);
   if (!target.is_ok()) {
     send_error(out, target.status());

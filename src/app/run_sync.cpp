@@ -22,8 +22,9 @@ void wait_before_retry(double seconds) {
 
 }  // namespace
 
-Status run_with_retries(const TransportFactory& connect, const SyncRequest& request,
+Status run_with_retries(const TransportFactory& connect, const SyncRequest& original,
                         const RetryPolicy& policy, SyncOutcome* outcome) {
+  SyncRequest request = original;
   double wait = policy.first_wait_seconds;
   for (int attempt = 0;; ++attempt) {
     *outcome = SyncOutcome{};
@@ -37,6 +38,9 @@ Status run_with_retries(const TransportFactory& connect, const SyncRequest& requ
     wait_before_retry(wait);
     if (interrupted()) return Status(ErrorKind::kInterrupted, "interrupted while waiting to retry; run the same command to resume");
     wait = std::min(policy.max_wait_seconds, wait * 2);
+    // The previous attempt's far side may still hold the target's lock for a
+    // moment; let the next one wait for it instead of failing at once.
+    request.retry = true;
   }
 }
 

@@ -22,7 +22,7 @@ Status serve_target(const proto::Open& open, FrameReader& in, FrameWriter& out) 
   TargetOpenRequest req{open.path, open.source_size, (open.flags & proto::kOpenDryRun) != 0,
                         (open.flags & proto::kOpenAllowLargerTarget) != 0, open.source_id,
                         open.block_size, open.hash_kind, (open.flags & proto::kOpenRestart) != 0,
-                        (open.flags & proto::kOpenForce) != 0};
+                        (open.flags & proto::kOpenForce) != 0, (open.flags & proto::kOpenRetry) != 0};
   auto target = open_target(req);
   if (!target.is_ok()) return refuse(out, target.status());
   OpenedTarget t = target.take();

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <vector>
 
 namespace sparsync {
@@ -23,14 +24,51 @@ bool is_unsupported(int err) {
   return err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS || err == ENOTTY || err == ENODEV;
 }
 
+// Who holds a flock on the file behind `fd`, from /proc/locks ("pid 123:
+// sparsync --server"), or empty when it cannot be told.
+std::string flock_holder(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {};
+  char want[64];
+  std::snprintf(want, sizeof(want), "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  FILE* f = std::fopen("/proc/locks", "re");
+  if (f == nullptr) return {};
+  char line[256];
+  std::string holder;
+  while (holder.empty() && std::fgets(line, sizeof(line), f) != nullptr) {
+    char kind[16], mode[16], access[16], id[64];
+    long pid = 0;
+    // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF"
+    if (std::sscanf(line, "%*s %15s %15s %15s %ld %63s", kind, mode, access, &pid, id) == 5 &&
+        std::string(kind) == "FLOCK" && std::string(id) == want && pid > 0) {
+      holder = "pid " + std::to_string(pid);
+      std::string cmd;
+      if (FILE* c = std::fopen(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), "re")) {
+        int ch;
+        while ((ch = std::fgetc(c)) != EOF && cmd.size() < 80) cmd += ch == 0 ? ' ' : static_cast<char>(ch);
+        std::fclose(c);
+      }
+      while (!cmd.empty() && cmd.back() == ' ') cmd.pop_back();
+      if (!cmd.empty()) holder += ": " + cmd;
+    }
+  }
+  std::fclose(f);
+  return holder;
+}
+
 // flock on a target file: two sparsync runs never write one target at once.
-Status lock_exclusive(int fd, const std::string& path, ErrorKind role) {
+// A second run fails at once, naming the holder; only an automatic retry
+// (`wait`) gives a previous run of its own a few seconds to wind down.
+Status lock_exclusive(int fd, const std::string& path, ErrorKind role, bool wait) {
   for (int waited = 0;; ++waited) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::ok();
     if (errno != EWOULDBLOCK) return errno_status(role, "cannot lock " + path, errno);
-    if (waited == kExclusiveWaitSeconds * 10) {
-      return Status(role, path + " is being written by another sparsync run (it holds the lock); "
-                                 "wait for it to finish or stop it");
+    if (!wait || waited == kExclusiveWaitSeconds * 10) {
+      std::string holder = flock_holder(fd);
+      return Status(role, path + " is being written by another sparsync run" +
+                              (holder.empty() ? std::string() : " (" + holder + ")") +
+                              "; wait for it to finish or stop it");
     }
     ::usleep(100000);
   }
@@ -59,7 +97,7 @@ FileDevice::FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, ui
       zero_method_(static_cast<int>(proto::ZeroMethod::kPunchHole)) {}
 
 Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bool writable,
-                                                     ErrorKind role) {
+                                                     ErrorKind role, bool wait_for_exclusive) {
   int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY;
   UniqueFd fd(::open(path.c_str(), flags));
   if (!fd.valid()) return errno_status(role, "cannot open " + path, errno);
@@ -71,7 +109,7 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bo
     kind = proto::DeviceKind::kRegularFile;
     size = static_cast<uint64_t>(st.st_size);
     if (writable) {
-      SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, role));
+      SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, role, wait_for_exclusive));
       // The previous holder may have resized it while we waited.
       if (::fstat(fd.get(), &st) != 0) return errno_status(role, "cannot stat " + path, errno);
       size = static_cast<uint64_t>(st.st_size);
@@ -82,7 +120,10 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bo
       UniqueFd excl;
       for (int waited = 0;; ++waited) {
         excl.reset(::open(path.c_str(), flags | O_EXCL));
-        if (excl.valid() || errno != EBUSY || waited == kExclusiveWaitSeconds * 10) break;
+        if (excl.valid() || errno != EBUSY || !wait_for_exclusive ||
+            waited == kExclusiveWaitSeconds * 10) {
+          break;
+        }
         ::usleep(100000);
       }
       if (!excl.valid()) {
@@ -119,7 +160,7 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bo
 Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, uint64_t size) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644));
   if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot create " + path, errno);
-  SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, ErrorKind::kTarget));
+  SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, ErrorKind::kTarget, false));
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
   }

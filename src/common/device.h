@@ -60,11 +60,12 @@ class FileDevice : public Device {
   // Opens an existing file or block device. `writable` opens O_RDWR and makes
   // this run the target's only writer: a block device is opened O_EXCL (the
   // kernel refuses it while mounted or held by another user) and a file is
-  // locked with flock. A holder that is another sparsync run still winding
-  // down (a retry reconnects within seconds) is waited for, up to
-  // kExclusiveWaitSeconds. `role` says which side errors blame.
+  // locked with flock. Another holder makes it fail at once, naming the
+  // holder when it can; with `wait_for_exclusive` (an automatic retry, whose
+  // own previous run may still be winding down) it waits up to
+  // kExclusiveWaitSeconds first. `role` says which side errors blame.
   static Result<std::unique_ptr<FileDevice>> open(const std::string& path, bool writable,
-                                                  ErrorKind role);
+                                                  ErrorKind role, bool wait_for_exclusive = false);
   // Creates a new regular file (O_EXCL, mode 0644 less umask), sized `size`
   // as one hole.
   static Result<std::unique_ptr<FileDevice>> create(const std::string& path, uint64_t size);

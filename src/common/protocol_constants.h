@@ -71,8 +71,9 @@ enum OpenFlag : uint16_t {
   kOpenRestart = 1u << 2,  // ignore any checkpoint: compare from offset 0
   kOpenVerify = 1u << 3,   // after SUMMARY, both sides exchange SHA-256 digests
   kOpenForce = 1u << 4,    // target: skip the mount check (exclusive open still applies)
+  kOpenRetry = 1u << 5,    // an automatic retry: wait briefly for the previous run's lock
 };
-inline constexpr uint16_t kOpenKnownFlags = 0x001f;
+inline constexpr uint16_t kOpenKnownFlags = 0x003f;
 
 // PROTOCOL.md §6: --verify compares SHA-256 digests of fixed regions, so a
 // mismatch can be located; the whole-image digest closes the exchange.

@@ -95,7 +95,7 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
   if (S_ISBLK(st.st_mode) && !req.dry_run) {
     SPARSYNC_RETURN_IF_ERROR(check_device_not_in_use(req.path, st.st_rdev, !req.force));
   }
-  auto opened = FileDevice::open(req.path, !req.dry_run, ErrorKind::kTarget);
+  auto opened = FileDevice::open(req.path, !req.dry_run, ErrorKind::kTarget, req.retry);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<FileDevice> dev = opened.take();
   const uint64_t old_size = dev->size();

@@ -31,6 +31,7 @@ struct TargetOpenRequest {
   proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
   bool restart = false;  // ignore any checkpoint deliberately
   bool force = false;    // skip the mount check of a block device (common/in_use.h)
+  bool retry = false;    // an automatic retry: wait briefly for the previous run's lock
 };
 
 struct OpenedTarget {

@@ -82,7 +82,7 @@ TEST(Checkpoint, EveryTruncationIsRejected) {
 TEST(Checkpoint, EveryCorruptByteIsRejected) {
   const std::string bytes = encode_checkpoint(sample());
   for (size_t i = 0; i < bytes.size(); ++i) {
-    for (uint8_t mask : {0x01, 0x80, 0xff}) {
+    for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
       std::string bad = bytes;
       bad[i] = static_cast<char>(bad[i] ^ mask);
       EXPECT_EQ(decode_checkpoint(bad), std::nullopt) << "byte " << i << " ^ " << int(mask);

@@ -317,7 +317,7 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
   EXPECT_EQ(kFeaturesOffered, 0xfu);
-  EXPECT_EQ(kOpenKnownFlags, 0x001f);
+  EXPECT_EQ(kOpenKnownFlags, 0x003f);
   EXPECT_EQ(kVerifyRegionBytes, 64ull << 20);
   EXPECT_EQ(kVerifyDigestsPerFrame, 1024u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureZstd), 0x8u);
