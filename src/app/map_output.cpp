@@ -12,7 +12,11 @@ std::string map_text(const ChangeMap& map, size_t columns) {
   if (map.cells().empty()) return "";
   if (columns == 0) columns = 80;
   size_t width = std::max<size_t>(columns, 3) - 2;
-  std::string out = "[" + map.render(width) + "]\n";
+  // Appended piece by piece: GCC 12 misreports "literal" + std::string&&
+  // as an overlapping memcpy (-Wrestrict) at -O2.
+  std::string out = "[";
+  out += map.render(width);
+  out += "]\n";
   // What one column covers, as render() spreads the cells over the width.
   uint64_t per_column = map.image_size() / width + (map.image_size() % width != 0 ? 1 : 0);
   if (map.cells().size() < width) per_column = map.cell_bytes();

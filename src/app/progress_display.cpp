@@ -50,7 +50,12 @@ std::string format_duration(double seconds) {
 std::string progress_text(const ProgressSample& p) {
   std::string t = phase_name(p.phase);
   if (p.phase == Phase::kConnecting) return t;
-  t += " " + format_bytes(p.scanned) + " of " + format_bytes(p.total) + " scanned";
+  // Appended piece by piece (GCC 12 -Wrestrict false positive on " " + string&&).
+  t += ' ';
+  t += format_bytes(p.scanned);
+  t += " of ";
+  t += format_bytes(p.total);
+  t += " scanned";
   if (p.total > 0) {
     uint64_t pct = p.scanned >= p.total ? 100 : static_cast<uint64_t>(static_cast<double>(p.scanned) * 100.0 /
                                                                       static_cast<double>(p.total));

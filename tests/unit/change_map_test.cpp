@@ -95,7 +95,10 @@ TEST(MapOutputTest, ReportSaysWhyADryRunPullHasNoMap) {
   r.dry_run = true;
   EXPECT_EQ(map_report(r, 10),
             "map: not available for a dry-run pull (the far side plans and sends no operations)\n");
-  EXPECT_EQ(map_text(m, 0).substr(0, 80), "[" + m.render(78) + "]");  // 0 columns: 80
+  std::string bar = "[";
+  bar += m.render(78);
+  bar += ']';
+  EXPECT_EQ(map_text(m, 0).substr(0, 80), bar);  // 0 columns: 80
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 // drift apart; GoldenVectors.FuzzSeedsMatch does the same for tests/fuzz.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -46,8 +47,9 @@ Bytes parse_hex(const std::string& text) {
 Bytes frame(MsgType type, const Bytes& payload) {
   uint8_t header[kFrameHeaderSize];
   encode_header(type, static_cast<uint32_t>(payload.size()), header);
-  Bytes out(header, header + kFrameHeaderSize);
-  out.insert(out.end(), payload.begin(), payload.end());
+  Bytes out(kFrameHeaderSize + payload.size());
+  std::copy(header, header + kFrameHeaderSize, out.begin());
+  std::copy(payload.begin(), payload.end(), out.begin() + kFrameHeaderSize);
   return out;
 }
 
