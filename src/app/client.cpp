@@ -45,8 +45,7 @@ Status read_open_ok(FrameReader& in, proto::OpenOk* ok) {
 }
 
 void send_error(FrameWriter& out, const Status& s) {
-  proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
-  (void)out.write(proto::MsgType::kError, proto::encode(e));
+  (void)out.write(proto::MsgType::kError, encode_error(s));
 }
 
 // The source of a push: a file or block device, or stdin read once ("-").

@@ -13,8 +13,7 @@ namespace sparsync {
 namespace {
 
 Status refuse(FrameWriter& out, const Status& s) {
-  proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
-  (void)out.write(proto::MsgType::kError, proto::encode(e));
+  (void)out.write(proto::MsgType::kError, encode_error(s));
   return s;
 }
 

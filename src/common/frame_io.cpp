@@ -76,6 +76,11 @@ uint64_t FrameWriter::bytes_written() const {
   return bytes_written_;
 }
 
+std::vector<uint8_t> encode_error(const Status& status) {
+  return proto::encode(proto::Error{static_cast<proto::ErrorCode>(static_cast<int>(status.kind())),
+                                    status.message()});
+}
+
 Status unexpected_frame(const Frame& frame, const char* expected) {
   if (frame.type == proto::MsgType::kError) {
     proto::Error e;

@@ -54,6 +54,10 @@ class FrameWriter {
   uint64_t bytes_written_ = 0;
 };
 
+// The ERROR payload that tells the peer about `status`: its category as the
+// code (= the exit code) and its one-line message.
+std::vector<uint8_t> encode_error(const Status& status);
+
 // If `frame` is an ERROR, decodes it into a status carrying the peer's code
 // and text; otherwise returns a protocol status naming the unexpected type.
 Status unexpected_frame(const Frame& frame, const char* expected);

@@ -32,8 +32,7 @@ Status client_hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
 // human at the other end sees why, then give up.
 static Status refuse(FrameWriter& out, const Status& s) {
   if (s.from_peer() || s.kind() == ErrorKind::kConnection) return s;
-  proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
-  (void)out.write(proto::MsgType::kError, proto::encode(e));
+  (void)out.write(proto::MsgType::kError, encode_error(s));
   return s;
 }
 

@@ -323,8 +323,7 @@ Status run_source_session(Device& source, const SessionParams& params,
     // A bad RESUME is ours to explain (PROTOCOL.md §5); a broken link or the
     // target's own ERROR needs no answer.
     if (resumed.kind() != ErrorKind::kConnection && !resumed.from_peer()) {
-      proto::Error err{static_cast<proto::ErrorCode>(static_cast<int>(resumed.kind())), resumed.message()};
-      (void)out.write(proto::MsgType::kError, proto::encode(err));
+      (void)out.write(proto::MsgType::kError, encode_error(resumed));
     }
     return resumed;
   }
@@ -359,8 +358,7 @@ Status run_source_session(Device& source, const SessionParams& params,
     reports.fail(s);
     // Tell the target why we stop, so it exits instead of waiting for frames;
     // if it is already gone this write fails and that is fine.
-    proto::Error err{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
-    if (!s.from_peer()) (void)out.write(proto::MsgType::kError, proto::encode(err));
+    if (!s.from_peer()) (void)out.write(proto::MsgType::kError, encode_error(s));
     // The target may have said why it stopped; its reason beats our EPIPE.
     Status remote = receiver.wait_summary(&summary);
     if (!remote.is_ok() && s.kind() == ErrorKind::kConnection && remote.kind() != ErrorKind::kConnection) {

@@ -292,8 +292,7 @@ class TargetSession {
   }
 
   static Frame error_frame(const Status& s) {
-    proto::Error e{static_cast<proto::ErrorCode>(static_cast<int>(s.kind())), s.message()};
-    return Frame{proto::MsgType::kError, proto::encode(e)};
+    return Frame{proto::MsgType::kError, encode_error(s)};
   }
 
   // Records the first failure and tells the peer once, through the outbox.
