@@ -5,7 +5,6 @@
 #include <chrono>
 
 #include "common/device.h"
-#include "common/handshake.h"
 #include "app/summary.h"
 #include "common/log.h"
 #include "source/source_session.h"
@@ -65,7 +64,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<Device> source = opened.take();
   uint64_t features = 0;
-  SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
+  SPARSYNC_RETURN_IF_ERROR(t.hello(in, out, &features));
   log::verbose("negotiated features: " + describe_features(features));
   proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, open_flags(r), r.block_size,
                    source->size(), r.target, source->identity(), r.checkpoint_bytes,
@@ -93,7 +92,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
 
 Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
   uint64_t features = 0;
-  SPARSYNC_RETURN_IF_ERROR(client_hello(in, out, &features));
+  SPARSYNC_RETURN_IF_ERROR(t.hello(in, out, &features));
   log::verbose("negotiated features: " + describe_features(features));
   proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, "",
                    r.checkpoint_bytes, static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,

@@ -1,5 +1,5 @@
 // Short helper commands on the far host over their own exec channels:
-// probing for sparsync, `uname -m`, `mktemp -d`, uploading a file through
+// `uname -m`, `mktemp -d`, uploading a file through
 // `cat > path`, cleaning up. Each runs to completion before returning.
 // Thread-safety: uses the connection's session; call from its owning thread.
 #pragma once

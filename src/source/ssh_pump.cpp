@@ -11,12 +11,16 @@
 #include <chrono>
 #include <vector>
 
+#include "common/log.h"
+
 namespace sparsync {
 namespace {
 
 // Big transfers keep the SSH window full; the caps bound memory per direction.
 constexpr size_t kChunk = 256 * 1024;
 constexpr size_t kCap = 1024 * 1024;
+// Held stderr is for diagnosis (a shell's complaint, a sudo prompt): a line or two.
+constexpr size_t kHeldCap = 64 * 1024;
 
 // A byte FIFO that compacts lazily, so the hot path is one memmove per MiB.
 class ByteQueue {
@@ -100,23 +104,47 @@ void ChannelPump::run() {
   if (result_.status.is_ok()) result_.exit_status = ssh_channel_get_exit_status(channel_);
 }
 
+void ChannelPump::hold_stderr() {
+  std::lock_guard<std::mutex> lock(stderr_mu_);
+  holding_ = true;
+}
+
+void ChannelPump::release_stderr() {
+  std::lock_guard<std::mutex> lock(stderr_mu_);
+  holding_ = false;
+  std::string held;
+  held.swap(held_);
+  // Once the pump has ended nothing follows: a last line without a newline goes out too.
+  write_stderr_lines(held.data(), held.size(), joined_);
+}
+
+std::string ChannelPump::held_stderr() {
+  std::lock_guard<std::mutex> lock(stderr_mu_);
+  return held_;
+}
+
 void ChannelPump::relay_stderr(const char* data, size_t len, bool flush) {
+  std::lock_guard<std::mutex> lock(stderr_mu_);
+  if (holding_) {
+    if (held_.size() < kHeldCap) held_.append(data != nullptr ? data : "", len);
+    return;
+  }
+  write_stderr_lines(data, len, flush);
+}
+
+// Through log, so a line never lands in the middle of a live progress line.
+void ChannelPump::write_stderr_lines(const char* data, size_t len, bool flush) {
   stderr_partial_.append(data != nullptr ? data : "", len);
   size_t start = 0;
   for (;;) {
     size_t nl = stderr_partial_.find('\n', start);
     if (nl == std::string::npos) break;
-    // One write per line so that lines never interleave with our own log.
-    std::string line = host_ + ": " + stderr_partial_.substr(start, nl - start + 1);
-    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-    (void)ignored;
+    log::error(host_ + ": " + stderr_partial_.substr(start, nl - start));
     start = nl + 1;
   }
   stderr_partial_.erase(0, start);
   if (flush && !stderr_partial_.empty()) {
-    std::string line = host_ + ": " + stderr_partial_ + "\n";
-    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-    (void)ignored;
+    log::error(host_ + ": " + stderr_partial_);
     stderr_partial_.clear();
   }
 }

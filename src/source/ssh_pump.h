@@ -3,7 +3,8 @@
 // engines read and write from several threads, so the engines get the other
 // end of a socketpair and this thread is the only one touching the session
 // until join() returns. It also relays the channel's stderr to ours, each
-// line prefixed with the host name, sends EOF on the channel when the local
+// line prefixed with the host name (or holds it back while the caller
+// decides whether the far command even started), sends EOF on the channel when the local
 // side shuts its write half, keeps a quiet link alive, and collects the far
 // command's exit status.
 // Thread-safety: start/stop/join from the owning thread; the pump thread owns
@@ -13,6 +14,7 @@
 #include <libssh/libssh.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -44,10 +46,20 @@ class ChannelPump {
   // local side has shut its write half (or either side broke).
   PumpResult join();
 
+  // Stderr is held back, not relayed, until release_stderr(): while the
+  // first exchange shows whether the far command started at all, a shell's
+  // "command not found" is for us to read, not for the user.
+  void hold_stderr();
+  // Relays what was held and everything after it.
+  void release_stderr();
+  // What was held so far (at most 64 KiB).
+  std::string held_stderr();
+
  private:
   void run();
   Status loop();
   void relay_stderr(const char* data, size_t len, bool flush);
+  void write_stderr_lines(const char* data, size_t len, bool flush);  // stderr_mu_ held
   Status keepalive();
 
   ssh_session session_;
@@ -61,7 +73,10 @@ class ChannelPump {
   std::thread thread_;
   bool joined_ = true;
   PumpResult result_;
+  std::mutex stderr_mu_;  // guards the three below: relay runs on the pump thread
   std::string stderr_partial_;
+  bool holding_ = false;
+  std::string held_;
 };
 
 }  // namespace sparsync

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <vector>
 
+#include "common/frame_io.h"
+#include "common/handshake.h"
 #include "common/log.h"
 #include "common/protocol_constants.h"
 #include "common/unique_fd.h"
@@ -33,36 +35,93 @@ std::string command_for(const SshOptions& o, const std::string& binary, const ch
   return std::string(o.sudo ? "sudo -n " : "") + shell_quote(binary) + " " + args;
 }
 
-// Asks the far sparsync for its version rather than waiting for HELLO to
-// fail: a clean answer before any session starts, and the same question
-// tells a missing binary, a sudo that wants a password and an old version apart.
-Result<Found> probe(SshConnection& c, const std::string& binary, std::string* seen) {
-  const SshOptions& o = c.options();
-  std::string cmd = command_for(o, binary, "--version");
-  auto run = ssh_exec(c, cmd);
-  if (!run.is_ok()) return run.status();
-  const ExecResult& r = run.value();
-  const std::string& host = c.peer_name();
-  if (o.sudo && (contains(r.err, "password is required") || contains(r.err, "terminal is required"))) {
-    return Status(ErrorKind::kConnection, "sudo on " + host + " wants a password (" + trim(first_line(r.err)) +
-                                              "); allow " + c.destination() +
-                                              " to run sparsync with NOPASSWD there, or drop --sudo");
+// The far command's stderr, once it is known to be for the user: one line
+// each, prefixed with the host like everything the pump relays.
+void print_far_stderr(const std::string& host, const std::string& text) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) log::error(host + ": " + line);
+}
+
+// What the far command's exit and stderr say when it ended before answering
+// HELLO: no such binary (upload one), sudo in the way, or a failure of its own.
+Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::string& cmd, std::string* seen) {
+  std::string err = t.held_stderr();
+  int code = t.exit_status();
+  const std::string& host = t.peer_name();
+  if (o.sudo && (contains(err, "password is required") || contains(err, "terminal is required"))) {
+    return Status(ErrorKind::kConnection, "sudo on " + host + " wants a password (" + trim(first_line(err)) +
+                                              "); allow " + t.connection().destination() + " to run sparsync with NOPASSWD there, "
+                                              "or drop --sudo");
   }
-  if (o.sudo && r.exit_status == 127 && contains(r.err, "sudo")) {
-    return Status(ErrorKind::kConnection, "sudo is not installed on " + host + " (" + trim(first_line(r.err)) +
+  if (o.sudo && code == 127 && contains(err, "sudo")) {
+    return Status(ErrorKind::kConnection, "sudo is not installed on " + host + " (" + trim(first_line(err)) +
                                               "); install it or connect as a user who may write the target");
   }
-  if (r.exit_status == 127 || r.exit_status == 126 || contains(r.err, "command not found")) {
-    *seen = trim(first_line(r.err));
+  if (code == 127 || code == 126 || contains(err, "command not found")) {
+    *seen = trim(first_line(err));
     return Found::kMissing;
   }
-  if (r.exit_status != 0) {
-    return Status(ErrorKind::kConnection, "'" + cmd + "' on " + host + " failed (exit " +
-                                              std::to_string(r.exit_status) + "): " + trim(first_line(r.err)));
+  print_far_stderr(host, err);
+  if (code == 0) {
+    return Status(ErrorKind::kConnection, "the server on " + host +
+                                              " exited (status 0) before the session ended: '" + cmd +
+                                              "' did not answer HELLO");
   }
-  *seen = trim(first_line(r.out));
-  std::string mine = "(protocol " + std::to_string(proto::kProtocolVersion) + ")";
-  return contains(r.out, mine.c_str()) ? Found::kReady : Found::kOtherVersion;
+  return remote_exit_status(code, host, "'" + cmd + "'");
+}
+
+// Starts `binary --server` and sends HELLO at once, instead of asking
+// `--version` first: every exec costs a login shell on the far host, so the
+// answer to HELLO is also the probe. It tells a ready server (`*started` is
+// set), one speaking another version or no sparsync protocol at all, and a
+// missing binary apart; `*connection` comes back for an upload unless ready.
+Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std::string& binary,
+                           const std::string& upload_dir, std::unique_ptr<SshTransport>* started,
+                           std::string* seen) {
+  const SshOptions o = (*connection)->options();
+  std::string cmd = command_for(o, binary, "--server");
+  auto opened = SshTransport::start(std::move(*connection), cmd, upload_dir);
+  if (!opened.is_ok()) return opened.status();
+  std::unique_ptr<SshTransport> t = opened.take();
+  FrameReader in(t->read_fd());
+  FrameWriter out(t->write_fd());
+  proto::Hello mine;
+  mine.software = software_version();
+  Status s = out.write(proto::MsgType::kHello, proto::encode(mine));
+  Frame f;
+  if (s.is_ok()) s = in.read(&f);
+  Result<Found> found = Found::kReady;
+  proto::Hello peer;
+  if (!s.is_ok() && s.kind() == ErrorKind::kConnection) {
+    // The stream ended before an answer: the exit status says why.
+    t->close_write();
+    Status ended = t->finish();
+    if (!ended.is_ok() && t->exit_status() < 0) return ended;  // the link itself failed
+    found = why_it_ended(*t, o, cmd, seen);
+  } else if (!s.is_ok()) {
+    *seen = "'" + binary + "' there does not answer in sparsync's protocol: " + s.message();
+    found = Found::kOtherVersion;
+  } else if (f.type == proto::MsgType::kHello && proto::decode(f.payload, &peer).is_ok()) {
+    if (peer.version == proto::kProtocolVersion) {
+      t->hello_done(mine.features & peer.features);
+      *started = std::move(t);
+      return Found::kReady;
+    }
+    *seen = "it has " + peer.software + ", speaking protocol " + std::to_string(peer.version);
+    found = Found::kOtherVersion;
+  } else {
+    Status answer = unexpected_frame(f, "HELLO");
+    // A server of another version refuses HELLO with ERROR code 6 (PROTOCOL.md §3).
+    if (answer.from_peer() && answer.kind() != ErrorKind::kProtocol) return answer;
+    *seen = "its sparsync refused this one's HELLO: " + answer.message();
+    found = Found::kOtherVersion;
+  }
+  if (found.is_ok() && found.value() == Found::kOtherVersion) {
+    t->close_write();
+    (void)t->finish();
+  }
+  if (found.is_ok()) *connection = t->take_connection();
+  return found;
 }
 
 // Copies /proc/self/exe to a fresh `mktemp -d` directory on the far host and
@@ -122,31 +181,31 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<SshConnection> c = opened.take();
   const std::string host = c->peer_name();
+  std::unique_ptr<SshTransport> t;
   std::string seen;
-  auto found = probe(*c, options.remote_path, &seen);
+  auto found = start_server(&c, options.remote_path, "", &t, &seen);
   if (!found.is_ok()) return found.status();
-  std::string binary = options.remote_path;
-  std::string upload_dir;
-  if (found.value() != Found::kReady) {
-    std::string why = found.value() == Found::kMissing
-                          ? host + " has no sparsync at '" + options.remote_path + "'" +
-                                (seen.empty() ? "" : " (" + seen + ")")
-                          : host + " has " + seen + ", this is sparsync speaking protocol " +
-                                std::to_string(proto::kProtocolVersion);
-    if (!options.upload) {
-      ErrorKind kind = found.value() == Found::kMissing ? ErrorKind::kConnection : ErrorKind::kProtocol;
-      return Status(kind, why + "; install the same sparsync there, give its path with --remote-path, or "
-                                "drop --no-upload to upload this one for the run");
-    }
-    auto dir = upload_self(*c, why);
-    if (!dir.is_ok()) return dir.status();
-    upload_dir = dir.value();
-    binary = upload_dir + "/sparsync";
+  if (found.value() == Found::kReady) return std::unique_ptr<Transport>(std::move(t));
+  std::string why = found.value() == Found::kMissing
+                        ? host + " has no sparsync at '" + options.remote_path + "'" +
+                              (seen.empty() ? "" : " (" + seen + ")")
+                        : host + " does not have this sparsync's protocol version " +
+                              std::to_string(proto::kProtocolVersion) + " (" + seen + ")";
+  if (!options.upload) {
+    ErrorKind kind = found.value() == Found::kMissing ? ErrorKind::kConnection : ErrorKind::kProtocol;
+    return Status(kind, why + "; install the same sparsync there, give its path with --remote-path, or "
+                              "drop --no-upload to upload this one for the run");
   }
-  // On failure the transport (or what start built of it) still removes the upload.
-  auto t = SshTransport::start(std::move(c), command_for(options, binary, "--server"), upload_dir);
-  if (!t.is_ok()) return t.status();
-  return std::unique_ptr<Transport>(t.take());
+  auto dir = upload_self(*c, why);
+  if (!dir.is_ok()) return dir.status();
+  // From here the transport (or what start built of it) removes the upload, also on failure.
+  auto again = start_server(&c, dir.value() + "/sparsync", dir.value(), &t, &seen);
+  if (!again.is_ok()) return again.status();
+  if (again.value() != Found::kReady) {
+    return Status(ErrorKind::kProtocol, "the sparsync uploaded to " + host + " did not answer HELLO (" +
+                                            (seen.empty() ? "no output" : seen) + ")");
+  }
+  return std::unique_ptr<Transport>(std::move(t));
 }
 
 }  // namespace sparsync

@@ -1,7 +1,9 @@
 // open_ssh_transport: everything between "one side is host:path" and a Transport
-// the client can speak the protocol over. Connects, checks that the far host
-// has a sparsync speaking our protocol version (`<remote-path> --version`),
-// and when it has none or another version, uploads this very binary to a
+// the client can speak the protocol over, past HELLO. Connects, starts
+// `<remote-path> --server` and sends HELLO at once; the answer (or the exit
+// status of a command that ended instead) says whether the far host has a
+// sparsync speaking our protocol version. When it has none or another
+// version, uploads this very binary to a
 // private temporary directory there for the run (same machine architecture
 // only; not with --no-upload) and removes it afterwards, also on failure.
 // Thread-safety: call from one thread.

@@ -57,8 +57,21 @@ Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshCon
   t->pump_ = std::make_unique<ChannelPump>(s, t->channel_, UniqueFd(sv[1]), t->host_,
                                            t->connection_->options().keepalive,
                                            t->connection_->io_timeout_seconds());
+  t->pump_->hold_stderr();
   SPARSYNC_RETURN_IF_ERROR(t->pump_->start());
   return t;
+}
+
+void SshTransport::hello_done(uint64_t features) {
+  features_ = features;
+  hello_done_ = true;
+  pump_->release_stderr();
+}
+
+Status SshTransport::hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
+  if (!hello_done_) return Transport::hello(in, out, features);
+  *features = features_;
+  return Status::ok();
 }
 
 // Stops the pump if it still runs, then frees the channel and removes an
@@ -68,6 +81,7 @@ void SshTransport::end_channel() {
     pump_->stop();
     engine_.reset();
     pump_->join();
+    held_stderr_ = pump_->held_stderr();
     pump_.reset();
   }
   if (channel_ != nullptr) {
@@ -93,6 +107,7 @@ Status SshTransport::finish() {
   // side still sends that nobody will read, instead of waiting on it.
   engine_.reset();
   PumpResult r = pump_->join();
+  held_stderr_ = pump_->held_stderr();
   pump_.reset();
   end_channel();
   exit_status_ = r.exit_status;

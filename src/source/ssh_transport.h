@@ -21,7 +21,9 @@ namespace sparsync {
 class SshTransport : public Transport {
  public:
   // Opens an exec channel for `command` on `connection`; `upload_dir`, if
-  // not empty, is removed on the far host when the run ends.
+  // not empty, is removed on the far host when the run ends. The far
+  // command's stderr is held back (see ChannelPump::hold_stderr) until
+  // hello_done() or release_stderr().
   static Result<std::unique_ptr<SshTransport>> start(std::unique_ptr<SshConnection> connection,
                                                      const std::string& command, const std::string& upload_dir);
   ~SshTransport() override;
@@ -31,6 +33,16 @@ class SshTransport : public Transport {
   void close_write() override;
   Status finish() override;
   std::string peer_name() const override { return host_; }
+  Status hello(FrameReader& in, FrameWriter& out, uint64_t* features) override;
+
+  // The HELLO exchange went through (by the caller, over read_fd/write_fd):
+  // remembers the features for hello() and relays stderr from now on.
+  void hello_done(uint64_t features);
+  // The far command's stderr held so far; after finish(), all of it.
+  std::string held_stderr() { return held_stderr_.empty() && pump_ ? pump_->held_stderr() : held_stderr_; }
+  const SshConnection& connection() const { return *connection_; }
+  // After finish(): the connection, for another command (an upload, a retry).
+  std::unique_ptr<SshConnection> take_connection() { return std::move(connection_); }
 
   // The far command's exit status once finish() returned, -1 if none.
   int exit_status() const { return exit_status_; }
@@ -46,6 +58,9 @@ class SshTransport : public Transport {
   std::string command_;
   std::unique_ptr<ChannelPump> pump_;
   int exit_status_ = -1;
+  bool hello_done_ = false;
+  uint64_t features_ = 0;
+  std::string held_stderr_;  // kept from the pump once it has ended
 };
 
 // Maps a far command's exit status to a status; `what` names the command.

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "common/frame_io.h"
+#include "common/handshake.h"
 #include "common/status.h"
 
 namespace sparsync {
@@ -17,6 +19,13 @@ class Transport {
   virtual ~Transport() = default;
   virtual int read_fd() = 0;
   virtual int write_fd() = 0;
+  // HELLO (PROTOCOL.md §3): the feature bits both sides agreed on. The
+  // default exchanges it now over the stream; the SSH transport already did
+  // while starting, because the answer is how it learns whether the far
+  // host has a sparsync speaking this protocol, so it returns what it learned.
+  virtual Status hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
+    return client_hello(in, out, features);
+  }
   // Signals end of stream to the server (it exits after a finished session).
   virtual void close_write() = 0;
   // Waits for the server to end and reports how it ended: a non-zero exit or

@@ -93,19 +93,27 @@ TEST_F(SshRemote, NoUploadFailsClearlyWhenTheFarBinaryIsMissing) {
   EXPECT_FALSE(exists(dir_.file("dst.img")));
 }
 
+// What a server of another protocol version does (PROTOCOL.md §3): answers
+// the client's HELLO with ERROR code 6. The frame by hand: type 0x7f,
+// length 42; code 6; a 38-byte message.
+const char* kOtherVersionServer =
+    "printf '\\177\\000\\000\\000\\052\\000\\000\\000\\006\\000\\046\\000%s' "
+    "'sparsync 9.9 speaks protocol version 2'\nexit 6\n";
+
 TEST_F(SshRemote, OtherProtocolVersionIsRefusedWithNoUpload) {
   std::string old = dir_.file("old-sparsync");
-  write_script(old, "echo 'sparsync 0.0.1 (protocol 0)'\n");
+  write_script(old, kOtherVersionServer);
   std::vector<std::string> args = args_with_remote_path(old);
   args.push_back("--no-upload");
   CommandResult r = run(args, src(), SshdFixture::remote(dir_.file("dst.img")));
   EXPECT_EQ(r.exit_code, 6) << r.err;
-  EXPECT_NE(r.err.find("sparsync 0.0.1 (protocol 0)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sparsync 9.9 speaks protocol version 2"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(dir_.file("dst.img")));
 }
 
 TEST_F(SshRemote, OtherProtocolVersionIsReplacedByAnUpload) {
   std::string old = dir_.file("old-sparsync");
-  write_script(old, "echo 'sparsync 0.0.1 (protocol 0)'\n");
+  write_script(old, kOtherVersionServer);
   std::string dst = dir_.file("dst.img");
   CommandResult r = run(args_with_remote_path(old), src(), SshdFixture::remote(dst));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -166,8 +174,7 @@ TEST_F(SshRemote, FarSideErrorsArePrintedWithTheHostAndExitCode) {
 
 TEST_F(SshRemote, FarSideStderrIsRelayedWithTheHostPrefix) {
   std::string fake = dir_.file("fake-sparsync");
-  write_script(fake, std::string("if [ \"$1\" = --version ]; then exec '") + SPARSYNC_BINARY +
-                         "' --version; fi\necho 'something odd happened' >&2\nexit 3\n");
+  write_script(fake, "echo 'something odd happened' >&2\nexit 3\n");
   CommandResult r = run(args_with_remote_path(fake), src(), SshdFixture::remote(dir_.file("dst.img")));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("127.0.0.1: something odd happened\n"), std::string::npos) << r.err;
@@ -176,9 +183,11 @@ TEST_F(SshRemote, FarSideStderrIsRelayedWithTheHostPrefix) {
 
 TEST_F(SshRemote, FarSideThatEndsWithoutDoneIsAnError) {
   std::string fake = dir_.file("fake-sparsync");
-  // Answers the version probe, then reads a little and exits 0 mid-session.
-  write_script(fake, std::string("if [ \"$1\" = --version ]; then exec '") + SPARSYNC_BINARY +
-                         "' --version; fi\nhead -c 16 >/dev/null\nexit 0\n");
+  // Answers HELLO like a version 1 server (the golden HELLO of PROTOCOL.md),
+  // then exits 0 mid-session.
+  write_script(fake,
+               "printf '\\001\\000\\000\\000\\044\\000\\000\\000sparsync\\001\\000\\000\\000"
+               "\\017\\000\\000\\000\\000\\000\\000\\000\\016\\000%s' 'sparsync 0.1.0'\nexit 0\n");
   std::vector<std::string> args = args_with_remote_path(fake);
   args.insert(args.end(), {"--retries", "0"});
   CommandResult r = run(args, src(), SshdFixture::remote(dir_.file("dst.img")));
