@@ -44,6 +44,12 @@ class Device {
   virtual Status write_at(uint64_t offset, const uint8_t* buf, size_t len) = 0;
   virtual Status zero_range(uint64_t offset, uint64_t length) = 0;
   virtual Status sync() = 0;
+  // Hints for a long run of writes (WriteBehind): start writing a range back
+  // to storage now, or wait until an earlier start has finished. Neither
+  // makes anything durable (sync() does) nor reports errors (sync() will),
+  // so a device may ignore them; the fakes in tests do.
+  virtual void start_writeback(uint64_t /*offset*/, uint64_t /*length*/) {}
+  virtual void wait_writeback(uint64_t /*offset*/, uint64_t /*length*/) {}
   // Regular files only: truncate or extend (the extension is a hole).
   virtual Status set_size(uint64_t size) = 0;
   virtual proto::ZeroMethod zero_method() const = 0;
@@ -78,6 +84,8 @@ class FileDevice : public Device {
   Status write_at(uint64_t offset, const uint8_t* buf, size_t len) override;
   Status zero_range(uint64_t offset, uint64_t length) override;
   Status sync() override;
+  void start_writeback(uint64_t offset, uint64_t length) override;
+  void wait_writeback(uint64_t offset, uint64_t length) override;
   Status set_size(uint64_t size) override;
   proto::ZeroMethod zero_method() const override;
   std::string identity() const override { return identity_; }

@@ -11,6 +11,7 @@
 #include "common/messages.h"
 #include "target/frame_outbox.h"
 #include "target/target_hasher.h"
+#include "target/write_behind.h"
 
 namespace sparsync {
 namespace {
@@ -24,7 +25,7 @@ class TargetSession {
       : input_(input), params_(input.params), in_(in), out_(out), outbox_(out, kMaxQueuedHashFrames),
         hasher_(input.device, input.params, input.resume_offset, input.readable_size,
                 input.known_zero, outbox_),
-        writes_(kMaxQueuedWrites), spare_buffers_(kMaxQueuedWrites + 2) {}
+        writes_(kMaxQueuedWrites), spare_buffers_(kMaxQueuedWrites + 2), write_behind_(input.device) {}
 
   Status run(TargetSessionResult* result) {
     outbox_.start();
@@ -206,6 +207,7 @@ class TargetSession {
     switch (w.type) {
       case proto::MsgType::kData:
         SPARSYNC_RETURN_IF_ERROR(dev->write_at(w.offset, w.frame.payload.data() + 8, w.length));
+        write_behind_.wrote(w.offset, w.length);
         bytes_written_ += w.length;
         if (input_.change_map != nullptr) input_.change_map->mark(w.offset, w.length, ChangeMap::Cell::kData);
         if (Progress* p = input_.progress) {
@@ -228,6 +230,7 @@ class TargetSession {
         if (!failure().is_ok()) return Status::ok();
         // Data durable first, then the record, then the ACK (PROTOCOL.md §6).
         SPARSYNC_RETURN_IF_ERROR(dev->sync());
+        write_behind_.synced();
         if (!input_.checkpoint_path.empty()) SPARSYNC_RETURN_IF_ERROR(save_record(w.offset));
         if (input_.progress != nullptr) input_.progress->advance_to(w.offset);
         outbox_.push_control(Frame{proto::MsgType::kAck, proto::encode(proto::Ack{w.offset})});
@@ -319,6 +322,7 @@ class TargetSession {
   TargetHasher hasher_;
   BoundedQueue<Write> writes_;
   BoundedQueue<ByteBuffer> spare_buffers_;
+  WriteBehind write_behind_;  // applier thread only
   struct DctxFree {
     void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
   };
