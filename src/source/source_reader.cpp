@@ -6,17 +6,23 @@
 
 namespace sparsync {
 namespace {
-// In flight between reader and sender: about 16 MiB, whatever the image size.
-constexpr uint64_t kQueueBytes = 16u << 20;
+// In flight between reader and sender: about 4 MiB, whatever the image size.
+// Enough to keep reading ahead of the sender (the kernel's readahead does the
+// rest); small enough that the recycled buffers stay in the CPU's last-level
+// cache, where reads land and the planner finds them (a 16 MiB queue cost a
+// third more CPU on a 1 GiB incremental run).
+constexpr uint64_t kQueueBytes = 4u << 20;
+// One read and, when it is all to be sent, one DATA frame: 1 MiB. 256 KiB
+// reads were no faster here and made a dense clone over SSH 10 % slower.
+constexpr uint64_t kChunkBytes = proto::kMaxDataPerFrame;
 }  // namespace
 
-uint64_t SourceReader::chunk_bytes(uint32_t block_size) {
-  return std::max<uint64_t>(proto::kMaxDataPerFrame, block_size);
-}
+uint64_t SourceReader::chunk_bytes(uint32_t block_size) { return std::max<uint64_t>(kChunkBytes, block_size); }
 
 SourceReader::SourceReader(Device& device, const SessionParams& params, uint64_t start_offset)
     : device_(device), params_(params), start_(start_offset),
-      queue_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size))) {}
+      queue_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size))),
+      spare_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size)) + 2) {}
 
 SourceReader::~SourceReader() {
   cancel();
@@ -66,6 +72,7 @@ Status SourceReader::read_all() {
     }
     uint64_t data_end = std::min({size, pos + chunk, (ext_end + bs - 1) / bs * bs});
     SourceChunk c{pos, data_end - pos, false, {}};
+    if (auto spare = spare_.try_pop()) c.data = std::move(*spare);
     c.data.resize(c.length);
     SPARSYNC_RETURN_IF_ERROR(device_.read_at(pos, c.data.data(), c.length));
     bytes_read_.fetch_add(c.length);

@@ -265,6 +265,7 @@ Status send_all(SourceReader& reader, const SessionParams& params,
     }
     SPARSYNC_RETURN_IF_ERROR(plan_chunk(params, *chunk, reports, &ops, &counts));
     SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
+    if (!chunk->hole) reader.recycle(std::move(chunk->data));
     stats.bytes_scanned += chunk->length;
     uint64_t done_to = chunk->offset + chunk->length;
     if (options.progress != nullptr) {
