@@ -5,11 +5,29 @@
 
 #include <cstring>
 
+#include "common/xxh3_avx2.h"
+
 namespace sparsync {
+namespace {
+
+bool use_avx2() {
+#if defined(__x86_64__)
+  static const bool yes = xxh3_avx2_built() && __builtin_cpu_supports("avx2");
+  return yes;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
 
 void digest_block(proto::HashKind kind, const uint8_t* data, size_t len, uint8_t* out) {
   if (kind == proto::HashKind::kSha256) {
     SHA256(data, len, out);
+    return;
+  }
+  if (use_avx2()) {
+    xxh3_128_avx2(data, len, out);
     return;
   }
   XXH128_canonical_t canon;

@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "common/block_hash.h"
+#include "common/xxh3_avx2.h"
+
+#include <xxhash.h>
 
 namespace sparsync {
 namespace {
@@ -84,6 +87,25 @@ TEST(DigestBlock, Xxh3KnownAnswerForEmptyInput) {
   uint8_t out[16];
   digest_block(proto::HashKind::kXxh3_128, nullptr, 0, out);
   EXPECT_EQ(hex(out, 16), "99aa06d3014798d86001c324468d497f");
+}
+
+// The AVX2 path must give libxxhash's digest at every length class XXH3
+// treats differently (0-16, 17-128, 129-240, long, long with a partial
+// stripe), or two hosts with different CPUs would see every block as changed.
+TEST(DigestBlock, Avx2PathMatchesTheLibrary) {
+  if (!xxh3_avx2_built() || !__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 on this CPU or build";
+  std::vector<uint8_t> data((1 << 20) + 77);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+  for (size_t len : {size_t{0}, size_t{1}, size_t{16}, size_t{17}, size_t{128}, size_t{129}, size_t{240},
+                     size_t{241}, size_t{1000}, size_t{4096}, size_t{65536}, data.size()}) {
+    XXH128_canonical_t want;
+    XXH128_canonicalFromHash(&want, XXH3_128bits(data.data(), len));
+    uint8_t got[16];
+    xxh3_128_avx2(data.data(), len, got);
+    EXPECT_EQ(hex(got, 16), hex(want.digest, 16)) << len;
+    digest_block(proto::HashKind::kXxh3_128, data.data(), len, got);
+    EXPECT_EQ(hex(got, 16), hex(want.digest, 16)) << len;
+  }
 }
 
 TEST(DigestBlock, DeterministicAndSensitiveToEveryByte) {
