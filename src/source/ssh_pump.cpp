@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <vector>
 
+#include "common/byte_buffer.h"
 #include "common/log.h"
 
 namespace sparsync {
@@ -19,6 +21,16 @@ namespace {
 // Big transfers keep the SSH window full; the caps bound memory per direction.
 constexpr size_t kChunk = 256 * 1024;
 constexpr size_t kCap = 1024 * 1024;
+// libssh grants the far side a receive window of about 1.25 MB and tops it up
+// past that only when a read asks for more than is buffered plus the window
+// (libssh 0.10 channels.c, ssh_channel_read_timeout). At 50 ms that caps what
+// flows toward us (a pull's data, a push's hashes) at ~25 MB/s. So every
+// kGrowEvery bytes one read asks for kReadWindow bytes, which keeps about
+// that much granted; the buffer it reads into must hold kReadWindow bytes,
+// since libssh copies out min(count, buffered) and buffered stays within the
+// window. Between those reads, plain reads of kChunk send no window adjust.
+constexpr uint32_t kReadWindow = 8u << 20;
+constexpr uint64_t kGrowEvery = kReadWindow / 2;
 // Held stderr is for diagnosis (a shell's complaint, a sudo prompt): a line or two.
 constexpr size_t kHeldCap = 64 * 1024;
 
@@ -149,6 +161,16 @@ void ChannelPump::write_stderr_lines(const char* data, size_t len, bool flush) {
   }
 }
 
+// A read that never waits (the pump polls), up to `count` bytes into `dest`
+// (which must hold `count`). 0: nothing now, or the far side's EOF.
+int ChannelPump::read_stdout(uint8_t* dest, uint32_t count) {
+  int was_blocking = ssh_is_blocking(session_);
+  ssh_set_blocking(session_, 0);
+  int n = ssh_channel_read_timeout(channel_, dest, count, 0, 0);
+  ssh_set_blocking(session_, was_blocking);
+  return n == SSH_AGAIN ? 0 : n;
+}
+
 // Like ssh's ServerAliveInterval: a request the far sshd must answer. libssh
 // waits for the answer inside ssh_send_keepalive but does not say whether one
 // came, so the wait is bounded by a short session timeout and a wait that
@@ -172,6 +194,9 @@ Status ChannelPump::loop() {
   using Clock = std::chrono::steady_clock;
   ByteQueue to_local, to_remote;
   std::vector<char> chunk(kChunk);
+  ByteBuffer inbound(kReadWindow);  // not zero-filled: pages count only once used
+  // Start by asking for the big window, so a pull runs at full speed at once.
+  uint64_t received_since_grow = kGrowEvery;
   bool remote_eof = false, local_eof = false, eof_sent = false, local_write_shut = false;
   bool local_gone = false;  // the engines stopped reading: drop what the far side sends
   auto last_traffic = Clock::now();
@@ -190,10 +215,13 @@ Status ChannelPump::loop() {
       progress = true;
     }
     if (!remote_eof && to_local.room() > 0) {
-      auto want = static_cast<uint32_t>(to_local.room() < kChunk ? to_local.room() : kChunk);
-      int n = ssh_channel_read_nonblocking(channel_, chunk.data(), want, 0);
+      bool grow = received_since_grow >= kGrowEvery;
+      uint32_t want = grow ? kReadWindow : static_cast<uint32_t>(std::min(to_local.room(), kChunk));
+      int n = read_stdout(inbound.data(), want);
+      if (grow) received_since_grow = 0;
       if (n > 0) {
-        if (!local_gone) to_local.append(chunk.data(), static_cast<size_t>(n));
+        received_since_grow += static_cast<uint64_t>(n);
+        if (!local_gone) to_local.append(reinterpret_cast<const char*>(inbound.data()), static_cast<size_t>(n));
         progress = true;
       } else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(channel_) != 0)) {
         remote_eof = true;

@@ -61,6 +61,7 @@ class ChannelPump {
   void relay_stderr(const char* data, size_t len, bool flush);
   void write_stderr_lines(const char* data, size_t len, bool flush);  // stderr_mu_ held
   Status keepalive();
+  int read_stdout(uint8_t* dest, uint32_t count);
 
   ssh_session session_;
   ssh_channel channel_;
