@@ -51,6 +51,11 @@ void describe_transfer(CLI::App& app, CliOptions* o) {
                "blocks that do not shrink go uncompressed")
       ->check(CLI::Range(1, 19))
       ->group(g);
+  app.add_option("--lanes", o->lanes,
+                 "SSH channels a push may spread its data over (default 16, 1 for one): each carries one SSH "
+                 "window per round trip, so more lanes keep a long link full")
+      ->check(CLI::Range(1, 64))
+      ->group(g);
 }
 
 void describe_resume(CLI::App& app, CliOptions* o) {
@@ -193,6 +198,7 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
     r->bwlimit = *rate;
   }
   r->compress_level = o.compress_level;
+  r->lanes = o.lanes;
   r->checkpoint_seconds = o.checkpoint_seconds;
   return Status::ok();
 }

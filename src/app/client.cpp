@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/device.h"
@@ -59,20 +60,66 @@ Result<std::unique_ptr<Device>> open_source(const SyncRequest& r) {
   return std::unique_ptr<Device>(file.take());
 }
 
-Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& r, SyncOutcome* o) {
+// How many lanes a push asks for: none in a dry run (nothing to carry), on
+// a transport without them, or from a server that does not know them.
+uint16_t lanes_wanted(const Transport& t, const SyncRequest& r, uint64_t features) {
+  if (r.dry_run || !(features & proto::kFeatureLanes)) return 0;
+  int n = std::min(r.lanes, t.lane_capacity());
+  return n >= 2 ? static_cast<uint16_t>(n) : 0;
+}
+
+// After OPEN_OK with kOpenLanes: reads LANES, opens what lanes it can and
+// says how many in LANES_START. Returns the fd the session writes to from
+// now on: the lanes', or -1 to stay on the main stream. A lane the far sshd
+// refuses (forwarding disabled) costs speed on a long link, not the run.
+Result<int> start_lanes(Transport& t, FrameReader& in, FrameWriter& out, uint16_t wanted) {
+  Frame f;
+  SPARSYNC_RETURN_IF_ERROR(in.read(&f));
+  if (f.type != proto::MsgType::kLanes) return unexpected_frame(f, "LANES");
+  proto::Lanes offer;
+  SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &offer));
+  int fd = -1;
+  if (offer.path.empty()) {
+    log::verbose("the far side offers no lanes; using one channel");
+  } else {
+    auto opened = t.open_lanes(offer, wanted);
+    if (opened.is_ok()) {
+      fd = opened.value();
+      log::verbose("sending over " + std::to_string(wanted) + " lanes");
+    } else {
+      log::verbose("no lanes (" + opened.status().message() + "); using one channel");
+    }
+  }
+  proto::LanesStart start{static_cast<uint16_t>(fd >= 0 ? wanted : 0)};
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kLanesStart, proto::encode(start)));
+  return fd;
+}
+
+Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequest& r, SyncOutcome* o) {
   auto opened = open_source(r);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<Device> source = opened.take();
   uint64_t features = 0;
-  SPARSYNC_RETURN_IF_ERROR(t.hello(in, out, &features));
+  SPARSYNC_RETURN_IF_ERROR(t.hello(in, main_out, &features));
   log::verbose("negotiated features: " + describe_features(features));
-  proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, open_flags(r), r.block_size,
+  uint16_t lanes = lanes_wanted(t, r, features);
+  uint16_t flags = open_flags(r) | (lanes > 0 ? proto::kOpenLanes : 0);
+  proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, flags, r.block_size,
                    source->size(), r.target, source->identity(), r.checkpoint_bytes,
                    static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,
                    static_cast<uint8_t>(compress_level(r, features))};
-  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
+  SPARSYNC_RETURN_IF_ERROR(main_out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
+  int lanes_fd = -1;
+  if (lanes > 0) {
+    auto started = start_lanes(t, in, main_out, lanes);
+    if (!started.is_ok()) return started.status();
+    lanes_fd = started.value();
+  }
+  // With lanes, everything the source sends from here on goes over them.
+  FrameWriter lanes_out(lanes_fd);
+  FrameWriter& out = lanes_fd >= 0 ? lanes_out : main_out;
   o->source_shown = r.source_stdin ? "stdin" : resolved_path(r.source);
   o->target_shown = t.peer_name() == "local" ? ok.path : t.peer_name() + ":" + ok.path;
   o->target_created = ok.state == proto::TargetState::kCreated;
@@ -85,6 +132,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   SourceSessionResult result;
   Status s = run_source_session(*source, params, options, in, out, &result);
   o->stats = result.stats;
+  if (lanes_fd >= 0) o->stats.wire_bytes_out += main_out.bytes_written();
   o->verified = result.verified;
   o->verify = result.verify;
   return s;

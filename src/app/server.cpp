@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 
+#include "app/lane_listener.h"
 #include "app/server_fence.h"
 #include "app/sync_request.h"
 #include "common/device.h"
 #include "common/handshake.h"
+#include "common/lane_reader.h"
 #include "common/log.h"
 #include "source/source_session.h"
 #include "target/target_open.h"
@@ -19,7 +21,44 @@ Status refuse(FrameWriter& out, const Status& s) {
   return s;
 }
 
-Status serve_target(const proto::Open& open, FrameReader& in, FrameWriter& out) {
+// How long the client has to connect its lanes after LANES_START: channel
+// opens take a round trip, so this only matters when something is wrong.
+constexpr double kLaneJoinSeconds = 30;
+
+// With kOpenLanes, right after OPEN_OK: offer a lane socket (LANES), read
+// how many lanes the client opened (LANES_START) and accept them. Fills
+// `lanes` with the reader of the client's stream, or leaves it empty when
+// the stream stays on `in` (no listener here, or the client opened none).
+Status set_up_lanes(FrameReader& in, FrameWriter& out, std::unique_ptr<LaneReader>* lanes) {
+  auto created = LaneListener::create();
+  proto::Lanes offer;
+  std::unique_ptr<LaneListener> listener;
+  if (created.is_ok()) {
+    listener = created.take();
+    offer = listener->offer();
+  } else {
+    log::verbose("no lanes: " + created.status().message());
+  }
+  SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kLanes, proto::encode(offer)));
+  Frame f;
+  SPARSYNC_RETURN_IF_ERROR(in.read(&f).with_context("client"));
+  if (f.type == proto::MsgType::kError) return unexpected_frame(f, "LANES_START");
+  if (f.type != proto::MsgType::kLanesStart) return refuse(out, unexpected_frame(f, "LANES_START"));
+  proto::LanesStart start;
+  Status decoded = proto::decode(f.payload, &start);
+  if (!decoded.is_ok()) return refuse(out, decoded);
+  if (start.count == 0) return Status::ok();
+  if (listener == nullptr) {
+    return refuse(out, Status(ErrorKind::kProtocol, "client started lanes that were not offered"));
+  }
+  auto accepted = listener->accept_lanes(start.count, kLaneJoinSeconds);
+  if (!accepted.is_ok()) return refuse(out, accepted.status());
+  log::verbose("receiving over " + std::to_string(start.count) + " lanes");
+  *lanes = std::make_unique<LaneReader>(accepted.take());
+  return Status::ok();
+}
+
+Status serve_target(const proto::Open& open, FrameReader& main_in, FrameWriter& out) {
   TargetOpenRequest req{open.path, open.source_size, (open.flags & proto::kOpenDryRun) != 0,
                         (open.flags & proto::kOpenAllowLargerTarget) != 0, open.source_id,
                         open.block_size, open.hash_kind, (open.flags & proto::kOpenRestart) != 0,
@@ -30,6 +69,13 @@ Status serve_target(const proto::Open& open, FrameReader& in, FrameWriter& out) 
   // Relayed to the user's terminal by the client (stderr of the far side).
   if (!t.notice.empty()) log::info(t.notice);
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(t.reply)));
+  std::unique_ptr<LaneReader> lanes;
+  if ((open.flags & proto::kOpenLanes) != 0) {
+    SPARSYNC_RETURN_IF_ERROR(set_up_lanes(main_in, out, &lanes));
+  }
+  // With lanes, the client's stream goes on over them; the main one is done.
+  FrameReader lane_in(lanes.get());
+  FrameReader& in = lanes ? lane_in : main_in;
   bool verify = (open.flags & proto::kOpenVerify) != 0;
   TargetSessionInput input{t.device.get(),
                            SessionParams{open.source_size, open.block_size, open.hash_kind, req.dry_run, verify},
@@ -85,6 +131,10 @@ Status serve(const ServerFence& fence, FrameReader& in, FrameWriter& out) {
   if (!valid_block_size(open.block_size)) {
     return refuse(out, Status(ErrorKind::kProtocol, "block size " + std::to_string(open.block_size) +
                                                         " is not a power of two from 4 KiB to 4 MiB"));
+  }
+  if ((open.flags & proto::kOpenLanes) != 0 &&
+      (!(features & proto::kFeatureLanes) || open.role != proto::Role::kServerIsTarget)) {
+    return refuse(out, Status(ErrorKind::kProtocol, "lanes were asked for without the lanes feature, or in a pull"));
   }
   if (open.hash_kind == proto::HashKind::kSha256 && !(features & proto::kFeatureSha256)) {
     return refuse(out, Status(ErrorKind::kProtocol, "SHA-256 block hashes were not negotiated"));

@@ -81,6 +81,7 @@ std::string describe_features(uint64_t features) {
       {proto::kFeatureSha256, "sha256"},
       {proto::kFeatureCheckpoint, "checkpoints"},
       {proto::kFeatureZstd, "zstd"},
+      {proto::kFeatureLanes, "lanes"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {

@@ -34,6 +34,7 @@ struct SyncRequest {
   ChangeMap* change_map = nullptr;  // filled for --map; not owned
   uint64_t bwlimit = 0;     // --bwlimit: DATA bytes per second, 0 = unlimited
   int compress_level = 0;   // --compress: zstd level, 0 = off
+  int lanes = 16;           // --lanes: channels a push over SSH may use (PROTOCOL.md §4.15)
   bool retry = false;       // set by run_with_retries on its automatic retries
 };
 

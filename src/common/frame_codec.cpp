@@ -14,6 +14,7 @@ void encode_header(MsgType type, uint32_t length, uint8_t out[kFrameHeaderSize])
 static bool known_type(uint8_t t) {
   switch (static_cast<MsgType>(t)) {
     case MsgType::kHello: case MsgType::kOpen: case MsgType::kOpenOk:
+    case MsgType::kLanes: case MsgType::kLanesStart:
     case MsgType::kHash: case MsgType::kHashZero: case MsgType::kHashEnd:
     case MsgType::kResume: case MsgType::kVerifyDigests: case MsgType::kVerifyEnd:
     case MsgType::kData: case MsgType::kHole: case MsgType::kDataZstd: case MsgType::kCheckpoint:

@@ -7,10 +7,14 @@
 
 namespace sparsync {
 
+int FrameReader::fill(uint8_t* buf, size_t count, size_t* got) {
+  return source_ != nullptr ? source_->read_full(buf, count, got) : read_full(fd_, buf, count, got);
+}
+
 Status FrameReader::read(Frame* frame) {
   uint8_t header[proto::kFrameHeaderSize];
   size_t got = 0;
-  int err = read_full(fd_, header, sizeof(header), &got);
+  int err = fill(header, sizeof(header), &got);
   if (err != 0) return errno_status(ErrorKind::kConnection, "reading from peer", err);
   if (got == 0) return Status(ErrorKind::kConnection, "peer closed the connection");
   if (got < sizeof(header)) return Status(ErrorKind::kConnection, "peer closed the connection mid-frame");
@@ -18,7 +22,7 @@ Status FrameReader::read(Frame* frame) {
   SPARSYNC_RETURN_IF_ERROR(proto::decode_header(header, &h));
   frame->type = h.type;
   frame->payload.resize(h.length);
-  err = read_full(fd_, frame->payload.data(), h.length, &got);
+  err = fill(frame->payload.data(), h.length, &got);
   if (err != 0) return errno_status(ErrorKind::kConnection, "reading from peer", err);
   if (got < h.length) return Status(ErrorKind::kConnection, "peer closed the connection mid-frame");
   bytes_read_ += sizeof(header) + h.length;

@@ -25,9 +25,20 @@ struct Frame {
   ByteBuffer payload;  // resized without zero-filling: read() overwrites it
 };
 
+// Where a FrameReader gets its bytes when they do not come from one fd (the
+// server's lanes, common/lane_reader.h). Same contract as read_full in
+// common/unique_fd.h: fills `buf` with `count` bytes unless the stream ends
+// first (*got says how many arrived); returns 0 or an errno value.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual int read_full(uint8_t* buf, size_t count, size_t* got) = 0;
+};
+
 class FrameReader {
  public:
   explicit FrameReader(int fd) : fd_(fd) {}
+  explicit FrameReader(ByteSource* source) : fd_(-1), source_(source) {}
   // Reads the next frame. A stream that ends cleanly between frames yields a
   // kConnection status saying the peer closed it; inside a frame, a
   // truncated-frame status.
@@ -35,7 +46,9 @@ class FrameReader {
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
+  int fill(uint8_t* buf, size_t count, size_t* got);
   int fd_;
+  ByteSource* source_ = nullptr;
   uint64_t bytes_read_ = 0;
 };
 

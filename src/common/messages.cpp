@@ -129,6 +129,28 @@ std::vector<uint8_t> encode(const Error& m) {
   return w.take();
 }
 
+std::vector<uint8_t> encode(const Lanes& m) {
+  ByteWriter w;
+  w.bytes(m.token.data(), m.token.size());
+  w.str(m.path);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const LanesStart& m) {
+  ByteWriter w;
+  w.u16(m.count);
+  w.u16(0);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const LanePreamble& m) {
+  ByteWriter w;
+  w.bytes(m.token.data(), m.token.size());
+  w.u16(m.index);
+  w.u16(m.count);
+  return w.take();
+}
+
 std::vector<uint8_t> encode(const Resume& m) {
   ByteWriter w;
   w.u64(m.offset);
@@ -328,6 +350,33 @@ Status decode(std::span<const uint8_t> p, Error* m) {
   return Status::ok();
 }
 
+Status decode(std::span<const uint8_t> p, Lanes* m) {
+  ByteReader r(p.data(), p.size());
+  r.bytes(m->token.data(), m->token.size());
+  r.str(&m->path, kMaxPathBytes);
+  return finish(r, "LANES");
+}
+
+Status decode(std::span<const uint8_t> p, LanesStart* m) {
+  ByteReader r(p.data(), p.size());
+  uint16_t reserved = 0;
+  r.u16(&m->count);
+  r.u16(&reserved);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "LANES_START"));
+  if (m->count == 1 || m->count > kMaxLanes) return malformed("LANES_START");
+  return Status::ok();
+}
+
+Status decode(std::span<const uint8_t> p, LanePreamble* m) {
+  ByteReader r(p.data(), p.size());
+  r.bytes(m->token.data(), m->token.size());
+  r.u16(&m->index);
+  r.u16(&m->count);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "lane preamble"));
+  if (m->count < 2 || m->count > kMaxLanes || m->index >= m->count) return malformed("lane preamble");
+  return Status::ok();
+}
+
 Status decode(std::span<const uint8_t> p, Resume* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->offset);
@@ -359,6 +408,8 @@ const char* msg_type_name(MsgType type) {
     case MsgType::kHello: return "HELLO";
     case MsgType::kOpen: return "OPEN";
     case MsgType::kOpenOk: return "OPEN_OK";
+    case MsgType::kLanes: return "LANES";
+    case MsgType::kLanesStart: return "LANES_START";
     case MsgType::kHash: return "HASH";
     case MsgType::kHashZero: return "HASH_ZERO";
     case MsgType::kHashEnd: return "HASH_END";

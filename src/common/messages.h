@@ -4,6 +4,7 @@
 // Thread-safety: pure functions over value types.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -44,6 +45,27 @@ struct OpenOk {
   uint64_t size = 0;  // the target's size before the sync, or the source's size
   std::string path;       // the path the server actually opened (absolute)
   std::string source_id;  // the server's source identity (pull); empty for push
+};
+
+// Server to client after OPEN_OK when OPEN asked for lanes: where the
+// client may connect extra channels (a Unix socket path on the server's
+// host; empty: no lanes offered) and the token each must present.
+struct Lanes {
+  std::array<uint8_t, kLaneTokenBytes> token{};
+  std::string path;
+};
+
+// Client to server, answering LANES: how many lanes carry the rest of the
+// client's stream (0: it stays on the main stream).
+struct LanesStart {
+  uint16_t count = 0;
+};
+
+// The first bytes on each lane connection (not a frame).
+struct LanePreamble {
+  std::array<uint8_t, kLaneTokenBytes> token{};
+  uint16_t index = 0;
+  uint16_t count = 0;
 };
 
 // Target to source, first frame of the sync phase: bytes below `offset` are
@@ -138,6 +160,9 @@ struct Error {
 std::vector<uint8_t> encode(const Hello& m);
 std::vector<uint8_t> encode(const Open& m);
 std::vector<uint8_t> encode(const OpenOk& m);
+std::vector<uint8_t> encode(const Lanes& m);
+std::vector<uint8_t> encode(const LanesStart& m);
+std::vector<uint8_t> encode(const LanePreamble& m);
 std::vector<uint8_t> encode(const Hash& m);
 std::vector<uint8_t> encode(const HashZero& m);
 std::vector<uint8_t> encode(const HashEnd& m);
@@ -156,6 +181,9 @@ std::vector<uint8_t> encode_data_prefix(uint64_t offset);
 Status decode(std::span<const uint8_t> payload, Hello* m);
 Status decode(std::span<const uint8_t> payload, Open* m);
 Status decode(std::span<const uint8_t> payload, OpenOk* m);
+Status decode(std::span<const uint8_t> payload, Lanes* m);
+Status decode(std::span<const uint8_t> payload, LanesStart* m);
+Status decode(std::span<const uint8_t> payload, LanePreamble* m);
 Status decode(std::span<const uint8_t> payload, size_t hash_len, Hash* m);
 Status decode(std::span<const uint8_t> payload, HashZero* m);
 Status decode(std::span<const uint8_t> payload, HashEnd* m);

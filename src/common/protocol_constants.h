@@ -30,6 +30,8 @@ enum class MsgType : uint8_t {
   kHello = 0x01,
   kOpen = 0x02,
   kOpenOk = 0x03,
+  kLanes = 0x04,
+  kLanesStart = 0x05,
   kHash = 0x10,
   kHashZero = 0x11,
   kHashEnd = 0x12,
@@ -53,9 +55,10 @@ enum Feature : uint64_t {
   kFeatureSha256 = 1u << 1,
   kFeatureCheckpoint = 1u << 2,
   kFeatureZstd = 1u << 3,  // DATA_ZSTD frames (--compress)
+  kFeatureLanes = 1u << 4,  // LANES/LANES_START: a push's stream over several channels
 };
 inline constexpr uint64_t kFeaturesOffered =
-    kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd;
+    kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd | kFeatureLanes;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
@@ -72,8 +75,17 @@ enum OpenFlag : uint16_t {
   kOpenVerify = 1u << 3,   // after SUMMARY, both sides exchange SHA-256 digests
   kOpenForce = 1u << 4,    // target: skip the mount check (exclusive open still applies)
   kOpenRetry = 1u << 5,    // an automatic retry: wait briefly for the previous run's lock
+  kOpenLanes = 1u << 6,    // push: the client can carry its stream over lanes (§4.15)
 };
-inline constexpr uint16_t kOpenKnownFlags = 0x003f;
+inline constexpr uint16_t kOpenKnownFlags = 0x007f;
+
+// PROTOCOL.md §4.15: lanes. The token proves a lane connection comes from
+// the client that received LANES; a segment is one piece of the striped
+// source stream.
+inline constexpr size_t kLaneTokenBytes = 16;
+inline constexpr uint16_t kMaxLanes = 64;
+inline constexpr uint32_t kMaxLaneSegment = 1u << 20;
+inline constexpr size_t kLanePreambleBytes = kLaneTokenBytes + 4;
 
 // PROTOCOL.md §6: --verify compares SHA-256 digests of fixed regions, so a
 // mismatch can be located; the whole-image digest closes the exchange.

@@ -107,12 +107,57 @@ PumpResult ChannelPump::join() {
   return result_;
 }
 
+Status ChannelPump::open_lanes(const proto::Lanes& offer, uint16_t count, UniqueFd local) {
+  LaneRequest request{offer, count, std::move(local), false, Status::ok()};
+  std::unique_lock<std::mutex> lock(lanes_mu_);
+  if (pump_ended_) return Status(ErrorKind::kConnection, "the connection to " + host_ + " has ended");
+  lane_request_ = &request;
+  lane_request_waiting_.store(true);
+  char c = 1;
+  ssize_t ignored = ::write(wake_write_.get(), &c, 1);
+  (void)ignored;
+  lanes_cv_.wait(lock, [&] { return request.done || pump_ended_; });
+  lane_request_ = nullptr;
+  lane_request_waiting_.store(false);
+  if (!request.done) return Status(ErrorKind::kConnection, "the connection to " + host_ + " has ended");
+  return request.status;
+}
+
+void ChannelPump::serve_lane_request() {
+  std::lock_guard<std::mutex> lock(lanes_mu_);
+  LaneRequest* r = lane_request_;
+  if (r == nullptr || r->done) return;
+  if (lanes_ != nullptr) {
+    r->status = Status(ErrorKind::kInternal, "lanes are already open");
+  } else {
+    lanes_ = std::make_unique<LaneChannels>(session_, host_);
+    r->status = lanes_->open(r->offer, r->count, std::move(r->local));
+    if (!r->status.is_ok()) lanes_.reset();
+  }
+  r->done = true;
+  lanes_cv_.notify_all();
+}
+
+void ChannelPump::end_lane_requests() {
+  std::lock_guard<std::mutex> lock(lanes_mu_);
+  pump_ended_ = true;
+  lanes_cv_.notify_all();
+}
+
 void ChannelPump::run() {
+  // Non-blocking throughout: a channel write within its window then never
+  // waits for the socket to drain (with lanes, up to N windows can be
+  // queued behind a stalled link), so keepalives still go out and see the
+  // link is gone. Output libssh could not send yet goes as the socket allows.
+  ssh_set_blocking(session_, 0);
   result_.status = loop();
+  ssh_set_blocking(session_, 1);
+  end_lane_requests();
   relay_stderr(nullptr, 0, true);
   // Closing our end tells the engines the stream is over: reads see EOF
   // after what is buffered, writes fail with EPIPE instead of blocking.
   local_.reset();
+  if (lanes_ != nullptr) lanes_->close_local();
   if (result_.status.is_ok()) result_.exit_status = ssh_channel_get_exit_status(channel_);
 }
 
@@ -164,10 +209,7 @@ void ChannelPump::write_stderr_lines(const char* data, size_t len, bool flush) {
 // A read that never waits (the pump polls), up to `count` bytes into `dest`
 // (which must hold `count`). 0: nothing now, or the far side's EOF.
 int ChannelPump::read_stdout(uint8_t* dest, uint32_t count) {
-  int was_blocking = ssh_is_blocking(session_);
-  ssh_set_blocking(session_, 0);
   int n = ssh_channel_read_timeout(channel_, dest, count, 0, 0);
-  ssh_set_blocking(session_, was_blocking);
   return n == SSH_AGAIN ? 0 : n;
 }
 
@@ -179,11 +221,17 @@ int ChannelPump::read_stdout(uint8_t* dest, uint32_t count) {
 Status ChannelPump::keepalive() {
   long probe_timeout = 3L * keepalive_seconds_;
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &probe_timeout);
+  ssh_set_blocking(session_, 1);  // to wait for the answer
   auto start = std::chrono::steady_clock::now();
-  ssh_send_keepalive(session_);
+  int rc = ssh_send_keepalive(session_);
   auto waited = std::chrono::steady_clock::now() - start;
+  ssh_set_blocking(session_, 0);
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &io_timeout_seconds_);
-  if (ssh_is_connected(session_) == 0 || waited >= std::chrono::seconds(probe_timeout)) {
+  // A probe stuck behind output the stalled link does not take (with lanes,
+  // several windows of it) times out inside libssh, which then calls the
+  // session dead (SSH_FATAL) a little before the full wait: as unanswered.
+  bool dead = rc != SSH_OK || ssh_is_connected(session_) == 0 || ssh_get_error_code(session_) == SSH_FATAL;
+  if (dead || waited >= std::chrono::seconds(probe_timeout)) {
     return Status(ErrorKind::kConnection, "lost the connection to " + host_ + ": no answer to keepalives for " +
                                               std::to_string(probe_timeout) + " s");
   }
@@ -208,6 +256,7 @@ Status ChannelPump::loop() {
 
   while (!stop_.load()) {
     bool progress = false;
+    if (lane_request_waiting_.load()) serve_lane_request();
     // Far side -> us. Stderr first: stdout reports EOF only once drained.
     int e = ssh_channel_read_nonblocking(channel_, chunk.data(), static_cast<uint32_t>(chunk.size()), 1);
     if (e > 0) {
@@ -287,6 +336,14 @@ Status ChannelPump::loop() {
       progress = true;
       last_traffic = Clock::now();
     }
+    if (lanes_ != nullptr) {
+      auto moved = lanes_->pump();
+      if (!moved.is_ok()) return moved.status();
+      if (moved.value()) {
+        progress = true;
+        last_traffic = Clock::now();
+      }
+    }
     if (local_eof && to_remote.empty() && !eof_sent) {
       if (!closed) (void)ssh_channel_send_eof(channel_);
       eof_sent = true;
@@ -294,19 +351,32 @@ Status ChannelPump::loop() {
     }
     // Done when the far side has said all it will and we have passed it on,
     // and either we said all we will or it cannot hear us any more.
-    if (remote_eof && to_local.empty() && (eof_sent || closed)) return Status::ok();
+    bool lanes_done = lanes_ == nullptr || lanes_->finished() || closed;
+    if (remote_eof && to_local.empty() && (eof_sent || closed) && lanes_done) return Status::ok();
+    // Push out what libssh still holds; never waits.
+    bool write_pending = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) != 0;
+    if (write_pending && ssh_blocking_flush(session_, 0) == SSH_ERROR) return lost("writing");
     if (progress) continue;
 
-    pollfd fds[3];
+    pollfd fds[4];
     nfds_t count = 0;
     short local_events = 0;
     if (!local_eof && to_remote.room() > 0) local_events |= POLLIN;
     if (!to_local.empty()) local_events |= POLLOUT;
     fds[count++] = pollfd{local_.get(), local_events, 0};
-    fds[count++] = pollfd{ssh_get_fd(session_), POLLIN, 0};
+    write_pending = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) != 0;
+    fds[count++] = pollfd{ssh_get_fd(session_), static_cast<short>(POLLIN | (write_pending ? POLLOUT : 0)), 0};
     fds[count++] = pollfd{wake_read_.get(), POLLIN, 0};
+    if (lanes_ != nullptr && lanes_->local_events() != 0) {
+      fds[count++] = pollfd{lanes_->local_fd(), lanes_->local_events(), 0};
+    }
     int rc = ::poll(fds, count, 1000);
     if (rc < 0 && errno != EINTR) return errno_status(ErrorKind::kInternal, "poll", errno);
+    if ((fds[2].revents & POLLIN) != 0) {
+      char drain[64];
+      while (::read(wake_read_.get(), drain, sizeof(drain)) > 0) {
+      }
+    }
     if ((fds[1].revents & (POLLERR | POLLNVAL)) != 0) return lost("waiting");
     if (keepalive_seconds_ > 0 &&
         Clock::now() - last_traffic > std::chrono::seconds(keepalive_seconds_)) {

@@ -14,12 +14,15 @@
 #include <libssh/libssh.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
+#include "source/lane_channels.h"
 
 namespace sparsync {
 
@@ -55,6 +58,11 @@ class ChannelPump {
   // What was held so far (at most 64 KiB).
   std::string held_stderr();
 
+  // Has the pump thread open `count` lanes to the server's socket (see
+  // LaneChannels) and waits until it has; from then on it also carries
+  // what is written to the other end of `local` over them.
+  Status open_lanes(const proto::Lanes& offer, uint16_t count, UniqueFd local);
+
  private:
   void run();
   Status loop();
@@ -62,6 +70,8 @@ class ChannelPump {
   void write_stderr_lines(const char* data, size_t len, bool flush);  // stderr_mu_ held
   Status keepalive();
   int read_stdout(uint8_t* dest, uint32_t count);
+  void serve_lane_request();  // pump thread
+  void end_lane_requests();   // pump thread, as it ends
 
   ssh_session session_;
   ssh_channel channel_;
@@ -78,6 +88,21 @@ class ChannelPump {
   std::string stderr_partial_;
   bool holding_ = false;
   std::string held_;
+
+  // A lane request handed from the owning thread to the pump thread.
+  struct LaneRequest {
+    proto::Lanes offer;
+    uint16_t count = 0;
+    UniqueFd local;
+    bool done = false;
+    Status status;
+  };
+  std::mutex lanes_mu_;  // guards lane_request_ and pump_ended_
+  std::condition_variable lanes_cv_;
+  LaneRequest* lane_request_ = nullptr;
+  bool pump_ended_ = false;
+  std::atomic<bool> lane_request_waiting_{false};
+  std::unique_ptr<LaneChannels> lanes_;  // pump thread
 };
 
 }  // namespace sparsync

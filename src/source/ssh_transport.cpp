@@ -28,6 +28,27 @@ Status remote_exit_status(int code, const std::string& host, const std::string& 
   return Status(kind, what + " on " + host + " exited with status " + std::to_string(code));
 }
 
+namespace {
+
+// The engines' end and the pump's end of a local stream, with room for a few
+// DATA frames in flight on each side of the pump.
+Status engine_socketpair(UniqueFd* engine, UniqueFd* pump) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return errno_status(ErrorKind::kInternal, "socketpair", errno);
+  }
+  int bufsize = 1024 * 1024;
+  for (int fd : sv) {
+    (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+  }
+  engine->reset(sv[0]);
+  pump->reset(sv[1]);
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshConnection> c,
                                                          const std::string& command, const std::string& upload_dir) {
   std::unique_ptr<SshTransport> t(new SshTransport());
@@ -43,18 +64,9 @@ Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshCon
     return Status(ErrorKind::kConnection,
                   "cannot start '" + command + "' on " + t->host_ + ": " + ssh_get_error(s));
   }
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    return errno_status(ErrorKind::kInternal, "socketpair", errno);
-  }
-  // Room for a few DATA frames in flight on each side of the pump.
-  int bufsize = 1024 * 1024;
-  for (int fd : sv) {
-    (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
-    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
-  }
-  t->engine_.reset(sv[0]);
-  t->pump_ = std::make_unique<ChannelPump>(s, t->channel_, UniqueFd(sv[1]), t->host_,
+  UniqueFd pump_end;
+  SPARSYNC_RETURN_IF_ERROR(engine_socketpair(&t->engine_, &pump_end));
+  t->pump_ = std::make_unique<ChannelPump>(s, t->channel_, std::move(pump_end), t->host_,
                                            t->connection_->options().keepalive,
                                            t->connection_->io_timeout_seconds());
   t->pump_->hold_stderr();
@@ -74,12 +86,22 @@ Status SshTransport::hello(FrameReader& in, FrameWriter& out, uint64_t* features
   return Status::ok();
 }
 
+Result<int> SshTransport::open_lanes(const proto::Lanes& offer, uint16_t count) {
+  if (!pump_) return Status(ErrorKind::kInternal, "no channel to open lanes beside");
+  UniqueFd engine, pump_end;
+  SPARSYNC_RETURN_IF_ERROR(engine_socketpair(&engine, &pump_end));
+  SPARSYNC_RETURN_IF_ERROR(pump_->open_lanes(offer, count, std::move(pump_end)));
+  lanes_engine_ = std::move(engine);
+  return lanes_engine_.get();
+}
+
 // Stops the pump if it still runs, then frees the channel and removes an
 // uploaded binary; the session is ours again once the pump has joined.
 void SshTransport::end_channel() {
   if (pump_) {
     pump_->stop();
     engine_.reset();
+    lanes_engine_.reset();
     pump_->join();
     held_stderr_ = pump_->held_stderr();
     pump_.reset();
@@ -99,6 +121,7 @@ SshTransport::~SshTransport() { end_channel(); }
 
 void SshTransport::close_write() {
   if (engine_.valid()) ::shutdown(engine_.get(), SHUT_WR);
+  if (lanes_engine_.valid()) ::shutdown(lanes_engine_.get(), SHUT_WR);
 }
 
 Status SshTransport::finish() {
@@ -106,6 +129,7 @@ Status SshTransport::finish() {
   // Closing (not just shutting) our end lets the pump drop whatever the far
   // side still sends that nobody will read, instead of waiting on it.
   engine_.reset();
+  lanes_engine_.reset();
   PumpResult r = pump_->join();
   held_stderr_ = pump_->held_stderr();
   pump_.reset();

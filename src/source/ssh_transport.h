@@ -34,6 +34,10 @@ class SshTransport : public Transport {
   Status finish() override;
   std::string peer_name() const override { return host_; }
   Status hello(FrameReader& in, FrameWriter& out, uint64_t* features) override;
+  // Lanes are direct-streamlocal forwards made by the login user's sshd, so
+  // they cannot reach a server that sudo made root.
+  int lane_capacity() const override { return connection_->options().sudo ? 0 : proto::kMaxLanes; }
+  Result<int> open_lanes(const proto::Lanes& offer, uint16_t count) override;
 
   // The HELLO exchange went through (by the caller, over read_fd/write_fd):
   // remembers the features for hello() and relays stderr from now on.
@@ -54,6 +58,7 @@ class SshTransport : public Transport {
   std::string upload_dir_;
   ssh_channel channel_ = nullptr;
   UniqueFd engine_;
+  UniqueFd lanes_engine_;  // the engines' end of the lanes, once open
   std::string host_;
   std::string command_;
   std::unique_ptr<ChannelPump> pump_;

@@ -26,6 +26,15 @@ class Transport {
   virtual Status hello(FrameReader& in, FrameWriter& out, uint64_t* features) {
     return client_hello(in, out, features);
   }
+  // Lanes (PROTOCOL.md §4.15): how many channels this transport can carry a
+  // push's stream over; below 2, the stream stays on read_fd/write_fd.
+  virtual int lane_capacity() const { return 0; }
+  // Connects `count` lanes to the socket the server offered and returns the
+  // fd the rest of the client's stream is written to (the transport owns
+  // it). A failure leaves the session usable on one stream.
+  virtual Result<int> open_lanes(const proto::Lanes& /*offer*/, uint16_t /*count*/) {
+    return Status(ErrorKind::kInternal, "this transport has no lanes");
+  }
   // Signals end of stream to the server (it exits after a finished session).
   virtual void close_write() = 0;
   // Waits for the server to end and reports how it ended: a non-zero exit or

@@ -23,9 +23,12 @@ constexpr uint64_t kInterval = 8 * kMiB;
 // when the link drops: the SSH channel window (OpenSSH and libssh keep it at
 // a few MiB), the pipe or socketpair to the session (<= 1 MiB), the
 // target's queue of 16 DATA frames of 1 MiB plus the one being applied, and
-// the SSH framing overhead (packet headers, MACs: well under 1%). 24 MiB
-// covers them with room; add one checkpoint interval for the record's lag.
-constexpr uint64_t kInFlight = 24 * kMiB;
+// the SSH framing overhead (packet headers, MACs: well under 1%). A push
+// over lanes (PROTOCOL.md §4.15) has a window and socket buffers per lane,
+// but the relay's cut stops them all at once; measured lags of 16 and 24 MiB
+// with one interval of 8 MiB. 40 MiB covers them with room; add one
+// checkpoint interval for the record's lag.
+constexpr uint64_t kInFlight = 40 * kMiB;
 
 class SshResume : public ::testing::Test {
  protected:

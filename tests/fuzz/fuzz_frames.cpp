@@ -49,6 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   round_trip<Hello>(payload);
   round_trip<Open>(payload);
   round_trip<OpenOk>(payload);
+  round_trip<Lanes>(payload);
+  round_trip<LanesStart>(payload);
+  round_trip<LanePreamble>(payload);
   round_trip<Resume>(payload);
   round_trip<HashZero>(payload);
   round_trip<HashEnd>(payload);

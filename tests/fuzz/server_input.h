@@ -29,8 +29,8 @@ inline void append_frame(std::vector<uint8_t>* out, proto::MsgType type, const s
 
 // Walks `data` frame by frame, as the server would read it. Every OPEN that
 // decodes gets `target_path` (server is target) or `source_path` (server is
-// source) and a source size of at most kMaxFuzzSourceSize; everything else,
-// a torn tail included, is copied unchanged.
+// source) and a source size of at most kMaxFuzzSourceSize; every LANES_START
+// a lane count of 0; everything else, a torn tail included, is copied unchanged.
 inline std::vector<uint8_t> confine(const uint8_t* data, size_t size, const std::string& target_path,
                                     const std::string& source_path) {
   std::vector<uint8_t> out;
@@ -54,6 +54,11 @@ inline std::vector<uint8_t> confine(const uint8_t* data, size_t size, const std:
       proto::encode_header(proto::MsgType::kOpen, static_cast<uint32_t>(again.size()), fresh);
       out.insert(out.end(), fresh + 4, fresh + 8);
       out.insert(out.end(), again.begin(), again.end());
+    } else if (h[0] == static_cast<uint8_t>(proto::MsgType::kLanesStart) && len == 4) {
+      // Lanes would wait for connections a memory stream never makes: the
+      // count becomes 0, so the offer and answer are fuzzed without the wait.
+      out.insert(out.end(), h, h + proto::kFrameHeaderSize);
+      out.insert(out.end(), {0, 0, h[proto::kFrameHeaderSize + 2], h[proto::kFrameHeaderSize + 3]});
     } else {
       out.insert(out.end(), h, data + end);
     }
@@ -100,6 +105,13 @@ inline std::vector<std::pair<std::string, std::vector<uint8_t>>> session_seeds()
   append_frame(&push, MsgType::kHole, encode(Hole{65536 + 12288, size - 65536 - 12288}));
   done(&push, 12288, size - 12288);
   seeds.emplace_back("push", push);
+
+  std::vector<uint8_t> lanes = start(Role::kServerIsTarget, kOpenLanes, HashKind::kXxh3_128);
+  append_frame(&lanes, MsgType::kLanesStart, encode(LanesStart{0}));
+  data(&lanes, 0, 4096, 3);
+  append_frame(&lanes, MsgType::kHole, encode(Hole{4096, size - 4096}));
+  done(&lanes, 4096, size - 4096);
+  seeds.emplace_back("push_lanes_declined", lanes);
 
   std::vector<uint8_t> verify = start(Role::kServerIsTarget, kOpenVerify, HashKind::kSha256);
   data(&verify, 0, 4096, 1);

@@ -84,6 +84,10 @@ const std::map<std::string, std::string>& golden_hex() {
       {"HASH",
        "10 00 00 00 20 00 00 00  00 00 00 00 00 00 00 00  01 00 00 00  00 00 00 00"
        "  00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff"},
+      {"LANES",
+       "04 00 00 00 1a 00 00 00  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f"
+       "  08 00 2f 74 6d 70 2f 6c 2f 73"},
+      {"LANES_START", "05 00 00 00 04 00 00 00  08 00  00 00"},
       {"HASH_ZERO", "11 00 00 00 10 00 00 00  01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 00"},
       {"HASH_END", "12 00 00 00 08 00 00 00  05 00 00 00 00 00 00 00"},
       {"RESUME", "13 00 00 00 08 00 00 00  00 20 00 00 00 00 00 00"},
@@ -169,6 +173,24 @@ TEST(GoldenVectors, OpenOk) {
   EXPECT_EQ(d.size, 18432u);
   EXPECT_EQ(d.path, "/srv/vm1.img");
   EXPECT_EQ(d.source_id, "");
+}
+
+TEST(GoldenVectors, Lanes) {
+  Lanes m;
+  for (uint8_t i = 0; i < 16; ++i) m.token[i] = i;
+  m.path = "/tmp/l/s";
+  EXPECT_EQ(frame(MsgType::kLanes, encode(m)), golden("LANES"));
+  Lanes d;
+  ASSERT_TRUE(decode(payload_of(golden("LANES"), MsgType::kLanes), &d).is_ok());
+  EXPECT_EQ(d.token, m.token);
+  EXPECT_EQ(d.path, "/tmp/l/s");
+}
+
+TEST(GoldenVectors, LanesStart) {
+  EXPECT_EQ(frame(MsgType::kLanesStart, encode(LanesStart{8})), golden("LANES_START"));
+  LanesStart d;
+  ASSERT_TRUE(decode(payload_of(golden("LANES_START"), MsgType::kLanesStart), &d).is_ok());
+  EXPECT_EQ(d.count, 8);
 }
 
 TEST(GoldenVectors, Resume) {
@@ -318,8 +340,13 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0xfu);
-  EXPECT_EQ(kOpenKnownFlags, 0x003f);
+  EXPECT_EQ(kFeaturesOffered, 0x1fu);
+  EXPECT_EQ(kOpenKnownFlags, 0x007f);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureLanes), 0x10u);
+  EXPECT_EQ(kOpenLanes, 0x40);
+  EXPECT_EQ(kLaneTokenBytes, 16u);
+  EXPECT_EQ(kMaxLanes, 64);
+  EXPECT_EQ(kMaxLaneSegment, 1048576u);
   EXPECT_EQ(kVerifyRegionBytes, 64ull << 20);
   EXPECT_EQ(kVerifyDigestsPerFrame, 1024u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureZstd), 0x8u);
@@ -327,6 +354,7 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(hash_length(HashKind::kSha256), 32u);
   const std::map<MsgType, uint8_t> codes = {
       {MsgType::kHello, 0x01},      {MsgType::kOpen, 0x02},     {MsgType::kOpenOk, 0x03},
+      {MsgType::kLanes, 0x04},      {MsgType::kLanesStart, 0x05},
       {MsgType::kHash, 0x10},       {MsgType::kHashZero, 0x11}, {MsgType::kHashEnd, 0x12},
       {MsgType::kData, 0x20},       {MsgType::kHole, 0x21},     {MsgType::kCheckpoint, 0x30},
       {MsgType::kResume, 0x13},     {MsgType::kVerifyDigests, 0x50}, {MsgType::kVerifyEnd, 0x51},

@@ -1,0 +1,129 @@
+#include "app/lane_listener.h"
+
+#include <poll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace sparsync {
+namespace {
+
+// Room for lane data to arrive while the reader is on another lane.
+constexpr int kLaneReceiveBuffer = 1 << 20;
+
+// The directory for the socket: the user's runtime directory when it has
+// one (private, in RAM), else TMPDIR, else /tmp; sun_path holds 108 bytes.
+std::string socket_parent() {
+  for (const char* var : {"XDG_RUNTIME_DIR", "TMPDIR"}) {
+    const char* v = std::getenv(var);
+    if (v != nullptr && *v == '/' && std::strlen(v) < 64 && ::access(v, W_OK | X_OK) == 0) return v;
+  }
+  return "/tmp";
+}
+
+// Waits until `fd` is readable or the deadline passes; false on timeout.
+bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return false;
+  }
+}
+
+// Reads the lane preamble from a fresh connection, within the deadline.
+bool read_preamble(int fd, std::chrono::steady_clock::time_point deadline, proto::LanePreamble* out) {
+  uint8_t buf[proto::kLanePreambleBytes];
+  size_t have = 0;
+  while (have < sizeof(buf)) {
+    if (!wait_readable(fd, deadline)) return false;
+    ssize_t n = ::recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return false;
+    }
+    have += static_cast<size_t>(n);
+  }
+  return proto::decode(std::span<const uint8_t>(buf, sizeof(buf)), out).is_ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LaneListener>> LaneListener::create() {
+  std::unique_ptr<LaneListener> l(new LaneListener());
+  std::string tmpl = socket_parent() + "/sparsync-lanes-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    return errno_status(ErrorKind::kTarget, "creating a directory for lanes in " + socket_parent(), errno);
+  }
+  l->dir_ = tmpl;
+  std::string path = l->dir_ + "/s";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Status(ErrorKind::kTarget, "lane socket path " + path + " is too long");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  l->listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!l->listener_.valid()) return errno_status(ErrorKind::kTarget, "socket", errno);
+  if (::bind(l->listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(l->listener_.get(), proto::kMaxLanes) != 0) {
+    return errno_status(ErrorKind::kTarget, "listening on " + path, errno);
+  }
+  if (::getrandom(l->offer_.token.data(), l->offer_.token.size(), 0) !=
+      static_cast<ssize_t>(l->offer_.token.size())) {
+    return errno_status(ErrorKind::kInternal, "getrandom", errno);
+  }
+  l->offer_.path = path;
+  return l;
+}
+
+LaneListener::~LaneListener() { remove(); }
+
+void LaneListener::remove() {
+  listener_.reset();
+  if (dir_.empty()) return;
+  ::unlink((dir_ + "/s").c_str());
+  ::rmdir(dir_.c_str());
+  dir_.clear();
+}
+
+Result<std::vector<UniqueFd>> LaneListener::accept_lanes(uint16_t count, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<UniqueFd> lanes(count);
+  uint16_t joined = 0;
+  while (joined < count) {
+    if (!wait_readable(listener_.get(), deadline)) break;
+    UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid()) continue;
+    proto::LanePreamble p;
+    if (!read_preamble(conn.get(), deadline, &p) || p.token != offer_.token || p.count != count ||
+        lanes[p.index].valid()) {
+      log::verbose("dropped a lane connection that did not present this session's token");
+      continue;
+    }
+    (void)::setsockopt(conn.get(), SOL_SOCKET, SO_RCVBUF, &kLaneReceiveBuffer, sizeof(kLaneReceiveBuffer));
+    lanes[p.index] = std::move(conn);
+    ++joined;
+  }
+  remove();
+  if (joined < count) {
+    return Status(ErrorKind::kConnection, std::to_string(joined) + " of " + std::to_string(count) +
+                                              " lanes connected within " + std::to_string(static_cast<int>(seconds)) +
+                                              " s; run with --lanes 1 to use one channel");
+  }
+  return lanes;
+}
+
+}  // namespace sparsync

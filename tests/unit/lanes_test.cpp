@@ -1,0 +1,211 @@
+// Lanes (PROTOCOL.md §4.15) without SSH: the server's LaneReader putting a
+// striped stream back together, its LaneListener accepting only lanes with
+// the session's token, and the codecs of LANES, LANES_START and the preamble.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "app/lane_listener.h"
+#include "common/frame_codec.h"
+#include "common/frame_io.h"
+#include "common/lane_reader.h"
+
+namespace sparsync {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+// N socketpairs: writers[i] is the client's end of lane i, readers[i] the server's.
+struct Lanes {
+  explicit Lanes(size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      int sv[2];
+      EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+      writers.emplace_back(sv[0]);
+      readers.emplace_back(sv[1]);
+    }
+  }
+  std::vector<UniqueFd> writers, readers;
+};
+
+void write_bytes(int fd, const uint8_t* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    ASSERT_GT(w, 0);
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void send_segment(int fd, const uint8_t* p, uint32_t n) {
+  uint8_t h[4];
+  encode_segment_header(n, h);
+  write_bytes(fd, h, 4);
+  write_bytes(fd, p, n);
+}
+
+Bytes frames_stream(std::vector<std::pair<proto::MsgType, Bytes>>* frames) {
+  Bytes out;
+  for (size_t i = 0; i < 40; ++i) {
+    Bytes payload(i * 9173 % 70000);
+    for (size_t k = 0; k < payload.size(); ++k) payload[k] = static_cast<uint8_t>(k * 7 + i);
+    frames->push_back({proto::MsgType::kHole, payload});
+    uint8_t h[proto::kFrameHeaderSize];
+    proto::encode_header(proto::MsgType::kHole, static_cast<uint32_t>(payload.size()), h);
+    out.insert(out.end(), h, h + sizeof h);
+    out.insert(out.end(), payload.begin(), payload.end());
+  }
+  return out;
+}
+
+TEST(LaneReader, ReassemblesFramesStripedOverLanesInSegmentsOfAnySize) {
+  std::vector<std::pair<proto::MsgType, Bytes>> frames;
+  Bytes stream = frames_stream(&frames);
+  Lanes lanes(3);
+  std::thread writer([&] {
+    const uint32_t sizes[] = {1, 7, 65536, 3, 100000, 4096, 12};
+    size_t pos = 0, k = 0;
+    while (pos < stream.size()) {
+      uint32_t n = static_cast<uint32_t>(std::min<size_t>(sizes[k % 7], stream.size() - pos));
+      send_segment(lanes.writers[k % 3].get(), stream.data() + pos, n);
+      pos += n;
+      ++k;
+    }
+    for (UniqueFd& w : lanes.writers) w.reset();
+  });
+  LaneReader reader(std::move(lanes.readers));
+  FrameReader in(&reader);
+  Frame f;
+  for (const auto& [type, payload] : frames) {
+    ASSERT_TRUE(in.read(&f).is_ok());
+    EXPECT_EQ(f.type, type);
+    ASSERT_EQ(Bytes(f.payload.begin(), f.payload.end()), payload);
+  }
+  // All lanes closed where a segment would start: the peer closed cleanly.
+  Status end = in.read(&f);
+  EXPECT_EQ(end.kind(), ErrorKind::kConnection);
+  EXPECT_NE(end.message().find("peer closed the connection"), std::string::npos) << end.message();
+  writer.join();
+}
+
+TEST(LaneReader, TruncatedSegmentIsAnError) {
+  Lanes lanes(2);
+  uint8_t h[4];
+  encode_segment_header(100, h);
+  write_bytes(lanes.writers[0].get(), h, 4);
+  Bytes half(50, 1);
+  write_bytes(lanes.writers[0].get(), half.data(), half.size());
+  lanes.writers.clear();
+  LaneReader reader(std::move(lanes.readers));
+  uint8_t buf[100];
+  size_t got = 0;
+  EXPECT_EQ(reader.read_full(buf, sizeof buf, &got), EPROTO);
+  EXPECT_EQ(got, 50u);
+}
+
+TEST(LaneReader, ZeroOrOversizedSegmentLengthIsAnError) {
+  for (uint32_t bad : {0u, proto::kMaxLaneSegment + 1}) {
+    Lanes lanes(2);
+    uint8_t h[4];
+    encode_segment_header(bad, h);
+    write_bytes(lanes.writers[0].get(), h, 4);
+    lanes.writers.clear();
+    LaneReader reader(std::move(lanes.readers));
+    uint8_t buf[8];
+    size_t got = 0;
+    EXPECT_EQ(reader.read_full(buf, sizeof buf, &got), EPROTO) << bad;
+    EXPECT_EQ(got, 0u);
+  }
+}
+
+// Connects to the listener's socket and sends a preamble.
+UniqueFd join_lane(const std::string& path, const proto::LanePreamble& p) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  Bytes bytes = proto::encode(p);
+  write_bytes(fd.get(), bytes.data(), bytes.size());
+  return fd;
+}
+
+TEST(LaneListener, AcceptsLanesWithTheTokenInIndexOrderAndRemovesItsSocket) {
+  auto created = LaneListener::create();
+  ASSERT_TRUE(created.is_ok()) << created.status().message();
+  std::unique_ptr<LaneListener> listener = created.take();
+  const proto::Lanes offer = listener->offer();
+  std::string dir = offer.path.substr(0, offer.path.rfind('/'));
+  struct stat st{};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "only this user may reach the lane socket";
+
+  proto::LanePreamble wrong{offer.token, 0, 2};
+  wrong.token[0] ^= 1;
+  UniqueFd intruder = join_lane(offer.path, wrong);
+  UniqueFd second = join_lane(offer.path, proto::LanePreamble{offer.token, 1, 2});
+  UniqueFd first = join_lane(offer.path, proto::LanePreamble{offer.token, 0, 2});
+  write_bytes(first.get(), reinterpret_cast<const uint8_t*>("A"), 1);
+  write_bytes(second.get(), reinterpret_cast<const uint8_t*>("B"), 1);
+
+  auto accepted = listener->accept_lanes(2, 10);
+  ASSERT_TRUE(accepted.is_ok()) << accepted.status().message();
+  std::vector<UniqueFd> lanes = accepted.take();
+  ASSERT_EQ(lanes.size(), 2u);
+  char c = 0;
+  ASSERT_EQ(::read(lanes[0].get(), &c, 1), 1);
+  EXPECT_EQ(c, 'A');
+  ASSERT_EQ(::read(lanes[1].get(), &c, 1), 1);
+  EXPECT_EQ(c, 'B');
+  EXPECT_NE(::access(offer.path.c_str(), F_OK), 0) << "socket left behind";
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0) << "directory left behind";
+  // The intruder's connection was dropped: it reads EOF.
+  EXPECT_EQ(::read(intruder.get(), &c, 1), 0);
+}
+
+TEST(LaneListener, MissingLanesFailAfterTheWaitAndNameTheFallback) {
+  auto created = LaneListener::create();
+  ASSERT_TRUE(created.is_ok()) << created.status().message();
+  std::unique_ptr<LaneListener> listener = created.take();
+  UniqueFd only = join_lane(listener->offer().path, proto::LanePreamble{listener->offer().token, 0, 2});
+  auto accepted = listener->accept_lanes(2, 0.3);
+  ASSERT_FALSE(accepted.is_ok());
+  EXPECT_EQ(accepted.status().kind(), ErrorKind::kConnection);
+  EXPECT_NE(accepted.status().message().find("1 of 2 lanes"), std::string::npos) << accepted.status().message();
+  EXPECT_NE(accepted.status().message().find("--lanes 1"), std::string::npos) << accepted.status().message();
+}
+
+TEST(LaneCodecs, RoundTripAndRejectBadCounts) {
+  proto::Lanes lanes;
+  for (size_t i = 0; i < lanes.token.size(); ++i) lanes.token[i] = static_cast<uint8_t>(i * 17);
+  lanes.path = "/run/user/1000/sparsync-lanes-abc/s";
+  proto::Lanes back;
+  ASSERT_TRUE(proto::decode(proto::encode(lanes), &back).is_ok());
+  EXPECT_EQ(back.token, lanes.token);
+  EXPECT_EQ(back.path, lanes.path);
+
+  proto::LanesStart start;
+  for (uint16_t ok : {uint16_t{0}, uint16_t{2}, uint16_t{64}}) {
+    ASSERT_TRUE(proto::decode(proto::encode(proto::LanesStart{ok}), &start).is_ok()) << ok;
+    EXPECT_EQ(start.count, ok);
+  }
+  for (uint16_t bad : {uint16_t{1}, uint16_t{65}}) {
+    EXPECT_EQ(proto::decode(proto::encode(proto::LanesStart{bad}), &start).kind(), ErrorKind::kProtocol) << bad;
+  }
+
+  proto::LanePreamble p;
+  ASSERT_TRUE(proto::decode(proto::encode(proto::LanePreamble{lanes.token, 3, 4}), &p).is_ok());
+  EXPECT_EQ(p.index, 3);
+  EXPECT_EQ(p.count, 4);
+  EXPECT_FALSE(proto::decode(proto::encode(proto::LanePreamble{lanes.token, 4, 4}), &p).is_ok());
+  EXPECT_FALSE(proto::decode(proto::encode(proto::LanePreamble{lanes.token, 0, 1}), &p).is_ok());
+}
+
+}  // namespace
+}  // namespace sparsync
