@@ -52,8 +52,8 @@ void describe_transfer(CLI::App& app, CliOptions* o) {
       ->check(CLI::Range(1, 19))
       ->group(g);
   app.add_option("--lanes", o->lanes,
-                 "SSH channels a push may spread its data over (default 16, 1 for one): each carries one SSH "
-                 "window per round trip, so more lanes keep a long link full")
+                 "SSH channels a push spreads its data over, 1 for one (default: as many as the round trip "
+                 "calls for, up to 16): each carries one SSH window per round trip")
       ->check(CLI::Range(1, 64))
       ->group(g);
 }

@@ -39,7 +39,7 @@ struct CliOptions {
   bool map = false;                // draw where the run wrote
   std::string bwlimit_text;  // --bwlimit RATE (bytes/s, K/M/G suffixes)
   int compress_level = 0;    // --compress[=LEVEL]; 0 = off
-  int lanes = 16;            // --lanes N
+  int lanes = 0;             // --lanes N; 0 = by the round trip
   std::string checkpoint_interval_text = "1G";
   double checkpoint_seconds = 30;
   int retries = 3;

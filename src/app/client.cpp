@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 
 #include "common/device.h"
+#include "app/lane_count.h"
 #include "app/summary.h"
 #include "common/log.h"
 #include "source/source_session.h"
@@ -60,32 +63,44 @@ Result<std::unique_ptr<Device>> open_source(const SyncRequest& r) {
   return std::unique_ptr<Device>(file.take());
 }
 
-// How many lanes a push asks for: none in a dry run (nothing to carry), on
-// a transport without them, or from a server that does not know them.
-uint16_t lanes_wanted(const Transport& t, const SyncRequest& r, uint64_t features) {
+// The most lanes a push may use: none in a dry run (nothing to carry), on a
+// transport without them, or with a server that does not know them.
+uint16_t lanes_allowed(const Transport& t, const SyncRequest& r, uint64_t features) {
   if (r.dry_run || !(features & proto::kFeatureLanes)) return 0;
-  int n = std::min(r.lanes, t.lane_capacity());
+  int n = std::min(r.lanes > 0 ? r.lanes : kAutoLanesMost, t.lane_capacity());
   return n >= 2 ? static_cast<uint16_t>(n) : 0;
 }
 
-// After OPEN_OK with kOpenLanes: reads LANES, opens what lanes it can and
-// says how many in LANES_START. Returns the fd the session writes to from
-// now on: the lanes', or -1 to stay on the main stream. A lane the far sshd
-// refuses (forwarding disabled) costs speed on a long link, not the run.
-Result<int> start_lanes(Transport& t, FrameReader& in, FrameWriter& out, uint16_t wanted) {
+std::string format_duration_ms(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f ms", seconds * 1000);
+  return buf;
+}
+
+// After OPEN_OK with kOpenLanes: reads LANES, opens as many lanes as the
+// round trip (OPEN to OPEN_OK) calls for and says how many in LANES_START.
+// Returns the fd the session writes to from now on: the lanes', or -1 to
+// stay on the main stream. A lane the far sshd refuses (forwarding
+// disabled) costs speed on a long link, not the run.
+Result<int> start_lanes(Transport& t, FrameReader& in, FrameWriter& out, uint16_t most, bool exact,
+                        double round_trip) {
   Frame f;
   SPARSYNC_RETURN_IF_ERROR(in.read(&f));
   if (f.type != proto::MsgType::kLanes) return unexpected_frame(f, "LANES");
   proto::Lanes offer;
   SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &offer));
+  uint16_t wanted = exact ? most : lanes_for_round_trip(round_trip, most);
   int fd = -1;
   if (offer.path.empty()) {
     log::verbose("the far side offers no lanes; using one channel");
+  } else if (wanted == 0) {
+    log::verbose("round trip " + format_duration_ms(round_trip) + ": one channel keeps up; no lanes");
   } else {
     auto opened = t.open_lanes(offer, wanted);
     if (opened.is_ok()) {
       fd = opened.value();
-      log::verbose("sending over " + std::to_string(wanted) + " lanes");
+      log::verbose("round trip " + format_duration_ms(round_trip) + ": sending over " + std::to_string(wanted) +
+                   " lanes");
     } else {
       log::verbose("no lanes (" + opened.status().message() + "); using one channel");
     }
@@ -102,18 +117,20 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(t.hello(in, main_out, &features));
   log::verbose("negotiated features: " + describe_features(features));
-  uint16_t lanes = lanes_wanted(t, r, features);
+  uint16_t lanes = lanes_allowed(t, r, features);
   uint16_t flags = open_flags(r) | (lanes > 0 ? proto::kOpenLanes : 0);
   proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, flags, r.block_size,
                    source->size(), r.target, source->identity(), r.checkpoint_bytes,
                    static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,
                    static_cast<uint8_t>(compress_level(r, features))};
+  auto open_sent = std::chrono::steady_clock::now();
   SPARSYNC_RETURN_IF_ERROR(main_out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
+  double round_trip = std::chrono::duration<double>(std::chrono::steady_clock::now() - open_sent).count();
   int lanes_fd = -1;
   if (lanes > 0) {
-    auto started = start_lanes(t, in, main_out, lanes);
+    auto started = start_lanes(t, in, main_out, lanes, r.lanes > 0, round_trip);
     if (!started.is_ok()) return started.status();
     lanes_fd = started.value();
   }

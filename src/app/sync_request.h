@@ -14,6 +14,8 @@
 
 namespace sparsync {
 
+inline constexpr int kAutoLanesMost = 16;
+
 struct SyncRequest {
   std::string source;  // path as given (on the far host when pull)
   std::string target;  // path as given (on the far host when push)
@@ -34,7 +36,9 @@ struct SyncRequest {
   ChangeMap* change_map = nullptr;  // filled for --map; not owned
   uint64_t bwlimit = 0;     // --bwlimit: DATA bytes per second, 0 = unlimited
   int compress_level = 0;   // --compress: zstd level, 0 = off
-  int lanes = 16;           // --lanes: channels a push over SSH may use (PROTOCOL.md §4.15)
+  // --lanes: SSH channels a push uses (PROTOCOL.md §4.15); 0: as many as
+  // the round trip calls for, up to kAutoLanesMost.
+  int lanes = 0;
   bool retry = false;       // set by run_with_retries on its automatic retries
 };
 

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "common/lane_reader.h"
+#include "source/ssh_output.h"
 
 namespace sparsync {
 namespace {
@@ -103,7 +104,7 @@ Status LaneChannels::write_lanes(bool* moved) {
       lane.head = 0;
       continue;
     }
-    while (lane.head < lane.queue.size()) {
+    while (lane.head < lane.queue.size() && ssh_output_drained(session_)) {
       uint32_t window = ssh_channel_window_size(lane.channel);
       if (window == 0) break;
       size_t n = std::min({lane.queue.size() - lane.head, static_cast<size_t>(window), kWriteChunk});
@@ -117,8 +118,13 @@ Status LaneChannels::write_lanes(bool* moved) {
       lane.head += static_cast<size_t>(w);
       *moved = true;
     }
+    // Drop what went out, so the queue holds only what has not: at most two
+    // segments, since pump() adds one only while less than one is waiting.
     if (lane.head == lane.queue.size()) {
       lane.queue.clear();
+      lane.head = 0;
+    } else if (lane.head >= kSegment) {
+      lane.queue.erase(lane.queue.begin(), lane.queue.begin() + static_cast<std::ptrdiff_t>(lane.head));
       lane.head = 0;
     }
   }

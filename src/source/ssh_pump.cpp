@@ -14,6 +14,7 @@
 
 #include "common/byte_buffer.h"
 #include "common/log.h"
+#include "source/ssh_output.h"
 
 namespace sparsync {
 namespace {
@@ -323,7 +324,7 @@ Status ChannelPump::loop() {
     // for a window adjust while the far side waits for us to read.
     bool closed = ssh_channel_is_closed(channel_) != 0;
     if (closed) to_remote.clear();
-    while (!to_remote.empty() && !closed) {
+    while (!to_remote.empty() && !closed && ssh_output_drained(session_)) {
       uint32_t window = ssh_channel_window_size(channel_);
       if (window == 0) break;
       size_t n = to_remote.size();

@@ -78,6 +78,15 @@ TEST_F(SshLanes, OneLaneKeepsTheMainChannel) {
   EXPECT_EQ(first_difference(src_, dst), std::nullopt);
 }
 
+TEST_F(SshLanes, ByDefaultLoopbackNeedsNoLanes) {
+  // About 1 ms from OPEN to OPEN_OK: one channel's window keeps up.
+  const std::string dst = dir_.file("auto.img");
+  CommandResult r = push(dst, {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("one channel keeps up; no lanes"), std::string::npos) << r.err;
+  EXPECT_EQ(first_difference(src_, dst), std::nullopt);
+}
+
 TEST_F(SshLanes, RestrictedKeyFallsBackToOneChannel) {
   // `restrict` in authorized_keys forbids forwarding, lanes included.
   sshd_->force_command(std::string(SPARSYNC_BINARY) + " --server");

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "app/lane_count.h"
 #include "app/lane_listener.h"
 #include "common/frame_codec.h"
 #include "common/frame_io.h"
@@ -205,6 +206,16 @@ TEST(LaneCodecs, RoundTripAndRejectBadCounts) {
   EXPECT_EQ(p.count, 4);
   EXPECT_FALSE(proto::decode(proto::encode(proto::LanePreamble{lanes.token, 4, 4}), &p).is_ok());
   EXPECT_FALSE(proto::decode(proto::encode(proto::LanePreamble{lanes.token, 0, 1}), &p).is_ok());
+}
+
+TEST(LaneCount, OneChannelOnALanAllOfThemOnALongLink) {
+  EXPECT_EQ(lanes_for_round_trip(0.0002, 16), 0);  // loopback
+  EXPECT_EQ(lanes_for_round_trip(0.0013, 16), 0);  // loopback through sshd, target created
+  EXPECT_EQ(lanes_for_round_trip(0.004, 16), 2);
+  EXPECT_EQ(lanes_for_round_trip(0.010, 16), 5);
+  EXPECT_EQ(lanes_for_round_trip(0.050, 16), 16);
+  EXPECT_EQ(lanes_for_round_trip(0.300, 16), 16);
+  EXPECT_EQ(lanes_for_round_trip(0.050, 4), 4);
 }
 
 }  // namespace
