@@ -77,10 +77,12 @@ TEST(ChangeMapTest, FirstAndLastMiBOf64MiB) {
   ChangeMap m(64 * kMiB);
   m.mark(0, kMiB, Cell::kData);
   m.mark(63 * kMiB, kMiB, Cell::kData);
-  EXPECT_EQ(m.render(64), "#" + std::string(62, '.') + "#");
-  EXPECT_EQ(map_text(m, 66), "[#" + std::string(62, '.') +
+  // Built with append: GCC 12 warns falsely (-Warray-bounds) on "literal" + std::string&&.
+  std::string middle(62, '.');
+  EXPECT_EQ(m.render(64), std::string("#").append(middle).append("#"));
+  EXPECT_EQ(map_text(m, 66), std::string("[#").append(middle).append(
                                  "#]\nmap: 64.0 MiB, one column ~ 1.00 MiB: '#' data written, '~' zeroed, "
-                                 "'.' unchanged, ' ' zeros on both sides\n");
+                                 "'.' unchanged, ' ' zeros on both sides\n"));
   nlohmann::json j = map_json(m);
   EXPECT_EQ(j.dump(), R"({"cell_bytes":16384,"runs":[["data",64],["unchanged",3968],["data",64]]})");
 }
