@@ -228,9 +228,10 @@ Status ChannelPump::keepalive() {
   auto waited = std::chrono::steady_clock::now() - start;
   ssh_set_blocking(session_, 0);
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &io_timeout_seconds_);
-  // A probe stuck behind output the stalled link does not take (with lanes,
-  // several windows of it) times out inside libssh, which then calls the
-  // session dead (SSH_FATAL) a little before the full wait: as unanswered.
+  // A probe libssh could not send, or whose wait ended in a fatal session
+  // error, counts as unanswered too. (With lanes, several windows of data
+  // can sit unacknowledged behind a stalled link, and the socket's
+  // TCP_USER_TIMEOUT may end the session first: that error is reported.)
   bool dead = rc != SSH_OK || ssh_is_connected(session_) == 0 || ssh_get_error_code(session_) == SSH_FATAL;
   if (dead || waited >= std::chrono::seconds(probe_timeout)) {
     return Status(ErrorKind::kConnection, "lost the connection to " + host_ + ": no answer to keepalives for " +

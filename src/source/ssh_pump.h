@@ -6,7 +6,8 @@
 // line prefixed with the host name (or holds it back while the caller
 // decides whether the far command even started), sends EOF on the channel when the local
 // side shuts its write half, keeps a quiet link alive, and collects the far
-// command's exit status.
+// command's exit status. With lanes (source/lane_channels.h) it also
+// carries a second local socket over N more channels of the same session.
 // Thread-safety: start/stop/join from the owning thread; the pump thread owns
 // the session in between.
 #pragma once
