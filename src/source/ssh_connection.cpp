@@ -207,9 +207,11 @@ Status SshConnection::check_host_key() {
   ssh_options_get_port(session_, &port);
   std::string hostname = session_string(session_, SSH_OPTIONS_HOST);
   std::string entry = port == 22 ? hostname : "[" + hostname + "]:" + std::to_string(port);
-  std::string file = options_.known_hosts.empty() ? "~/.ssh/known_hosts" : options_.known_hosts;
-  std::string remove_hint = "ssh-keygen -R '" + entry + "'" +
-                            (options_.known_hosts.empty() ? "" : " -f " + options_.known_hosts);
+  // The file libssh actually checked: --known-hosts, else the ssh config's
+  // UserKnownHostsFile, else ~/.ssh/known_hosts.
+  std::string file = session_string(session_, SSH_OPTIONS_KNOWNHOSTS);
+  if (file.empty()) file = options_.known_hosts.empty() ? "~/.ssh/known_hosts" : options_.known_hosts;
+  std::string remove_hint = "ssh-keygen -R '" + entry + "' -f " + file;
 
   switch (ssh_session_is_known_server(session_)) {
     case SSH_KNOWN_HOSTS_OK:
