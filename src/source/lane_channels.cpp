@@ -39,7 +39,8 @@ void LaneChannels::close_all() {
 }
 
 Status LaneChannels::open(const proto::Lanes& offer, uint16_t count, UniqueFd local) {
-  channels_.resize(count);
+  // A lane's queue compacts once a segment has gone out of it.
+  channels_.assign(count, Lane{nullptr, ByteQueue(kSegment)});
   for (Lane& lane : channels_) {
     lane.channel = ssh_channel_new(session_);
     if (lane.channel == nullptr) {
@@ -81,7 +82,7 @@ Status LaneChannels::open(const proto::Lanes& offer, uint16_t count, UniqueFd lo
   }
   for (uint16_t i = 0; i < count; ++i) {
     std::vector<uint8_t> preamble = proto::encode(proto::LanePreamble{offer.token, i, count});
-    channels_[i].queue.assign(preamble.begin(), preamble.end());
+    channels_[i].queue.append(reinterpret_cast<const char*>(preamble.data()), preamble.size());
   }
   local_ = std::move(local);
   ::fcntl(local_.get(), F_SETFL, ::fcntl(local_.get(), F_GETFL) | O_NONBLOCK);
@@ -89,10 +90,7 @@ Status LaneChannels::open(const proto::Lanes& offer, uint16_t count, UniqueFd lo
   return Status::ok();
 }
 
-bool LaneChannels::next_has_room() const {
-  const Lane& lane = channels_[next_];
-  return lane.queue.size() - lane.head <= kSegment;
-}
+bool LaneChannels::next_has_room() const { return channels_[next_].queue.size() <= kSegment; }
 
 short LaneChannels::local_events() const { return !local_eof_ && next_has_room() ? POLLIN : 0; }
 
@@ -101,32 +99,15 @@ Status LaneChannels::write_lanes(bool* moved) {
     // The far side closed this lane (the server ended): nobody reads it.
     if (ssh_channel_is_closed(lane.channel) != 0) {
       lane.queue.clear();
-      lane.head = 0;
       continue;
     }
-    while (lane.head < lane.queue.size() && ssh_output_drained(session_)) {
-      uint32_t window = ssh_channel_window_size(lane.channel);
-      if (window == 0) break;
-      size_t n = std::min({lane.queue.size() - lane.head, static_cast<size_t>(window), kWriteChunk});
-      int w = ssh_channel_write(lane.channel, lane.queue.data() + lane.head, static_cast<uint32_t>(n));
-      if (w < 0) {
-        const char* detail = ssh_get_error(session_);
-        return Status(ErrorKind::kConnection, "lost the connection to " + host_ + " while writing a lane: " +
-                                                  (detail != nullptr && *detail ? detail : "channel error"));
-      }
-      if (w == 0) break;
-      lane.head += static_cast<size_t>(w);
-      *moved = true;
+    long wrote = write_within_window(session_, lane.channel, lane.queue, kWriteChunk);
+    if (wrote < 0) {
+      const char* detail = ssh_get_error(session_);
+      return Status(ErrorKind::kConnection, "lost the connection to " + host_ + " while writing a lane: " +
+                                                (detail != nullptr && *detail ? detail : "channel error"));
     }
-    // Drop what went out, so the queue holds only what has not: at most two
-    // segments, since pump() adds one only while less than one is waiting.
-    if (lane.head == lane.queue.size()) {
-      lane.queue.clear();
-      lane.head = 0;
-    } else if (lane.head >= kSegment) {
-      lane.queue.erase(lane.queue.begin(), lane.queue.begin() + static_cast<std::ptrdiff_t>(lane.head));
-      lane.head = 0;
-    }
+    if (wrote > 0) *moved = true;
   }
   return Status::ok();
 }
@@ -137,8 +118,7 @@ Result<bool> LaneChannels::pump() {
     ssize_t r = ::recv(local_.get(), segment_.data() + 4, kSegment, 0);
     if (r > 0) {
       encode_segment_header(static_cast<uint32_t>(r), reinterpret_cast<uint8_t*>(segment_.data()));
-      Lane& lane = channels_[next_];
-      lane.queue.insert(lane.queue.end(), segment_.begin(), segment_.begin() + 4 + r);
+      channels_[next_].queue.append(segment_.data(), 4 + static_cast<size_t>(r));
       next_ = (next_ + 1) % channels_.size();
       moved = true;
     } else if (r == 0) {

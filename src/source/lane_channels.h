@@ -15,6 +15,7 @@
 #include "common/messages.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
+#include "source/byte_queue.h"
 
 namespace sparsync {
 
@@ -48,8 +49,7 @@ class LaneChannels {
  private:
   struct Lane {
     ssh_channel channel = nullptr;
-    std::vector<char> queue;  // segments not yet written
-    size_t head = 0;
+    ByteQueue queue;  // segments not yet written
   };
   bool next_has_room() const;
   Status write_lanes(bool* moved);

@@ -35,33 +35,6 @@ constexpr uint64_t kGrowEvery = kReadWindow / 2;
 // Held stderr is for diagnosis (a shell's complaint, a sudo prompt): a line or two.
 constexpr size_t kHeldCap = 64 * 1024;
 
-// A byte FIFO that compacts lazily, so the hot path is one memmove per MiB.
-class ByteQueue {
- public:
-  size_t size() const { return buf_.size() - head_; }
-  bool empty() const { return size() == 0; }
-  size_t room() const { return size() >= kCap ? 0 : kCap - size(); }
-  const char* data() const { return buf_.data() + head_; }
-  void append(const char* p, size_t n) { buf_.insert(buf_.end(), p, p + n); }
-  void consume(size_t n) {
-    head_ += n;
-    if (head_ == buf_.size()) {
-      buf_.clear();
-      head_ = 0;
-    } else if (head_ > kCap) {
-      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
-  }
-  void clear() {
-    buf_.clear();
-    head_ = 0;
-  }
-
- private:
-  std::vector<char> buf_;
-  size_t head_ = 0;
-};
 
 }  // namespace
 
@@ -242,7 +215,7 @@ Status ChannelPump::keepalive() {
 
 Status ChannelPump::loop() {
   using Clock = std::chrono::steady_clock;
-  ByteQueue to_local, to_remote;
+  ByteQueue to_local(kCap), to_remote(kCap);
   std::vector<char> chunk(kChunk);
   ByteBuffer inbound(kReadWindow);  // not zero-filled: pages count only once used
   // Start by asking for the big window, so a pull runs at full speed at once.
@@ -321,20 +294,12 @@ Status ChannelPump::loop() {
         break;
       }
     }
-    // Buffer -> far side, never more than the window so a write cannot wait
-    // for a window adjust while the far side waits for us to read.
+    // Buffer -> far side (source/ssh_output.h says within what).
     bool closed = ssh_channel_is_closed(channel_) != 0;
     if (closed) to_remote.clear();
-    while (!to_remote.empty() && !closed && ssh_output_drained(session_)) {
-      uint32_t window = ssh_channel_window_size(channel_);
-      if (window == 0) break;
-      size_t n = to_remote.size();
-      if (n > window) n = window;
-      if (n > kChunk) n = kChunk;
-      int w = ssh_channel_write(channel_, to_remote.data(), static_cast<uint32_t>(n));
-      if (w < 0) return lost("writing");
-      if (w == 0) break;
-      to_remote.consume(static_cast<size_t>(w));
+    long wrote = closed ? 0 : write_within_window(session_, channel_, to_remote, kChunk);
+    if (wrote < 0) return lost("writing");
+    if (wrote > 0) {
       progress = true;
       last_traffic = Clock::now();
     }
