@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "support/files.h"
-#include "support/sshd_fixture.h"
+#include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
@@ -23,12 +23,11 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-class SshAuth : public ::testing::Test {
+class SshAuth : public SshdTest {
  protected:
   void SetUp() override {
-    std::string why;
-    sshd_ = SshdFixture::start(&why);
-    if (!sshd_) GTEST_SKIP() << "no sshd for this test: " << why;
+    start_sshd(false);
+    if (IsSkipped()) return;
     SparseImage(dir_.file("src.img"), 1 << 20).data(0, 65536);
   }
   CommandResult push(std::vector<std::string> args) {
@@ -37,7 +36,6 @@ class SshAuth : public ::testing::Test {
     return sshd_->run(args);
   }
   std::string dst() const { return dir_.file("dst.img"); }
-  std::unique_ptr<SshdFixture> sshd_;
   TempDir dir_;
 };
 

@@ -9,20 +9,18 @@
 #include <unistd.h>
 
 #include "support/files.h"
-#include "support/sshd_fixture.h"
+#include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-class SshFence : public ::testing::Test {
+class SshFence : public SshdTest {
  protected:
   void SetUp() override {
-    std::string why;
-    sshd_ = SshdFixture::start(&why);
-    if (!sshd_) GTEST_SKIP() << "no sshd for this test: " << why;
-    sshd_->trust_host_key();
+    start_sshd(true);
+    if (IsSkipped()) return;
     root_ = dir_.file("root");
     outside_ = dir_.file("outside");
     ::mkdir(root_.c_str(), 0755);
@@ -46,7 +44,6 @@ class SshFence : public ::testing::Test {
     ASSERT_EQ(lines.size(), 1u) << r.err;
     EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
   }
-  std::unique_ptr<SshdFixture> sshd_;
   TempDir dir_;
   std::string root_, outside_, src_;
 };

@@ -13,7 +13,7 @@
 #include "app/lane_count.h"
 #include "app/sync_request.h"
 #include "support/files.h"
-#include "support/sshd_fixture.h"
+#include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
@@ -27,13 +27,11 @@ void write_range(const std::string& path, uint64_t offset, const std::vector<uin
   ::close(fd);
 }
 
-class SshLanes : public ::testing::Test {
+class SshLanes : public SshdTest {
  protected:
   void SetUp() override {
-    std::string why;
-    sshd_ = SshdFixture::start(&why);
-    if (!sshd_) GTEST_SKIP() << "no sshd for this test: " << why;
-    sshd_->trust_host_key();
+    start_sshd(true);
+    if (IsSkipped()) return;
     src_ = dir_.file("src.img");
     // Data, a hole and data again, enough for many segments on every lane.
     SparseImage(src_, 48 * kMiB).data(0, 20 * kMiB, 3).data(30 * kMiB, 18 * kMiB - 4096, 4);
@@ -47,7 +45,6 @@ class SshLanes : public ::testing::Test {
     args.push_back(SshdFixture::remote(dst));
     return sshd_->run(args);
   }
-  std::unique_ptr<SshdFixture> sshd_;
   TempDir dir_;
   std::string src_;
 };

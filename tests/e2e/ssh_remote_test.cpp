@@ -14,7 +14,7 @@
 
 #include "support/files.h"
 #include "support/loop_device.h"
-#include "support/sshd_fixture.h"
+#include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
@@ -38,13 +38,11 @@ void write_script(const std::string& path, const std::string& body) {
   ::chmod(path.c_str(), 0755);
 }
 
-class SshRemote : public ::testing::Test {
+class SshRemote : public SshdTest {
  protected:
   void SetUp() override {
-    std::string why;
-    sshd_ = SshdFixture::start(&why);
-    if (!sshd_) GTEST_SKIP() << "no sshd for this test: " << why;
-    sshd_->trust_host_key();
+    start_sshd(true);
+    if (IsSkipped()) return;
     SparseImage(src(), 8 * kMiB).data(0, kMiB, 1).data(5 * kMiB, 512 * 1024, 2);
   }
   std::string src() const { return dir_.file("src.img"); }
@@ -61,7 +59,6 @@ class SshRemote : public ::testing::Test {
     args.push_back(to);
     return sshd_->run(args);
   }
-  std::unique_ptr<SshdFixture> sshd_;
   TempDir dir_;
 };
 

@@ -9,7 +9,7 @@
 
 #include "common/checkpoint_store.h"
 #include "support/files.h"
-#include "support/sshd_fixture.h"
+#include "support/sshd_test.h"
 #include "support/tcp_relay.h"
 
 namespace sparsync::testing {
@@ -30,12 +30,11 @@ constexpr uint64_t kInterval = 8 * kMiB;
 // checkpoint interval for the record's lag.
 constexpr uint64_t kInFlight = 40 * kMiB;
 
-class SshResume : public ::testing::Test {
+class SshResume : public SshdTest {
  protected:
   void SetUp() override {
-    std::string why;
-    sshd_ = SshdFixture::start(&why);
-    if (!sshd_) GTEST_SKIP() << "no sshd for this test: " << why;
+    start_sshd(false);
+    if (IsSkipped()) return;
     relay_ = std::make_unique<TcpRelay>(sshd_->port());
     ASSERT_GT(relay_->port(), 0);
     // The host key as seen through the relay's port.
@@ -118,7 +117,6 @@ class SshResume : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<SshdFixture> sshd_;
   std::unique_ptr<TcpRelay> relay_;
   std::string known_hosts_, src_;
 };

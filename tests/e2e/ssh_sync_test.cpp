@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "support/files.h"
-#include "support/sshd_fixture.h"
+#include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
@@ -20,14 +20,8 @@ void change_block(const std::string& path, uint64_t offset, uint32_t seed) {
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-class SshSync : public ::testing::Test {
+class SshSync : public SshdTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    sshd_ = SshdFixture::start(&why);
-    if (!sshd_) GTEST_SKIP() << "no sshd for this test: " << why;
-    sshd_->trust_host_key();
-  }
   CommandResult sync(const std::string& src, const std::string& dst, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = sshd_->ssh_args();
     args.insert(args.end(), extra.begin(), extra.end());
@@ -40,7 +34,6 @@ class SshSync : public ::testing::Test {
     SparseImage(path, 64 * kMiB).data(0, kMiB, 1).data(20 * kMiB, kMiB, 2).data(63 * kMiB, kMiB, 3);
     return path;
   }
-  std::unique_ptr<SshdFixture> sshd_;
   TempDir dir_;
 };
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/files.h"
-#include "support/sshd_fixture.h"
+#include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
@@ -19,14 +19,8 @@ std::vector<uint8_t> text(uint64_t len) {
   return bytes;
 }
 
-class SshTransfer : public ::testing::Test {
+class SshTransfer : public SshdTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    sshd_ = SshdFixture::start(&why);
-    if (!sshd_) GTEST_SKIP() << "no sshd for this test: " << why;
-    sshd_->trust_host_key();
-  }
   nlohmann::json pull(const std::string& src, const std::string& dst, std::vector<std::string> extra) {
     std::vector<std::string> args = sshd_->ssh_args();
     args.insert(args.end(), extra.begin(), extra.end());
@@ -37,7 +31,6 @@ class SshTransfer : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(r.out, nullptr, false);
   }
-  std::unique_ptr<SshdFixture> sshd_;
   TempDir dir_;
 };
 
