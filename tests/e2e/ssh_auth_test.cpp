@@ -166,6 +166,17 @@ TEST_F(SshConfig, DefaultKeyInHomeIsTriedWithoutIdentityOption) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST_F(SshConfig, UnknownHostKeyMessageNamesTheConfigsKnownHostsFile) {
+  // Not ~/.ssh/known_hosts: the file the config told libssh to check.
+  std::string known = dir_.file("config_known_hosts");
+  std::ofstream(known) << "";
+  std::string cfg = dir_.file("config");
+  std::ofstream(cfg) << config_text() << "  UserKnownHostsFile " << known << "\n";
+  CommandResult r = push_to("backup-alias", {"--batch", "--remote-path", SPARSYNC_BINARY, "-F", cfg});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find(") is not in " + known + ":"), std::string::npos) << r.err;
+}
+
 TEST_F(SshConfig, CommandLinePortWinsOverTheConfig) {
   sshd_->trust_host_key();
   std::string cfg = dir_.file("config");
