@@ -26,13 +26,13 @@
 #include "common/messages.h"
 #include "support/command.h"
 #include "support/files.h"
+#include "support/sizes.h"
 
 namespace sparsync::testing {
 namespace {
 
 using namespace proto;
 
-constexpr uint64_t kKiB = 1024, kMiB = 1024 * 1024;
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
 // --- the command line ----------------------------------------------------

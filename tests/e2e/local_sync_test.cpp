@@ -7,17 +7,19 @@
 
 #include "support/command.h"
 #include "support/files.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kKiB;
+using testing::kMiB;
 using testing::CommandResult;
 using testing::SparseImage;
 using testing::TempDir;
 
-constexpr uint64_t kK = 1024, kM = 1024 * 1024;
 // Slack for filesystem metadata blocks when comparing allocations.
-constexpr uint64_t kSlack = 64 * kK;
+constexpr uint64_t kSlack = 64 * kKiB;
 
 class LocalSync : public ::testing::Test {
  protected:
@@ -52,8 +54,8 @@ class LocalSync : public ::testing::Test {
 };
 
 TEST_F(LocalSync, FirstCloneThenIncrementalChanges) {
-  SparseImage src(dir_.file("src.img"), 64 * kM);
-  src.data(0, 256 * kK, 1).data(10 * kM, 512 * kK, 2).data(40 * kM, 256 * kK, 3);
+  SparseImage src(dir_.file("src.img"), 64 * kMiB);
+  src.data(0, 256 * kKiB, 1).data(10 * kMiB, 512 * kKiB, 2).data(40 * kMiB, 256 * kKiB, 3);
   const std::string dst = dir_.file("dst.img");
 
   auto s = sync_ok(src.path(), dst);
@@ -75,14 +77,14 @@ TEST_F(LocalSync, FirstCloneThenIncrementalChanges) {
   EXPECT_EQ(s.unchanged, 1024u);
 
   // One byte written into a hole: one 64 KiB block.
-  src.bytes(20 * kM + 12345, {0x42});
+  src.bytes(20 * kMiB + 12345, {0x42});
   s = sync_ok(src.path(), dst);
   expect_identical_and_sparse(src.path(), dst);
   EXPECT_EQ(s.data, "64.0 KiB");
   EXPECT_EQ(s.changed, 1u);
 
   // A large change: 4 MiB rewritten (half over data, half over holes).
-  src.data(40 * kM - 2 * kM, 4 * kM, 9);
+  src.data(40 * kMiB - 2 * kMiB, 4 * kMiB, 9);
   s = sync_ok(src.path(), dst);
   expect_identical_and_sparse(src.path(), dst);
   EXPECT_EQ(s.data, "4.00 MiB");
@@ -91,27 +93,27 @@ TEST_F(LocalSync, FirstCloneThenIncrementalChanges) {
 
   // Data punched out of the source: the target gets a hole and frees space.
   const uint64_t before = testing::allocated_bytes(dst);
-  src.hole(10 * kM, 512 * kK);
+  src.hole(10 * kMiB, 512 * kKiB);
   s = sync_ok(src.path(), dst);
   expect_identical_and_sparse(src.path(), dst);
   EXPECT_EQ(s.data, "0 B");
   EXPECT_EQ(s.holes, "512 KiB");
   EXPECT_EQ(s.changed, 8u);
-  EXPECT_LE(testing::allocated_bytes(dst) + 512 * kK, before);
+  EXPECT_LE(testing::allocated_bytes(dst) + 512 * kKiB, before);
 }
 
 TEST_F(LocalSync, WrittenZerosBecomeHolesOnTheTarget) {
-  SparseImage src(dir_.file("src.img"), 8 * kM);
-  src.data(0, kM).zeros(kM, 4 * kM).data(5 * kM, kM);
+  SparseImage src(dir_.file("src.img"), 8 * kMiB);
+  src.data(0, kMiB).zeros(kMiB, 4 * kMiB).data(5 * kMiB, kMiB);
   const std::string dst = dir_.file("dst.img");
   auto s = sync_ok(src.path(), dst);
   EXPECT_FALSE(testing::first_difference(src.path(), dst).has_value());
   EXPECT_EQ(s.data, "2.00 MiB");
-  EXPECT_LE(testing::allocated_bytes(dst), 2 * kM + kSlack);
+  EXPECT_LE(testing::allocated_bytes(dst), 2 * kMiB + kSlack);
 }
 
 TEST_F(LocalSync, UnalignedTail) {
-  const uint64_t size = 5 * kM + 777;
+  const uint64_t size = 5 * kMiB + 777;
   SparseImage src(dir_.file("src.img"), size);
   src.data(0, size, 4);
   const std::string dst = dir_.file("dst.img");
@@ -143,14 +145,14 @@ TEST_F(LocalSync, EmptySource) {
 }
 
 TEST_F(LocalSync, SmallBlockSizeAndOddSize) {
-  const uint64_t size = 3 * kM + 4097;
+  const uint64_t size = 3 * kMiB + 4097;
   SparseImage src(dir_.file("src.img"), size);
-  src.data(0, kM, 5).data(2 * kM, kM + 4097, 6);
+  src.data(0, kMiB, 5).data(2 * kMiB, kMiB + 4097, 6);
   const std::string dst = dir_.file("dst.img");
   auto s = sync_ok(src.path(), dst, {"-b", "4K"});
   expect_identical_and_sparse(src.path(), dst);
   EXPECT_EQ(s.changed, 256u + 258u);
-  src.bytes(kM / 2, {0});
+  src.bytes(kMiB / 2, {0});
   src.bytes(size - 1, {0});  // the 1-byte last block becomes zero: a hole
   s = sync_ok(src.path(), dst, {"-b", "4K"});
   EXPECT_FALSE(testing::first_difference(src.path(), dst).has_value());
@@ -160,11 +162,11 @@ TEST_F(LocalSync, SmallBlockSizeAndOddSize) {
 }
 
 TEST_F(LocalSync, Sha256Checksum) {
-  SparseImage src(dir_.file("src.img"), 16 * kM);
-  src.data(0, 16 * kM, 7);
+  SparseImage src(dir_.file("src.img"), 16 * kMiB);
+  src.data(0, 16 * kMiB, 7);
   const std::string dst = dir_.file("dst.img");
   sync_ok(src.path(), dst, {"--checksum", "sha256", "-b", "64K"});
-  src.bytes(8 * kM, {0});
+  src.bytes(8 * kMiB, {0});
   auto s = sync_ok(src.path(), dst, {"--checksum", "sha256", "-b", "64K"});
   EXPECT_FALSE(testing::first_difference(src.path(), dst).has_value());
   EXPECT_EQ(s.data, "64.0 KiB");
@@ -172,10 +174,10 @@ TEST_F(LocalSync, Sha256Checksum) {
 }
 
 TEST_F(LocalSync, DryRunWritesNothingAndReportsTheDifference) {
-  SparseImage src(dir_.file("src.img"), 8 * kM);
-  src.data(0, 8 * kM, 1);
-  SparseImage dst(dir_.file("dst.img"), 8 * kM);
-  dst.data(0, 8 * kM, 1).data(kM, 128 * kK, 2).hole(4 * kM, 64 * kK);
+  SparseImage src(dir_.file("src.img"), 8 * kMiB);
+  src.data(0, 8 * kMiB, 1);
+  SparseImage dst(dir_.file("dst.img"), 8 * kMiB);
+  dst.data(0, 8 * kMiB, 1).data(kMiB, 128 * kKiB, 2).hole(4 * kMiB, 64 * kKiB);
   const auto before = testing::read_all(dst.path());
   const int64_t mtime = testing::mtime_ns(dst.path());
   auto s = sync_ok(src.path(), dst.path(), {"-n", "-b", "64K"});
@@ -186,10 +188,10 @@ TEST_F(LocalSync, DryRunWritesNothingAndReportsTheDifference) {
   EXPECT_EQ(testing::mtime_ns(dst.path()), mtime);
 
   // A larger target is not truncated by a dry run.
-  SparseImage big(dir_.file("big.img"), 12 * kM);
-  big.data(0, 12 * kM, 1);
+  SparseImage big(dir_.file("big.img"), 12 * kMiB);
+  big.data(0, 12 * kMiB, 1);
   s = sync_ok(src.path(), big.path(), {"--dry-run", "-b", "64K"});
-  EXPECT_EQ(testing::file_size(big.path()), 12 * kM);
+  EXPECT_EQ(testing::file_size(big.path()), 12 * kMiB);
   EXPECT_EQ(s.data, "0 B");
 
   // A missing target is not created, and everything is reported.
@@ -207,29 +209,29 @@ TEST_F(LocalSync, DryRunWritesNothingAndReportsTheDifference) {
 }
 
 TEST_F(LocalSync, LargerTargetFileIsTruncated) {
-  SparseImage src(dir_.file("src.img"), 4 * kM);
-  src.data(0, 4 * kM, 1);
-  SparseImage dst(dir_.file("dst.img"), 10 * kM);
-  dst.data(0, 10 * kM, 1);
+  SparseImage src(dir_.file("src.img"), 4 * kMiB);
+  src.data(0, 4 * kMiB, 1);
+  SparseImage dst(dir_.file("dst.img"), 10 * kMiB);
+  dst.data(0, 10 * kMiB, 1);
   auto s = sync_ok(src.path(), dst.path());
-  EXPECT_EQ(testing::file_size(dst.path()), 4 * kM);
+  EXPECT_EQ(testing::file_size(dst.path()), 4 * kMiB);
   EXPECT_FALSE(testing::first_difference(src.path(), dst.path()).has_value());
   EXPECT_EQ(s.data, "0 B");
 }
 
 TEST_F(LocalSync, SmallerTargetFileIsGrown) {
-  SparseImage src(dir_.file("src.img"), 4 * kM);
-  src.data(0, 4 * kM, 1);
-  SparseImage dst(dir_.file("dst.img"), kM);
-  dst.data(0, kM, 1);
+  SparseImage src(dir_.file("src.img"), 4 * kMiB);
+  src.data(0, 4 * kMiB, 1);
+  SparseImage dst(dir_.file("dst.img"), kMiB);
+  dst.data(0, kMiB, 1);
   auto s = sync_ok(src.path(), dst.path());
   EXPECT_FALSE(testing::first_difference(src.path(), dst.path()).has_value());
   EXPECT_EQ(s.data, "3.00 MiB");
 }
 
 TEST_F(LocalSync, QuietPrintsNothing) {
-  SparseImage src(dir_.file("src.img"), kM);
-  src.data(0, kM);
+  SparseImage src(dir_.file("src.img"), kMiB);
+  src.data(0, kMiB);
   CommandResult r = testing::run_sparsync({"-q", src.path(), dir_.file("dst.img")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "");
@@ -274,7 +276,7 @@ TEST_F(LocalSync, SourceDirectoryIsExit3) {
 }
 
 TEST_F(LocalSync, MissingTargetDirectoryIsExit4) {
-  SparseImage src(dir_.file("src.img"), kM);
+  SparseImage src(dir_.file("src.img"), kMiB);
   const std::string dst = dir_.file("no/such/dir/dst.img");
   CommandResult r = testing::run_sparsync({src.path(), dst});
   EXPECT_EQ(r.exit_code, 4) << r.err;
@@ -282,14 +284,14 @@ TEST_F(LocalSync, MissingTargetDirectoryIsExit4) {
 }
 
 TEST_F(LocalSync, TargetIsADirectoryIsExit4) {
-  SparseImage src(dir_.file("src.img"), kM);
+  SparseImage src(dir_.file("src.img"), kMiB);
   CommandResult r = testing::run_sparsync({src.path(), dir_.path()});
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_TRUE(extra_lines(r, dir_.path()).empty()) << r.err;
 }
 
 TEST_F(LocalSync, BadBlockSizeIsExit2) {
-  SparseImage src(dir_.file("src.img"), kM);
+  SparseImage src(dir_.file("src.img"), kMiB);
   for (const char* bs : {"3K", "2K", "8M", "abc", "0", "65537"}) {
     CommandResult r = testing::run_sparsync({"-b", bs, src.path(), dir_.file("dst.img")});
     EXPECT_EQ(r.exit_code, 2) << bs << ": " << r.err;

@@ -7,11 +7,10 @@
 #include "support/command.h"
 #include "support/files.h"
 #include "support/process.h"
+#include "support/sizes.h"
 
 namespace sparsync::testing {
 namespace {
-
-constexpr uint64_t kMiB = 1024 * 1024;
 
 TEST(Lock, SecondRunOntoALockedTargetFailsAtOnceNamingTheHolder) {
   TempDir dir;

@@ -8,16 +8,17 @@
 #include "support/command.h"
 #include "support/files.h"
 #include "support/loop_device.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kKiB;
+using testing::kMiB;
 using testing::CommandResult;
 using testing::LoopDevice;
 using testing::SparseImage;
 using testing::TempDir;
-
-constexpr uint64_t kK = 1024, kM = 1024 * 1024;
 
 class LoopSync : public ::testing::Test {
  protected:
@@ -26,7 +27,7 @@ class LoopSync : public ::testing::Test {
       GTEST_SKIP() << "the filesystem of " << dir_.path() << " does not report holes";
     }
     std::string why;
-    SparseImage probe(dir_.file("probe"), kM);
+    SparseImage probe(dir_.file("probe"), kMiB);
     if (!LoopDevice::attach(probe.path(), &why)) GTEST_SKIP() << "loop devices unavailable: " << why;
   }
 
@@ -51,9 +52,9 @@ class LoopSync : public ::testing::Test {
 };
 
 TEST_F(LoopSync, SparseImageOntoDeviceThenIncremental) {
-  SparseImage src(dir_.file("src.img"), 32 * kM);
-  src.data(0, kM, 1).data(16 * kM, 2 * kM, 2);
-  auto dev = loop("dev.img", 32 * kM, 9);  // old contents everywhere
+  SparseImage src(dir_.file("src.img"), 32 * kMiB);
+  src.data(0, kMiB, 1).data(16 * kMiB, 2 * kMiB, 2);
+  auto dev = loop("dev.img", 32 * kMiB, 9);  // old contents everywhere
   ASSERT_TRUE(dev);
   CommandResult r = sync({src.path(), dev->path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -64,9 +65,9 @@ TEST_F(LoopSync, SparseImageOntoDeviceThenIncremental) {
   EXPECT_EQ(s->data, "3.00 MiB");
   EXPECT_EQ(s->holes, "29.0 MiB");
   // The zeroed ranges were punched through to the backing file.
-  EXPECT_LE(testing::allocated_bytes(dir_.file("dev.img")), 3 * kM + 64 * kK);
+  EXPECT_LE(testing::allocated_bytes(dir_.file("dev.img")), 3 * kMiB + 64 * kKiB);
 
-  src.bytes(kM + 5, {1}).hole(0, 64 * kK);
+  src.bytes(kMiB + 5, {1}).hole(0, 64 * kKiB);
   r = sync({src.path(), dev->path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(testing::first_difference(src.path(), dev->path()).has_value());
@@ -85,9 +86,9 @@ TEST_F(LoopSync, SparseImageOntoDeviceThenIncremental) {
 }
 
 TEST_F(LoopSync, DeviceSmallerThanSourceIsRefused) {
-  SparseImage src(dir_.file("src.img"), 8 * kM);
-  src.data(0, 8 * kM, 1);
-  auto dev = loop("dev.img", 4 * kM, 9);
+  SparseImage src(dir_.file("src.img"), 8 * kMiB);
+  src.data(0, 8 * kMiB, 1);
+  auto dev = loop("dev.img", 4 * kMiB, 9);
   ASSERT_TRUE(dev);
   CommandResult r = sync({src.path(), dev->path()});
   EXPECT_EQ(r.exit_code, 4) << r.err;
@@ -96,25 +97,25 @@ TEST_F(LoopSync, DeviceSmallerThanSourceIsRefused) {
   EXPECT_NE(r.err.find("less than"), std::string::npos) << r.err;
   // Nothing was written.
   auto bytes = testing::read_all(dir_.file("dev.img"));
-  EXPECT_TRUE(bytes == testing::pattern_bytes(9, 0, 4 * kM));
+  EXPECT_TRUE(bytes == testing::pattern_bytes(9, 0, 4 * kMiB));
 }
 
 TEST_F(LoopSync, DeviceLargerNeedsAllowLargerTargetAndKeepsItsTail) {
-  SparseImage src(dir_.file("src.img"), 4 * kM);
-  src.data(0, kM, 1);  // then 3 MiB of hole
-  auto dev = loop("dev.img", 8 * kM, 9);
+  SparseImage src(dir_.file("src.img"), 4 * kMiB);
+  src.data(0, kMiB, 1);  // then 3 MiB of hole
+  auto dev = loop("dev.img", 8 * kMiB, 9);
   ASSERT_TRUE(dev);
   CommandResult r = sync({src.path(), dev->path()});
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("--allow-larger-target"), std::string::npos) << r.err;
-  EXPECT_TRUE(testing::read_all(dir_.file("dev.img")) == testing::pattern_bytes(9, 0, 8 * kM));
+  EXPECT_TRUE(testing::read_all(dir_.file("dev.img")) == testing::pattern_bytes(9, 0, 8 * kMiB));
 
   r = sync({"--allow-larger-target", src.path(), dev->path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto head = testing::read_range(dev->path(), 0, 4 * kM);
+  auto head = testing::read_range(dev->path(), 0, 4 * kMiB);
   EXPECT_TRUE(head == testing::read_all(src.path()));
-  auto tail = testing::read_range(dev->path(), 4 * kM, 4 * kM);
-  EXPECT_TRUE(tail == testing::pattern_bytes(9, 4 * kM, 4 * kM)) << "the device tail was modified";
+  auto tail = testing::read_range(dev->path(), 4 * kMiB, 4 * kMiB);
+  EXPECT_TRUE(tail == testing::pattern_bytes(9, 4 * kMiB, 4 * kMiB)) << "the device tail was modified";
   auto s = testing::parse_summary(r.out);
   ASSERT_TRUE(s) << r.out;
   EXPECT_EQ(s->scanned, "4.00 MiB");
@@ -123,30 +124,30 @@ TEST_F(LoopSync, DeviceLargerNeedsAllowLargerTargetAndKeepsItsTail) {
 }
 
 TEST_F(LoopSync, DeviceAsSource) {
-  auto dev = loop("dev.img", 16 * kM, 0);
+  auto dev = loop("dev.img", 16 * kMiB, 0);
   ASSERT_TRUE(dev);
   {
     // Write data through the device: 2 MiB at 4 MiB, 64 KiB at the end.
-    auto a = testing::pattern_bytes(3, 4 * kM, 2 * kM);
-    auto b = testing::pattern_bytes(4, 16 * kM - 64 * kK, 64 * kK);
+    auto a = testing::pattern_bytes(3, 4 * kMiB, 2 * kMiB);
+    auto b = testing::pattern_bytes(4, 16 * kMiB - 64 * kKiB, 64 * kKiB);
     int fd = ::open(dev->path().c_str(), O_RDWR | O_CLOEXEC);
     ASSERT_GE(fd, 0);
-    ASSERT_EQ(::pwrite(fd, a.data(), a.size(), 4 * kM), static_cast<ssize_t>(a.size()));
-    ASSERT_EQ(::pwrite(fd, b.data(), b.size(), 16 * kM - 64 * kK), static_cast<ssize_t>(b.size()));
+    ASSERT_EQ(::pwrite(fd, a.data(), a.size(), 4 * kMiB), static_cast<ssize_t>(a.size()));
+    ASSERT_EQ(::pwrite(fd, b.data(), b.size(), 16 * kMiB - 64 * kKiB), static_cast<ssize_t>(b.size()));
     ASSERT_EQ(::fsync(fd), 0);
     ::close(fd);
   }
   const std::string dst = dir_.file("copy.img");
   CommandResult r = sync({dev->path(), dst});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(testing::file_size(dst), 16 * kM);
+  EXPECT_EQ(testing::file_size(dst), 16 * kMiB);
   EXPECT_FALSE(testing::first_difference(dev->path(), dst).has_value());
   auto s = testing::parse_summary(r.out);
   ASSERT_TRUE(s) << r.out;
   EXPECT_EQ(s->source, dev->path());
   EXPECT_EQ(s->data, "2.06 MiB");
   // Zero blocks read from the device became holes in the new file.
-  EXPECT_LE(testing::allocated_bytes(dst), 2 * kM + 64 * kK + 64 * kK);
+  EXPECT_LE(testing::allocated_bytes(dst), 2 * kMiB + 64 * kKiB + 64 * kKiB);
 }
 
 }  // namespace

@@ -19,15 +19,15 @@
 #include "support/command.h"
 #include "support/files.h"
 #include "support/pty.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kMiB;
 using testing::CommandResult;
 using testing::SparseImage;
 using testing::TempDir;
-
-constexpr uint64_t kM = 1024 * 1024;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
@@ -66,20 +66,20 @@ class Operator : public ::testing::Test {
   // 1 GiB, 152 MiB of it data in three places: long enough to redraw a few
   // times on a slow machine, short enough for a test.
   std::string big_image() {
-    SparseImage src(dir_.file("big.img"), 1024 * kM);
-    src.data(0, 64 * kM, 1).data(400 * kM, 64 * kM, 2).data(1000 * kM, 24 * kM, 3);
+    SparseImage src(dir_.file("big.img"), 1024 * kMiB);
+    src.data(0, 64 * kMiB, 1).data(400 * kMiB, 64 * kMiB, 2).data(1000 * kMiB, 24 * kMiB, 3);
     return src.path();
   }
 
   // 64 MiB of data, cloned, then its first and last MiB changed.
   void first_and_last_mib_changed(std::string* src, std::string* dst) {
-    SparseImage s(dir_.file("small.img"), 64 * kM);
-    s.data(0, 64 * kM, 7);
+    SparseImage s(dir_.file("small.img"), 64 * kMiB);
+    s.data(0, 64 * kMiB, 7);
     *src = s.path();
     *dst = dir_.file("small-copy.img");
     CommandResult r = testing::run_sparsync({*src, *dst});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    s.data(0, kM, 8).data(63 * kM, kM, 9);
+    s.data(0, kMiB, 8).data(63 * kMiB, kMiB, 9);
   }
 
   TempDir dir_;
@@ -226,8 +226,8 @@ TEST_F(Operator, MapOfFirstAndLastMiB) {
   EXPECT_FALSE(testing::first_difference(src, dst).has_value());
 
   // The same as run-length data, after another change of the first MiB.
-  overwrite(src, 0, testing::pattern_bytes(10, 0, kM));
-  overwrite(src, 63 * kM, testing::pattern_bytes(11, 63 * kM, kM));
+  overwrite(src, 0, testing::pattern_bytes(10, 0, kMiB));
+  overwrite(src, 63 * kMiB, testing::pattern_bytes(11, 63 * kMiB, kMiB));
   CommandResult j = testing::run_sparsync({"--json", "--map", src, dst});
   ASSERT_EQ(j.exit_code, 0) << j.err;
   auto doc = nlohmann::json::parse(j.out);

@@ -14,11 +14,11 @@
 #include "support/command.h"
 #include "support/files.h"
 #include "support/process.h"
+#include "support/sizes.h"
 
 namespace sparsync::testing {
 namespace {
 
-constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kSize = 256 * kMiB;
 constexpr uint64_t kInterval = 8 * kMiB;
 constexpr uint64_t kStopAt = 128 * kMiB;  // target bytes allocated when we strike

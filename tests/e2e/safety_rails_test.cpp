@@ -13,16 +13,16 @@
 #include "support/command.h"
 #include "support/files.h"
 #include "support/loop_device.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kMiB;
 using testing::CommandResult;
 using testing::LoopDevice;
 using testing::SparseImage;
 using testing::TempDir;
-
-constexpr uint64_t kM = 1024 * 1024;
 
 CommandResult sh(const std::string& command) { return testing::run_command({"/bin/sh", "-c", command}); }
 
@@ -61,7 +61,7 @@ class SafetyRails : public ::testing::Test {
 };
 
 TEST_F(SafetyRails, MountedDeviceIsRefusedNamingTheMountPoint) {
-  SparseImage fs(dir_.file("fs.img"), 32 * kM);
+  SparseImage fs(dir_.file("fs.img"), 32 * kMiB);
   auto dev = loop_over(fs.path());
   if (!dev) GTEST_SKIP() << why_not_;
   CommandResult mk = sh("mkfs.ext4 -q -F " + dev->path());
@@ -70,8 +70,8 @@ TEST_F(SafetyRails, MountedDeviceIsRefusedNamingTheMountPoint) {
   std::string why;
   auto mounted = Mount::make(dev->path(), mnt, &why);
   if (!mounted) GTEST_SKIP() << why;
-  SparseImage src(dir_.file("src.img"), 32 * kM);
-  src.data(0, 4 * kM, 3);
+  SparseImage src(dir_.file("src.img"), 32 * kMiB);
+  src.data(0, 4 * kMiB, 3);
 
   CommandResult r = sync({src.path(), dev->path()});
   EXPECT_EQ(r.exit_code, 4) << r.err;
@@ -97,8 +97,8 @@ TEST_F(SafetyRails, MountedDeviceIsRefusedNamingTheMountPoint) {
 }
 
 TEST_F(SafetyRails, FileOntoItselfIsRefused) {
-  SparseImage src(dir_.file("a.img"), 4 * kM);
-  src.data(0, kM, 1);
+  SparseImage src(dir_.file("a.img"), 4 * kMiB);
+  src.data(0, kMiB, 1);
   auto before = testing::read_all(src.path());
   CommandResult r = sync({src.path(), src.path()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
@@ -112,8 +112,8 @@ TEST_F(SafetyRails, FileOntoItselfIsRefused) {
 }
 
 TEST_F(SafetyRails, DeviceOntoItselfIsRefused) {
-  SparseImage backing(dir_.file("dev.img"), 4 * kM);
-  backing.data(0, kM, 2);
+  SparseImage backing(dir_.file("dev.img"), 4 * kMiB);
+  backing.data(0, kMiB, 2);
   auto dev = loop_over(backing.path());
   if (!dev) GTEST_SKIP() << why_not_;
   CommandResult r = sync({dev->path(), dev->path()});
@@ -122,8 +122,8 @@ TEST_F(SafetyRails, DeviceOntoItselfIsRefused) {
 }
 
 TEST_F(SafetyRails, LoopDeviceOverTheOtherSideIsRefused) {
-  SparseImage file(dir_.file("backing.img"), 4 * kM);
-  file.data(0, kM, 4);
+  SparseImage file(dir_.file("backing.img"), 4 * kMiB);
+  file.data(0, kMiB, 4);
   auto dev = loop_over(file.path());
   if (!dev) GTEST_SKIP() << why_not_;
   CommandResult r = sync({file.path(), dev->path()});

@@ -9,12 +9,11 @@
 #include <unistd.h>
 
 #include "support/files.h"
+#include "support/sizes.h"
 #include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
-
-constexpr uint64_t kMiB = 1024 * 1024;
 
 class SshFence : public SshdTest {
  protected:

@@ -13,12 +13,11 @@
 #include "app/lane_count.h"
 #include "app/sync_request.h"
 #include "support/files.h"
+#include "support/sizes.h"
 #include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
-
-constexpr uint64_t kMiB = 1024 * 1024;
 
 void write_range(const std::string& path, uint64_t offset, const std::vector<uint8_t>& bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);

@@ -14,12 +14,11 @@
 
 #include "support/files.h"
 #include "support/loop_device.h"
+#include "support/sizes.h"
 #include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
-
-constexpr uint64_t kMiB = 1024 * 1024;
 
 std::set<std::string> list_dir(const std::string& path) {
   std::set<std::string> names;

@@ -9,13 +9,13 @@
 
 #include "common/checkpoint_store.h"
 #include "support/files.h"
+#include "support/sizes.h"
 #include "support/sshd_test.h"
 #include "support/tcp_relay.h"
 
 namespace sparsync::testing {
 namespace {
 
-constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kSize = 128 * kMiB;
 constexpr uint64_t kCutAt = 64 * kMiB;  // wire bytes of the data direction
 constexpr uint64_t kInterval = 8 * kMiB;

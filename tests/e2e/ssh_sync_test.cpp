@@ -5,12 +5,11 @@
 #include <fstream>
 
 #include "support/files.h"
+#include "support/sizes.h"
 #include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
-
-constexpr uint64_t kMiB = 1024 * 1024;
 
 // Overwrites 4 KiB in place, leaving the rest of the image as it is.
 void change_block(const std::string& path, uint64_t offset, uint32_t seed) {

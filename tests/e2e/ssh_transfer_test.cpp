@@ -5,12 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "support/files.h"
+#include "support/sizes.h"
 #include "support/sshd_test.h"
 
 namespace sparsync::testing {
 namespace {
-
-constexpr uint64_t kMiB = 1024 * 1024;
 
 std::vector<uint8_t> text(uint64_t len) {
   std::vector<uint8_t> bytes(len);

@@ -10,21 +10,23 @@
 
 #include "support/command.h"
 #include "support/files.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kKiB;
+using testing::kMiB;
 using testing::CommandResult;
 using testing::SparseImage;
 using testing::TempDir;
 
-constexpr uint64_t kK = 1024, kM = 1024 * 1024;
-constexpr uint64_t kSlack = 64 * kK;  // filesystem metadata blocks
+constexpr uint64_t kMetadataSlack = 64 * kKiB;  // filesystem metadata blocks
 
 std::string shell_quoted(const std::string& s) { return "'" + s + "'"; }
 
 // `shell` is a /bin/sh command line in which $SPARSYNC names the binary.
-CommandResult sh(const std::string& shell) {
+CommandResult sh_with_sparsync(const std::string& shell) {
   return testing::run_command({"/bin/sh", "-c", "SPARSYNC=" + shell_quoted(SPARSYNC_BINARY) + "; " + shell});
 }
 
@@ -36,12 +38,12 @@ class StdinSource : public ::testing::Test {
     }
     // 16 MiB: data, a 10 MiB zero run (written as zeros, so only the planner
     // can turn it into a hole: a pipe has no SEEK_HOLE), data.
-    SparseImage(src_, 16 * kM).data(0, kM, 1).zeros(kM, 10 * kM).data(11 * kM, 5 * kM, 2);
+    SparseImage(src_, 16 * kMiB).data(0, kMiB, 1).zeros(kMiB, 10 * kMiB).data(11 * kMiB, 5 * kMiB, 2);
   }
 
   // cat SRC | sparsync ARGS - DST --size N
   CommandResult piped(const std::string& args, uint64_t size) {
-    return sh("cat " + shell_quoted(src_) + " | \"$SPARSYNC\" -b 64K " + args + " - " + shell_quoted(dst_) + " --size " +
+    return sh_with_sparsync("cat " + shell_quoted(src_) + " | \"$SPARSYNC\" -b 64K " + args + " - " + shell_quoted(dst_) + " --size " +
               std::to_string(size));
   }
 
@@ -51,10 +53,10 @@ class StdinSource : public ::testing::Test {
 };
 
 TEST_F(StdinSource, PipeCreatesASparseTarget) {
-  CommandResult r = piped("", 16 * kM);
+  CommandResult r = piped("", 16 * kMiB);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(testing::first_difference(src_, dst_).has_value());
-  EXPECT_LE(testing::allocated_bytes(dst_), 6 * kM + kSlack) << "the zero run was written, not left a hole";
+  EXPECT_LE(testing::allocated_bytes(dst_), 6 * kMiB + kMetadataSlack) << "the zero run was written, not left a hole";
   auto s = testing::parse_summary(r.out);
   ASSERT_TRUE(s) << r.out;
   EXPECT_EQ(s->source, "stdin");
@@ -62,27 +64,27 @@ TEST_F(StdinSource, PipeCreatesASparseTarget) {
 }
 
 TEST_F(StdinSource, IdenticalTargetReceivesNoData) {
-  ASSERT_EQ(piped("", 16 * kM).exit_code, 0);
-  CommandResult r = piped("--json", 16 * kM);
+  ASSERT_EQ(piped("", 16 * kMiB).exit_code, 0);
+  CommandResult r = piped("--json", 16 * kMiB);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;
   EXPECT_EQ(j["data_bytes"], 0u) << r.out;
   EXPECT_EQ(j["hole_bytes"], 0u) << r.out;
   EXPECT_EQ(j["changed_blocks"], 0u) << r.out;
-  EXPECT_EQ(j["bytes_scanned"], 16 * kM) << r.out;
+  EXPECT_EQ(j["bytes_scanned"], 16 * kMiB) << r.out;
   EXPECT_EQ(j["source"], "stdin");
 }
 
 TEST_F(StdinSource, ChangedBlocksOnlyAreSent) {
-  ASSERT_EQ(piped("", 16 * kM).exit_code, 0);
+  ASSERT_EQ(piped("", 16 * kMiB).exit_code, 0);
   // One 64K block changes, in place.
   int fd = ::open(src_.c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
-  auto bytes = testing::pattern_bytes(7, 0, 64 * kK);
-  ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), 12 * kM), static_cast<ssize_t>(bytes.size()));
+  auto bytes = testing::pattern_bytes(7, 0, 64 * kKiB);
+  ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), 12 * kMiB), static_cast<ssize_t>(bytes.size()));
   ::close(fd);
-  CommandResult r = piped("", 16 * kM);
+  CommandResult r = piped("", 16 * kMiB);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(testing::first_difference(src_, dst_).has_value());
   auto s = testing::parse_summary(r.out);
@@ -92,7 +94,7 @@ TEST_F(StdinSource, ChangedBlocksOnlyAreSent) {
 }
 
 TEST_F(StdinSource, PipeShorterThanSizeIsASourceError) {
-  CommandResult r = piped("", 20 * kM);
+  CommandResult r = piped("", 20 * kMiB);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
   EXPECT_NE(r.err.find("stdin ended after 16777216 bytes, before the 20971520 bytes given by --size"),
@@ -101,28 +103,28 @@ TEST_F(StdinSource, PipeShorterThanSizeIsASourceError) {
 }
 
 TEST_F(StdinSource, PipeLongerThanSizeIsASourceError) {
-  CommandResult r = piped("", 8 * kM);
+  CommandResult r = piped("", 8 * kMiB);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
   EXPECT_NE(r.err.find("stdin holds more than the 8388608 bytes given by --size"), std::string::npos) << r.err;
 }
 
 TEST_F(StdinSource, PipeWithoutSizeIsAUsageError) {
-  CommandResult r = sh("cat " + shell_quoted(src_) + " | \"$SPARSYNC\" - " + shell_quoted(dst_));
+  CommandResult r = sh_with_sparsync("cat " + shell_quoted(src_) + " | \"$SPARSYNC\" - " + shell_quoted(dst_));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--size"), std::string::npos) << r.err;
   EXPECT_FALSE(testing::exists(dst_));
 }
 
 TEST_F(StdinSource, RedirectFromAFileNeedsNoSize) {
-  CommandResult r = sh("\"$SPARSYNC\" -b 64K - " + shell_quoted(dst_) + " < " + shell_quoted(src_));
+  CommandResult r = sh_with_sparsync("\"$SPARSYNC\" -b 64K - " + shell_quoted(dst_) + " < " + shell_quoted(src_));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(testing::first_difference(src_, dst_).has_value());
-  EXPECT_LE(testing::allocated_bytes(dst_), 6 * kM + kSlack);
+  EXPECT_LE(testing::allocated_bytes(dst_), 6 * kMiB + kMetadataSlack);
 }
 
 TEST_F(StdinSource, StdinGoesWithNeitherVerifyNorARemoteSource) {
-  CommandResult r = sh("\"$SPARSYNC\" --verify - " + shell_quoted(dst_) + " < " + shell_quoted(src_));
+  CommandResult r = sh_with_sparsync("\"$SPARSYNC\" --verify - " + shell_quoted(dst_) + " < " + shell_quoted(src_));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--verify"), std::string::npos) << r.err;
   r = testing::run_sparsync({"somehost:-", dst_});
@@ -133,8 +135,8 @@ TEST_F(StdinSource, StdinGoesWithNeitherVerifyNorARemoteSource) {
 }
 
 TEST_F(StdinSource, RedirectFromTheTargetItselfIsRefused) {
-  ASSERT_EQ(piped("", 16 * kM).exit_code, 0);
-  CommandResult r = sh("\"$SPARSYNC\" - " + shell_quoted(dst_) + " < " + shell_quoted(dst_));
+  ASSERT_EQ(piped("", 16 * kMiB).exit_code, 0);
+  CommandResult r = sh_with_sparsync("\"$SPARSYNC\" - " + shell_quoted(dst_) + " < " + shell_quoted(dst_));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("same file"), std::string::npos) << r.err;
 }

@@ -9,15 +9,15 @@
 
 #include "support/command.h"
 #include "support/files.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kMiB;
 using testing::CommandResult;
 using testing::SparseImage;
 using testing::TempDir;
-
-constexpr uint64_t kM = 1024 * 1024;
 
 nlohmann::json run_json(const std::vector<std::string>& args) {
   CommandResult r = testing::run_sparsync(args);
@@ -42,27 +42,27 @@ class Transfer : public ::testing::Test {
 
 TEST_F(Transfer, CompressShrinksCompressibleDataOnTheWire) {
   const std::string src = dir_.file("text.img");
-  SparseImage(src, 16 * kM).bytes(0, text(8 * kM));
+  SparseImage(src, 16 * kMiB).bytes(0, text(8 * kMiB));
   auto j = run_json({"--json", "--compress", src, dir_.file("dst.img")});
   EXPECT_FALSE(testing::first_difference(src, dir_.file("dst.img")).has_value());
-  EXPECT_EQ(j["data_bytes"].get<uint64_t>(), 8 * kM);
+  EXPECT_EQ(j["data_bytes"].get<uint64_t>(), 8 * kMiB);
   // The text compresses far below half; the wire carries the frames.
-  EXPECT_LT(j["wire_bytes_out"].get<uint64_t>(), 2 * kM) << j.dump();
+  EXPECT_LT(j["wire_bytes_out"].get<uint64_t>(), 2 * kMiB) << j.dump();
 
   // The same without --compress carries every byte.
   auto plain = run_json({"--json", "--restart", src, dir_.file("plain.img")});
-  EXPECT_GT(plain["wire_bytes_out"].get<uint64_t>(), 8 * kM);
+  EXPECT_GT(plain["wire_bytes_out"].get<uint64_t>(), 8 * kMiB);
 }
 
 TEST_F(Transfer, CompressLevelNineAndIncrementalAfterwards) {
   const std::string src = dir_.file("text.img");
   const std::string dst = dir_.file("dst.img");
-  SparseImage img(src, 8 * kM);
-  img.bytes(kM, text(2 * kM));
+  SparseImage img(src, 8 * kMiB);
+  img.bytes(kMiB, text(2 * kMiB));
   run_json({"--json", "--compress=9", src, dst});
   std::vector<uint8_t> change = text(64 * 1024);
   for (auto& b : change) b = static_cast<uint8_t>(b ^ 0x20);
-  img.bytes(6 * kM, change);
+  img.bytes(6 * kMiB, change);
   auto j = run_json({"--json", "--compress=9", "-b", "4K", src, dst});
   EXPECT_EQ(j["data_bytes"].get<uint64_t>(), 64u * 1024);
   EXPECT_FALSE(testing::first_difference(src, dst).has_value());
@@ -70,7 +70,7 @@ TEST_F(Transfer, CompressLevelNineAndIncrementalAfterwards) {
 
 TEST_F(Transfer, IncompressibleDataGoesPlainWithoutExtraBytes) {
   const std::string src = dir_.file("random.img");
-  SparseImage(src, 8 * kM).data(0, 8 * kM, 7);
+  SparseImage(src, 8 * kMiB).data(0, 8 * kMiB, 7);
   auto j = run_json({"--json", "--compress", src, dir_.file("a.img")});
   auto plain = run_json({"--json", src, dir_.file("b.img")});
   EXPECT_FALSE(testing::first_difference(src, dir_.file("a.img")).has_value());
@@ -80,15 +80,15 @@ TEST_F(Transfer, IncompressibleDataGoesPlainWithoutExtraBytes) {
 
 TEST_F(Transfer, BwlimitStillCopiesExactly) {
   const std::string src = dir_.file("src.img");
-  SparseImage(src, 8 * kM).data(0, 2 * kM, 3).data(5 * kM, kM, 4);
+  SparseImage(src, 8 * kMiB).data(0, 2 * kMiB, 3).data(5 * kMiB, kMiB, 4);
   auto j = run_json({"--json", "--bwlimit", "64M", src, dir_.file("dst.img")});
-  EXPECT_EQ(j["data_bytes"].get<uint64_t>(), 3 * kM);
+  EXPECT_EQ(j["data_bytes"].get<uint64_t>(), 3 * kMiB);
   EXPECT_FALSE(testing::first_difference(src, dir_.file("dst.img")).has_value());
 }
 
 TEST_F(Transfer, BadValuesAreUsageErrors) {
   const std::string src = dir_.file("src.img");
-  SparseImage(src, kM);
+  SparseImage(src, kMiB);
   for (auto args : std::vector<std::vector<std::string>>{{"--compress=0"}, {"--compress=20"},
                                                          {"--bwlimit", "fast"}, {"--bwlimit", "10"}}) {
     args.push_back(src);

@@ -1,5 +1,6 @@
 #include "support/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -170,6 +171,18 @@ int64_t mtime_ns(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) die("stat " + path);
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+std::vector<std::string> directory_entries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) die("opendir " + dir);
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  return names;
 }
 
 bool supports_holes(const std::string& dir) {

@@ -55,6 +55,8 @@ void write_all(const std::string& path, const std::vector<uint8_t>& bytes);
 std::optional<uint64_t> first_difference(const std::string& a, const std::string& b);
 // The mtime in nanoseconds.
 int64_t mtime_ns(const std::string& path);
+// The names in `dir`, without "." and "..", in readdir order.
+std::vector<std::string> directory_entries(const std::string& dir);
 // True when `dir`'s filesystem reports a hole in a fresh sparse file.
 bool supports_holes(const std::string& dir);
 

@@ -6,12 +6,14 @@
 
 #include "app/map_output.h"
 #include "common/change_map.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kMiB;
+
 using Cell = ChangeMap::Cell;
-constexpr uint64_t kMiB = 1024 * 1024;
 
 TEST(ChangeMapTest, CellSizeIsFixedResolution) {
   ChangeMap small(10);

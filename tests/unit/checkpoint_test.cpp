@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
-
 #include "common/checkpoint_store.h"
 #include "support/files.h"
 
@@ -34,17 +32,6 @@ void expect_same(const CheckpointRecord& a, const CheckpointRecord& b) {
   EXPECT_EQ(a.hash_kind, b.hash_kind);
   EXPECT_EQ(a.durable_offset, b.durable_offset);
   EXPECT_EQ(a.updated_unix, b.updated_unix);
-}
-
-std::vector<std::string> entries(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  return out;
 }
 
 TEST(Checkpoint, RoundTrip) {
@@ -148,7 +135,7 @@ TEST(Checkpoint, SaveReplacesAtomicallyAndLeavesNoTemporary) {
   // Replaced by rename (a new inode), never rewritten in place, where a crash
   // could leave a torn record.
   EXPECT_NE(first.st_ino, second.st_ino);
-  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{".disk.img.sparsync-checkpoint"});
+  EXPECT_EQ(testing::directory_entries(dir.path()), std::vector<std::string>{".disk.img.sparsync-checkpoint"});
 
   std::optional<CheckpointRecord> rec;
   bool corrupt = true;
@@ -158,7 +145,7 @@ TEST(Checkpoint, SaveReplacesAtomicallyAndLeavesNoTemporary) {
   expect_same(*rec, r);
 
   ASSERT_TRUE(remove_checkpoint(path).is_ok());
-  EXPECT_TRUE(entries(dir.path()).empty());
+  EXPECT_TRUE(testing::directory_entries(dir.path()).empty());
   EXPECT_TRUE(remove_checkpoint(path).is_ok()) << "removing a missing record is not an error";
 }
 

@@ -8,15 +8,16 @@
 #include "common/device.h"
 #include "support/files.h"
 #include "support/loop_device.h"
+#include "support/sizes.h"
 #include "target/target_open.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kKiB;
+using testing::kMiB;
 using testing::SparseImage;
 using testing::TempDir;
-
-constexpr uint64_t kK = 1024, kM = 1024 * 1024;
 
 std::unique_ptr<FileDevice> open_dev(const std::string& path, bool writable, ErrorKind role) {
   auto r = FileDevice::open(path, writable, role);
@@ -44,27 +45,27 @@ class DeviceFile : public ::testing::Test {
 };
 
 TEST_F(DeviceFile, ZeroRangePunchesAHole) {
-  SparseImage img(dir_.file("t"), 4 * kM);
-  img.data(0, 4 * kM);
+  SparseImage img(dir_.file("t"), 4 * kMiB);
+  img.data(0, 4 * kMiB);
   const uint64_t before = testing::allocated_bytes(img.path());
   auto dev = open_dev(img.path(), true, ErrorKind::kTarget);
   ASSERT_TRUE(dev);
   EXPECT_EQ(dev->zero_method(), proto::ZeroMethod::kNone);
-  ASSERT_TRUE(dev->zero_range(kM, 2 * kM).is_ok());
+  ASSERT_TRUE(dev->zero_range(kMiB, 2 * kMiB).is_ok());
   ASSERT_TRUE(dev->sync().is_ok());
   EXPECT_EQ(dev->zero_method(), proto::ZeroMethod::kPunchHole);
-  EXPECT_EQ(testing::allocated_bytes(img.path()), before - 2 * kM);
-  EXPECT_EQ(testing::file_size(img.path()), 4 * kM);
+  EXPECT_EQ(testing::allocated_bytes(img.path()), before - 2 * kMiB);
+  EXPECT_EQ(testing::file_size(img.path()), 4 * kMiB);
   auto bytes = testing::read_all(img.path());
-  for (uint64_t i = 0; i < 4 * kM; ++i) {
-    uint8_t want = (i >= kM && i < 3 * kM) ? 0 : testing::pattern_byte(1, i);
+  for (uint64_t i = 0; i < 4 * kMiB; ++i) {
+    uint8_t want = (i >= kMiB && i < 3 * kMiB) ? 0 : testing::pattern_byte(1, i);
     ASSERT_EQ(bytes[i], want) << "offset " << i;
   }
 }
 
 TEST_F(DeviceFile, ZeroRangeUnalignedZeroesExactlyTheRange) {
-  SparseImage img(dir_.file("t"), 64 * kK);
-  img.data(0, 64 * kK);
+  SparseImage img(dir_.file("t"), 64 * kKiB);
+  img.data(0, 64 * kKiB);
   auto dev = open_dev(img.path(), true, ErrorKind::kTarget);
   ASSERT_TRUE(dev);
   ASSERT_TRUE(dev->zero_range(1000, 10000).is_ok());
@@ -79,18 +80,18 @@ TEST_F(DeviceFile, ZeroRangeUnalignedZeroesExactlyTheRange) {
 TEST_F(DeviceFile, ZeroLengthZeroRangeDoesNotDowngradeTheCascade) {
   // fallocate(len=0) fails with EINVAL; one empty request must not downgrade
   // the whole run to writing zeros.
-  SparseImage img(dir_.file("t"), 2 * kM);
-  img.data(0, 2 * kM);
+  SparseImage img(dir_.file("t"), 2 * kMiB);
+  img.data(0, 2 * kMiB);
   auto dev = open_dev(img.path(), true, ErrorKind::kTarget);
   ASSERT_TRUE(dev);
   ASSERT_TRUE(dev->zero_range(0, 0).is_ok());
-  ASSERT_TRUE(dev->zero_range(0, kM).is_ok());
+  ASSERT_TRUE(dev->zero_range(0, kMiB).is_ok());
   EXPECT_EQ(dev->zero_method(), proto::ZeroMethod::kPunchHole);
-  EXPECT_EQ(testing::allocated_bytes(img.path()), kM);
+  EXPECT_EQ(testing::allocated_bytes(img.path()), kMiB);
 }
 
 TEST_F(DeviceFile, ReadWriteRoundTripAndShortReadIsAnErrorOfTheRole) {
-  SparseImage img(dir_.file("s"), 8 * kK);
+  SparseImage img(dir_.file("s"), 8 * kKiB);
   auto dev = open_dev(img.path(), true, ErrorKind::kSource);
   ASSERT_TRUE(dev);
   auto data = testing::pattern_bytes(7, 0, 5000);
@@ -98,8 +99,8 @@ TEST_F(DeviceFile, ReadWriteRoundTripAndShortReadIsAnErrorOfTheRole) {
   std::vector<uint8_t> back(5000);
   ASSERT_TRUE(dev->read_at(100, back.data(), back.size()).is_ok());
   EXPECT_EQ(back, data);
-  std::vector<uint8_t> buf(4 * kK);
-  Status s = dev->read_at(6 * kK, buf.data(), buf.size());
+  std::vector<uint8_t> buf(4 * kKiB);
+  Status s = dev->read_at(6 * kKiB, buf.data(), buf.size());
   EXPECT_EQ(s.kind(), ErrorKind::kSource);
   EXPECT_NE(s.message().find(img.path()), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("shrank"), std::string::npos) << s.message();
@@ -120,10 +121,10 @@ TEST_F(DeviceFile, OpenErrorsCarryTheRoleAndPath) {
 }
 
 TEST_F(DeviceFile, CreateMakesAOneHoleFileAndRefusesExisting) {
-  auto created = FileDevice::create(dir_.file("new"), 10 * kM);
+  auto created = FileDevice::create(dir_.file("new"), 10 * kMiB);
   ASSERT_TRUE(created.is_ok()) << created.status().message();
-  EXPECT_EQ(created.value()->size(), 10 * kM);
-  EXPECT_EQ(testing::file_size(dir_.file("new")), 10 * kM);
+  EXPECT_EQ(created.value()->size(), 10 * kMiB);
+  EXPECT_EQ(testing::file_size(dir_.file("new")), 10 * kMiB);
   EXPECT_EQ(testing::allocated_bytes(dir_.file("new")), 0u);
   auto again = FileDevice::create(dir_.file("new"), 1);
   ASSERT_FALSE(again.is_ok());
@@ -131,19 +132,19 @@ TEST_F(DeviceFile, CreateMakesAOneHoleFileAndRefusesExisting) {
 }
 
 TEST_F(DeviceFile, SetSizeTruncatesAndExtendsWithAHole) {
-  SparseImage img(dir_.file("t"), kM);
-  img.data(0, kM);
+  SparseImage img(dir_.file("t"), kMiB);
+  img.data(0, kMiB);
   auto dev = open_dev(img.path(), true, ErrorKind::kTarget);
   ASSERT_TRUE(dev);
-  ASSERT_TRUE(dev->set_size(256 * kK).is_ok());
-  EXPECT_EQ(dev->size(), 256 * kK);
-  EXPECT_EQ(testing::file_size(img.path()), 256 * kK);
-  ASSERT_TRUE(dev->set_size(4 * kM).is_ok());
-  EXPECT_EQ(testing::allocated_bytes(img.path()), 256 * kK);
+  ASSERT_TRUE(dev->set_size(256 * kKiB).is_ok());
+  EXPECT_EQ(dev->size(), 256 * kKiB);
+  EXPECT_EQ(testing::file_size(img.path()), 256 * kKiB);
+  ASSERT_TRUE(dev->set_size(4 * kMiB).is_ok());
+  EXPECT_EQ(testing::allocated_bytes(img.path()), 256 * kKiB);
   Extent e;
-  ASSERT_TRUE(dev->next_extent(256 * kK, 4 * kM, &e).is_ok());
+  ASSERT_TRUE(dev->next_extent(256 * kKiB, 4 * kMiB, &e).is_ok());
   EXPECT_TRUE(e.hole);
-  EXPECT_EQ(e.length, 4 * kM - 256 * kK);
+  EXPECT_EQ(e.length, 4 * kMiB - 256 * kKiB);
 }
 
 TEST_F(DeviceFile, ShrunkFileExtentPastEndIsAnErrorNotAHole) {
@@ -151,13 +152,13 @@ TEST_F(DeviceFile, ShrunkFileExtentPastEndIsAnErrorNotAHole) {
   // SEEK_DATA past the new end fails with ENXIO, which next_extent takes for
   // "the rest is a hole": the reader would then send the lost tail as zeros
   // and report success instead of "the source shrank".
-  SparseImage img(dir_.file("s"), 4 * kM);
-  img.data(0, 4 * kM);
+  SparseImage img(dir_.file("s"), 4 * kMiB);
+  img.data(0, 4 * kMiB);
   auto dev = open_dev(img.path(), false, ErrorKind::kSource);
   ASSERT_TRUE(dev);
-  ASSERT_EQ(::truncate(img.path().c_str(), static_cast<off_t>(kM)), 0);
+  ASSERT_EQ(::truncate(img.path().c_str(), static_cast<off_t>(kMiB)), 0);
   Extent e;
-  Status s = dev->next_extent(2 * kM, 4 * kM, &e);
+  Status s = dev->next_extent(2 * kMiB, 4 * kMiB, &e);
   EXPECT_EQ(s.kind(), ErrorKind::kSource) << s.message();
 }
 
@@ -166,17 +167,17 @@ TEST_F(DeviceFile, ShrunkFileExtentPastEndIsAnErrorNotAHole) {
 class OpenTargetFile : public DeviceFile {};
 
 TEST_F(OpenTargetFile, MissingIsCreatedSparseAtSourceSize) {
-  auto r = open_target(req(dir_.file("t"), 5 * kM + 3, false, false));
+  auto r = open_target(req(dir_.file("t"), 5 * kMiB + 3, false, false));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ(r.value().reply.state, proto::TargetState::kCreated);
   EXPECT_TRUE(r.value().known_zero);
-  EXPECT_EQ(testing::file_size(dir_.file("t")), 5 * kM + 3);
+  EXPECT_EQ(testing::file_size(dir_.file("t")), 5 * kMiB + 3);
   EXPECT_EQ(testing::allocated_bytes(dir_.file("t")), 0u);
   EXPECT_EQ(r.value().reply.path, dir_.file("t"));
 }
 
 TEST_F(OpenTargetFile, MissingInADryRunCreatesNothing) {
-  auto r = open_target(req(dir_.file("t"), kM, true, false));
+  auto r = open_target(req(dir_.file("t"), kMiB, true, false));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ(r.value().reply.state, proto::TargetState::kMissingDryRun);
   EXPECT_EQ(r.value().device, nullptr);
@@ -185,53 +186,53 @@ TEST_F(OpenTargetFile, MissingInADryRunCreatesNothing) {
 }
 
 TEST_F(OpenTargetFile, LargerIsTruncatedSmallerIsGrown) {
-  SparseImage big(dir_.file("big"), 3 * kM);
-  big.data(0, 3 * kM);
-  auto r = open_target(req(big.path(), kM, false, false));
+  SparseImage big(dir_.file("big"), 3 * kMiB);
+  big.data(0, 3 * kMiB);
+  auto r = open_target(req(big.path(), kMiB, false, false));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
-  EXPECT_EQ(r.value().reply.size, 3 * kM);  // what it had
-  EXPECT_EQ(r.value().readable_size, kM);
+  EXPECT_EQ(r.value().reply.size, 3 * kMiB);  // what it had
+  EXPECT_EQ(r.value().readable_size, kMiB);
   EXPECT_FALSE(r.value().known_zero);
-  EXPECT_EQ(testing::file_size(big.path()), kM);
+  EXPECT_EQ(testing::file_size(big.path()), kMiB);
 
-  SparseImage small(dir_.file("small"), kM);
-  small.data(0, kM);
-  auto g = open_target(req(small.path(), 3 * kM, false, false));
+  SparseImage small(dir_.file("small"), kMiB);
+  small.data(0, kMiB);
+  auto g = open_target(req(small.path(), 3 * kMiB, false, false));
   ASSERT_TRUE(g.is_ok()) << g.status().message();
-  EXPECT_EQ(g.value().readable_size, kM);
-  EXPECT_EQ(testing::file_size(small.path()), 3 * kM);
-  EXPECT_EQ(testing::allocated_bytes(small.path()), kM);
+  EXPECT_EQ(g.value().readable_size, kMiB);
+  EXPECT_EQ(testing::file_size(small.path()), 3 * kMiB);
+  EXPECT_EQ(testing::allocated_bytes(small.path()), kMiB);
 }
 
 TEST_F(OpenTargetFile, EmptyFileIsKnownZero) {
   SparseImage empty(dir_.file("e"), 0);
-  auto r = open_target(req(empty.path(), kM, false, false));
+  auto r = open_target(req(empty.path(), kMiB, false, false));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_TRUE(r.value().known_zero);
   EXPECT_EQ(r.value().reply.state, proto::TargetState::kExisting);
 }
 
 TEST_F(OpenTargetFile, DryRunLeavesSizeBytesAndMtimeAlone) {
-  SparseImage big(dir_.file("big"), 3 * kM);
-  big.data(0, 3 * kM);
+  SparseImage big(dir_.file("big"), 3 * kMiB);
+  big.data(0, 3 * kMiB);
   const int64_t mtime = testing::mtime_ns(big.path());
-  auto r = open_target(req(big.path(), kM, true, false));
+  auto r = open_target(req(big.path(), kMiB, true, false));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
-  EXPECT_EQ(r.value().readable_size, kM);
+  EXPECT_EQ(r.value().readable_size, kMiB);
   r = Result<OpenedTarget>(Status::ok());  // close it
-  EXPECT_EQ(testing::file_size(big.path()), 3 * kM);
+  EXPECT_EQ(testing::file_size(big.path()), 3 * kMiB);
   EXPECT_EQ(testing::mtime_ns(big.path()), mtime);
 }
 
 TEST_F(OpenTargetFile, MissingDirectoryIsATargetError) {
-  auto r = open_target(req(dir_.file("no/such/dir/t"), kM, false, false));
+  auto r = open_target(req(dir_.file("no/such/dir/t"), kMiB, false, false));
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kTarget);
   EXPECT_NE(r.status().message().find(dir_.file("no/such/dir/t")), std::string::npos);
 }
 
 TEST_F(OpenTargetFile, DirectoryIsATargetError) {
-  auto r = open_target(req(dir_.path(), kM, false, false));
+  auto r = open_target(req(dir_.path(), kMiB, false, false));
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kTarget);
 }
@@ -250,27 +251,27 @@ class LoopDeviceTest : public ::testing::Test {
   }
   void SetUp() override {
     std::string why;
-    SparseImage probe(dir_.file("probe"), kM);
+    SparseImage probe(dir_.file("probe"), kMiB);
     if (!testing::LoopDevice::attach(probe.path(), &why)) GTEST_SKIP() << "loop devices unavailable: " << why;
   }
   TempDir dir_;
 };
 
 TEST_F(LoopDeviceTest, OpensAsBlockDeviceWithItsSizeAndAllData) {
-  auto lo = loop(8 * kM);
+  auto lo = loop(8 * kMiB);
   ASSERT_TRUE(lo);
   auto dev = open_dev(lo->path(), false, ErrorKind::kSource);
   ASSERT_TRUE(dev);
   EXPECT_EQ(dev->kind(), proto::DeviceKind::kBlockDevice);
-  EXPECT_EQ(dev->size(), 8 * kM);
+  EXPECT_EQ(dev->size(), 8 * kMiB);
   Extent e;
-  ASSERT_TRUE(dev->next_extent(0, 8 * kM, &e).is_ok());
+  ASSERT_TRUE(dev->next_extent(0, 8 * kMiB, &e).is_ok());
   EXPECT_FALSE(e.hole);
-  EXPECT_EQ(e.length, 8 * kM);
+  EXPECT_EQ(e.length, 8 * kMiB);
 }
 
 TEST_F(LoopDeviceTest, WritableOpenIsExclusive) {
-  auto lo = loop(kM);
+  auto lo = loop(kMiB);
   ASSERT_TRUE(lo);
   auto first = open_dev(lo->path(), true, ErrorKind::kTarget);
   ASSERT_TRUE(first);
@@ -281,48 +282,48 @@ TEST_F(LoopDeviceTest, WritableOpenIsExclusive) {
 }
 
 TEST_F(LoopDeviceTest, ZeroRangeZeroesTheDevice) {
-  auto lo = loop(4 * kM);
+  auto lo = loop(4 * kMiB);
   ASSERT_TRUE(lo);
   auto dev = open_dev(lo->path(), true, ErrorKind::kTarget);
   ASSERT_TRUE(dev);
-  auto data = testing::pattern_bytes(3, 0, 4 * kM);
+  auto data = testing::pattern_bytes(3, 0, 4 * kMiB);
   ASSERT_TRUE(dev->write_at(0, data.data(), data.size()).is_ok());
-  ASSERT_TRUE(dev->zero_range(kM, kM).is_ok());
+  ASSERT_TRUE(dev->zero_range(kMiB, kMiB).is_ok());
   ASSERT_TRUE(dev->sync().is_ok());
   EXPECT_NE(dev->zero_method(), proto::ZeroMethod::kNone);
-  std::vector<uint8_t> back(4 * kM);
+  std::vector<uint8_t> back(4 * kMiB);
   ASSERT_TRUE(dev->read_at(0, back.data(), back.size()).is_ok());
-  std::fill(data.begin() + kM, data.begin() + 2 * kM, 0);
+  std::fill(data.begin() + kMiB, data.begin() + 2 * kMiB, 0);
   EXPECT_TRUE(back == data);
-  EXPECT_FALSE(dev->set_size(kM).is_ok());  // never resizes a device
+  EXPECT_FALSE(dev->set_size(kMiB).is_ok());  // never resizes a device
 }
 
 TEST_F(LoopDeviceTest, OpenTargetSizePolicy) {
-  auto lo = loop(4 * kM);
+  auto lo = loop(4 * kMiB);
   ASSERT_TRUE(lo);
-  auto smaller = open_target(req(lo->path(), 4 * kM + 4096, false, false));
+  auto smaller = open_target(req(lo->path(), 4 * kMiB + 4096, false, false));
   ASSERT_FALSE(smaller.is_ok());
   EXPECT_EQ(smaller.status().kind(), ErrorKind::kTarget);
   EXPECT_NE(smaller.status().message().find(lo->path()), std::string::npos);
   EXPECT_NE(smaller.status().message().find("less than"), std::string::npos) << smaller.status().message();
 
-  auto larger = open_target(req(lo->path(), kM, false, false));
+  auto larger = open_target(req(lo->path(), kMiB, false, false));
   ASSERT_FALSE(larger.is_ok());
   EXPECT_EQ(larger.status().kind(), ErrorKind::kTarget);
   EXPECT_NE(larger.status().message().find("--allow-larger-target"), std::string::npos);
 
   {
-    auto allowed = open_target(req(lo->path(), kM, false, true));
+    auto allowed = open_target(req(lo->path(), kMiB, false, true));
     ASSERT_TRUE(allowed.is_ok()) << allowed.status().message();
-    EXPECT_EQ(allowed.value().readable_size, kM);
+    EXPECT_EQ(allowed.value().readable_size, kMiB);
     EXPECT_EQ(allowed.value().reply.kind, proto::DeviceKind::kBlockDevice);
-    EXPECT_EQ(allowed.value().reply.size, 4 * kM);
+    EXPECT_EQ(allowed.value().reply.size, 4 * kMiB);
     EXPECT_FALSE(allowed.value().known_zero);
   }
   {
-    auto equal = open_target(req(lo->path(), 4 * kM, false, false));
+    auto equal = open_target(req(lo->path(), 4 * kMiB, false, false));
     ASSERT_TRUE(equal.is_ok()) << equal.status().message();
-    EXPECT_EQ(equal.value().readable_size, 4 * kM);
+    EXPECT_EQ(equal.value().readable_size, 4 * kMiB);
   }
 }
 

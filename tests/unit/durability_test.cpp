@@ -19,17 +19,18 @@
 #include "source/source_session.h"
 #include "support/fake_device.h"
 #include "support/files.h"
+#include "support/sizes.h"
 #include "target/target_session.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kMiB;
 using testing::DeviceOp;
 using testing::MemoryDevice;
 using testing::TempDir;
 
 constexpr uint32_t kBs = 4096;
-constexpr uint64_t kMiB = 1024 * 1024;
 
 struct Outcome {
   Status source, target;

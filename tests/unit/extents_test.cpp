@@ -5,14 +5,15 @@
 
 #include "common/device.h"
 #include "support/files.h"
+#include "support/sizes.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kKiB;
+using testing::kMiB;
 using testing::SparseImage;
 using testing::TempDir;
-
-constexpr uint64_t kK = 1024, kM = 1024 * 1024;
 
 class Extents : public ::testing::Test {
  protected:
@@ -59,61 +60,61 @@ class Extents : public ::testing::Test {
 };
 
 TEST_F(Extents, DataHoleData) {
-  SparseImage img(dir_.file("a"), 4 * kM);
-  img.data(0, 64 * kK).data(3 * kM, 64 * kK);
-  expect(map(img.path()), {{0, 64 * kK, false}, {64 * kK, 3 * kM - 64 * kK, true},
-                           {3 * kM, 64 * kK, false}, {3 * kM + 64 * kK, kM - 64 * kK, true}});
+  SparseImage img(dir_.file("a"), 4 * kMiB);
+  img.data(0, 64 * kKiB).data(3 * kMiB, 64 * kKiB);
+  expect(map(img.path()), {{0, 64 * kKiB, false}, {64 * kKiB, 3 * kMiB - 64 * kKiB, true},
+                           {3 * kMiB, 64 * kKiB, false}, {3 * kMiB + 64 * kKiB, kMiB - 64 * kKiB, true}});
 }
 
 TEST_F(Extents, HoleDataHoleAtEnd) {
-  SparseImage img(dir_.file("a"), 2 * kM);
-  img.data(kM, 4 * kK);
-  expect(map(img.path()), {{0, kM, true}, {kM, 4 * kK, false}, {kM + 4 * kK, kM - 4 * kK, true}});
+  SparseImage img(dir_.file("a"), 2 * kMiB);
+  img.data(kMiB, 4 * kKiB);
+  expect(map(img.path()), {{0, kMiB, true}, {kMiB, 4 * kKiB, false}, {kMiB + 4 * kKiB, kMiB - 4 * kKiB, true}});
 }
 
 TEST_F(Extents, FullySparse) {
-  SparseImage img(dir_.file("a"), 8 * kM);
-  expect(map(img.path()), {{0, 8 * kM, true}});
+  SparseImage img(dir_.file("a"), 8 * kMiB);
+  expect(map(img.path()), {{0, 8 * kMiB, true}});
 }
 
 TEST_F(Extents, Dense) {
-  SparseImage img(dir_.file("a"), kM);
-  img.data(0, kM);
-  expect(map(img.path()), {{0, kM, false}});
+  SparseImage img(dir_.file("a"), kMiB);
+  img.data(0, kMiB);
+  expect(map(img.path()), {{0, kMiB, false}});
 }
 
 TEST_F(Extents, DenseWithUnalignedTail) {
-  SparseImage img(dir_.file("a"), kM + 123);
-  img.data(0, kM + 123);
-  expect(map(img.path()), {{0, kM + 123, false}});
+  SparseImage img(dir_.file("a"), kMiB + 123);
+  img.data(0, kMiB + 123);
+  expect(map(img.path()), {{0, kMiB + 123, false}});
 }
 
 TEST_F(Extents, DataEndsInUnalignedTailAfterHole) {
-  SparseImage img(dir_.file("a"), kM + 123);
-  img.data(kM + 100, 23);
-  // The filesystem allocates the whole last page: data from kM to the end.
-  expect(map(img.path()), {{0, kM, true}, {kM, 123, false}});
+  SparseImage img(dir_.file("a"), kMiB + 123);
+  img.data(kMiB + 100, 23);
+  // The filesystem allocates the whole last page: data from kMiB to the end.
+  expect(map(img.path()), {{0, kMiB, true}, {kMiB, 123, false}});
 }
 
 TEST_F(Extents, WrittenZerosAreDataNotHoles) {
-  SparseImage img(dir_.file("a"), kM);
-  img.zeros(256 * kK, 64 * kK);
-  expect(map(img.path()), {{0, 256 * kK, true}, {256 * kK, 64 * kK, false}, {320 * kK, 704 * kK, true}});
+  SparseImage img(dir_.file("a"), kMiB);
+  img.zeros(256 * kKiB, 64 * kKiB);
+  expect(map(img.path()), {{0, 256 * kKiB, true}, {256 * kKiB, 64 * kKiB, false}, {320 * kKiB, 704 * kKiB, true}});
 }
 
 TEST_F(Extents, ClippedToTheRequestedEnd) {
-  SparseImage img(dir_.file("a"), 4 * kM);
-  img.data(kM, kM);
+  SparseImage img(dir_.file("a"), 4 * kMiB);
+  img.data(kMiB, kMiB);
   // Starting inside a hole, ending inside data.
-  expect(map(img.path(), 512 * kK, kM + 4 * kK), {{512 * kK, 512 * kK, true}, {kM, 4 * kK, false}});
+  expect(map(img.path(), 512 * kKiB, kMiB + 4 * kKiB), {{512 * kKiB, 512 * kKiB, true}, {kMiB, 4 * kKiB, false}});
   // Starting inside data, ending inside the trailing hole.
-  expect(map(img.path(), kM + 8 * kK, 3 * kM), {{kM + 8 * kK, kM - 8 * kK, false}, {2 * kM, kM, true}});
+  expect(map(img.path(), kMiB + 8 * kKiB, 3 * kMiB), {{kMiB + 8 * kKiB, kMiB - 8 * kKiB, false}, {2 * kMiB, kMiB, true}});
 }
 
 TEST_F(Extents, PunchedHoleInTheMiddle) {
-  SparseImage img(dir_.file("a"), kM);
-  img.data(0, kM).hole(256 * kK, 512 * kK);
-  expect(map(img.path()), {{0, 256 * kK, false}, {256 * kK, 512 * kK, true}, {768 * kK, 256 * kK, false}});
+  SparseImage img(dir_.file("a"), kMiB);
+  img.data(0, kMiB).hole(256 * kKiB, 512 * kKiB);
+  expect(map(img.path()), {{0, 256 * kKiB, false}, {256 * kKiB, 512 * kKiB, true}, {768 * kKiB, 256 * kKiB, false}});
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // --metrics-file (app/metrics_file.h): exact exposition text, label escaping,
 // carrying the last success over a failed run, atomic replacement; and the
 // pure progress formatter (app/progress_display.h).
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -38,17 +37,6 @@ std::string slurp(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::vector<std::string> entries(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  return names;
 }
 
 TEST(MetricsTest, ExactTextOfASuccessfulRun) {
@@ -131,7 +119,7 @@ TEST(MetricsTest, FileIsReplacedAtomicallyAndCarriesTheSuccessOver) {
   struct stat second {};
   ASSERT_EQ(::stat(path.c_str(), &second), 0);
   EXPECT_NE(first.st_ino, second.st_ino);  // renamed into place, not rewritten
-  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"sparsync.prom"});  // no temporary left
+  EXPECT_EQ(testing::directory_entries(dir.path()), std::vector<std::string>{"sparsync.prom"});  // no temporary left
 
   // A second failure still carries it.
   failed.end_time = 1700090000;

@@ -16,16 +16,18 @@
 #include "source/source_session.h"
 #include "support/fake_device.h"
 #include "support/files.h"
+#include "support/sizes.h"
 #include "target/target_session.h"
 
 namespace sparsync {
 namespace {
 
+using testing::kKiB;
+using testing::kMiB;
 using testing::DeviceOp;
 using testing::MemoryDevice;
 
 constexpr uint32_t kBs = 4096;
-constexpr uint64_t kK = 1024, kM = 1024 * 1024;
 
 struct Outcome {
   Status source, target;
@@ -135,12 +137,12 @@ class Session : public ::testing::Test {
 };
 
 TEST_F(Session, FirstCloneSendsOnlyDataBlocks) {
-  const uint64_t size = kM + 1000;
+  const uint64_t size = kMiB + 1000;
   MemoryDevice src(size, ErrorKind::kSource);
-  src.fill_pattern(0, 8 * kK, 1);                // blocks 0-1
-  src.fill_pattern(64 * kK, 4 * kK + 10, 2);     // block 16 and 10 bytes of 17
-  src.fill(128 * kK, std::vector<uint8_t>(8 * kK, 0));  // allocated zeros: no DATA
-  src.fill_pattern(kM, 1000, 3);                 // the short last block
+  src.fill_pattern(0, 8 * kKiB, 1);                // blocks 0-1
+  src.fill_pattern(64 * kKiB, 4 * kKiB + 10, 2);     // block 16 and 10 bytes of 17
+  src.fill(128 * kKiB, std::vector<uint8_t>(8 * kKiB, 0));  // allocated zeros: no DATA
+  src.fill_pattern(kMiB, 1000, 3);                 // the short last block
   MemoryDevice dst(size, ErrorKind::kTarget);
   Outcome o = run_pair(src, &dst, params(size), 0, true);
   ASSERT_TRUE(o.source.is_ok()) << o.source.message();
@@ -148,17 +150,17 @@ TEST_F(Session, FirstCloneSendsOnlyDataBlocks) {
   EXPECT_TRUE(dst.contents() == src.contents());
   const SyncStats& s = o.source_stats;
   EXPECT_EQ(s.bytes_scanned, size);
-  EXPECT_EQ(s.data_bytes, 8 * kK + 8 * kK + 1000);
+  EXPECT_EQ(s.data_bytes, 8 * kKiB + 8 * kKiB + 1000);
   EXPECT_EQ(s.hole_bytes, 0u);
   EXPECT_EQ(s.changed_blocks, 5u);
   EXPECT_EQ(s.unchanged_blocks, 257u - 5u);
   EXPECT_EQ(s.target_bytes_written, s.data_bytes);
   EXPECT_EQ(s.target_bytes_hashed, 0u);  // a new target is never read
   // Holes of the source are never read.
-  EXPECT_LE(s.bytes_read, 24 * kK + 1000);
-  std::vector<DeviceOp> want{{DeviceOp::kWrite, 0, 8 * kK},
-                             {DeviceOp::kWrite, 64 * kK, 8 * kK},
-                             {DeviceOp::kWrite, kM, 1000}};
+  EXPECT_LE(s.bytes_read, 24 * kKiB + 1000);
+  std::vector<DeviceOp> want{{DeviceOp::kWrite, 0, 8 * kKiB},
+                             {DeviceOp::kWrite, 64 * kKiB, 8 * kKiB},
+                             {DeviceOp::kWrite, kMiB, 1000}};
   EXPECT_EQ(changes(dst), want) << describe(changes(dst));
   EXPECT_TRUE(synced_after_last_change(dst));
   // The target's view of the counters agrees.
@@ -169,7 +171,7 @@ TEST_F(Session, FirstCloneSendsOnlyDataBlocks) {
 class Incremental : public Session, public ::testing::WithParamInterface<proto::HashKind> {};
 
 TEST_P(Incremental, SendsExactlyTheChanges) {
-  const uint64_t size = 2 * kM;
+  const uint64_t size = 2 * kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 9);
   MemoryDevice dst(size, ErrorKind::kTarget);
@@ -202,10 +204,10 @@ INSTANTIATE_TEST_SUITE_P(HashKinds, Incremental,
                          ::testing::Values(proto::HashKind::kXxh3_128, proto::HashKind::kSha256));
 
 TEST_F(Session, NoChangeSendsNothing) {
-  const uint64_t size = 3 * kM + 5;
+  const uint64_t size = 3 * kMiB + 5;
   MemoryDevice src(size, ErrorKind::kSource);
-  src.fill_pattern(0, kM, 4);
-  src.fill_pattern(2 * kM, kM + 5, 5);
+  src.fill_pattern(0, kMiB, 4);
+  src.fill_pattern(2 * kMiB, kMiB + 5, 5);
   MemoryDevice dst(size, ErrorKind::kTarget);
   dst.fill(0, src.contents());
   Outcome o = run_pair(src, &dst, params(size), size, false);
@@ -219,9 +221,9 @@ TEST_F(Session, NoChangeSendsNothing) {
 }
 
 TEST_F(Session, SourceHoleOverTargetDataIsZeroedAndStaysSparse) {
-  const uint64_t size = kM;
+  const uint64_t size = kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
-  src.fill_pattern(0, 4 * kK, 1);
+  src.fill_pattern(0, 4 * kKiB, 1);
   MemoryDevice dst(size, ErrorKind::kTarget);
   dst.fill_pattern(0, size, 1);
   Outcome o = run_pair(src, &dst, params(size), size, false);
@@ -229,30 +231,30 @@ TEST_F(Session, SourceHoleOverTargetDataIsZeroedAndStaysSparse) {
   ASSERT_TRUE(o.target.is_ok()) << o.target.message();
   EXPECT_TRUE(dst.contents() == src.contents());
   EXPECT_EQ(o.source_stats.data_bytes, 0u);
-  EXPECT_EQ(o.source_stats.hole_bytes, size - 4 * kK);
-  std::vector<DeviceOp> want{{DeviceOp::kZero, 4 * kK, size - 4 * kK}};
+  EXPECT_EQ(o.source_stats.hole_bytes, size - 4 * kKiB);
+  std::vector<DeviceOp> want{{DeviceOp::kZero, 4 * kKiB, size - 4 * kKiB}};
   EXPECT_EQ(changes(dst), want) << describe(changes(dst));
-  EXPECT_EQ(dst.allocated_bytes(), 4 * kK);
+  EXPECT_EQ(dst.allocated_bytes(), 4 * kKiB);
 }
 
 TEST_F(Session, ExtendedTargetTailCountsAsZeros) {
   // The target file held only the first 256 KiB (it was grown to the size).
-  const uint64_t size = kM;
+  const uint64_t size = kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 6);
   MemoryDevice dst(size, ErrorKind::kTarget);
   const auto all = src.contents();
-  dst.fill(0, std::vector<uint8_t>(all.begin(), all.begin() + 256 * kK));
-  Outcome o = run_pair(src, &dst, params(size), 256 * kK, false);
+  dst.fill(0, std::vector<uint8_t>(all.begin(), all.begin() + 256 * kKiB));
+  Outcome o = run_pair(src, &dst, params(size), 256 * kKiB, false);
   ASSERT_TRUE(o.source.is_ok()) << o.source.message();
   ASSERT_TRUE(o.target.is_ok()) << o.target.message();
   EXPECT_TRUE(dst.contents() == src.contents());
-  EXPECT_EQ(o.source_stats.data_bytes, size - 256 * kK);
-  EXPECT_EQ(o.source_stats.target_bytes_hashed, 256 * kK);
+  EXPECT_EQ(o.source_stats.data_bytes, size - 256 * kKiB);
+  EXPECT_EQ(o.source_stats.target_bytes_hashed, 256 * kKiB);
 }
 
 TEST_F(Session, DryRunCountsButWritesNothing) {
-  const uint64_t size = kM;
+  const uint64_t size = kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 1);
   MemoryDevice dst(size, ErrorKind::kTarget);
@@ -270,13 +272,13 @@ TEST_F(Session, DryRunCountsButWritesNothing) {
 }
 
 TEST_F(Session, DryRunAgainstAMissingTarget) {
-  const uint64_t size = kM;
+  const uint64_t size = kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
-  src.fill_pattern(0, 12 * kK, 1);
+  src.fill_pattern(0, 12 * kKiB, 1);
   Outcome o = run_pair(src, nullptr, params(size, proto::HashKind::kXxh3_128, true), 0, true);
   ASSERT_TRUE(o.source.is_ok()) << o.source.message();
   ASSERT_TRUE(o.target.is_ok()) << o.target.message();
-  EXPECT_EQ(o.source_stats.data_bytes, 12 * kK);
+  EXPECT_EQ(o.source_stats.data_bytes, 12 * kKiB);
   EXPECT_EQ(o.source_stats.hole_bytes, 0u);
 }
 
@@ -293,10 +295,10 @@ TEST_F(Session, EmptyImage) {
 
 TEST_F(Session, LargeFirstCloneRoundTrips) {
   // Several 1 MiB DATA frames and reader chunks, an odd size, a 64 KiB block.
-  const uint64_t size = 24 * kM + 12345;
+  const uint64_t size = 24 * kMiB + 12345;
   MemoryDevice src(size, ErrorKind::kSource);
-  src.fill_pattern(0, 10 * kM, 1);
-  src.fill_pattern(16 * kM + 100, 8 * kM + 12245, 2);
+  src.fill_pattern(0, 10 * kMiB, 1);
+  src.fill_pattern(16 * kMiB + 100, 8 * kMiB + 12245, 2);
   MemoryDevice dst(size, ErrorKind::kTarget);
   SessionParams p = params(size);
   p.block_size = 64 * 1024;
@@ -305,13 +307,13 @@ TEST_F(Session, LargeFirstCloneRoundTrips) {
   ASSERT_TRUE(o.target.is_ok()) << o.target.message();
   EXPECT_TRUE(dst.contents() == src.contents());
   // 16 MiB + 100 lies inside the 64 KiB block at 16 MiB: that block is sent whole.
-  EXPECT_EQ(o.source_stats.data_bytes, 10 * kM + (size - 16 * kM));
+  EXPECT_EQ(o.source_stats.data_bytes, 10 * kMiB + (size - 16 * kMiB));
 }
 
 // --- faults ----------------------------------------------------------------
 
 TEST_F(Session, TargetWriteErrorFailsBothSidesAsTarget) {
-  const uint64_t size = 8 * kM;
+  const uint64_t size = 8 * kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 1);
   MemoryDevice dst(size, ErrorKind::kTarget);
@@ -326,7 +328,7 @@ TEST_F(Session, TargetWriteErrorFailsBothSidesAsTarget) {
 
 TEST_F(Session, TargetWriteErrorDuringIncrementalDoesNotHang) {
   // The target is also hashing while the write fails.
-  const uint64_t size = 32 * kM;
+  const uint64_t size = 32 * kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 1);
   MemoryDevice dst(size, ErrorKind::kTarget);
@@ -338,7 +340,7 @@ TEST_F(Session, TargetWriteErrorDuringIncrementalDoesNotHang) {
 }
 
 TEST_F(Session, TargetZeroErrorFailsAsTarget) {
-  const uint64_t size = kM;
+  const uint64_t size = kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   MemoryDevice dst(size, ErrorKind::kTarget);
   dst.fill_pattern(0, size, 2);
@@ -349,7 +351,7 @@ TEST_F(Session, TargetZeroErrorFailsAsTarget) {
 }
 
 TEST_F(Session, TargetFlushErrorIsNeverReportedAsDone) {
-  const uint64_t size = kM;
+  const uint64_t size = kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 1);
   MemoryDevice dst(size, ErrorKind::kTarget);
@@ -360,7 +362,7 @@ TEST_F(Session, TargetFlushErrorIsNeverReportedAsDone) {
 }
 
 TEST_F(Session, TargetReadErrorWhileHashingFailsAsTarget) {
-  const uint64_t size = 4 * kM;
+  const uint64_t size = 4 * kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 1);
   MemoryDevice dst(size, ErrorKind::kTarget);
@@ -372,10 +374,10 @@ TEST_F(Session, TargetReadErrorWhileHashingFailsAsTarget) {
 }
 
 TEST_F(Session, SourceShrinkingMidRunFailsAsSource) {
-  const uint64_t size = 8 * kM;
+  const uint64_t size = 8 * kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 1);
-  src.shrink_after_reads(1, 2 * kM);
+  src.shrink_after_reads(1, 2 * kMiB);
   MemoryDevice dst(size, ErrorKind::kTarget);
   Outcome o = run_pair(src, &dst, params(size), 0, true);
   ASSERT_FALSE(o.source.is_ok());
@@ -388,20 +390,20 @@ TEST_F(Session, SourceShrinkingMidRunFailsAsSource) {
 TEST_F(Session, SourceFileTruncatedAfterOpenFailsAsSource) {
   // A real file shrinks between open (size cached) and the read of its tail.
   testing::TempDir dir;
-  testing::SparseImage img(dir.file("src"), 8 * kM);
-  img.data(0, 8 * kM);
+  testing::SparseImage img(dir.file("src"), 8 * kMiB);
+  img.data(0, 8 * kMiB);
   auto opened = FileDevice::open(img.path(), false, ErrorKind::kSource);
   ASSERT_TRUE(opened.is_ok()) << opened.status().message();
   auto src = opened.take();
-  ASSERT_EQ(::truncate(img.path().c_str(), static_cast<off_t>(2 * kM)), 0);
-  MemoryDevice dst(8 * kM, ErrorKind::kTarget);
-  Outcome o = run_pair(*src, &dst, params(8 * kM), 0, true);
+  ASSERT_EQ(::truncate(img.path().c_str(), static_cast<off_t>(2 * kMiB)), 0);
+  MemoryDevice dst(8 * kMiB, ErrorKind::kTarget);
+  Outcome o = run_pair(*src, &dst, params(8 * kMiB), 0, true);
   EXPECT_EQ(o.source.kind(), ErrorKind::kSource) << o.source.message();
   EXPECT_FALSE(o.target.is_ok());
 }
 
 TEST_F(Session, SourceReadErrorFailsAsSource) {
-  const uint64_t size = 4 * kM;
+  const uint64_t size = 4 * kMiB;
   MemoryDevice src(size, ErrorKind::kSource);
   src.fill_pattern(0, size, 1);
   src.fail_read_call(3, EIO);
