@@ -27,6 +27,7 @@ class TempDir {
 // Deterministic, never-all-zero-per-block bytes for (seed, offset).
 uint8_t pattern_byte(uint32_t seed, uint64_t offset);
 std::vector<uint8_t> pattern_bytes(uint32_t seed, uint64_t offset, size_t len);
+void fill_pattern(uint32_t seed, uint64_t offset, uint8_t* out, size_t len);
 
 // Builds a file of `size` bytes that is one hole, then writes data ranges.
 class SparseImage {
