@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -83,6 +84,9 @@ std::string record_backed(const std::string& path, const MemoryDevice& dst, cons
   std::vector<uint8_t> durable = dst.durable_contents();
   uint64_t end = rec->durable_offset;
   if (end > durable.size() || end > want.size()) return "record past the end";
+  // memcmp first: this runs before every device operation, and a byte-wise
+  // walk of 16 MiB each time was most of these tests' time under TSan.
+  if (std::memcmp(durable.data(), want.data(), static_cast<size_t>(end)) == 0) return "";
   auto mismatch = std::mismatch(durable.begin(), durable.begin() + static_cast<ptrdiff_t>(end), want.begin());
   if (mismatch.first == durable.begin() + static_cast<ptrdiff_t>(end)) return "";
   return "record at " + std::to_string(end) + " but durable byte " +
