@@ -217,7 +217,31 @@ Status FileDevice::read_at(uint64_t offset, uint8_t* buf, size_t len) {
   return Status::ok();
 }
 
+bool FileDevice::enable_direct_writes() {
+  direct_ = DirectWriter::open(fd_.get());
+  direct_ok_.store(direct_ != nullptr);
+  return direct_ != nullptr;
+}
+
 Status FileDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
+  if (len >= DirectWriter::kMinBytes && offset % DirectWriter::kAlign == 0 && direct_writes()) {
+    // The aligned front goes direct, an unaligned tail (the image's last
+    // partial block) through the page cache.
+    const size_t aligned = len / DirectWriter::kAlign * DirectWriter::kAlign;
+    int err = direct_->write(offset, buf, aligned);
+    if (err == 0) {
+      offset += aligned;
+      buf += aligned;
+      len -= aligned;
+    } else if (err == EINVAL) {
+      // This file wants another alignment: buffered from now on, this range
+      // included (rewriting what a partial direct write may have put there).
+      direct_ok_.store(false);
+    } else {
+      return errno_status(role_, "write error on " + at(path_, offset), err);
+    }
+    if (len == 0) return Status::ok();
+  }
   int err = pwrite_full(fd_.get(), buf, len, offset);
   if (err != 0) return errno_status(role_, "write error on " + at(path_, offset), err);
   return Status::ok();

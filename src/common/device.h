@@ -9,6 +9,7 @@
 //   file:   punch hole -> fallocate ZERO_RANGE -> write zeros
 //   device: fallocate PUNCH_HOLE (zeroes, never falls back) -> ZERO_RANGE ->
 //           BLKZEROOUT -> write zeros
+// Large writes can bypass the page cache (enable_direct_writes, for targets).
 // Read, write and flush errors are never downgraded: they fail loudly.
 // Thread-safety: read_at/write_at/zero_range/next_extent may be called from
 // different threads at once (pread/pwrite); open/close/set_size may not.
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "common/direct_writer.h"
 #include "common/protocol_constants.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -90,6 +92,11 @@ class FileDevice : public Device {
   proto::ZeroMethod zero_method() const override;
   std::string identity() const override { return identity_; }
   int fd() const { return fd_.get(); }
+  // From now on, writes of DirectWriter::kMinBytes or more bypass the page
+  // cache (common/direct_writer.h). Returns false, and changes nothing, where
+  // the filesystem refuses O_DIRECT.
+  bool enable_direct_writes();
+  bool direct_writes() const { return direct_ != nullptr && direct_ok_.load(); }
 
  private:
   FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, uint64_t size, ErrorKind role);
@@ -104,6 +111,8 @@ class FileDevice : public Device {
   std::atomic<int> zero_method_;  // the best method not yet found unsupported
   std::atomic<bool> zeroed_any_{false};
   std::string identity_;
+  std::unique_ptr<DirectWriter> direct_;
+  std::atomic<bool> direct_ok_{false};  // cleared if the file refuses an aligned direct write
 };
 
 // Human-readable name of a zeroing method, for -v and the summary.

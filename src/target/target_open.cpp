@@ -84,7 +84,9 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
     }
     auto created = FileDevice::create(req.path, req.source_size);
     if (!created.is_ok()) return created.status();
-    t.device = created.take();
+    std::unique_ptr<FileDevice> dev = created.take();
+    dev->enable_direct_writes();  // where refused, all writes stay buffered
+    t.device = std::move(dev);
     t.reply.state = proto::TargetState::kCreated;
     t.created_in = directory_of(t.reply.path);
     t.checkpoint_path = checkpoint_path(t.reply.path, false);
@@ -125,6 +127,7 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
     // An empty file has nothing to compare: stream straight through.
     t.known_zero = old_size == 0;
   }
+  if (!req.dry_run) dev->enable_direct_writes();  // where refused, all writes stay buffered
   t.device = std::move(dev);
   if (!req.dry_run) {
     t.checkpoint_path = checkpoint_path(t.reply.path, t.reply.kind == proto::DeviceKind::kBlockDevice);
