@@ -17,7 +17,12 @@ namespace sparsync {
 namespace {
 
 constexpr size_t kMaxQueuedHashFrames = 64;
-constexpr size_t kMaxQueuedWrites = 16;  // x 1 MiB DATA frames
+// x 1 MiB DATA frames. 6, not 16, since large writes go around the page cache
+// (common/direct_writer.h): a 1 GiB dense clone is as fast with 6 (local
+// 1.55-2.20 s vs 1.82-3.58 s, over SSH 3.77-4.76 s vs 3.72-5.47 s, alternating),
+// and the far side's peak RSS stays at ~15 MiB for an 8 GiB and a 64 GiB sparse
+// clone alike (16 filled only with enough data: 15 vs 24 MiB).
+constexpr size_t kMaxQueuedWrites = 6;
 
 class TargetSession {
  public:
