@@ -35,7 +35,6 @@ constexpr uint64_t kGrowEvery = kReadWindow / 2;
 // Held stderr is for diagnosis (a shell's complaint, a sudo prompt): a line or two.
 constexpr size_t kHeldCap = 64 * 1024;
 
-
 }  // namespace
 
 ChannelPump::ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,

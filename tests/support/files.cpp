@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "common/unique_fd.h"
+
 namespace sparsync::testing {
 namespace {
 
@@ -38,14 +40,24 @@ void pwrite_or_die(int fd, const uint8_t* p, size_t len, uint64_t off) {
 
 // Reads exactly len bytes at off (the caller knows the file is that long).
 void pread_or_die(int fd, uint8_t* p, size_t len, uint64_t off, const std::string& path) {
-  while (len > 0) {
-    ssize_t n = ::pread(fd, p, len, static_cast<off_t>(off));
-    if (n < 0) die("pread " + path);
-    if (n == 0) throw std::runtime_error("pread " + path + ": file ended early");
-    p += n;
-    len -= static_cast<size_t>(n);
-    off += static_cast<uint64_t>(n);
+  size_t got = 0;
+  int err = pread_full(fd, p, len, off, &got);
+  if (err != 0) {
+    errno = err;
+    die("pread " + path);
   }
+  if (got != len) throw std::runtime_error("pread " + path + ": file ended early");
+}
+
+// One 64-bit mix per 8 bytes of pattern (a byte-at-a-time mix made writing
+// the suite's images most of the e2e tests' CPU under ASan).
+uint64_t pattern_word(uint32_t seed, uint64_t word_index) {
+  uint64_t x = word_index * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 29;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 32;
+  // Every byte odd, so never zero: every block of pattern data differs from a zero block.
+  return x | 0x0101010101010101ull;
 }
 
 }  // namespace
@@ -61,19 +73,6 @@ TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
-
-namespace {
-// One 64-bit mix per 8 bytes of pattern (a byte-at-a-time mix made writing
-// the suite's images most of the e2e tests' CPU under ASan).
-uint64_t pattern_word(uint32_t seed, uint64_t word_index) {
-  uint64_t x = word_index * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 29;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 32;
-  // Every byte odd, so never zero: every block of pattern data differs from a zero block.
-  return x | 0x0101010101010101ull;
-}
-}  // namespace
 
 uint8_t pattern_byte(uint32_t seed, uint64_t offset) {
   return static_cast<uint8_t>(pattern_word(seed, offset / 8) >> (8 * (offset % 8)));
@@ -160,16 +159,14 @@ bool exists(const std::string& path) {
 }
 
 std::vector<uint8_t> read_range(const std::string& path, uint64_t offset, size_t len) {
-  int fd = open_or_die(path, O_RDONLY);
+  UniqueFd fd(open_or_die(path, O_RDONLY));
   std::vector<uint8_t> v(len);
   size_t got = 0;
-  while (got < len) {
-    ssize_t n = ::pread(fd, v.data() + got, len - got, static_cast<off_t>(offset + got));
-    if (n < 0) die("pread " + path);
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+  int err = pread_full(fd.get(), v.data(), len, offset, &got);
+  if (err != 0) {
+    errno = err;
+    die("pread " + path);
   }
-  ::close(fd);
   v.resize(got);
   return v;
 }
@@ -188,23 +185,20 @@ std::optional<uint64_t> first_difference(const std::string& a, const std::string
   uint64_t sa = file_size(a), sb = file_size(b);
   constexpr size_t kStep = 1 << 20;
   uint64_t common = std::min(sa, sb);
-  int fa = open_or_die(a, O_RDONLY), fb = open_or_die(b, O_RDONLY);
+  UniqueFd fa(open_or_die(a, O_RDONLY)), fb(open_or_die(b, O_RDONLY));
   // Two buffers for the whole walk, compared with memcmp: a fresh pair per
   // MiB, compared byte by byte, was most of a resume test's time under ASan.
   std::vector<uint8_t> x(kStep), y(kStep);
-  std::optional<uint64_t> diff;
-  for (uint64_t off = 0; off < common && !diff; off += kStep) {
+  for (uint64_t off = 0; off < common; off += kStep) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kStep, common - off));
-    pread_or_die(fa, x.data(), n, off, a);
-    pread_or_die(fb, y.data(), n, off, b);
+    pread_or_die(fa.get(), x.data(), n, off, a);
+    pread_or_die(fb.get(), y.data(), n, off, b);
     if (std::memcmp(x.data(), y.data(), n) == 0) continue;
     for (size_t i = 0; i < n; ++i)
-      if (x[i] != y[i]) { diff = off + i; break; }
+      if (x[i] != y[i]) return off + i;
   }
-  ::close(fa);
-  ::close(fb);
-  if (!diff && sa != sb) diff = common;
-  return diff;
+  if (sa != sb) return common;
+  return std::nullopt;
 }
 
 int64_t mtime_ns(const std::string& path) {
