@@ -20,6 +20,12 @@ namespace sparsync::fuzz {
 // to it, hashed and verified, so it bounds the work per input.
 inline constexpr uint64_t kMaxFuzzSourceSize = 4ull << 20;
 
+// Lowest DATA rate cap an OPEN keeps. A pull honours --bwlimit by sleeping
+// (that is its job), so a cap of a few bytes per second turned one input
+// into a "hang" that stopped the fuzzer; at 1 GiB/s and more the limiter's
+// code still runs but a whole source passes in milliseconds.
+inline constexpr uint64_t kMinFuzzBwlimit = 1ull << 30;
+
 inline void append_frame(std::vector<uint8_t>* out, proto::MsgType type, const std::vector<uint8_t>& payload) {
   uint8_t h[proto::kFrameHeaderSize];
   proto::encode_header(type, static_cast<uint32_t>(payload.size()), h);
@@ -29,7 +35,8 @@ inline void append_frame(std::vector<uint8_t>* out, proto::MsgType type, const s
 
 // Walks `data` frame by frame, as the server would read it. Every OPEN that
 // decodes gets `target_path` (server is target) or `source_path` (server is
-// source) and a source size of at most kMaxFuzzSourceSize; every LANES_START
+// source), a source size of at most kMaxFuzzSourceSize and a rate cap of 0
+// (none) or at least kMinFuzzBwlimit; every LANES_START
 // a lane count of 0; everything else, a torn tail included, is copied unchanged.
 inline std::vector<uint8_t> confine(const uint8_t* data, size_t size, const std::string& target_path,
                                     const std::string& source_path) {
@@ -47,6 +54,7 @@ inline std::vector<uint8_t> confine(const uint8_t* data, size_t size, const std:
     if (h[0] == static_cast<uint8_t>(proto::MsgType::kOpen) && proto::decode(payload, &open).is_ok()) {
       open.path = open.role == proto::Role::kServerIsSource ? source_path : target_path;
       open.source_size %= kMaxFuzzSourceSize + 1;
+      if (open.bwlimit != 0 && open.bwlimit < kMinFuzzBwlimit) open.bwlimit += kMinFuzzBwlimit;
       std::vector<uint8_t> again = proto::encode(open);
       // Keep the header's reserved bytes as the fuzzer wrote them.
       out.insert(out.end(), h, h + 4);
