@@ -49,6 +49,18 @@ std::vector<uint8_t> MemoryDevice::durable_contents() const {
   return volatile_ ? durable_bytes_ : bytes_;
 }
 
+std::optional<uint64_t> MemoryDevice::durable_mismatch(const std::vector<uint8_t>& want, uint64_t end) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::vector<uint8_t>& durable = volatile_ ? durable_bytes_ : bytes_;
+  const uint64_t common = std::min<uint64_t>({end, durable.size(), want.size()});
+  if (std::memcmp(durable.data(), want.data(), static_cast<size_t>(common)) != 0) {
+    auto at = std::mismatch(durable.begin(), durable.begin() + static_cast<ptrdiff_t>(common), want.begin());
+    return static_cast<uint64_t>(at.first - durable.begin());
+  }
+  if (common < end) return common;
+  return std::nullopt;
+}
+
 void MemoryDevice::crash() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!volatile_) return;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,11 @@ class MemoryDevice : public Device {
   void set_volatile_writes(bool on);
   // What would survive a power cut now: the bytes as of the last sync().
   std::vector<uint8_t> durable_contents() const;
+  // The first offset below `end` where those bytes differ from `want` or
+  // stop (nullopt: all equal). Compared in place under the lock: the
+  // durability tests ask before every device operation, and a copy of the
+  // device each time was most of their time under TSan.
+  std::optional<uint64_t> durable_mismatch(const std::vector<uint8_t>& want, uint64_t end) const;
   // The power cut: the device reverts to its durable contents.
   void crash();
   // Called (without the device lock held, so it may call contents() and
