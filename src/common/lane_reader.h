@@ -1,12 +1,16 @@
 // LaneReader: the server's view of a push carried over lanes (PROTOCOL.md
 // §4.15). The client cuts its stream into segments, each a u32 length and
 // that many bytes, and sends segment k on lane k mod N; this puts the stream
-// back together by reading the lanes strictly in that order. A lane that is
-// not being read only fills its own socket buffer and SSH window, so the
-// order costs nothing while every lane is busy.
+// back together in that order. While it waits for the lane whose turn it is,
+// it takes in whatever the other lanes have, up to kLaneHold each: a lane
+// left unread makes sshd, which forwards it, retry its write again and again
+// (16 lanes cost sshd three times the CPU of one channel here, on the
+// copy's critical path), where a lane read ahead costs only a copy.
 // Thread-safety: one reader thread.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "common/frame_io.h"
@@ -14,21 +18,41 @@
 
 namespace sparsync {
 
+// Bytes a lane may hold read ahead of its turn: two of the client's
+// segments (source/lane_channels.cpp), so 8 MiB for 16 lanes.
+inline constexpr size_t kLaneHold = 512 * 1024;
+
 class LaneReader : public ByteSource {
  public:
   // `lanes[i]` is lane i, its preamble already read.
-  explicit LaneReader(std::vector<UniqueFd> lanes) : lanes_(std::move(lanes)) {}
+  explicit LaneReader(std::vector<UniqueFd> lanes);
 
   // Ends cleanly (*got short, 0 returned) only where a segment would start;
   // a bad segment length or a lane ending inside a segment is EPROTO.
   int read_full(uint8_t* buf, size_t count, size_t* got) override;
 
  private:
-  // Reads the next segment's header from the current lane. 0 with
-  // *ended set: the stream ended cleanly here.
+  struct Lane {
+    UniqueFd fd;
+    std::vector<uint8_t> hold;  // read ahead: bytes [begin, end) of it
+    size_t begin = 0;
+    size_t end = 0;
+    bool ended = false;  // end of stream or an error seen
+    int error = 0;
+  };
+
+  // Moves up to `count` bytes of lane `i` into `out`, waiting until there
+  // is at least one. 0: the lane has ended (*err says how; 0 when cleanly).
+  size_t take(size_t i, uint8_t* out, size_t count, int* err);
+  // Waits until a lane is readable, then reads lane `i` straight into
+  // `out` (*direct bytes) and every other readable lane into its hold.
+  int receive(size_t i, uint8_t* out, size_t count, size_t* direct);
+  void read_ahead(Lane& lane);
+  // Reads the next segment's header from the next lane. 0 with *ended set:
+  // the stream ended cleanly here.
   int next_segment(bool* ended);
 
-  std::vector<UniqueFd> lanes_;
+  std::vector<Lane> lanes_;
   size_t current_ = 0;        // the lane the current segment is on
   uint32_t segment_left_ = 0;  // bytes of it not yet read
   bool started_ = false;       // false until the first segment's header
