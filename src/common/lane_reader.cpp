@@ -1,6 +1,5 @@
 #include "common/lane_reader.h"
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +19,18 @@ LaneReader::LaneReader(std::vector<UniqueFd> lanes) {
   for (size_t i = 0; i < lanes.size(); ++i) lanes_[i].fd = std::move(lanes[i]);
 }
 
+size_t LaneReader::read_once(Lane& lane, uint8_t* dest, size_t room) {
+  ssize_t n = ::read(lane.fd.get(), dest, room);
+  if (n > 0) return static_cast<size_t>(n);
+  if (n == 0) {
+    lane.ended = true;
+  } else if (errno != EINTR && errno != EAGAIN) {
+    lane.ended = true;
+    lane.error = errno;
+  }
+  return 0;
+}
+
 void LaneReader::read_ahead(Lane& lane) {
   if (lane.hold.empty()) lane.hold.resize(kLaneHold);
   if (lane.begin > 0) {
@@ -27,46 +38,28 @@ void LaneReader::read_ahead(Lane& lane) {
     lane.end -= lane.begin;
     lane.begin = 0;
   }
-  ssize_t n = ::read(lane.fd.get(), lane.hold.data() + lane.end, lane.hold.size() - lane.end);
-  if (n > 0) {
-    lane.end += static_cast<size_t>(n);
-  } else if (n == 0) {
-    lane.ended = true;
-  } else if (errno != EINTR && errno != EAGAIN) {
-    lane.ended = true;
-    lane.error = errno;
-  }
+  lane.end += read_once(lane, lane.hold.data() + lane.end, lane.hold.size() - lane.end);
 }
 
 int LaneReader::receive(size_t i, uint8_t* out, size_t count, size_t* direct) {
   *direct = 0;
-  std::vector<pollfd> fds;
-  std::vector<size_t> which;
-  fds.reserve(lanes_.size());
-  which.reserve(lanes_.size());
+  poll_fds_.clear();
+  poll_lanes_.clear();
   for (size_t k = 0; k < lanes_.size(); ++k) {
     const Lane& lane = lanes_[k];
     // Lane i's hold is empty here; a full hold waits for its turn.
     if (lane.ended || (k != i && lane.end - lane.begin >= kLaneHold)) continue;
-    fds.push_back(pollfd{lane.fd.get(), POLLIN, 0});
-    which.push_back(k);
+    poll_fds_.push_back(pollfd{lane.fd.get(), POLLIN, 0});
+    poll_lanes_.push_back(k);
   }
-  if (::poll(fds.data(), fds.size(), -1) < 0) return errno == EINTR ? 0 : errno;
-  for (size_t f = 0; f < fds.size(); ++f) {
-    if (fds[f].revents == 0) continue;
-    Lane& lane = lanes_[which[f]];
-    if (which[f] != i) {
+  if (::poll(poll_fds_.data(), poll_fds_.size(), -1) < 0) return errno == EINTR ? 0 : errno;
+  for (size_t f = 0; f < poll_fds_.size(); ++f) {
+    if (poll_fds_[f].revents == 0) continue;
+    Lane& lane = lanes_[poll_lanes_[f]];
+    if (poll_lanes_[f] == i) {
+      *direct = read_once(lane, out, count);
+    } else {
       read_ahead(lane);
-      continue;
-    }
-    ssize_t n = ::read(lane.fd.get(), out, count);
-    if (n > 0) {
-      *direct = static_cast<size_t>(n);
-    } else if (n == 0) {
-      lane.ended = true;
-    } else if (errno != EINTR && errno != EAGAIN) {
-      lane.ended = true;
-      lane.error = errno;
     }
   }
   return 0;

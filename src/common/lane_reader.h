@@ -9,6 +9,8 @@
 // Thread-safety: one reader thread.
 #pragma once
 
+#include <poll.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -47,12 +49,17 @@ class LaneReader : public ByteSource {
   // Waits until a lane is readable, then reads lane `i` straight into
   // `out` (*direct bytes) and every other readable lane into its hold.
   int receive(size_t i, uint8_t* out, size_t count, size_t* direct);
+  // One read of `lane` into `dest`; its end or error is recorded in `lane`.
+  static size_t read_once(Lane& lane, uint8_t* dest, size_t room);
   void read_ahead(Lane& lane);
   // Reads the next segment's header from the next lane. 0 with *ended set:
   // the stream ended cleanly here.
   int next_segment(bool* ended);
 
   std::vector<Lane> lanes_;
+  // receive()'s poll set and the lane of each entry, kept between calls.
+  std::vector<pollfd> poll_fds_;
+  std::vector<size_t> poll_lanes_;
   size_t current_ = 0;        // the lane the current segment is on
   uint32_t segment_left_ = 0;  // bytes of it not yet read
   bool started_ = false;       // false until the first segment's header
