@@ -44,11 +44,6 @@ void MemoryDevice::set_volatile_writes(bool on) {
   durable_allocated_ = allocated_;
 }
 
-std::vector<uint8_t> MemoryDevice::durable_contents() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return volatile_ ? durable_bytes_ : bytes_;
-}
-
 std::optional<uint64_t> MemoryDevice::durable_mismatch(const std::vector<uint8_t>& want, uint64_t end) const {
   std::lock_guard<std::mutex> lock(mu_);
   const std::vector<uint8_t>& durable = volatile_ ? durable_bytes_ : bytes_;

@@ -57,17 +57,16 @@ class MemoryDevice : public Device {
 
   // Durability model (off by default: every write counts as durable).
   void set_volatile_writes(bool on);
-  // What would survive a power cut now: the bytes as of the last sync().
-  std::vector<uint8_t> durable_contents() const;
-  // The first offset below `end` where those bytes differ from `want` or
-  // stop (nullopt: all equal). Compared in place under the lock: the
+  // The first offset below `end` where what would survive a power cut now
+  // (the bytes as of the last sync()) differs from `want` or stops
+  // (nullopt: all equal). Compared in place under the lock: the
   // durability tests ask before every device operation, and a copy of the
   // device each time was most of their time under TSan.
   std::optional<uint64_t> durable_mismatch(const std::vector<uint8_t>& want, uint64_t end) const;
   // The power cut: the device reverts to its durable contents.
   void crash();
   // Called (without the device lock held, so it may call contents() and
-  // durable_contents()) before each write, zero and sync takes effect.
+  // durable_mismatch()) before each write, zero and sync takes effect.
   // Set it before the device is shared with other threads.
   void set_op_hook(std::function<void(const DeviceOp&)> hook) { hook_ = std::move(hook); }
 
