@@ -83,6 +83,11 @@ int MemoryDevice::reads() const {
   return reads_;
 }
 
+int MemoryDevice::extent_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return extent_calls_;
+}
+
 uint64_t MemoryDevice::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_.size();
@@ -90,6 +95,7 @@ uint64_t MemoryDevice::size() const {
 
 Status MemoryDevice::next_extent(uint64_t offset, uint64_t end, Extent* out) {
   std::lock_guard<std::mutex> lock(mu_);
+  ++extent_calls_;
   out->offset = offset;
   out->hole = false;
   out->length = end - offset;

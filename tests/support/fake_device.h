@@ -74,6 +74,7 @@ class MemoryDevice : public Device {
   std::vector<DeviceOp> ops() const;
   uint64_t allocated_bytes() const;  // pages holding data, in bytes
   int reads() const;
+  int extent_calls() const;  // next_extent calls
 
   // Device
   const std::string& path() const override { return path_; }
@@ -100,7 +101,7 @@ class MemoryDevice : public Device {
   std::vector<DeviceOp> ops_;
   bool report_holes_ = true;
   bool zeroed_any_ = false;
-  int writes_ = 0, zeros_ = 0, reads_ = 0, syncs_ = 0;
+  int writes_ = 0, zeros_ = 0, reads_ = 0, syncs_ = 0, extent_calls_ = 0;
   int fail_write_ = 0, fail_zero_ = 0, fail_read_ = 0, fail_sync_ = 0, fail_errno_ = 0;
   int shrink_after_ = 0;
   uint64_t shrink_to_ = 0;
