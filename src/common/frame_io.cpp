@@ -1,6 +1,8 @@
 #include "common/frame_io.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <unistd.h>
 
 #include "common/unique_fd.h"
@@ -8,7 +10,39 @@
 namespace sparsync {
 
 int FrameReader::fill(uint8_t* buf, size_t count, size_t* got) {
-  return source_ != nullptr ? source_->read_full(buf, count, got) : read_full(fd_, buf, count, got);
+  return source_ != nullptr ? source_->read_full(buf, count, got) : fill_from_fd(buf, count, got);
+}
+
+int FrameReader::fill_from_fd(uint8_t* buf, size_t count, size_t* got) {
+  size_t done = 0;
+  while (done < count) {
+    if (ahead_pos_ < ahead_end_) {
+      size_t n = std::min(count - done, ahead_end_ - ahead_pos_);
+      std::memcpy(buf + done, ahead_.data() + ahead_pos_, n);
+      ahead_pos_ += n;
+      done += n;
+      continue;
+    }
+    // What is left of a large payload goes straight to its place.
+    if (count - done >= kReadAhead) {
+      size_t direct = 0;
+      int err = read_full(fd_, buf + done, count - done, &direct);
+      *got = done + direct;
+      return err;
+    }
+    if (ahead_.empty()) ahead_.resize(kReadAhead);
+    ssize_t n = ::read(fd_, ahead_.data(), ahead_.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *got = done;
+      return errno;
+    }
+    if (n == 0) break;
+    ahead_pos_ = 0;
+    ahead_end_ = static_cast<size_t>(n);
+  }
+  *got = done;
+  return 0;
 }
 
 Status FrameReader::read(Frame* frame) {
@@ -51,16 +85,37 @@ Status FrameWriter::writev_all(iovec* iov, int count) {
   return Status::ok();
 }
 
+bool FrameWriter::coalesces(proto::MsgType type, size_t frame_bytes) const {
+  return coalescing_ && frame_bytes < kCoalesceFrameMax &&
+         (type == proto::MsgType::kData || type == proto::MsgType::kDataZstd || type == proto::MsgType::kHole);
+}
+
+Status FrameWriter::write_locked(iovec* iov, int count) {
+  if (pending_.empty()) return writev_all(iov, count);
+  iovec all[4] = {{pending_.data(), pending_.size()}};
+  for (int i = 0; i < count; ++i) all[i + 1] = iov[i];
+  Status s = writev_all(all, count + 1);
+  pending_.clear();
+  return s;
+}
+
 Status FrameWriter::write(proto::MsgType type, std::span<const uint8_t> payload) {
   if (payload.size() > proto::kMaxPayload) {
     return Status(ErrorKind::kInternal, "refusing to send an oversized frame");
   }
   uint8_t header[proto::kFrameHeaderSize];
   proto::encode_header(type, static_cast<uint32_t>(payload.size()), header);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (coalesces(type, sizeof(header) + payload.size())) {
+    pending_.insert(pending_.end(), header, header + sizeof(header));
+    pending_.insert(pending_.end(), payload.begin(), payload.end());
+    if (pending_.size() < kCoalesceBytes) return Status::ok();
+    iovec none[1];
+    return write_locked(none, 0);
+  }
   iovec iov[2] = {{header, sizeof(header)},
                   {const_cast<uint8_t*>(payload.data()), payload.size()}};
-  std::lock_guard<std::mutex> lock(mu_);
-  return writev_all(iov, 2);
+  return write_locked(iov, 2);
 }
 
 Status FrameWriter::write_data(uint64_t offset, const uint8_t* bytes, uint32_t length) {
@@ -70,9 +125,30 @@ Status FrameWriter::write_data(uint64_t offset, const uint8_t* bytes, uint32_t l
   uint8_t header[proto::kFrameHeaderSize + 8];
   proto::encode_header(proto::MsgType::kData, length + 8, header);
   for (int i = 0; i < 8; ++i) header[proto::kFrameHeaderSize + i] = static_cast<uint8_t>(offset >> (8 * i));
-  iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(bytes), length}};
   std::lock_guard<std::mutex> lock(mu_);
-  return writev_all(iov, 2);
+  if (coalesces(proto::MsgType::kData, sizeof(header) + length)) {
+    pending_.insert(pending_.end(), header, header + sizeof(header));
+    pending_.insert(pending_.end(), bytes, bytes + length);
+    if (pending_.size() < kCoalesceBytes) return Status::ok();
+    iovec none[1];
+    return write_locked(none, 0);
+  }
+  iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(bytes), length}};
+  return write_locked(iov, 2);
+}
+
+Status FrameWriter::flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  iovec none[1];
+  return write_locked(none, 0);
+}
+
+Status FrameWriter::set_coalescing(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  coalescing_ = on;
+  if (on) pending_.reserve(kCoalesceBytes + kCoalesceFrameMax);
+  iovec none[1];
+  return write_locked(none, 0);
 }
 
 uint64_t FrameWriter::bytes_written() const {

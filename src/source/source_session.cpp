@@ -253,6 +253,10 @@ Status send_all(SourceReader& reader, const SessionParams& params,
                 Receiver& receiver, FrameWriter& out, SyncStats& stats) {
   Emitter emitter(out, params.dry_run, stats, options.change_map, options.bwlimit,
                   options.compress_level);
+  // Small DATA and HOLE frames go out in batches (FrameWriter says why);
+  // not under --bwlimit, whose pacing is per frame. Nothing the target
+  // answers is batched, so no wait below can hold frames back from it.
+  if (options.bwlimit == 0) SPARSYNC_RETURN_IF_ERROR(out.set_coalescing(true));
   if (options.change_map != nullptr) options.change_map->reset(params.image_size);
   CheckpointClock clock(options);
   clock.reset(start);
@@ -292,6 +296,7 @@ Status send_all(SourceReader& reader, const SessionParams& params,
   }
   SPARSYNC_RETURN_IF_ERROR(reader.status());
   SPARSYNC_RETURN_IF_ERROR(emitter.flush_hole());
+  SPARSYNC_RETURN_IF_ERROR(out.set_coalescing(false).with_context("sending to target"));
   stats.unchanged_blocks = counts.unchanged_blocks;
   stats.changed_blocks = counts.changed_blocks;
   return Status::ok();

@@ -5,6 +5,7 @@
 // unexpected_frame, and whole frames under concurrent writers.
 #include <gtest/gtest.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -466,6 +467,118 @@ TEST_F(FrameIoTest, ConcurrentWritersNeverInterleave) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next_seq[t], kFramesPerThread) << "writer " << t;
   EXPECT_EQ(w.bytes_written(), expected_total);
   EXPECT_EQ(r.bytes_read(), expected_total);
+}
+
+}  // namespace
+}  // namespace sparsync
+
+namespace sparsync {
+namespace {
+
+// Bytes waiting on fd without blocking (0 when none).
+size_t readable_now(int fd) {
+  int n = 0;
+  EXPECT_EQ(::ioctl(fd, FIONREAD, &n), 0);
+  return static_cast<size_t>(n);
+}
+
+TEST_F(FrameIoTest, CoalescedSmallFramesWaitForAnAnsweredFrameAndKeepTheirOrder) {
+  FrameWriter w(a_.get());
+  ASSERT_TRUE(w.set_coalescing(true).is_ok());
+  const Bytes a = pattern_bytes(4096, 1), b = pattern_bytes(100, 2);
+  ASSERT_TRUE(w.write_data(4096, a.data(), 4096).is_ok());
+  ASSERT_TRUE(w.write(MsgType::kHole, proto::encode(proto::Hole{8192, 4096})).is_ok());
+  ASSERT_TRUE(w.write_data(12288, b.data(), 100).is_ok());
+  EXPECT_EQ(readable_now(b_.get()), 0u) << "small DATA and HOLE frames should wait";
+  // CHECKPOINT expects an ACK: it takes everything before it along.
+  ASSERT_TRUE(w.write(MsgType::kCheckpoint, proto::encode(proto::Checkpoint{16384})).is_ok());
+  const size_t total = 4 * proto::kFrameHeaderSize + (8 + 4096) + 16 + (8 + 100) + 8;
+  EXPECT_EQ(readable_now(b_.get()), total);
+  EXPECT_EQ(w.bytes_written(), total);
+  FrameReader r(b_.get());
+  Frame f;
+  ASSERT_TRUE(r.read(&f).is_ok());
+  EXPECT_EQ(f.type, MsgType::kData);
+  EXPECT_EQ(Bytes(f.payload.begin() + 8, f.payload.end()), a);
+  ASSERT_TRUE(r.read(&f).is_ok());
+  EXPECT_EQ(f.type, MsgType::kHole);
+  ASSERT_TRUE(r.read(&f).is_ok());
+  EXPECT_EQ(f.type, MsgType::kData);
+  EXPECT_EQ(Bytes(f.payload.begin() + 8, f.payload.end()), b);
+  ASSERT_TRUE(r.read(&f).is_ok());
+  EXPECT_EQ(f.type, MsgType::kCheckpoint);
+}
+
+TEST_F(FrameIoTest, CoalescingWritesWhenFullAndLetsLargeFramesThroughInOrder) {
+  // A batch is larger than a socket buffer: read everything on a thread.
+  std::vector<Frame> got;
+  std::thread reader([&] {
+    FrameReader r(b_.get());
+    Frame f;
+    while (r.read(&f).is_ok()) got.push_back(f);
+  });
+  FrameWriter w(a_.get());
+  ASSERT_TRUE(w.set_coalescing(true).is_ok());
+  const Bytes small = pattern_bytes(4096, 3);
+  const uint64_t frame = proto::kFrameHeaderSize + 8 + small.size();
+  uint64_t sent = 0;
+  while (w.bytes_written() == 0) {
+    ASSERT_TRUE(w.write_data(sent * 4096, small.data(), 4096).is_ok());
+    ++sent;
+    ASSERT_LE(sent * frame, FrameWriter::kCoalesceBytes + frame) << "never written out";
+  }
+  EXPECT_GE(sent * frame, FrameWriter::kCoalesceBytes);
+  EXPECT_EQ(w.bytes_written(), sent * frame);
+  // One small frame waits; a large one goes at once, behind it.
+  ASSERT_TRUE(w.write_data(1ull << 30, small.data(), 4096).is_ok());
+  EXPECT_EQ(w.bytes_written(), sent * frame);
+  const Bytes large = pattern_bytes(FrameWriter::kCoalesceFrameMax, 4);
+  ASSERT_TRUE(w.write_data(2ull << 30, large.data(), static_cast<uint32_t>(large.size())).is_ok());
+  EXPECT_EQ(w.bytes_written(), (sent + 1) * frame + proto::kFrameHeaderSize + 8 + large.size());
+  // Off: flushes, and frames go out one by one again.
+  const uint64_t before = w.bytes_written();
+  ASSERT_TRUE(w.write_data(0, small.data(), 4096).is_ok());
+  EXPECT_EQ(w.bytes_written(), before);
+  ASSERT_TRUE(w.set_coalescing(false).is_ok());
+  EXPECT_EQ(w.bytes_written(), before + frame);
+  ASSERT_TRUE(w.write_data(0, small.data(), 4096).is_ok());
+  EXPECT_EQ(w.bytes_written(), before + 2 * frame);
+  ::shutdown(a_.get(), SHUT_WR);
+  reader.join();
+  ASSERT_EQ(got.size(), sent + 4);
+  for (uint64_t i = 0; i < sent; ++i) ASSERT_EQ(got[i].payload[1], static_cast<uint8_t>((i * 4096) >> 8)) << i;
+  EXPECT_EQ(got[sent].payload[3], 0x40) << "the frame before the large one is the one at 1 GiB";
+  EXPECT_EQ(Bytes(got[sent + 1].payload.begin() + 8, got[sent + 1].payload.end()), large);
+}
+
+TEST_F(FrameIoTest, ReaderServesFramesOfEverySizeFromOneStreamWrittenAtOnce) {
+  // Many frames in one write: the reader's read-ahead holds the start of the
+  // next frames, including large ones that continue past its buffer.
+  const size_t sizes[] = {0, 1, 7, 4096, FrameReader::kReadAhead - 8, FrameReader::kReadAhead,
+                          FrameReader::kReadAhead + 9, 3, 300000, 16};
+  Bytes stream;
+  std::vector<Bytes> payloads;
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    payloads.push_back(pattern_bytes(sizes[i], static_cast<uint32_t>(i + 10)));
+    Bytes h = header_bytes(MsgType::kHash, static_cast<uint32_t>(sizes[i]));
+    stream.insert(stream.end(), h.begin(), h.end());
+    stream.insert(stream.end(), payloads.back().begin(), payloads.back().end());
+  }
+  std::thread writer([&] {
+    write_raw(a_.get(), stream);
+    a_.reset();
+  });
+  FrameReader r(b_.get());
+  Frame f;
+  for (const Bytes& p : payloads) {
+    Status s = r.read(&f);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    EXPECT_EQ(Bytes(f.payload.begin(), f.payload.end()), p);
+  }
+  EXPECT_EQ(r.bytes_read(), stream.size());
+  Status end = r.read(&f);
+  EXPECT_EQ(end.kind(), ErrorKind::kConnection);
+  writer.join();
 }
 
 }  // namespace
