@@ -90,6 +90,14 @@ bool FrameWriter::coalesces(proto::MsgType type, size_t frame_bytes) const {
          (type == proto::MsgType::kData || type == proto::MsgType::kDataZstd || type == proto::MsgType::kHole);
 }
 
+Status FrameWriter::queue_locked(const iovec (&frame)[2]) {
+  for (const iovec& part : frame) {
+    const auto* p = static_cast<const uint8_t*>(part.iov_base);
+    pending_.insert(pending_.end(), p, p + part.iov_len);
+  }
+  return pending_.size() < kCoalesceBytes ? Status::ok() : write_locked(nullptr, 0);
+}
+
 Status FrameWriter::write_locked(iovec* iov, int count) {
   if (pending_.empty()) return writev_all(iov, count);
   iovec all[4] = {{pending_.data(), pending_.size()}};
@@ -105,16 +113,10 @@ Status FrameWriter::write(proto::MsgType type, std::span<const uint8_t> payload)
   }
   uint8_t header[proto::kFrameHeaderSize];
   proto::encode_header(type, static_cast<uint32_t>(payload.size()), header);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (coalesces(type, sizeof(header) + payload.size())) {
-    pending_.insert(pending_.end(), header, header + sizeof(header));
-    pending_.insert(pending_.end(), payload.begin(), payload.end());
-    if (pending_.size() < kCoalesceBytes) return Status::ok();
-    iovec none[1];
-    return write_locked(none, 0);
-  }
   iovec iov[2] = {{header, sizeof(header)},
                   {const_cast<uint8_t*>(payload.data()), payload.size()}};
+  std::lock_guard<std::mutex> lock(mu_);
+  if (coalesces(type, sizeof(header) + payload.size())) return queue_locked(iov);
   return write_locked(iov, 2);
 }
 
@@ -125,30 +127,22 @@ Status FrameWriter::write_data(uint64_t offset, const uint8_t* bytes, uint32_t l
   uint8_t header[proto::kFrameHeaderSize + 8];
   proto::encode_header(proto::MsgType::kData, length + 8, header);
   for (int i = 0; i < 8; ++i) header[proto::kFrameHeaderSize + i] = static_cast<uint8_t>(offset >> (8 * i));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (coalesces(proto::MsgType::kData, sizeof(header) + length)) {
-    pending_.insert(pending_.end(), header, header + sizeof(header));
-    pending_.insert(pending_.end(), bytes, bytes + length);
-    if (pending_.size() < kCoalesceBytes) return Status::ok();
-    iovec none[1];
-    return write_locked(none, 0);
-  }
   iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(bytes), length}};
+  std::lock_guard<std::mutex> lock(mu_);
+  if (coalesces(proto::MsgType::kData, sizeof(header) + length)) return queue_locked(iov);
   return write_locked(iov, 2);
 }
 
 Status FrameWriter::flush() {
   std::lock_guard<std::mutex> lock(mu_);
-  iovec none[1];
-  return write_locked(none, 0);
+  return write_locked(nullptr, 0);
 }
 
 Status FrameWriter::set_coalescing(bool on) {
   std::lock_guard<std::mutex> lock(mu_);
   coalescing_ = on;
   if (on) pending_.reserve(kCoalesceBytes + kCoalesceFrameMax);
-  iovec none[1];
-  return write_locked(none, 0);
+  return write_locked(nullptr, 0);
 }
 
 uint64_t FrameWriter::bytes_written() const {

@@ -87,6 +87,9 @@ class FrameWriter {
  private:
   // With mu_ held: writes the coalesced bytes, then iov[0..count).
   Status write_locked(iovec* iov, int count);
+  // With mu_ held: appends a frame (header, payload) to the batch, and
+  // writes the batch once it is full.
+  Status queue_locked(const iovec (&frame)[2]);
   Status writev_all(iovec* iov, int count);
   bool coalesces(proto::MsgType type, size_t frame_bytes) const;
   int fd_;
