@@ -79,7 +79,13 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
                            const std::string& upload_dir, std::unique_ptr<SshTransport>* started,
                            std::string* seen) {
   const SshOptions o = (*connection)->options();
-  std::string cmd = command_for(o, binary, "--server");
+  const std::string shown = command_for(o, binary, "--server");  // what messages quote
+  std::string cmd = shown;
+  // The far shell removes an upload once the server ends, however it ends: a
+  // dropped link or a killed client closes the server's stdin, it exits, and
+  // the shell goes on. The transport still removes it after a normal end too,
+  // so the directory is gone when the client exits and a failure is reported.
+  if (!upload_dir.empty()) cmd += "; s=$?; rm -rf -- " + shell_quote(upload_dir) + "; exit $s";
   auto opened = SshTransport::start(std::move(*connection), cmd, upload_dir);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<SshTransport> t = opened.take();
@@ -97,7 +103,7 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
     t->close_write();
     Status ended = t->finish();
     if (!ended.is_ok() && t->exit_status() < 0) return ended;  // the link itself failed
-    found = why_it_ended(*t, o, cmd, seen);
+    found = why_it_ended(*t, o, shown, seen);
   } else if (!s.is_ok()) {
     *seen = "'" + binary + "' there does not answer in sparsync's protocol: " + s.message();
     found = Found::kOtherVersion;

@@ -3,6 +3,7 @@
 // far side's errors and exit status reaching the user, and a block device
 // target.
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "support/files.h"
 #include "support/loop_device.h"
+#include "support/process.h"
 #include "support/sizes.h"
 #include "support/sshd_test.h"
 
@@ -70,6 +72,34 @@ TEST_F(SshRemote, MissingFarBinaryIsUploadedForTheRunAndRemoved) {
   ASSERT_TRUE(std::regex_search(r.err, m, std::regex("uploading this sparsync .* to 127\\.0\\.0\\.1:(/\\S+)/sparsync")))
       << r.err;
   EXPECT_FALSE(exists(m[1].str())) << "upload directory left behind: " << m[1].str();
+}
+
+// A client killed mid-run (or a link that drops) never gets to remove the
+// upload itself: the far shell does, once the server sees its stdin close.
+TEST_F(SshRemote, UploadIsRemovedWhenTheClientDiesMidRun) {
+  std::string dst = dir_.file("dst.img");
+  std::vector<std::string> argv = {SPARSYNC_BINARY};
+  for (const auto& a : args_with_remote_path("/nonexistent/sparsync")) argv.push_back(a);
+  // 1.5 MiB of data at 256 KiB/s: about six seconds of run to kill.
+  for (const char* a : {"--bwlimit", "256K", "--retries", "0"}) argv.push_back(a);
+  argv.push_back(src());
+  argv.push_back(SshdFixture::remote(dst));
+  auto client = Process::start(argv);
+  ASSERT_TRUE(client);
+  std::regex uploaded("uploading this sparsync .* to 127\\.0\\.0\\.1:(/\\S+)/sparsync");
+  std::smatch m;
+  std::string err;
+  // The target exists once the uploaded server has opened it.
+  ASSERT_TRUE(wait_until([&] {
+    err = client->stderr_so_far();
+    return std::regex_search(err, m, uploaded) && exists(dst) && allocated_bytes(dst) > 0;
+  }, 30)) << client->stderr_so_far();
+  std::string upload_dir = m[1].str();
+  ASSERT_TRUE(exists(upload_dir + "/sparsync"));
+  ASSERT_TRUE(client->running()) << "the run ended before it could be killed";
+  ASSERT_TRUE(client->signal(SIGKILL));
+  ASSERT_TRUE(client->wait(10).has_value());
+  EXPECT_TRUE(wait_until([&] { return !exists(upload_dir); }, 20)) << "upload directory left behind: " << upload_dir;
 }
 
 TEST_F(SshRemote, PullAlsoUploads) {
