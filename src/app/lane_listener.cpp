@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "common/log.h"
 
@@ -58,9 +59,27 @@ bool read_preamble(int fd, std::chrono::steady_clock::time_point deadline, proto
   return proto::decode(std::span<const uint8_t>(buf, sizeof(buf)), out).is_ok();
 }
 
+// A decimal id from the environment, or nullopt.
+std::optional<unsigned long> env_id(const char* var) {
+  const char* v = std::getenv(var);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long id = std::strtoul(v, &end, 10);
+  if (errno != 0 || *end != '\0' || id > 0xfffffffeul) return std::nullopt;
+  return id;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<LaneListener>> LaneListener::create() {
+std::optional<LaneOwner> sudo_caller() {
+  auto uid = env_id("SUDO_UID");
+  auto gid = env_id("SUDO_GID");
+  if (!uid || !gid || static_cast<uid_t>(*uid) == ::geteuid()) return std::nullopt;
+  return LaneOwner{static_cast<uid_t>(*uid), static_cast<gid_t>(*gid)};
+}
+
+Result<std::unique_ptr<LaneListener>> LaneListener::create(std::optional<LaneOwner> owner) {
   std::unique_ptr<LaneListener> l(new LaneListener());
   std::string tmpl = socket_parent() + "/sparsync-lanes-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -79,6 +98,11 @@ Result<std::unique_ptr<LaneListener>> LaneListener::create() {
   if (::bind(l->listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(l->listener_.get(), proto::kMaxLanes) != 0) {
     return errno_status(ErrorKind::kTarget, "listening on " + path, errno);
+  }
+  if (owner && (::chown(path.c_str(), owner->uid, owner->gid) != 0 ||
+                ::chown(l->dir_.c_str(), owner->uid, owner->gid) != 0)) {
+    return errno_status(ErrorKind::kTarget,
+                        "handing the lane socket " + path + " to uid " + std::to_string(owner->uid), errno);
   }
   if (::getrandom(l->offer_.token.data(), l->offer_.token.size(), 0) !=
       static_cast<ssize_t>(l->offer_.token.size())) {

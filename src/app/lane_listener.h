@@ -4,10 +4,15 @@
 // direct-streamlocal forwards to a Unix socket this listener owns. The
 // socket lives in a fresh 0700 directory, so only this user (and root) can
 // reach it, and each lane must present the random token sent in LANES.
+// Under `--sudo` the forwards are made by the login user's sshd, not by
+// root, so the directory and socket are handed to the user sudo ran us for.
 // Thread-safety: one thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,10 +22,22 @@
 
 namespace sparsync {
 
+// Who may reach the lane socket besides this process's own user.
+struct LaneOwner {
+  uid_t uid;
+  gid_t gid;
+};
+
+// The user who ran us through sudo (SUDO_UID/SUDO_GID, which sudo sets),
+// when this process runs as someone else; nullopt otherwise.
+std::optional<LaneOwner> sudo_caller();
+
 class LaneListener {
  public:
-  // Makes the directory and the listening socket, and draws the token.
-  static Result<std::unique_ptr<LaneListener>> create();
+  // Makes the directory and the listening socket, and draws the token. With
+  // `owner`, the directory (still 0700) and the socket become that user's,
+  // so only that user's sshd (and root) can reach them.
+  static Result<std::unique_ptr<LaneListener>> create(std::optional<LaneOwner> owner = std::nullopt);
   ~LaneListener();
   LaneListener(const LaneListener&) = delete;
   LaneListener& operator=(const LaneListener&) = delete;

@@ -30,7 +30,7 @@ constexpr double kLaneJoinSeconds = 30;
 // `lanes` with the reader of the client's stream, or leaves it empty when
 // the stream stays on `in` (no listener here, or the client opened none).
 Status set_up_lanes(FrameReader& in, FrameWriter& out, std::unique_ptr<LaneReader>* lanes) {
-  auto created = LaneListener::create();
+  auto created = LaneListener::create(sudo_caller());
   proto::Lanes offer;
   std::unique_ptr<LaneListener> listener;
   if (created.is_ok()) {

@@ -34,9 +34,9 @@ class SshTransport : public Transport {
   Status finish() override;
   std::string peer_name() const override { return host_; }
   Status hello(FrameReader& in, FrameWriter& out, uint64_t* features) override;
-  // Lanes are direct-streamlocal forwards made by the login user's sshd, so
-  // they cannot reach a server that sudo made root.
-  int lane_capacity() const override { return connection_->options().sudo ? 0 : proto::kMaxLanes; }
+  // Lanes are direct-streamlocal forwards made by the login user's sshd; a
+  // server that sudo made root hands its lane socket to that user.
+  int lane_capacity() const override { return proto::kMaxLanes; }
   Result<int> open_lanes(const proto::Lanes& offer, uint16_t count) override;
 
   // The HELLO exchange went through (by the caller, over read_fd/write_fd):

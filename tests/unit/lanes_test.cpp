@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -13,7 +15,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "app/lane_count.h"
@@ -230,6 +235,115 @@ TEST(LaneListener, AcceptsLanesWithTheTokenInIndexOrderAndRemovesItsSocket) {
   EXPECT_NE(::access(dir.c_str(), F_OK), 0) << "directory left behind";
   // The intruder's connection was dropped: it reads EOF.
   EXPECT_EQ(::read(intruder.get(), &c, 1), 0);
+}
+
+// Forks a process that becomes `uid`/`gid` and tries to join a lane at
+// `path` with `preamble` (then sends "Z"); returns its exit status: 0 joined, 1 connect
+// refused (errno in *err), 2 could not change user. Only syscalls after fork.
+int join_as(uid_t uid, gid_t gid, const std::string& path, const Bytes& preamble, int* err) {
+  int report[2];
+  if (::pipe(report) != 0) return -1;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(report[0]);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(2);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      int e = errno;
+      (void)!::write(report[1], &e, sizeof e);
+      ::_exit(1);
+    }
+    (void)!::write(fd, preamble.data(), preamble.size());
+    (void)!::write(fd, "Z", 1);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  *err = 0;
+  (void)!::read(report[0], err, sizeof *err);
+  ::close(report[0]);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Under --sudo the lanes come from the login user's sshd, not from root.
+TEST(LaneListener, HandedToTheSudoCallerWhoCanJoinWhereOthersCannot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  const uid_t nobody = 65534;
+  {
+    // Without an owner, another user cannot even reach the socket.
+    auto plain = LaneListener::create();
+    ASSERT_TRUE(plain.is_ok()) << plain.status().message();
+    int err = 0;
+    EXPECT_EQ(join_as(nobody, nobody, plain.value()->offer().path,
+                      proto::encode(proto::LanePreamble{plain.value()->offer().token, 0, 2}), &err), 1);
+    EXPECT_EQ(err, EACCES) << std::strerror(err);
+  }
+  auto created = LaneListener::create(LaneOwner{nobody, nobody});
+  ASSERT_TRUE(created.is_ok()) << created.status().message();
+  std::unique_ptr<LaneListener> listener = created.take();
+  const proto::Lanes offer = listener->offer();
+  std::string dir = offer.path.substr(0, offer.path.rfind('/'));
+  struct stat st{};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "only the sudo caller may reach the lane socket";
+  ASSERT_EQ(::stat(offer.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody);
+  int err = 0;
+  for (uint16_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(join_as(nobody, nobody, offer.path, proto::encode(proto::LanePreamble{offer.token, i, 2}), &err), 0)
+        << std::strerror(err);
+  }
+  auto accepted = listener->accept_lanes(2, 10);
+  ASSERT_TRUE(accepted.is_ok()) << accepted.status().message();
+  for (const UniqueFd& lane : accepted.value()) {
+    char c = 0;
+    ASSERT_EQ(::read(lane.get(), &c, 1), 1);
+    EXPECT_EQ(c, 'Z');
+  }
+}
+
+// Restores an environment variable when it goes out of scope.
+class EnvGuard {
+ public:
+  explicit EnvGuard(const char* name) : name_(name) {
+    const char* v = std::getenv(name);
+    if (v != nullptr) old_ = v;
+  }
+  ~EnvGuard() { old_ ? (void)::setenv(name_, old_->c_str(), 1) : (void)::unsetenv(name_); }
+  void set(const char* value) { value ? (void)::setenv(name_, value, 1) : (void)::unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(SudoCaller, ReadFromSudosVariablesOnlyWhenTheyNameAnotherUser) {
+  EnvGuard uid("SUDO_UID"), gid("SUDO_GID");
+  uid.set(nullptr);
+  gid.set(nullptr);
+  EXPECT_FALSE(sudo_caller().has_value()) << "not run through sudo";
+  const std::string other = std::to_string(::geteuid() == 4242 ? 4243 : 4242);
+  uid.set(other.c_str());
+  gid.set("77");
+  auto caller = sudo_caller();
+  ASSERT_TRUE(caller.has_value());
+  EXPECT_EQ(std::to_string(caller->uid), other);
+  EXPECT_EQ(caller->gid, 77u);
+  const std::string self = std::to_string(::geteuid());
+  uid.set(self.c_str());
+  EXPECT_FALSE(sudo_caller().has_value()) << "sudo to oneself: nothing to hand over";
+  for (const char* bad : {"", "12x", "-1", "99999999999"}) {
+    uid.set(bad);
+    EXPECT_FALSE(sudo_caller().has_value()) << "SUDO_UID='" << bad << "'";
+  }
+  uid.set(other.c_str());
+  gid.set(nullptr);
+  EXPECT_FALSE(sudo_caller().has_value()) << "no SUDO_GID";
 }
 
 TEST(LaneListener, MissingLanesFailAfterTheWaitAndNameTheFallback) {
