@@ -185,6 +185,14 @@ TEST_F(SshRemote, SudoRunsTheFarSideOrSaysWhyNot) {
     // Root here: sudo -n needs no password.
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(first_difference(src(), dst), std::nullopt);
+    // Lanes reach a server started through sudo (handing the socket to a
+    // non-root caller is tested in lanes_test: here the caller is root too).
+    std::string laned = dir_.file("laned.img");
+    for (const char* a : {"--lanes", "4", "-v"}) args.push_back(a);
+    r = run(args, src(), SshdFixture::remote(laned));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("sending over 4 lanes"), std::string::npos) << r.err;
+    EXPECT_EQ(first_difference(src(), laned), std::nullopt);
   } else {
     EXPECT_EQ(r.exit_code, 5) << r.err;
     EXPECT_NE(r.err.find("sudo is not installed on 127.0.0.1"), std::string::npos) << r.err;
