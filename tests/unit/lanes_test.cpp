@@ -192,12 +192,34 @@ TEST(LaneReader, ZeroOrOversizedSegmentLengthIsAnError) {
   }
 }
 
-// Connects to the listener's socket and sends a preamble.
-UniqueFd join_lane(const std::string& path, const proto::LanePreamble& p) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+sockaddr_un unix_address(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+// A fresh listener (handed to `owner` when given), what it offers, and the
+// directory its socket lives in.
+struct Listening {
+  std::unique_ptr<LaneListener> listener;
+  proto::Lanes offer;
+  std::string dir;
+  struct stat dir_stat {};
+};
+void listen_for_lanes(std::optional<LaneOwner> owner, Listening* l) {
+  auto created = LaneListener::create(owner);
+  ASSERT_TRUE(created.is_ok()) << created.status().message();
+  l->listener = created.take();
+  l->offer = l->listener->offer();
+  l->dir = l->offer.path.substr(0, l->offer.path.rfind('/'));
+  ASSERT_EQ(::stat(l->dir.c_str(), &l->dir_stat), 0);
+}
+
+// Connects to the listener's socket and sends a preamble.
+UniqueFd join_lane(const std::string& path, const proto::LanePreamble& p) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr = unix_address(path);
   EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
   Bytes bytes = proto::encode(p);
   write_bytes(fd.get(), bytes.data(), bytes.size());
@@ -205,14 +227,12 @@ UniqueFd join_lane(const std::string& path, const proto::LanePreamble& p) {
 }
 
 TEST(LaneListener, AcceptsLanesWithTheTokenInIndexOrderAndRemovesItsSocket) {
-  auto created = LaneListener::create();
-  ASSERT_TRUE(created.is_ok()) << created.status().message();
-  std::unique_ptr<LaneListener> listener = created.take();
-  const proto::Lanes offer = listener->offer();
-  std::string dir = offer.path.substr(0, offer.path.rfind('/'));
-  struct stat st{};
-  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0700u) << "only this user may reach the lane socket";
+  Listening l;
+  ASSERT_NO_FATAL_FAILURE(listen_for_lanes(std::nullopt, &l));
+  const std::unique_ptr<LaneListener>& listener = l.listener;
+  const proto::Lanes& offer = l.offer;
+  const std::string& dir = l.dir;
+  EXPECT_EQ(l.dir_stat.st_mode & 0777, 0700u) << "only this user may reach the lane socket";
 
   proto::LanePreamble wrong{offer.token, 0, 2};
   wrong.token[0] ^= 1;
@@ -243,9 +263,7 @@ TEST(LaneListener, AcceptsLanesWithTheTokenInIndexOrderAndRemovesItsSocket) {
 int join_as(uid_t uid, gid_t gid, const std::string& path, const Bytes& preamble, int* err) {
   int report[2];
   if (::pipe(report) != 0) return -1;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  sockaddr_un addr = unix_address(path);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(report[0]);
@@ -282,15 +300,13 @@ TEST(LaneListener, HandedToTheSudoCallerWhoCanJoinWhereOthersCannot) {
                       proto::encode(proto::LanePreamble{plain.value()->offer().token, 0, 2}), &err), 1);
     EXPECT_EQ(err, EACCES) << std::strerror(err);
   }
-  auto created = LaneListener::create(LaneOwner{nobody, nobody});
-  ASSERT_TRUE(created.is_ok()) << created.status().message();
-  std::unique_ptr<LaneListener> listener = created.take();
-  const proto::Lanes offer = listener->offer();
-  std::string dir = offer.path.substr(0, offer.path.rfind('/'));
+  Listening l;
+  ASSERT_NO_FATAL_FAILURE(listen_for_lanes(LaneOwner{nobody, nobody}, &l));
+  const std::unique_ptr<LaneListener>& listener = l.listener;
+  const proto::Lanes& offer = l.offer;
+  EXPECT_EQ(l.dir_stat.st_uid, nobody);
+  EXPECT_EQ(l.dir_stat.st_mode & 0777, 0700u) << "only the sudo caller may reach the lane socket";
   struct stat st{};
-  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
-  EXPECT_EQ(st.st_uid, nobody);
-  EXPECT_EQ(st.st_mode & 0777, 0700u) << "only the sudo caller may reach the lane socket";
   ASSERT_EQ(::stat(offer.path.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, nobody);
   int err = 0;
