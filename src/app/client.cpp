@@ -8,6 +8,7 @@
 
 #include "common/device.h"
 #include "app/lane_count.h"
+#include "app/source_facts.h"
 #include "app/summary.h"
 #include "common/log.h"
 #include "source/source_session.h"
@@ -57,7 +58,8 @@ Result<std::unique_ptr<Device>> open_source(const SyncRequest& r) {
     if (!stream.is_ok()) return stream.status();
     return std::unique_ptr<Device>(stream.take());
   }
-  auto file = FileDevice::open(r.source, false, ErrorKind::kSource);
+  // On a retry a run of our own may still hold it for a moment.
+  auto file = FileDevice::open(r.source, false, ErrorKind::kSource, r.retry);
   if (!file.is_ok()) return file.status();
   return std::unique_ptr<Device>(file.take());
 }
@@ -118,10 +120,25 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   log::verbose("negotiated features: " + describe_features(features));
   uint16_t lanes = lanes_allowed(t, r, features);
   uint16_t flags = open_flags(r) | (lanes > 0 ? proto::kOpenLanes : 0);
-  proto::Open open{proto::Role::kServerIsTarget, r.hash_kind, flags, r.block_size,
-                   source->size(), r.target, source->identity(), r.checkpoint_bytes,
-                   static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,
-                   static_cast<uint8_t>(compress_level(r, features))};
+  const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
+  SourceFacts facts = source_facts(*source);
+  if (!facts.live.empty()) {
+    log::info(facts.live_warning(r.source));
+    o->source_live = true;
+  }
+  proto::Open open{.role = proto::Role::kServerIsTarget,
+                   .hash_kind = r.hash_kind,
+                   .flags = flags,
+                   .block_size = r.block_size,
+                   .source_size = source->size(),
+                   .path = r.target,
+                   .source_id = source->identity(),
+                   .checkpoint_bytes = r.checkpoint_bytes,
+                   .checkpoint_seconds = static_cast<uint32_t>(r.checkpoint_seconds),
+                   .bwlimit = r.bwlimit,
+                   .compress_level = static_cast<uint8_t>(compress_level(r, features)),
+                   .has_source_facts = facts_negotiated,
+                   .source_mode = facts_negotiated ? facts.mode : 0};
   auto open_sent = std::chrono::steady_clock::now();
   SPARSYNC_RETURN_IF_ERROR(main_out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
@@ -139,6 +156,10 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   o->source_shown = r.source_stdin ? "stdin" : resolved_path(r.source);
   o->target_shown = t.peer_name() == "local" ? ok.path : t.peer_name() + ":" + ok.path;
   o->target_created = ok.state == proto::TargetState::kCreated;
+  if (facts_negotiated) {
+    o->checkpoint_ignored = checkpoint_ignored_name(
+        static_cast<CheckpointIgnored>((ok.flags & proto::kOpenOkIgnoredMask) >> proto::kOpenOkIgnoredShift));
+  }
   log::verbose("target " + o->target_shown + (o->target_created ? " (created)" : ""));
   o->session_started = true;
   SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run, r.verify};
@@ -165,9 +186,19 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
   o->source_shown = t.peer_name() + ":" + ok.path;
-  TargetOpenRequest treq{r.target, ok.size, r.dry_run, r.allow_larger_target,
-                         ok.source_id, r.block_size, r.hash_kind, r.restart, r.force, r.retry};
-  auto target = open_target(treq);
+  const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
+  o->source_live = facts_negotiated && (ok.flags & proto::kOpenOkSourceLive) != 0;
+  TargetOpenRequest treq{.source_size = ok.size,
+                         .dry_run = r.dry_run,
+                         .allow_larger_target = r.allow_larger_target,
+                         .source_id = ok.source_id,
+                         .block_size = r.block_size,
+                         .hash_kind = r.hash_kind,
+                         .restart = r.restart,
+                         .force = r.force,
+                         .retry = r.retry,
+                         .source_mode = facts_negotiated ? ok.source_mode : 0};
+  auto target = open_target(treq, r.target);
   if (!target.is_ok()) {
     send_error(out, target.status());
     return target.status();
@@ -176,13 +207,19 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   if (!opened.notice.empty()) log::info(opened.notice);
   o->target_shown = opened.reply.path;
   o->target_created = opened.reply.state == proto::TargetState::kCreated;
+  o->checkpoint_ignored = checkpoint_ignored_name(opened.ignored);
   o->session_started = true;
-  TargetSessionInput input{opened.device.get(),
-                           SessionParams{ok.size, r.block_size, r.hash_kind, r.dry_run, r.verify},
-                           opened.readable_size, opened.known_zero, opened.resume_offset,
-                           opened.checkpoint_path,
-                           CheckpointRecord{ok.source_id, ok.size, r.block_size, r.hash_kind, 0, 0},
-                           opened.created_in, r.progress, r.change_map};
+  TargetSessionInput input{.device = opened.device.get(),
+                           .params = SessionParams{ok.size, r.block_size, r.hash_kind, r.dry_run, r.verify},
+                           .readable_size = opened.readable_size,
+                           .known_zero = opened.known_zero,
+                           .resume_offset = opened.resume_offset,
+                           .record = opened.record ? &*opened.record : nullptr,
+                           .checkpoint = opened.checkpoint,
+                           .sync_directory = opened.created_in.get(),
+                           .sync_directory_shown = opened.created_in_shown,
+                           .progress = r.progress,
+                           .change_map = r.change_map};
   TargetSessionResult result;
   Status s = run_target_session(input, in, out, &result);
   o->stats = result.stats;

@@ -4,6 +4,7 @@
 
 #include "app/lane_listener.h"
 #include "app/server_fence.h"
+#include "app/source_facts.h"
 #include "app/sync_request.h"
 #include "common/device.h"
 #include "common/handshake.h"
@@ -58,16 +59,37 @@ Status set_up_lanes(FrameReader& in, FrameWriter& out, std::unique_ptr<LaneReade
   return Status::ok();
 }
 
-Status serve_target(const proto::Open& open, FrameReader& main_in, FrameWriter& out) {
-  TargetOpenRequest req{open.path, open.source_size, (open.flags & proto::kOpenDryRun) != 0,
-                        (open.flags & proto::kOpenAllowLargerTarget) != 0, open.source_id,
-                        open.block_size, open.hash_kind, (open.flags & proto::kOpenRestart) != 0,
-                        (open.flags & proto::kOpenForce) != 0, (open.flags & proto::kOpenRetry) != 0};
-  auto target = open_target(req);
+// Symlinks of sudo's caller are followed like our own: that user named the
+// path, and could name the link's target as well.
+PathTrust trusted_users() {
+  PathTrust trust;
+  if (auto caller = sudo_caller()) trust.symlink_owners.push_back(caller->uid);
+  return trust;
+}
+
+// Tells the client why a checkpoint beside the target was not resumed from.
+uint16_t open_ok_flags(CheckpointIgnored ignored) {
+  return static_cast<uint16_t>(static_cast<int>(ignored) << proto::kOpenOkIgnoredShift);
+}
+
+Status serve_target(const proto::Open& open, const ResolvedPath& where, uint64_t features, FrameReader& main_in,
+                    FrameWriter& out) {
+  TargetOpenRequest req{.source_size = open.source_size,
+                        .dry_run = (open.flags & proto::kOpenDryRun) != 0,
+                        .allow_larger_target = (open.flags & proto::kOpenAllowLargerTarget) != 0,
+                        .source_id = open.source_id,
+                        .block_size = open.block_size,
+                        .hash_kind = open.hash_kind,
+                        .restart = (open.flags & proto::kOpenRestart) != 0,
+                        .force = (open.flags & proto::kOpenForce) != 0,
+                        .retry = (open.flags & proto::kOpenRetry) != 0,
+                        .source_mode = open.source_mode};
+  auto target = open_target(req, where);
   if (!target.is_ok()) return refuse(out, target.status());
   OpenedTarget t = target.take();
   // Relayed to the user's terminal by the client (stderr of the far side).
   if (!t.notice.empty()) log::info(t.notice);
+  if ((features & proto::kFeatureSourceFacts) != 0) t.reply.flags |= open_ok_flags(t.ignored);
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(t.reply)));
   std::unique_ptr<LaneReader> lanes;
   if ((open.flags & proto::kOpenLanes) != 0) {
@@ -77,12 +99,16 @@ Status serve_target(const proto::Open& open, FrameReader& main_in, FrameWriter& 
   FrameReader lane_in(lanes.get());
   FrameReader& in = lanes ? lane_in : main_in;
   bool verify = (open.flags & proto::kOpenVerify) != 0;
-  TargetSessionInput input{t.device.get(),
-                           SessionParams{open.source_size, open.block_size, open.hash_kind, req.dry_run, verify},
-                           t.readable_size, t.known_zero, t.resume_offset, t.checkpoint_path,
-                           CheckpointRecord{open.source_id, open.source_size, open.block_size,
-                                            open.hash_kind, 0, 0},
-                           t.created_in};
+  TargetSessionInput input{.device = t.device.get(),
+                           .params = SessionParams{open.source_size, open.block_size, open.hash_kind,
+                                                   req.dry_run, verify},
+                           .readable_size = t.readable_size,
+                           .known_zero = t.known_zero,
+                           .resume_offset = t.resume_offset,
+                           .record = t.record ? &*t.record : nullptr,
+                           .checkpoint = t.checkpoint,
+                           .sync_directory = t.created_in.get(),
+                           .sync_directory_shown = t.created_in_shown};
   TargetSessionResult result;
   // A verify mismatch is the client's verdict to report (it knows both
   // digests and prints where they differ); the server's part ended well.
@@ -91,15 +117,22 @@ Status serve_target(const proto::Open& open, FrameReader& main_in, FrameWriter& 
   return Status::ok();
 }
 
-Status serve_source(const proto::Open& open, uint64_t features, FrameReader& in, FrameWriter& out) {
-  auto opened = FileDevice::open(open.path, false, ErrorKind::kSource);
+Status serve_source(const proto::Open& open, const ResolvedPath& where, uint64_t features, FrameReader& in,
+                    FrameWriter& out) {
+  auto opened = FileDevice::open(where, false, ErrorKind::kSource, (open.flags & proto::kOpenRetry) != 0);
   if (!opened.is_ok()) return refuse(out, opened.status());
   std::unique_ptr<FileDevice> source = opened.take();
   proto::OpenOk ok;
   ok.kind = source->kind();
   ok.size = source->size();
-  ok.path = resolved_path(open.path);
+  ok.path = where.shown();
   ok.source_id = source->identity();
+  SourceFacts facts = source_facts(*source);
+  if (!facts.live.empty()) log::info(facts.live_warning(where.given));
+  if ((features & proto::kFeatureSourceFacts) != 0) {
+    ok.source_mode = facts.mode;
+    if (!facts.live.empty()) ok.flags |= proto::kOpenOkSourceLive;
+  }
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(ok)));
   SessionParams params{source->size(), open.block_size, open.hash_kind,
                        (open.flags & proto::kOpenDryRun) != 0, (open.flags & proto::kOpenVerify) != 0};
@@ -140,11 +173,12 @@ Status serve(const ServerFence& fence, FrameReader& in, FrameWriter& out) {
     return refuse(out, Status(ErrorKind::kProtocol, "SHA-256 block hashes were not negotiated"));
   }
   // The fence (README "Security and hardening") is decided before the path is
-  // touched in any way: no target is created, no checkpoint looked at.
-  s = check_fence(fence, open.role, open.path);
-  if (!s.is_ok()) return refuse(out, s);
-  if (open.role == proto::Role::kServerIsTarget) return serve_target(open, in, out);
-  return serve_source(open, features, in, out);
+  // opened: no target is created, no checkpoint looked at. What it resolved
+  // is what is opened, relative to its directory.
+  auto where = fenced_resolve(fence, open.role, open.path, trusted_users());
+  if (!where.is_ok()) return refuse(out, where.status());
+  if (open.role == proto::Role::kServerIsTarget) return serve_target(open, where.value(), features, in, out);
+  return serve_source(open, where.value(), features, in, out);
 }
 
 // sshd (or the local client) feeds us through pipes of 64 KiB by default, so

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/protocol_constants.h"
+#include "common/safe_path.h"
 #include "common/status.h"
 
 namespace sparsync {
@@ -25,18 +26,23 @@ struct ServerFence {
 // Rejects contradictory settings (both --read-only and --write-only).
 Status validate_fence(const ServerFence& fence);
 
-// What `path` would name once opened: realpath() of it, or, when nothing is
-// there yet, realpath() of its parent plus the last component. A dangling
-// symlink, a last component of "." or "..", or an unresolvable parent give
-// nullopt with the reason in *why.
-std::optional<std::string> resolve_for_fence(const std::string& path, std::string* why);
-
 // Pure: is the already resolved `resolved` equal to or below one of the
 // already resolved `roots`? Compares whole components (/srv/a is not below /srv/ab).
 bool below_any_root(const std::string& resolved, const std::vector<std::string>& roots);
 
-// The whole decision for one OPEN. Refusals: the role (kUsage), a path
-// outside every root or unresolvable (kTarget for a push, kSource for a pull).
+// The whole decision for one OPEN, before anything is opened or created:
+// the role first (kUsage), then the path, resolved the safe way
+// (common/safe_path.h, symlinks followed only when `trust` allows), whose
+// directory must lie below one of the roots, checked on the resolved path
+// and, where the kernel has openat2, again by the kernel from the root's
+// descriptor (RESOLVE_BENEATH, no symlinks): so a directory swapped for a
+// symlink between the check and the open cannot lead out. Refusals of the
+// path are kTarget for a push, kSource for a pull. The result is what the
+// server then opens, relative to its directory descriptor.
+Result<ResolvedPath> fenced_resolve(const ServerFence& fence, proto::Role role, const std::string& path,
+                                    const PathTrust& trust = {});
+
+// fenced_resolve without the result (tests, and checks that open nothing).
 Status check_fence(const ServerFence& fence, proto::Role role, const std::string& path);
 
 // sshd sets SSH_ORIGINAL_COMMAND when it runs a forced command instead of the

@@ -30,6 +30,7 @@ std::string summary_line(const SyncRequest& request, const SyncOutcome& o) {
   }
   if (s.resumed_from > 0) line += ", resumed at " + format_bytes(s.resumed_from);
   if (o.verified) line += ", verified (SHA-256 " + o.verify.local_sha256.substr(0, 16) + "...)";
+  if (o.source_live) line += ", source was live (blocks written during the run may be torn)";
   return line;
 }
 
@@ -58,6 +59,9 @@ std::string summary_json(const SyncRequest& request, const SyncOutcome& o) {
       {"changed_percent", changed_percent(s)},
       {"seconds", o.seconds},
       {"verified", o.verified},
+      {"source_live", o.source_live},
+      {"checkpoint_ignored",
+       o.checkpoint_ignored.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.checkpoint_ignored)},
   };
   if (request.change_map != nullptr) {
     // A dry-run pull has no map: the far side plans and sends no operations.
@@ -82,6 +86,7 @@ std::string describe_features(uint64_t features) {
       {proto::kFeatureCheckpoint, "checkpoints"},
       {proto::kFeatureZstd, "zstd"},
       {proto::kFeatureLanes, "lanes"},
+      {proto::kFeatureSourceFacts, "source-facts"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {

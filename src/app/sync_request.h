@@ -48,6 +48,12 @@ struct SyncOutcome {
   std::string source_shown;  // resolved paths, with host for the remote one
   std::string target_shown;
   bool target_created = false;
+  // A block device source in live use for writing (SourceFacts): the copy
+  // may hold blocks torn by writes during the run.
+  bool source_live = false;
+  // Why a checkpoint beside the target was not resumed from
+  // (checkpoint_ignored_name in target/target_open.h); "" when none was.
+  std::string checkpoint_ignored;
   bool session_started = false;  // the handshake completed: a retry can resume
   bool verified = false;
   VerifyOutcome verify;

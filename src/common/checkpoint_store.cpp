@@ -6,20 +6,76 @@
 #include <xxhash.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
 #include "common/byte_codec.h"
-#include "common/unique_fd.h"
 
 namespace sparsync {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'P', 'S', 'Y', 'C', 'K', 'P', 'T'};
-constexpr uint16_t kFormatVersion = 1;
+// 1: no target identity. 2: the target's identity follows the source's.
+constexpr uint16_t kFormatVersion = 2;
 constexpr size_t kMaxRecordBytes = 16384;
+constexpr char kSuffix[] = ".sparsync-checkpoint";
+// Room left in NAME_MAX for the temporary's ".tmp.<16 hex>" tail.
+constexpr size_t kMaxRecordName = 255 - 21;
+
+std::string state_dir() {
+  const char* env = std::getenv("SPARSYNC_STATE_DIR");
+  return env != nullptr && *env != '\0' ? env : "/var/lib/sparsync";
+}
 
 }  // namespace
+
+std::string record_name(const std::string& name) {
+  std::string full(".");
+  if (name.size() + sizeof(kSuffix) <= kMaxRecordName) return full.append(name).append(kSuffix);
+  // Keep a readable head and make the rest unique by its hash.
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx",
+                static_cast<unsigned long long>(XXH64(name.data(), name.size(), 0)));
+  return full.append(name, 0, 150).append(".").append(hash).append(kSuffix);
+}
+
+Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device) {
+  RecordPlace place;
+  if (!block_device) {
+    place.dir.reset(::fcntl(target.dir.get(), F_DUPFD_CLOEXEC, 0));
+    if (!place.dir.valid()) return errno_status(ErrorKind::kTarget, "cannot open " + target.dir_shown, errno);
+    place.dir_shown = target.dir_shown;
+    place.name = record_name(target.name);
+    return place;
+  }
+  auto dir = open_directory(state_dir(), ErrorKind::kTarget, 0700);
+  if (!dir.is_ok()) {
+    return dir.status().with_context("the checkpoint directory for block devices ($SPARSYNC_STATE_DIR)");
+  }
+  place.dir = std::move(dir.value().fd);
+  place.dir_shown = dir.value().shown;
+  std::string name = target.shown();
+  for (char& c : name) {
+    if (c == '/') c = '!';
+  }
+  place.name = name + ".checkpoint";
+  return place;
+}
+
+std::string checkpoint_path(const std::string& target_path, bool block_device) {
+  if (!block_device) {
+    auto slash = target_path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : target_path.substr(0, slash + 1);
+    std::string name = slash == std::string::npos ? target_path : target_path.substr(slash + 1);
+    return dir + record_name(name);
+  }
+  std::string name = target_path;
+  for (char& c : name) {
+    if (c == '/') c = '!';
+  }
+  return state_dir() + "/" + name + ".checkpoint";
+}
 
 std::string directory_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -30,24 +86,12 @@ std::string directory_of(const std::string& path) {
 Status fsync_directory(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot open directory " + dir, errno);
-  if (::fsync(fd.get()) != 0) return errno_status(ErrorKind::kTarget, "cannot flush directory " + dir, errno);
-  return Status::ok();
+  return fsync_directory(fd.get(), dir);
 }
 
-std::string checkpoint_path(const std::string& target_path, bool block_device) {
-  if (!block_device) {
-    auto slash = target_path.rfind('/');
-    std::string dir = slash == std::string::npos ? "" : target_path.substr(0, slash + 1);
-    std::string name = slash == std::string::npos ? target_path : target_path.substr(slash + 1);
-    return dir + "." + name + ".sparsync-checkpoint";
-  }
-  const char* env = std::getenv("SPARSYNC_STATE_DIR");
-  std::string dir = env != nullptr && *env != '\0' ? env : "/var/lib/sparsync";
-  std::string name = target_path;
-  for (char& c : name) {
-    if (c == '/') c = '!';
-  }
-  return dir + "/" + name + ".checkpoint";
+Status fsync_directory(int dir_fd, const std::string& shown) {
+  if (::fsync(dir_fd) != 0) return errno_status(ErrorKind::kTarget, "cannot flush directory " + shown, errno);
+  return Status::ok();
 }
 
 std::string encode_checkpoint(const CheckpointRecord& r) {
@@ -61,6 +105,7 @@ std::string encode_checkpoint(const CheckpointRecord& r) {
   w.u64(r.durable_offset);
   w.u64(r.updated_unix);
   w.str(r.source_id);
+  w.str(r.target_id);
   uint64_t sum = XXH64(w.buffer().data(), w.buffer().size(), 0);
   w.u64(sum);
   std::vector<uint8_t> bytes = w.take();
@@ -89,58 +134,111 @@ std::optional<CheckpointRecord> decode_checkpoint(const std::string& bytes) {
   r.u64(&rec.durable_offset);
   r.u64(&rec.updated_unix);
   r.str(&rec.source_id, 4096);
+  if (version >= 2) r.str(&rec.target_id, 4096);
   if (r.failed() || !r.at_end() || std::string(magic, sizeof(magic)) != std::string(kMagic, sizeof(kMagic)) ||
-      version != kFormatVersion || (hash != 1 && hash != 2) || rec.durable_offset > rec.source_size) {
+      (version != 1 && version != 2) || (hash != 1 && hash != 2) || rec.durable_offset > rec.source_size) {
     return std::nullopt;
   }
   rec.hash_kind = static_cast<proto::HashKind>(hash);
   return rec;
 }
 
-Status save_checkpoint(const std::string& path, const CheckpointRecord& record) {
-  const std::string dir = directory_of(path);
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return errno_status(ErrorKind::kTarget, "cannot create checkpoint directory " + dir, errno);
-  }
-  const std::string tmp = path + ".tmp";
+Status save_checkpoint(const RecordPlace& place, const CheckpointRecord& record) {
+  const std::string tmp = unpredictable_name(place.name);
+  const std::string shown_tmp = (place.dir_shown == "/" ? "" : place.dir_shown) + "/" + tmp;
   const std::string bytes = encode_checkpoint(record);
   {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot write checkpoint " + tmp, errno);
+    UniqueFd fd(::openat(place.dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot write checkpoint " + shown_tmp, errno);
     int err = write_full(fd.get(), bytes.data(), bytes.size());
-    if (err != 0) return errno_status(ErrorKind::kTarget, "cannot write checkpoint " + tmp, err);
-    if (::fsync(fd.get()) != 0) return errno_status(ErrorKind::kTarget, "cannot flush checkpoint " + tmp, errno);
+    if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+    if (err != 0) {
+      (void)::unlinkat(place.dir.get(), tmp.c_str(), 0);
+      return errno_status(ErrorKind::kTarget, "cannot write checkpoint " + shown_tmp, err);
+    }
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return errno_status(ErrorKind::kTarget, "cannot rename checkpoint into " + path, errno);
+  // renameat replaces whatever is at the name, a planted symlink included,
+  // without following it.
+  if (::renameat(place.dir.get(), tmp.c_str(), place.dir.get(), place.name.c_str()) != 0) {
+    int err = errno;
+    (void)::unlinkat(place.dir.get(), tmp.c_str(), 0);
+    return errno_status(ErrorKind::kTarget, "cannot rename checkpoint into " + place.shown(), err);
   }
-  return fsync_directory(dir);
+  return fsync_directory(place.dir.get(), place.dir_shown);
 }
 
-Status load_checkpoint(const std::string& path, std::optional<CheckpointRecord>* record, bool* corrupt) {
+Status load_checkpoint(const RecordPlace& place, std::optional<CheckpointRecord>* record, bool* corrupt) {
   *record = std::nullopt;
   *corrupt = false;
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::openat(place.dir.get(), place.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return Status::ok();
-    return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + path, errno);
+    // A symlink (ELOOP) or a FIFO nobody writes (ENXIO) at the record's
+    // name is not a record; the next save replaces it.
+    if (errno == ELOOP || errno == ENXIO) {
+      *corrupt = true;
+      return Status::ok();
+    }
+    return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), errno);
+  if (!S_ISREG(st.st_mode)) {
+    *corrupt = true;
+    return Status::ok();
   }
   std::string bytes(kMaxRecordBytes + 1, '\0');
   size_t got = 0;
   int err = read_full(fd.get(), bytes.data(), bytes.size(), &got);
-  if (err != 0) return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + path, err);
+  if (err != 0) return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), err);
   bytes.resize(got);
   *record = decode_checkpoint(bytes);
   *corrupt = !record->has_value();
   return Status::ok();
 }
 
-Status remove_checkpoint(const std::string& path) {
-  if (::unlink(path.c_str()) != 0) {
+Status remove_checkpoint(const RecordPlace& place) {
+  if (::unlinkat(place.dir.get(), place.name.c_str(), 0) != 0) {
     if (errno == ENOENT) return Status::ok();
-    return errno_status(ErrorKind::kTarget, "cannot remove checkpoint " + path, errno);
+    return errno_status(ErrorKind::kTarget, "cannot remove checkpoint " + place.shown(), errno);
   }
-  return fsync_directory(directory_of(path));
+  return fsync_directory(place.dir.get(), place.dir_shown);
+}
+
+namespace {
+
+}  // namespace
+
+Result<RecordPlace> record_place_at(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  auto opened = open_directory(dir, ErrorKind::kTarget, 0);
+  if (!opened.is_ok()) return opened.status();
+  RecordPlace place;
+  place.dir = std::move(opened.value().fd);
+  place.dir_shown = opened.value().shown;
+  place.name = slash == std::string::npos ? path : path.substr(slash + 1);
+  return place;
+}
+
+Status save_checkpoint(const std::string& path, const CheckpointRecord& record) {
+  auto place = record_place_at(path);
+  if (!place.is_ok()) return place.status();
+  return save_checkpoint(place.value(), record);
+}
+
+Status load_checkpoint(const std::string& path, std::optional<CheckpointRecord>* record, bool* corrupt) {
+  *record = std::nullopt;
+  *corrupt = false;
+  auto place = record_place_at(path);
+  if (!place.is_ok()) return place.status();
+  return load_checkpoint(place.value(), record, corrupt);
+}
+
+Status remove_checkpoint(const std::string& path) {
+  auto place = record_place_at(path);
+  if (!place.is_ok()) return place.status();
+  return remove_checkpoint(place.value());
 }
 
 }  // namespace sparsync

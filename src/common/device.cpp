@@ -24,54 +24,108 @@ bool is_unsupported(int err) {
   return err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS || err == ENOTTY || err == ENODEV;
 }
 
-// Who holds a flock on the file behind `fd`, from /proc/locks ("pid 123:
-// sparsync --server"), or empty when it cannot be told.
-std::string flock_holder(int fd) {
+struct LockHolder {
+  long pid = 0;
+  bool exclusive = false;  // holds LOCK_EX (a writer), else LOCK_SH
+  bool sparsync = false;   // the process is a sparsync
+  std::string name;        // its command name, printable
+};
+
+// The process name of `pid` (/proc/PID/comm, 15 bytes at most), with
+// anything unprintable shown as '?': it is one word of one line.
+std::string process_name(long pid) {
+  std::string name;
+  if (FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/comm").c_str(), "re")) {
+    int ch;
+    while ((ch = std::fgetc(f)) != EOF && ch != '\n' && name.size() < 16) {
+      name += ch >= 0x20 && ch < 0x7f ? static_cast<char>(ch) : '?';
+    }
+    std::fclose(f);
+  }
+  return name;
+}
+
+// Who holds a flock on the file behind `fd`, from /proc/locks; pid 0 when
+// it cannot be told.
+LockHolder flock_holder(int fd) {
+  LockHolder holder;
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return {};
+  if (::fstat(fd, &st) != 0) return holder;
   char want[64];
   std::snprintf(want, sizeof(want), "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
                 static_cast<unsigned long long>(st.st_ino));
   FILE* f = std::fopen("/proc/locks", "re");
-  if (f == nullptr) return {};
+  if (f == nullptr) return holder;
   char line[256];
-  std::string holder;
-  while (holder.empty() && std::fgets(line, sizeof(line), f) != nullptr) {
+  while (holder.pid == 0 && std::fgets(line, sizeof(line), f) != nullptr) {
     char kind[16], mode[16], access[16], id[64];
     long pid = 0;
     // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF"
     if (std::sscanf(line, "%*s %15s %15s %15s %ld %63s", kind, mode, access, &pid, id) == 5 &&
         std::string(kind) == "FLOCK" && std::string(id) == want && pid > 0) {
-      holder = "pid " + std::to_string(pid);
-      std::string cmd;
-      if (FILE* c = std::fopen(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), "re")) {
-        int ch;
-        while ((ch = std::fgetc(c)) != EOF && cmd.size() < 80) cmd += ch == 0 ? ' ' : static_cast<char>(ch);
-        std::fclose(c);
-      }
-      while (!cmd.empty() && cmd.back() == ' ') cmd.pop_back();
-      if (!cmd.empty()) holder += ": " + cmd;
+      holder.pid = pid;
+      holder.exclusive = std::string(access) == "WRITE";
+      holder.name = process_name(pid);
+      holder.sparsync = holder.name == "sparsync";
     }
   }
   std::fclose(f);
   return holder;
 }
 
-// flock on a target file: two sparsync runs never write one target at once.
-// A second run fails at once, naming the holder; only an automatic retry
-// (`wait`) gives a previous run of its own a few seconds to wind down.
-Status lock_exclusive(int fd, const std::string& path, ErrorKind role, bool wait) {
+// The one line that says who holds `path`, and what to do.
+std::string lock_conflict(const std::string& path, bool want_exclusive, const LockHolder& h) {
+  const std::string pid = "pid " + std::to_string(h.pid);
+  if (h.pid == 0) return path + " is locked by another process; wait for it to finish or stop it";
+  if (!h.sparsync) {
+    return path + " is locked by another process (" + pid + (h.name.empty() ? "" : ", " + h.name) +
+           "); wait for it to finish or stop it";
+  }
+  if (h.exclusive) {
+    return path + " is being written by another sparsync run (" + pid + ")" +
+           (want_exclusive ? "" : ", so it cannot be read as a source now") +
+           "; wait for it to finish or stop it";
+  }
+  return path + " is being read by another sparsync run (" + pid +
+         ") as its source, so it cannot be written now; wait for it to finish or stop it";
+}
+
+// flock on an image: two sparsync runs never write one image at once, and
+// never read one that another run writes (`exclusive`: a target, LOCK_EX;
+// else a source, LOCK_SH). A conflict fails at once, naming the holder;
+// only an automatic retry (`wait`) gives a previous run of its own a few
+// seconds to wind down.
+Status lock_image(int fd, const std::string& path, ErrorKind role, bool exclusive, bool wait) {
   for (int waited = 0;; ++waited) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::ok();
+    if (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return Status::ok();
     if (errno != EWOULDBLOCK) return errno_status(role, "cannot lock " + path, errno);
     if (!wait || waited == kExclusiveWaitSeconds * 10) {
-      std::string holder = flock_holder(fd);
-      return Status(role, path + " is being written by another sparsync run" +
-                              (holder.empty() ? std::string() : " (" + holder + ")") +
-                              "; wait for it to finish or stop it");
+      return Status(role, lock_conflict(path, exclusive, flock_holder(fd)));
     }
     ::usleep(100000);
   }
+}
+
+// What cannot be an image, said so that the user knows what to do instead.
+Status refuse_kind(const std::string& path, mode_t mode, ErrorKind role) {
+  if (S_ISDIR(mode)) return Status(role, path + " is a directory; give the path of an image file or block device");
+  if (S_ISFIFO(mode)) {
+    return Status(role, path + " is a FIFO; sparsync reads a pipe only as its standard input: "
+                               "`sparsync - TARGET --size SIZE < " + path + "`");
+  }
+  return Status(role, path + " is neither a regular file nor a block device");
+}
+
+std::string file_identity(const struct stat& st) {
+  return "file:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ctim.tv_sec) + "." +
+         std::to_string(st.st_ctim.tv_nsec);
+}
+
+std::string device_identity(const struct stat& st, uint64_t size) {
+  return "blockdev:" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)) + ":" +
+         std::to_string(size);
 }
 
 std::string at(const std::string& path, uint64_t offset) {
@@ -96,77 +150,116 @@ FileDevice::FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, ui
     : path_(std::move(path)), fd_(std::move(fd)), kind_(kind), size_(size), role_(role),
       zero_method_(static_cast<int>(proto::ZeroMethod::kPunchHole)) {}
 
-Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bool writable,
-                                                     ErrorKind role, bool wait_for_exclusive) {
-  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY;
-  UniqueFd fd(::open(path.c_str(), flags));
-  if (!fd.valid()) return errno_status(role, "cannot open " + path, errno);
+Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bool writable, ErrorKind role,
+                                                     bool wait_for_exclusive) {
+  auto where = resolve_path(path, role);
+  if (!where.is_ok()) return where.status();
+  return open(where.value(), writable, role, wait_for_exclusive);
+}
+
+Result<std::unique_ptr<FileDevice>> FileDevice::open(const ResolvedPath& where, bool writable, ErrorKind role,
+                                                     bool wait_for_exclusive) {
+  const std::string path = where.given.empty() ? where.shown() : where.given;
+  const int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+  // O_NONBLOCK: opening a FIFO with no writer must not hang; it is refused below.
+  UniqueFd fd(::openat(where.dir.get(), where.name.c_str(), flags | O_NONBLOCK));
+  if (!fd.valid()) {
+    if (errno == ELOOP) return Status(role, path + " became a symlink while it was being opened; run again");
+    return errno_status(role, "cannot open " + path, errno);
+  }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errno_status(role, "cannot stat " + path, errno);
-  uint64_t size = 0;
-  proto::DeviceKind kind;
-  if (S_ISREG(st.st_mode)) {
-    kind = proto::DeviceKind::kRegularFile;
-    size = static_cast<uint64_t>(st.st_size);
-    if (writable) {
-      SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, role, wait_for_exclusive));
-      // The previous holder may have resized it while we waited.
-      if (::fstat(fd.get(), &st) != 0) return errno_status(role, "cannot stat " + path, errno);
-      size = static_cast<uint64_t>(st.st_size);
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return refuse_kind(path, st.st_mode, role);
+  if (S_ISBLK(st.st_mode) && writable) {
+    // The kernel's exclusive claim: refused while mounted or held.
+    UniqueFd excl;
+    for (int waited = 0;; ++waited) {
+      excl.reset(::openat(where.dir.get(), where.name.c_str(), flags | O_EXCL));
+      if (excl.valid() || errno != EBUSY || !wait_for_exclusive || waited == kExclusiveWaitSeconds * 10) break;
+      ::usleep(100000);
     }
-  } else if (S_ISBLK(st.st_mode)) {
+    if (!excl.valid()) {
+      if (errno == EBUSY) {
+        return Status(role, "block device " + path +
+                                " is in use (mounted, or held by another program or sparsync run); "
+                                "unmount it or stop its user first");
+      }
+      return errno_status(role, "cannot open " + path + " exclusively", errno);
+    }
+    struct stat again {};
+    if (::fstat(excl.get(), &again) != 0 || again.st_rdev != st.st_rdev || !S_ISBLK(again.st_mode)) {
+      return Status(role, path + " changed while it was being opened; run again");
+    }
+    fd = std::move(excl);
+  }
+  if (::fcntl(fd.get(), F_SETFL, 0) != 0) return errno_status(role, "cannot open " + path, errno);
+  SPARSYNC_RETURN_IF_ERROR(lock_image(fd.get(), path, role, writable, wait_for_exclusive));
+  // The previous holder may have resized it while we waited.
+  if (::fstat(fd.get(), &st) != 0) return errno_status(role, "cannot stat " + path, errno);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  proto::DeviceKind kind = proto::DeviceKind::kRegularFile;
+  if (S_ISBLK(st.st_mode)) {
     kind = proto::DeviceKind::kBlockDevice;
-    if (writable) {
-      UniqueFd excl;
-      for (int waited = 0;; ++waited) {
-        excl.reset(::open(path.c_str(), flags | O_EXCL));
-        if (excl.valid() || errno != EBUSY || !wait_for_exclusive ||
-            waited == kExclusiveWaitSeconds * 10) {
-          break;
-        }
-        ::usleep(100000);
-      }
-      if (!excl.valid()) {
-        if (errno == EBUSY) {
-          return Status(role, "block device " + path +
-                                  " is in use (mounted, or held by another program or sparsync run); "
-                                  "unmount it or stop its user first");
-        }
-        return errno_status(role, "cannot open " + path + " exclusively", errno);
-      }
-      fd = std::move(excl);
-    }
     if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
       return errno_status(role, "cannot read the size of block device " + path, errno);
     }
-  } else if (S_ISDIR(st.st_mode)) {
-    return Status(role, path + " is a directory; give the path of an image file or block device");
-  } else {
-    return Status(role, path + " is neither a regular file nor a block device");
   }
   if (!writable) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   std::unique_ptr<FileDevice> dev(new FileDevice(path, std::move(fd), kind, size, role));
   if (kind == proto::DeviceKind::kRegularFile) {
-    dev->identity_ = "file:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
-                     std::to_string(size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-                     std::to_string(st.st_mtim.tv_nsec);
+    dev->identity_ = file_identity(st);
+    dev->permissions_ = st.st_mode & 07777;
   } else {
-    dev->identity_ = "blockdev:" + std::to_string(major(st.st_rdev)) + ":" +
-                     std::to_string(minor(st.st_rdev)) + ":" + std::to_string(size);
+    dev->identity_ = device_identity(st, size);
   }
   return dev;
 }
 
-Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, uint64_t size) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644));
-  if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot create " + path, errno);
-  SPARSYNC_RETURN_IF_ERROR(lock_exclusive(fd.get(), path, ErrorKind::kTarget, false));
+Result<std::unique_ptr<FileDevice>> FileDevice::create(const ResolvedPath& where, uint64_t size, uint32_t mode) {
+  const std::string path = where.given.empty() ? where.shown() : where.given;
+  UniqueFd fd(::openat(where.dir.get(), where.name.c_str(),
+                       O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode & 0777));
+  if (!fd.valid()) {
+    if (errno == EEXIST) return Status(ErrorKind::kTarget, path + " appeared while it was being created; run again");
+    return errno_status(ErrorKind::kTarget, "cannot create " + path, errno);
+  }
+  SPARSYNC_RETURN_IF_ERROR(lock_image(fd.get(), path, ErrorKind::kTarget, true, false));
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
   }
-  return std::unique_ptr<FileDevice>(new FileDevice(path, std::move(fd),
-                                                    proto::DeviceKind::kRegularFile, size,
-                                                    ErrorKind::kTarget));
+  std::unique_ptr<FileDevice> dev(
+      new FileDevice(path, std::move(fd), proto::DeviceKind::kRegularFile, size, ErrorKind::kTarget));
+  struct stat st {};
+  if (::fstat(dev->fd(), &st) == 0) {
+    dev->identity_ = file_identity(st);
+    dev->permissions_ = st.st_mode & 07777;
+  }
+  return dev;
+}
+
+Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, uint64_t size, uint32_t mode) {
+  auto where = resolve_path(path, ErrorKind::kTarget);
+  if (!where.is_ok()) return where.status();
+  if (where.value().exists) return errno_status(ErrorKind::kTarget, "cannot create " + path, EEXIST);
+  return create(where.value(), size, mode);
+}
+
+std::string FileDevice::current_identity() const {
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) return {};
+  if (kind_ == proto::DeviceKind::kRegularFile) return file_identity(st);
+  uint64_t size = 0;
+  if (::ioctl(fd_.get(), BLKGETSIZE64, &size) != 0) return {};
+  return device_identity(st, size);
+}
+
+Status FileDevice::check_unchanged() const {
+  std::string now = current_identity();
+  if (now == identity_) return Status::ok();
+  return Status(ErrorKind::kSource,
+                path_ + " changed while it was being read (its size, mtime or ctime moved), so the copy may mix "
+                        "old and new blocks; the target stays resumable and the next run compares it again: "
+                        "sync from a snapshot or a source nothing writes");
 }
 
 Status FileDevice::next_extent(uint64_t offset, uint64_t end, Extent* out) {

@@ -22,6 +22,7 @@
 
 #include "common/direct_writer.h"
 #include "common/protocol_constants.h"
+#include "common/safe_path.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
@@ -55,28 +56,48 @@ class Device {
   // Regular files only: truncate or extend (the extension is a hole).
   virtual Status set_size(uint64_t size) = 0;
   virtual proto::ZeroMethod zero_method() const = 0;
-  // What names this source across runs, for matching a checkpoint: for a file
-  // its device, inode, size and mtime; for a block device its device number
-  // and size. Empty when unknown (then a checkpoint never matches).
+  // What names this image across runs, for matching a checkpoint: for a file
+  // its device, inode, size, mtime and ctime (which no user can set back:
+  // `touch -r` restores mtime, and changes ctime); for a block device its
+  // device number and size. Taken when the device was opened. Empty when
+  // unknown (then a checkpoint never matches).
   virtual std::string identity() const { return {}; }
+  // The same, as the image is now (a target's state for its record).
+  virtual std::string current_identity() const { return identity(); }
+  // A source: fails (kSource) when the image changed since it was opened
+  // (for a file: its size, mtime or ctime moved), the way tar notices "file
+  // changed as we read it". Devices that cannot tell say nothing.
+  virtual Status check_unchanged() const { return Status::ok(); }
+  // Permission bits (07777) of a regular file; 0 when unknown.
+  virtual uint32_t permissions() const { return 0; }
 };
 
 inline constexpr int kExclusiveWaitSeconds = 10;
 
 class FileDevice : public Device {
  public:
-  // Opens an existing file or block device. `writable` opens O_RDWR and makes
-  // this run the target's only writer: a block device is opened O_EXCL (the
-  // kernel refuses it while mounted or held by another user) and a file is
-  // locked with flock. Another holder makes it fail at once, naming the
-  // holder when it can; with `wait_for_exclusive` (an automatic retry, whose
-  // own previous run may still be winding down) it waits up to
-  // kExclusiveWaitSeconds first. `role` says which side errors blame.
+  // Opens an existing file or block device: the name in the directory that
+  // `where` resolved (common/safe_path.h), never following a symlink there,
+  // and never blocking in open() (a FIFO is refused, not waited on).
+  // `writable` opens O_RDWR and makes this run the image's only writer: it
+  // is locked with flock(LOCK_EX), and a block device is also opened O_EXCL
+  // (the kernel refuses it while mounted or held by another user). A source
+  // (`writable` false) takes flock(LOCK_SH), so a sparsync run never reads
+  // an image that another run is writing, nor writes one another is
+  // reading. Another holder makes it fail at once, naming the holder; with
+  // `wait_for_exclusive` (an automatic retry, whose own previous run may
+  // still be winding down) it waits up to kExclusiveWaitSeconds first.
+  // `role` says which side errors blame.
+  static Result<std::unique_ptr<FileDevice>> open(const ResolvedPath& where, bool writable, ErrorKind role,
+                                                  bool wait_for_exclusive = false);
+  // The same for a path, resolved first (no extra trust).
   static Result<std::unique_ptr<FileDevice>> open(const std::string& path, bool writable,
                                                   ErrorKind role, bool wait_for_exclusive = false);
-  // Creates a new regular file (O_EXCL, mode 0644 less umask), sized `size`
-  // as one hole.
-  static Result<std::unique_ptr<FileDevice>> create(const std::string& path, uint64_t size);
+  // Creates a new regular file in `where` (O_EXCL|O_NOFOLLOW, permission
+  // bits `mode` less umask), locked, sized `size` as one hole.
+  static Result<std::unique_ptr<FileDevice>> create(const ResolvedPath& where, uint64_t size, uint32_t mode);
+  // The same for a path, resolved first.
+  static Result<std::unique_ptr<FileDevice>> create(const std::string& path, uint64_t size, uint32_t mode = 0600);
 
   const std::string& path() const override { return path_; }
   proto::DeviceKind kind() const override { return kind_; }
@@ -91,6 +112,9 @@ class FileDevice : public Device {
   Status set_size(uint64_t size) override;
   proto::ZeroMethod zero_method() const override;
   std::string identity() const override { return identity_; }
+  std::string current_identity() const override;
+  Status check_unchanged() const override;
+  uint32_t permissions() const override { return permissions_; }
   int fd() const { return fd_.get(); }
   // From now on, writes of DirectWriter::kMinBytes or more bypass the page
   // cache (common/direct_writer.h). Returns false, and changes nothing, where
@@ -111,6 +135,7 @@ class FileDevice : public Device {
   std::atomic<int> zero_method_;  // the best method not yet found unsupported
   std::atomic<bool> zeroed_any_{false};
   std::string identity_;
+  uint32_t permissions_ = 0;
   std::unique_ptr<DirectWriter> direct_;
   std::atomic<bool> direct_ok_{false};  // cleared if the file refuses an aligned direct write
 };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -131,6 +132,76 @@ std::string mount_point_in(const std::string& mountinfo_text, dev_t dev) {
     std::string id, parent, majmin, root, mount_point;
     if (!(fields >> id >> parent >> majmin >> root >> mount_point)) continue;
     if (majmin == want) return unescape(mount_point);
+  }
+  return {};
+}
+
+std::string rw_mount_point_in(const std::string& mountinfo_text, dev_t dev) {
+  const std::string want = dev_text(dev);
+  std::istringstream lines(mountinfo_text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, majmin, root, mount_point, options;
+    if (!(fields >> id >> parent >> majmin >> root >> mount_point >> options)) continue;
+    if (majmin == want && (options == "rw" || options.rfind("rw,", 0) == 0)) return unescape(mount_point);
+  }
+  return {};
+}
+
+namespace {
+
+// Another process that holds block device `dev` open for writing, from
+// /proc/PID/fd and /proc/PID/fdinfo: "pid N (comm)", or "". Only what this
+// user may see of other processes is seen (all of it as root).
+std::string writer_of(dev_t dev) {
+  DIR* procs = ::opendir("/proc");
+  if (procs == nullptr) return {};
+  std::string found;
+  const std::string self = std::to_string(::getpid());
+  while (found.empty()) {
+    dirent* p = ::readdir(procs);
+    if (p == nullptr) break;
+    if (p->d_name[0] < '1' || p->d_name[0] > '9' || self == p->d_name) continue;
+    const std::string base = std::string("/proc/") + p->d_name;
+    DIR* fds = ::opendir((base + "/fd").c_str());
+    if (fds == nullptr) continue;
+    while (dirent* f = ::readdir(fds)) {
+      struct stat st {};
+      if (f->d_name[0] == '.' || ::stat((base + "/fd/" + f->d_name).c_str(), &st) != 0 ||
+          !S_ISBLK(st.st_mode) || st.st_rdev != dev) {
+        continue;
+      }
+      std::istringstream info(read_text(base + "/fdinfo/" + f->d_name));
+      for (std::string key; info >> key;) {
+        unsigned long flags = 0;
+        if (key == "flags:" && info >> std::oct >> flags && (flags & 3) != 0) {  // O_WRONLY or O_RDWR
+          std::string comm = first_line(base + "/comm");
+          for (char& c : comm) {
+            if (c < 0x20 || c > 0x7e) c = '?';
+          }
+          found = "pid " + std::string(p->d_name) + " (" + comm + ")";
+          break;
+        }
+      }
+      if (!found.empty()) break;
+    }
+    ::closedir(fds);
+  }
+  ::closedir(procs);
+  return found;
+}
+
+}  // namespace
+
+std::string live_use(dev_t rdev) {
+  const std::string mountinfo = read_text("/proc/self/mountinfo");
+  for (const BlockDev& d : with_partitions(rdev)) {
+    std::string at = rw_mount_point_in(mountinfo, d.dev);
+    if (!at.empty()) return (d.partition ? "its partition " + d.name + " is " : "it is ") + "mounted read-write at " + at;
+  }
+  for (const BlockDev& d : with_partitions(rdev)) {
+    std::string who = writer_of(d.dev);
+    if (!who.empty()) return (d.partition ? "its partition " + d.name + " is " : "it is ") + "open for writing by " + who;
   }
   return {};
 }

@@ -35,6 +35,16 @@ Status check_device_not_in_use(const std::string& path, dev_t rdev, bool check_m
 Status check_not_same(const struct stat& source, const std::string& source_name,
                       const std::string& target_path);
 
+// A block device *source* cannot be told unchanged the way a file can (no
+// ctime moves when it is written): how it is in live use, so the user can
+// be warned that blocks written during the run may be copied torn: "it is
+// mounted read-write at /mnt", "its partition sdb1 is open for writing by
+// pid 4242 (qemu-system-x86)"; "" when neither is seen.
+std::string live_use(dev_t rdev);
+
+// The mount point where `dev` is mounted read-write in a mountinfo text, or "".
+std::string rw_mount_point_in(const std::string& mountinfo_text, dev_t dev);
+
 // The first mount point of device `dev` in the text of a mountinfo file
 // (octal escapes such as \040 decoded); empty when it is not mounted.
 // Exposed for tests.

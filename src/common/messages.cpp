@@ -43,6 +43,7 @@ std::vector<uint8_t> encode(const Open& m) {
   w.u32(m.checkpoint_seconds);
   w.u64(m.bwlimit);
   w.u8(m.compress_level);
+  if (m.has_source_facts) w.u32(m.source_mode);
   return w.take();
 }
 
@@ -51,7 +52,7 @@ std::vector<uint8_t> encode(const OpenOk& m) {
   w.u8(static_cast<uint8_t>(m.kind));
   w.u8(static_cast<uint8_t>(m.state));
   w.u16(m.flags);
-  w.u32(0);
+  w.u32(m.source_mode);
   w.u64(m.size);
   w.str(m.path);
   w.str(m.source_id);
@@ -208,7 +209,11 @@ Status decode(std::span<const uint8_t> p, Open* m) {
   r.u32(&m->checkpoint_seconds);
   r.u64(&m->bwlimit);
   r.u8(&m->compress_level);
+  // The optional tail (kFeatureSourceFacts): exactly one u32 or nothing.
+  m->has_source_facts = !r.failed() && r.remaining() == 4;
+  if (m->has_source_facts) r.u32(&m->source_mode);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
+  if (m->source_mode > 07777) return malformed("OPEN (source mode)");
   if (m->compress_level > kMaxCompressLevel) return malformed("OPEN (compression level)");
   if (m->flags & ~kOpenKnownFlags) return malformed("OPEN (unknown flags)");
   if (role != static_cast<uint8_t>(Role::kServerIsTarget) &&
@@ -227,16 +232,18 @@ Status decode(std::span<const uint8_t> p, Open* m) {
 Status decode(std::span<const uint8_t> p, OpenOk* m) {
   ByteReader r(p.data(), p.size());
   uint8_t kind = 0, state = 0;
-  uint32_t reserved = 0;
   r.u8(&kind);
   r.u8(&state);
   r.u16(&m->flags);
-  r.u32(&reserved);
+  r.u32(&m->source_mode);
   r.u64(&m->size);
   r.str(&m->path, kMaxPathBytes);
   r.str(&m->source_id, kMaxTextBytes);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN_OK"));
   if (kind < 1 || kind > 2 || state > 2) return malformed("OPEN_OK (unknown kind or state)");
+  if ((m->flags & ~kOpenOkKnownFlags) != 0 || m->source_mode > 07777) {
+    return malformed("OPEN_OK (unknown flags or source mode)");
+  }
   m->kind = static_cast<DeviceKind>(kind);
   m->state = static_cast<TargetState>(state);
   return Status::ok();

@@ -56,9 +56,11 @@ enum Feature : uint64_t {
   kFeatureCheckpoint = 1u << 2,
   kFeatureZstd = 1u << 3,  // DATA_ZSTD frames (--compress)
   kFeatureLanes = 1u << 4,  // LANES/LANES_START: a push's stream over several channels
+  // OPEN's source_mode tail, OPEN_OK's source_mode and flags (§4.1, §4.2)
+  kFeatureSourceFacts = 1u << 8,
 };
 inline constexpr uint64_t kFeaturesOffered =
-    kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd | kFeatureLanes;
+    kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd | kFeatureLanes | kFeatureSourceFacts;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
@@ -94,6 +96,24 @@ inline constexpr uint32_t kVerifyDigestsPerFrame = 1024;
 
 // PROTOCOL.md §4 OPEN: zstd levels accepted for --compress (0 = off).
 inline constexpr uint8_t kMaxCompressLevel = 19;
+
+// PROTOCOL.md §4.2 OPEN_OK flags, only with kFeatureSourceFacts.
+enum OpenOkFlag : uint16_t {
+  kOpenOkSourceLive = 1u << 0,  // pull: the source is a block device in use for writing
+};
+// Bits 4-7 of OPEN_OK flags: why a checkpoint found beside the target was
+// not resumed from (0: none was, or one was used).
+enum class CheckpointIgnored : uint8_t {
+  kNone = 0,
+  kRestart = 1,        // --restart
+  kUnreadable = 2,     // torn, corrupt, or not a regular file
+  kOtherSource = 3,    // the source, its size, the block size or hash differ
+  kTargetChanged = 4,  // the target's state differs from the one recorded
+  kOldFormat = 5,      // a record that does not bind the target's state
+};
+inline constexpr int kOpenOkIgnoredShift = 4;
+inline constexpr uint16_t kOpenOkIgnoredMask = 0x00f0;
+inline constexpr uint16_t kOpenOkKnownFlags = kOpenOkSourceLive | kOpenOkIgnoredMask;
 
 // PROTOCOL.md §4 OPEN_OK: what the server found at the path.
 enum class DeviceKind : uint8_t { kRegularFile = 1, kBlockDevice = 2 };

@@ -349,6 +349,10 @@ Status run_source_session(Device& source, const SessionParams& params,
 
   Status s = send_all(reader, params, options, start, reports, receiver, out, stats);
   if (s.is_ok()) s = reports.wait_finished();
+  // A source written during the run may have given us a mix of old and new
+  // blocks: ERROR instead of DONE keeps the target's record (incomplete),
+  // and the moved ctime makes the next run compare from the start.
+  if (s.is_ok()) s = source.check_unchanged();
   if (s.is_ok()) {
     stats.bytes_read = reader.bytes_read();
     proto::Done done{params.image_size, stats.bytes_scanned, stats.bytes_read, stats.data_bytes,

@@ -27,25 +27,35 @@ int read_up_to(int fd, uint8_t* buf, size_t len, size_t* got) {
 
 Result<std::unique_ptr<StreamSource>> StreamSource::open(int fd, std::string name,
                                                          std::optional<uint64_t> size) {
+  std::optional<uint64_t> known;  // a redirect's own size
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno_status(ErrorKind::kSource, "cannot stat " + name, errno);
+  if (S_ISREG(st.st_mode)) {
+    // A redirect starts where the shell left the offset, normally 0.
+    off_t pos = ::lseek(fd, 0, SEEK_CUR);
+    known = static_cast<uint64_t>(st.st_size) - static_cast<uint64_t>(pos > 0 ? pos : 0);
+  } else if (S_ISBLK(st.st_mode)) {
+    uint64_t bytes = 0;
+    if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
+      return errno_status(ErrorKind::kSource, "cannot read the size of " + name, errno);
+    }
+    known = bytes;
+  }
   std::string origin = "given by --size";
+  if (size && known && *size != *known) {
+    // Found now, before the target is touched, rather than when the input
+    // ends early or runs long in the middle of the run.
+    return Status(ErrorKind::kSource, name + " is a redirected file of " + std::to_string(*known) +
+                                          " bytes, but --size says " + std::to_string(*size) +
+                                          "; drop --size or give the file's size");
+  }
   if (!size) {
-    origin = "it had when sparsync started";
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) return errno_status(ErrorKind::kSource, "cannot stat " + name, errno);
-    if (S_ISREG(st.st_mode)) {
-      // A redirect starts where the shell left the offset, normally 0.
-      off_t pos = ::lseek(fd, 0, SEEK_CUR);
-      size = static_cast<uint64_t>(st.st_size) - static_cast<uint64_t>(pos > 0 ? pos : 0);
-    } else if (S_ISBLK(st.st_mode)) {
-      uint64_t bytes = 0;
-      if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
-        return errno_status(ErrorKind::kSource, "cannot read the size of " + name, errno);
-      }
-      size = bytes;
-    } else {
+    if (!known) {
       return Status(ErrorKind::kUsage, name + " is a pipe or terminal, so its size is unknown: give it with "
                                               "--size, e.g. --size 20G (the exact size in bytes of the image)");
     }
+    origin = "it had when sparsync started";
+    size = known;
   }
   return std::unique_ptr<StreamSource>(new StreamSource(fd, std::move(name), *size, std::move(origin)));
 }

@@ -1,52 +1,79 @@
 #include "target/target_open.h"
 
-#include "common/checkpoint_store.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <string>
+
 #include "common/in_use.h"
 #include "common/units.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <climits>
-#include <cstdlib>
-#include <string>
-
 namespace sparsync {
 
+const char* checkpoint_ignored_name(CheckpointIgnored why) {
+  switch (why) {
+    case CheckpointIgnored::kNone: return "";
+    case CheckpointIgnored::kRestart: return "restart";
+    case CheckpointIgnored::kUnreadable: return "unreadable";
+    case CheckpointIgnored::kOtherSource: return "source-changed";
+    case CheckpointIgnored::kTargetChanged: return "target-changed";
+    case CheckpointIgnored::kOldFormat: return "old-format";
+  }
+  return "";
+}
+
 std::string resolved_path(const std::string& path) {
-  char buf[PATH_MAX];
-  if (::realpath(path.c_str(), buf) != nullptr) return buf;
-  std::string::size_type slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  if (::realpath(dir.c_str(), buf) == nullptr) return path;
-  std::string out = buf;
-  if (out != "/") out += '/';
-  return out + base;
+  auto r = resolve_path(path, ErrorKind::kTarget);
+  return r.is_ok() ? r.value().shown() : path;
 }
 
 namespace {
 
+// The permission bits of a new target: the source's (never wider: umask
+// still applies, and set-id bits are dropped), or private when unknown.
+mode_t new_file_mode(uint32_t source_mode) { return source_mode != 0 ? (source_mode & 0777) : 0600; }
+
 // Finds the checkpoint of an interrupted run and decides whether it applies:
-// only a record naming this very source, size, block size and hash resumes.
-Status decide_resume(const TargetOpenRequest& req, OpenedTarget* t) {
+// only a record naming this very source, size, block size and hash, written
+// when the target was exactly as it is now, resumes.
+Status decide_resume(const TargetOpenRequest& req, const Device& dev, OpenedTarget* t) {
   std::optional<CheckpointRecord> rec;
   bool corrupt = false;
-  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(t->checkpoint_path, &rec, &corrupt));
+  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(*t->record, &rec, &corrupt));
+  auto ignore = [&](CheckpointIgnored why, const std::string& notice) {
+    t->ignored = why;
+    t->notice = notice;
+    return Status::ok();
+  };
   if (corrupt) {
-    t->notice = "ignoring unreadable checkpoint " + t->checkpoint_path + "; comparing from the start";
-    return Status::ok();
+    return ignore(CheckpointIgnored::kUnreadable,
+                  "ignoring unreadable checkpoint " + t->record->shown() + "; comparing from the start");
   }
-  if (!rec) return Status::ok();
+  // A record at offset 0 vouches for nothing: it only marks a run that
+  // stopped before its first checkpoint.
+  if (!rec || rec->durable_offset == 0) return Status::ok();
   if (req.restart) {
-    t->notice = "--restart: ignoring the checkpoint at " + format_bytes(rec->durable_offset);
-    return Status::ok();
+    return ignore(CheckpointIgnored::kRestart,
+                  "--restart: ignoring the checkpoint at " + format_bytes(rec->durable_offset));
   }
   if (rec->source_id.empty() || rec->source_id != req.source_id || rec->source_size != req.source_size ||
       rec->block_size != req.block_size || rec->hash_kind != req.hash_kind) {
-    t->notice = "the checkpoint of an interrupted run does not match this source (changed or "
-                "another one); comparing from the start";
-    return Status::ok();
+    return ignore(CheckpointIgnored::kOtherSource,
+                  "the checkpoint of an interrupted run does not match this source (changed or another one); "
+                  "comparing from the start");
+  }
+  if (rec->target_id.empty()) {
+    return ignore(CheckpointIgnored::kOldFormat,
+                  "the checkpoint was written by an older sparsync that did not record the target's state; "
+                  "comparing from the start");
+  }
+  if (rec->target_id != dev.current_identity()) {
+    return ignore(CheckpointIgnored::kTargetChanged,
+                  "the target changed since the checkpoint of the interrupted run (written, resized or "
+                  "replaced, or its last run was killed); comparing from the start");
   }
   t->resume_offset = rec->durable_offset;
   t->notice = "resuming an interrupted run at " + format_bytes(rec->durable_offset) + " of " +
@@ -54,86 +81,148 @@ Status decide_resume(const TargetOpenRequest& req, OpenedTarget* t) {
   return Status::ok();
 }
 
+// The record that marks the target incomplete, written before its first change.
+Status mark_incomplete(const TargetOpenRequest& req, const Device* dev, const std::string& where_name,
+                       OpenedTarget* t) {
+  t->checkpoint = CheckpointRecord{req.source_id, req.source_size, req.block_size, req.hash_kind,
+                                   t->resume_offset, static_cast<uint64_t>(::time(nullptr)),
+                                   dev != nullptr ? dev->current_identity() : std::string("new")};
+  Status s = save_checkpoint(*t->record, t->checkpoint);
+  if (s.is_ok()) return s;
+  return Status(s.kind(), "refusing to sync onto " + where_name + ": its checkpoint record cannot be written (" +
+                              s.message() + "), so an interrupted run could not be resumed or told apart "
+                              "from a complete one; make " + t->record->dir_shown + " writable");
+}
+
+bool under_dev(const std::string& dir) { return dir == "/dev" || dir.rfind("/dev/", 0) == 0; }
+
+Result<OpenedTarget> create_target(const TargetOpenRequest& req, const ResolvedPath& where) {
+  OpenedTarget t;
+  t.known_zero = true;
+  t.reply.kind = proto::DeviceKind::kRegularFile;
+  t.reply.size = 0;
+  t.reply.path = where.shown();
+  if (under_dev(where.dir_shown)) {
+    return Status(ErrorKind::kTarget, "there is no block device " + where.given +
+                                          "; sparsync never creates a regular file under /dev: check the "
+                                          "device's name (lsblk lists them)");
+  }
+  if (req.dry_run) {
+    t.reply.state = proto::TargetState::kMissingDryRun;
+    return t;
+  }
+  auto place = record_place(where, false);
+  if (!place.is_ok()) return place.status();
+  t.record = std::move(place.value());
+  // The mark first: a directory where no record can be written refuses the
+  // run before anything is created.
+  SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, nullptr, where.given, &t));
+  auto created = FileDevice::create(where, req.source_size, new_file_mode(req.source_mode));
+  if (!created.is_ok()) {
+    (void)remove_checkpoint(*t.record);
+    return created.status();
+  }
+  std::unique_ptr<FileDevice> dev = created.take();
+  dev->enable_direct_writes();  // where refused, all writes stay buffered
+  t.checkpoint.target_id = dev->current_identity();
+  t.device = std::move(dev);
+  t.reply.state = proto::TargetState::kCreated;
+  t.created_in.reset(::fcntl(where.dir.get(), F_DUPFD_CLOEXEC, 0));
+  t.created_in_shown = where.dir_shown;
+  return t;
+}
+
+// The size policy's refusals (nothing has changed yet when they apply).
+Status check_device_size(const TargetOpenRequest& req, const std::string& path, uint64_t size) {
+  if (size < req.source_size) {
+    return Status(ErrorKind::kTarget, "target device " + path + " holds " + std::to_string(size) +
+                                          " bytes, less than the source's " + std::to_string(req.source_size) +
+                                          "; give a device at least as large");
+  }
+  if (size > req.source_size && !req.allow_larger_target) {
+    return Status(ErrorKind::kTarget, "target device " + path + " holds " + std::to_string(size) +
+                                          " bytes, more than the source's " + std::to_string(req.source_size) +
+                                          "; pass --allow-larger-target to sync only the first " +
+                                          std::to_string(req.source_size) + " bytes");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::string> target_status(const std::string& path) {
+  auto where = resolve_path(path, ErrorKind::kTarget);
+  if (!where.is_ok()) return where.status();
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return errno_status(ErrorKind::kTarget, "cannot stat " + path, errno);
-  std::string cp = checkpoint_path(resolved_path(path), S_ISBLK(st.st_mode));
+  if (!where.value().exists ||
+      ::fstatat(where.value().dir.get(), where.value().name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno_status(ErrorKind::kTarget, "cannot stat " + path, where.value().exists ? errno : ENOENT);
+  }
+  auto place = record_place(where.value(), S_ISBLK(st.st_mode));
+  if (!place.is_ok()) return place.status();
   std::optional<CheckpointRecord> rec;
   bool corrupt = false;
-  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(cp, &rec, &corrupt));
+  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(place.value(), &rec, &corrupt));
+  const std::string cp = place.value().shown();
   if (corrupt) return path + ": incomplete (checkpoint " + cp + " is unreadable; the next run compares from the start)";
   if (!rec) return path + ": complete (no interrupted sync recorded)";
+  if (rec->durable_offset == 0) {
+    return path + ": incomplete: a sync was interrupted before its first checkpoint; the next run compares "
+                  "from the start";
+  }
   return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(rec->durable_offset) +
-         " of " + format_bytes(rec->source_size) + "; the next run from the same source resumes there";
+         " of " + format_bytes(rec->source_size) +
+         "; the next run from the same source resumes there if the target is unchanged";
 }
 
-Result<OpenedTarget> open_target(const TargetOpenRequest& req) {
-  OpenedTarget t;
-  t.reply.path = resolved_path(req.path);
+Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPath& where) {
+  if (!where.exists) return create_target(req, where);
   struct stat st {};
-  if (::stat(req.path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return errno_status(ErrorKind::kTarget, "cannot stat " + req.path, errno);
-    t.known_zero = true;
-    t.reply.kind = proto::DeviceKind::kRegularFile;
-    t.reply.size = 0;
-    if (req.dry_run) {
-      t.reply.state = proto::TargetState::kMissingDryRun;
-      return t;
-    }
-    auto created = FileDevice::create(req.path, req.source_size);
-    if (!created.is_ok()) return created.status();
-    std::unique_ptr<FileDevice> dev = created.take();
-    dev->enable_direct_writes();  // where refused, all writes stay buffered
-    t.device = std::move(dev);
-    t.reply.state = proto::TargetState::kCreated;
-    t.created_in = directory_of(t.reply.path);
-    t.checkpoint_path = checkpoint_path(t.reply.path, false);
-    // A stale record beside a file that is gone describes nothing.
-    SPARSYNC_RETURN_IF_ERROR(remove_checkpoint(t.checkpoint_path));
-    return t;
+  if (::fstatat(where.dir.get(), where.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno_status(ErrorKind::kTarget, "cannot stat " + where.given, errno);
   }
   if (S_ISBLK(st.st_mode) && !req.dry_run) {
-    SPARSYNC_RETURN_IF_ERROR(check_device_not_in_use(req.path, st.st_rdev, !req.force));
+    SPARSYNC_RETURN_IF_ERROR(check_device_not_in_use(where.given, st.st_rdev, !req.force));
   }
-  auto opened = FileDevice::open(req.path, !req.dry_run, ErrorKind::kTarget, req.retry);
+  auto opened = FileDevice::open(where, !req.dry_run, ErrorKind::kTarget, req.retry);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<FileDevice> dev = opened.take();
+  OpenedTarget t;
   const uint64_t old_size = dev->size();
+  const bool block = dev->kind() == proto::DeviceKind::kBlockDevice;
+  t.reply.path = where.shown();
   t.reply.kind = dev->kind();
   t.reply.state = proto::TargetState::kExisting;
   t.reply.size = old_size;
-  if (dev->kind() == proto::DeviceKind::kBlockDevice) {
-    if (old_size < req.source_size) {
-      return Status(ErrorKind::kTarget,
-                    "target device " + req.path + " holds " + std::to_string(old_size) +
-                        " bytes, less than the source's " + std::to_string(req.source_size) +
-                        "; give a device at least as large");
-    }
-    if (old_size > req.source_size && !req.allow_larger_target) {
-      return Status(ErrorKind::kTarget,
-                    "target device " + req.path + " holds " + std::to_string(old_size) +
-                        " bytes, more than the source's " + std::to_string(req.source_size) +
-                        "; pass --allow-larger-target to sync only the first " +
-                        std::to_string(req.source_size) + " bytes");
-    }
+  if (block) {
+    SPARSYNC_RETURN_IF_ERROR(check_device_size(req, where.given, old_size));
     t.readable_size = req.source_size;
   } else {
     t.readable_size = std::min(old_size, req.source_size);
-    if (old_size != req.source_size && !req.dry_run) {
-      SPARSYNC_RETURN_IF_ERROR(dev->set_size(req.source_size));
-    }
     // An empty file has nothing to compare: stream straight through.
     t.known_zero = old_size == 0;
   }
-  if (!req.dry_run) dev->enable_direct_writes();  // where refused, all writes stay buffered
-  t.device = std::move(dev);
   if (!req.dry_run) {
-    t.checkpoint_path = checkpoint_path(t.reply.path, t.reply.kind == proto::DeviceKind::kBlockDevice);
-    SPARSYNC_RETURN_IF_ERROR(decide_resume(req, &t));
+    auto place = record_place(where, block);
+    if (!place.is_ok()) return place.status();
+    t.record = std::move(place.value());
+    SPARSYNC_RETURN_IF_ERROR(decide_resume(req, *dev, &t));
+    SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, dev.get(), where.given, &t));
+    // The first change to an existing target, now that nothing can refuse.
+    if (!block && old_size != req.source_size) {
+      SPARSYNC_RETURN_IF_ERROR(dev->set_size(req.source_size));
+      t.checkpoint.target_id = dev->current_identity();
+    }
+    dev->enable_direct_writes();  // where refused, all writes stay buffered
   }
+  t.device = std::move(dev);
   return t;
+}
+
+Result<OpenedTarget> open_target(const TargetOpenRequest& request, const std::string& path) {
+  auto where = resolve_path(path, ErrorKind::kTarget);
+  if (!where.is_ok()) return where.status();
+  return open_target(request, where.value());
 }
 
 }  // namespace sparsync

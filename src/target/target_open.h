@@ -1,6 +1,10 @@
-// Opening the target: the size policy, decided before the first write.
-//   missing file      -> created sparse at the source size (dry run: nothing
-//                        is created; it is reported as all zeros)
+// Opening the target: every check that can refuse the run first, then the
+// checkpoint record that marks the target incomplete, and only then the first
+// change to an existing target (the size policy's truncate or extend):
+//   missing file      -> created sparse at the source size, with the source's
+//                        permission bits (0600 when unknown); never under
+//                        /dev (a mistyped device name); dry run: nothing is
+//                        created, it is reported as all zeros
 //   file larger       -> truncated to the source size
 //   file smaller      -> extended (the extension is a hole)
 //   device smaller    -> refused
@@ -8,20 +12,24 @@
 //                        first source-size bytes are synced; never truncated)
 //   device in use     -> refused, naming the mount point or holder (the mount
 //                        check is skipped with force; O_EXCL still applies)
-// Thread-safety: a plain function.
+// The target is opened in the directory its path resolved to
+// (common/safe_path.h), never through a symlink there.
+// Thread-safety: plain functions.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "common/checkpoint_store.h"
 #include "common/device.h"
 #include "common/messages.h"
+#include "common/safe_path.h"
 
 namespace sparsync {
 
 struct TargetOpenRequest {
-  std::string path;
   uint64_t source_size = 0;
   bool dry_run = false;
   bool allow_larger_target = false;
@@ -32,7 +40,12 @@ struct TargetOpenRequest {
   bool restart = false;  // ignore any checkpoint deliberately
   bool force = false;    // skip the mount check of a block device (common/in_use.h)
   bool retry = false;    // an automatic retry: wait briefly for the previous run's lock
+  uint32_t source_mode = 0;  // the source's permission bits, 0 when unknown
 };
+
+using proto::CheckpointIgnored;
+// "restart", "unreadable", "source-changed", "target-changed", "old-format"; "" for kNone.
+const char* checkpoint_ignored_name(CheckpointIgnored why);
 
 struct OpenedTarget {
   std::unique_ptr<Device> device;  // null only for a missing target in a dry run
@@ -40,12 +53,18 @@ struct OpenedTarget {
   bool known_zero = false;         // new file: every block is zero, nothing to hash
   uint64_t readable_size = 0;      // bytes of existing content within the image
   uint64_t resume_offset = 0;      // from a matching checkpoint, else 0
-  std::string checkpoint_path;     // where this target's record lives; empty in a dry run
+  std::optional<RecordPlace> record;  // where this target's record lives; none in a dry run
+  CheckpointRecord checkpoint;     // as written when the target was opened
   std::string notice;              // one line for the user about the checkpoint, if any
-  std::string created_in;          // directory of a file this run created, to fsync
+  CheckpointIgnored ignored = CheckpointIgnored::kNone;
+  UniqueFd created_in;             // directory of a file this run created, to fsync
+  std::string created_in_shown;
 };
 
-Result<OpenedTarget> open_target(const TargetOpenRequest& request);
+// `where` is the target's resolved path (a fence, if any, already checked).
+Result<OpenedTarget> open_target(const TargetOpenRequest& request, const ResolvedPath& where);
+// The same for a path on this host, resolved first (no fence, no extra trust).
+Result<OpenedTarget> open_target(const TargetOpenRequest& request, const std::string& path);
 
 // What `sparsync --status TARGET` prints: whether a sync of the target is
 // incomplete, and from where it would resume.

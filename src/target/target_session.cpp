@@ -34,15 +34,7 @@ class TargetSession {
 
   Status run(TargetSessionResult* result) {
     outbox_.start();
-    // The record exists for as long as the target is incomplete.
-    if (!input_.checkpoint_path.empty()) {
-      Status s = save_record(input_.resume_offset);
-      if (!s.is_ok()) {
-        outbox_.push_control(error_frame(s));
-        (void)outbox_.close_and_flush();
-        return s;
-      }
-    }
+    last_saved_ = input_.resume_offset;
     outbox_.push_control(Frame{proto::MsgType::kResume, proto::encode(proto::Resume{input_.resume_offset})});
     if (input_.change_map != nullptr) input_.change_map->reset(params_.image_size);
     if (Progress* p = input_.progress) {
@@ -66,6 +58,7 @@ class TargetSession {
     if (!failure().is_ok()) hasher_.cancel();
     hasher_thread.join();
     if (failure().is_ok()) finish(done, result);
+    if (!failure().is_ok()) refresh_record();
     Status flushed = outbox_.close_and_flush();
     Status first = failure();
     if (!first.is_ok()) return first;
@@ -236,7 +229,7 @@ class TargetSession {
         // Data durable first, then the record, then the ACK (PROTOCOL.md §6).
         SPARSYNC_RETURN_IF_ERROR(dev->sync());
         write_behind_.synced();
-        if (!input_.checkpoint_path.empty()) SPARSYNC_RETURN_IF_ERROR(save_record(w.offset));
+        if (input_.record != nullptr) SPARSYNC_RETURN_IF_ERROR(save_record(w.offset));
         if (input_.progress != nullptr) input_.progress->advance_to(w.offset);
         outbox_.push_control(Frame{proto::MsgType::kAck, proto::encode(proto::Ack{w.offset})});
         return Status::ok();
@@ -261,9 +254,11 @@ class TargetSession {
     if (input_.device != nullptr && !params_.dry_run) {
       Status s = input_.device->sync();
       // A file created by this run must also survive in its directory.
-      if (s.is_ok() && !input_.sync_directory.empty()) s = fsync_directory(input_.sync_directory);
+      if (s.is_ok() && input_.sync_directory >= 0) {
+        s = fsync_directory(input_.sync_directory, input_.sync_directory_shown);
+      }
       // Complete and durable: only now may the incomplete mark go.
-      if (s.is_ok() && !input_.checkpoint_path.empty()) s = remove_checkpoint(input_.checkpoint_path);
+      if (s.is_ok() && input_.record != nullptr) s = remove_checkpoint(*input_.record);
       if (!s.is_ok()) {
         fail(s);
         return;
@@ -292,11 +287,33 @@ class TargetSession {
     st.wire_bytes_in = in_.bytes_read();
   }
 
+  // With the data below `offset` durable: the record vouches for it, and
+  // binds the target's state as it is now, so a resume can tell whether
+  // anything touched the target in between.
   Status save_record(uint64_t offset) {
     CheckpointRecord rec = input_.checkpoint;
     rec.durable_offset = offset;
     rec.updated_unix = static_cast<uint64_t>(::time(nullptr));
-    return save_checkpoint(input_.checkpoint_path, rec);
+    rec.target_id = input_.device->current_identity();
+    SPARSYNC_RETURN_IF_ERROR(save_checkpoint(*input_.record, rec));
+    last_saved_ = offset;
+    return Status::ok();
+  }
+
+  // A run that failed but is still here (the link broke, the source stopped
+  // or was interrupted): what it wrote above the last checkpoint changed
+  // the target's state, so the record is written again, same offset, after
+  // a flush, or the next run would take our own writes for someone else's
+  // and compare from the start. A failed flush leaves the old record: then
+  // the next run does compare from the start.
+  void refresh_record() {
+    if (input_.record == nullptr || params_.dry_run || input_.device == nullptr) return;
+    // Not after a fault of the target itself: its device is suspect, and
+    // the old record makes the next run compare from the start.
+    Status f = failure();
+    if (f.kind() == ErrorKind::kTarget && !f.from_peer()) return;
+    if (!input_.device->sync().is_ok()) return;
+    (void)save_record(last_saved_);
   }
 
   static Frame error_frame(const Status& s) {
@@ -335,6 +352,7 @@ class TargetSession {
   std::mutex mu_;
   Status failure_;
   uint64_t last_checkpoint_ = 0;  // receiving thread only
+  uint64_t last_saved_ = 0;       // offset of the last record written (applier, then run())
   uint64_t bytes_written_ = 0;  // applier thread only, read after join
   uint64_t bytes_zeroed_ = 0;
 };

@@ -24,9 +24,12 @@ struct TargetSessionInput {
   uint64_t readable_size = 0;
   bool known_zero = false;
   uint64_t resume_offset = 0;   // block-aligned; sent to the source in RESUME
-  std::string checkpoint_path;  // empty: no checkpoint records (dry run)
-  CheckpointRecord checkpoint;  // source identity etc.; durable_offset is ours to set
-  std::string sync_directory;   // fsync'd before SUMMARY (the target file was created)
+  // Where the target's record lives (target/target_open.h wrote the first
+  // one, marking the target incomplete); null: no records (dry run).
+  const RecordPlace* record = nullptr;
+  CheckpointRecord checkpoint;  // source identity etc.; offset and target state are ours to set
+  int sync_directory = -1;      // fsync'd before SUMMARY (the target file was created)
+  std::string sync_directory_shown;
   Progress* progress = nullptr;  // live counters for display; may be null
   ChangeMap* change_map = nullptr;  // where DATA/HOLE landed, for --map; may be null
 };

@@ -310,6 +310,7 @@ bool has_type(const nlohmann::json& v, const std::string& type) {
   if (type == "object") return v.is_object();
   if (type == "array") return v.is_array();
   if (type == "object or null") return v.is_object() || v.is_null();
+  if (type == "string or null") return v.is_string() || v.is_null();
   return false;
 }
 

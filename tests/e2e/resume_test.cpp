@@ -6,6 +6,8 @@
 // corrupted behind sparsync's back.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #include "common/checkpoint_store.h"
 #include "support/command.h"
 #include "support/files.h"
+#include "support/loop_device.h"
 #include "support/process.h"
 #include "support/sizes.h"
 
@@ -128,7 +131,11 @@ class ResumeLocal : public ::testing::Test {
 };
 TempDir* ResumeLocal::source_dir_ = nullptr;
 
-TEST_F(ResumeLocal, KilledServerExits5AndTheRerunResumes) {
+// A killed target process cannot record what it wrote after its last
+// checkpoint, and its own writes cannot be told from another writer's (both
+// move the target's ctime): the next run compares from the start, says why,
+// and still sends only what differs.
+TEST_F(ResumeLocal, KilledServerExits5AndTheRerunComparesFromTheStart) {
   auto p = start({"--retries", "0"});
   pid_t child = server_child(*p);
   ASSERT_GT(child, 0);
@@ -138,26 +145,18 @@ TEST_F(ResumeLocal, KilledServerExits5AndTheRerunResumes) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 5) << r->err;
   EXPECT_NE(run_sparsync({"--status", dst_}).out.find("incomplete"), std::string::npos);
+  ASSERT_TRUE(record_of(dst_).has_value());
 
   CommandResult again = sync({"--json"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   expect_identical();
   auto j = parse_json(again);
-  uint64_t resumed = j["resumed_from"];
-  // The target's single applier thread writes and checkpoints strictly in
-  // stream order, and a CHECKPOINT follows every 8 MiB of DATA: once `held`
-  // bytes were written, every CHECKPOINT up to (held - one frame) had been
-  // synced and recorded. So the record lags what the target held by at most
-  // one interval, plus kAllocSlack. The source's queues (16 MiB of chunks)
-  // and the pipe are upstream of the target and do not count here.
   RecordProperty("target_held_at_kill", std::to_string(held));
-  RecordProperty("resumed_from", std::to_string(resumed));
-  EXPECT_GT(resumed, 0u);
-  EXPECT_GE(resumed + kInterval + kAllocSlack, held) << "held " << held;
-  EXPECT_EQ(j["bytes_scanned"].get<uint64_t>(), kSize - resumed) << "nothing below the checkpoint is read";
-  EXPECT_LE(j["data_bytes"].get<uint64_t>(), kSize - resumed) << "nothing below the checkpoint is sent";
-  // Above the checkpoint everything is compared, so what the killed server
-  // had already written is not sent again either.
+  EXPECT_EQ(j["resumed_from"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["checkpoint_ignored"], "target-changed") << j.dump();
+  EXPECT_TRUE(has_line(again, "the target changed since the checkpoint")) << again.err;
+  EXPECT_EQ(j["bytes_scanned"].get<uint64_t>(), kSize);
+  // What the killed server had written is compared, not sent again.
   EXPECT_LE(j["data_bytes"].get<uint64_t>() + held, kSize + kAllocSlack);
   EXPECT_GT(j["unchanged_blocks"].get<uint64_t>(), 0u);
   EXPECT_NE(run_sparsync({"--status", dst_}).out.find("complete (no interrupted sync"), std::string::npos);
@@ -176,10 +175,8 @@ TEST_F(ResumeLocal, KilledServerIsRetriedByTheSameRun) {
   EXPECT_TRUE(has_line(*r, "retry")) << r->err;
   auto j = parse_json(*r);
   EXPECT_TRUE(j["ok"].get<bool>());
-  uint64_t resumed = j["resumed_from"];
-  EXPECT_GT(resumed, 0u);
-  EXPECT_GE(resumed + kInterval + kAllocSlack, held) << "held " << held;
-  EXPECT_LE(j["data_bytes"].get<uint64_t>(), kSize - resumed);
+  EXPECT_EQ(j["checkpoint_ignored"], "target-changed") << j.dump();
+  EXPECT_LE(j["data_bytes"].get<uint64_t>() + held, kSize + kAllocSlack);
 }
 
 TEST_F(ResumeLocal, KilledClientThenRerunResumes) {
@@ -310,25 +307,96 @@ TEST_F(ResumeLocal, VerifyOnACleanSyncMatches) {
   EXPECT_EQ(j["sha256"].get<std::string>(), sum.out.substr(0, 64));
 }
 
-TEST_F(ResumeLocal, VerifyCatchesATargetCorruptedBelowTheCheckpoint) {
+// Issue 15 item 5: the record binds the target's state, so a target written
+// or truncated behind sparsync's back between an interrupted run and its
+// resume is compared from the start, and the run ends identical.
+TEST_F(ResumeLocal, TargetWrittenBelowTheCheckpointIsComparedFromTheStart) {
   uint64_t at = interrupted_run();
   ASSERT_GT(at, 70 * kMiB);
-  // Behind sparsync's back, below the checkpoint: the resumed run does not
-  // compare there (it trusts the record), so only --verify can notice.
+  flip_byte(dst_, 70 * kMiB + 12345);
+  CommandResult r = sync({"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_identical();
+  auto j = parse_json(r);
+  EXPECT_EQ(j["resumed_from"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["checkpoint_ignored"], "target-changed") << j.dump();
+  EXPECT_GE(j["data_bytes"].get<uint64_t>(), 4096u) << "the flipped block was sent";
+  EXPECT_TRUE(has_line(r, "the target changed since the checkpoint")) << r.err;
+}
+
+TEST_F(ResumeLocal, TargetTruncatedAfterAnInterruptedRunIsComparedFromTheStart) {
+  uint64_t at = interrupted_run();
+  ASSERT_GT(at, 0u);
+  // Cut back and grown again to the same size: the size alone would not tell.
+  ASSERT_EQ(::truncate(dst_.c_str(), static_cast<off_t>(at / 2)), 0);
+  ASSERT_EQ(::truncate(dst_.c_str(), static_cast<off_t>(kSize)), 0);
+  CommandResult r = sync({"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_identical();
+  auto j = parse_json(r);
+  EXPECT_EQ(j["resumed_from"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["checkpoint_ignored"], "target-changed") << j.dump();
+}
+
+// Issue 15 item 6: `touch -r` puts the mtime back after a change; the ctime
+// it cannot put back still tells the record that the source changed.
+TEST_F(ResumeLocal, SourceChangedWithItsMtimeRestoredIsComparedFromTheStart) {
+  std::string src = dir_.file("own-src.img");
+  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", src_, src}).exit_code, 0);
+  uint64_t at = interrupted_run(src);
+  ASSERT_GT(at, 10 * kMiB);
+  struct stat before {};
+  ASSERT_EQ(::stat(src.c_str(), &before), 0);
+  flip_byte(src, 4096 * 3 + 7);  // below the checkpoint
+  ASSERT_EQ(run_command({"/usr/bin/touch", "-d", "@" + std::to_string(before.st_mtim.tv_sec) + "." +
+                                                   std::to_string(before.st_mtim.tv_nsec), src})
+                .exit_code, 0);
+  struct stat after {};
+  ASSERT_EQ(::stat(src.c_str(), &after), 0);
+  ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  CommandResult r = sync({"--json"}, src);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_identical(src);
+  auto j = parse_json(r);
+  EXPECT_EQ(j["resumed_from"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["checkpoint_ignored"], "source-changed") << j.dump();
+}
+
+// Below a checkpoint a resumed run trusts the record. A block device target
+// has no ctime that moves when it is written, so a write there behind
+// sparsync's back is not seen by the record; --verify catches it.
+TEST_F(ResumeLocal, VerifyCatchesABlockDeviceCorruptedBelowTheCheckpoint) {
+  std::string backing = dir_.file("dev.img");
+  SparseImage(backing, kSize);
+  std::string why;
+  auto lo = LoopDevice::attach(backing, &why);
+  if (!lo) GTEST_SKIP() << why;
+  ::setenv("SPARSYNC_STATE_DIR", dir_.file("state").c_str(), 1);
+  dst_ = lo->path();
+  auto p = start({});
+  ASSERT_TRUE(wait_until([&] { return allocated(backing) >= kStopAt || !p->running(); }, 30));
+  p->signal(SIGINT);
+  auto stopped = p->wait(30);
+  ASSERT_TRUE(stopped.has_value());
+  ASSERT_EQ(stopped->exit_code, 8) << stopped->err;
   const uint64_t bad = 70 * kMiB + 12345;
   flip_byte(dst_, bad);
   CommandResult r = sync({"--json", "--verify"});
+  ::unsetenv("SPARSYNC_STATE_DIR");
   EXPECT_EQ(r.exit_code, 7) << r.err;
   auto j = parse_json(r);
   EXPECT_FALSE(j["ok"].get<bool>());
   EXPECT_EQ(j["exit_code"].get<int>(), 7);
-  // The advice in the message works: --restart re-compares everything.
-  CommandResult fixed = sync({"--verify", "--restart"});
-  ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
-  expect_identical();
   const std::string region = "region at offset " + std::to_string(64 * kMiB);  // 64 MiB regions
   EXPECT_TRUE(has_line(r, region)) << r.err;
   EXPECT_NE(j["error"].get<std::string>().find(region), std::string::npos) << j.dump();
+  // The advice in the message works: --restart re-compares everything.
+  ::setenv("SPARSYNC_STATE_DIR", dir_.file("state").c_str(), 1);
+  CommandResult fixed = sync({"--verify", "--restart"});
+  ::unsetenv("SPARSYNC_STATE_DIR");
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
 }
 
 }  // namespace

@@ -149,18 +149,42 @@ TEST(Checkpoint, SaveReplacesAtomicallyAndLeavesNoTemporary) {
   EXPECT_TRUE(remove_checkpoint(path).is_ok()) << "removing a missing record is not an error";
 }
 
-TEST(Checkpoint, SaveOverAStaleTemporaryStillWorks) {
-  // A crash between writing the temporary and the rename leaves it behind.
+TEST(Checkpoint, SaveNeverWritesThroughANamePlantedBesideIt) {
+  // Another user who can write the directory plants symlinks at the record's
+  // name and at the fixed temporary name earlier versions used, pointing at
+  // a file of value: saving must leave that file exactly as it was.
   TempDir dir;
   std::string path = dir.file(".d.sparsync-checkpoint");
-  testing::write_all(path + ".tmp", std::vector<uint8_t>(50000, 0xab));
-  ASSERT_TRUE(save_checkpoint(path, sample()).is_ok());
-  EXPECT_FALSE(testing::exists(path + ".tmp"));
+  std::string victim = dir.file("victim");
+  const std::vector<uint8_t> precious(50000, 0xab);
+  testing::write_all(victim, precious);
+  ASSERT_EQ(::symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), path.c_str()), 0);
   std::optional<CheckpointRecord> rec;
-  bool corrupt = true;
+  bool corrupt = false;
+  ASSERT_TRUE(load_checkpoint(path, &rec, &corrupt).is_ok());
+  EXPECT_TRUE(corrupt) << "a symlink at the record's name is not a record";
+  ASSERT_TRUE(save_checkpoint(path, sample()).is_ok());
+  EXPECT_EQ(testing::read_all(victim), precious);
+  struct stat st {};
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the record replaced the symlink";
   ASSERT_TRUE(load_checkpoint(path, &rec, &corrupt).is_ok());
   ASSERT_TRUE(rec.has_value());
   expect_same(*rec, sample());
+  // The temporary of each save has its own unpredictable name, and none is
+  // left behind.
+  EXPECT_EQ(testing::directory_entries(dir.path()).size(), 3u);
+}
+
+TEST(Checkpoint, ALongTargetNameGetsARecordNameThatFits) {
+  std::string name(250, 'n');
+  std::string rec = record_name(name);
+  EXPECT_LE(rec.size() + 21, 255u) << "room for the temporary's suffix";
+  EXPECT_NE(rec, record_name(std::string(249, 'n') + "m")) << "names that share a head still differ";
+  EXPECT_EQ(record_name("disk.img"), ".disk.img.sparsync-checkpoint");
+  TempDir dir;
+  ASSERT_TRUE(save_checkpoint(dir.file(rec), sample()).is_ok());
 }
 
 TEST(Checkpoint, DevicePathLivesInTheStateDirectory) {

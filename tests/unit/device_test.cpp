@@ -31,13 +31,13 @@ std::unique_ptr<FileDevice> open_dev(const std::string& path, bool writable, Err
   return r.is_ok() ? r.take() : nullptr;
 }
 
-TargetOpenRequest req(const std::string& path, uint64_t size, bool dry_run, bool allow_larger) {
+// open_target on `path` with a request for a source of `size` bytes.
+Result<OpenedTarget> open_at(const std::string& path, uint64_t size, bool dry_run, bool allow_larger) {
   TargetOpenRequest r;
-  r.path = path;
   r.source_size = size;
   r.dry_run = dry_run;
   r.allow_larger_target = allow_larger;
-  return r;
+  return open_target(r, path);
 }
 
 class DeviceFile : public ::testing::Test {
@@ -173,7 +173,7 @@ TEST_F(DeviceFile, ShrunkFileExtentPastEndIsAnErrorNotAHole) {
 class OpenTargetFile : public DeviceFile {};
 
 TEST_F(OpenTargetFile, MissingIsCreatedSparseAtSourceSize) {
-  auto r = open_target(req(dir_.file("t"), 5 * kMiB + 3, false, false));
+  auto r = open_at(dir_.file("t"), 5 * kMiB + 3, false, false);
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ(r.value().reply.state, proto::TargetState::kCreated);
   EXPECT_TRUE(r.value().known_zero);
@@ -183,7 +183,7 @@ TEST_F(OpenTargetFile, MissingIsCreatedSparseAtSourceSize) {
 }
 
 TEST_F(OpenTargetFile, MissingInADryRunCreatesNothing) {
-  auto r = open_target(req(dir_.file("t"), kMiB, true, false));
+  auto r = open_at(dir_.file("t"), kMiB, true, false);
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ(r.value().reply.state, proto::TargetState::kMissingDryRun);
   EXPECT_EQ(r.value().device, nullptr);
@@ -194,7 +194,7 @@ TEST_F(OpenTargetFile, MissingInADryRunCreatesNothing) {
 TEST_F(OpenTargetFile, LargerIsTruncatedSmallerIsGrown) {
   SparseImage big(dir_.file("big"), 3 * kMiB);
   big.data(0, 3 * kMiB);
-  auto r = open_target(req(big.path(), kMiB, false, false));
+  auto r = open_at(big.path(), kMiB, false, false);
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ(r.value().reply.size, 3 * kMiB);  // what it had
   EXPECT_EQ(r.value().readable_size, kMiB);
@@ -203,7 +203,7 @@ TEST_F(OpenTargetFile, LargerIsTruncatedSmallerIsGrown) {
 
   SparseImage small(dir_.file("small"), kMiB);
   small.data(0, kMiB);
-  auto g = open_target(req(small.path(), 3 * kMiB, false, false));
+  auto g = open_at(small.path(), 3 * kMiB, false, false);
   ASSERT_TRUE(g.is_ok()) << g.status().message();
   EXPECT_EQ(g.value().readable_size, kMiB);
   EXPECT_EQ(testing::file_size(small.path()), 3 * kMiB);
@@ -212,7 +212,7 @@ TEST_F(OpenTargetFile, LargerIsTruncatedSmallerIsGrown) {
 
 TEST_F(OpenTargetFile, EmptyFileIsKnownZero) {
   SparseImage empty(dir_.file("e"), 0);
-  auto r = open_target(req(empty.path(), kMiB, false, false));
+  auto r = open_at(empty.path(), kMiB, false, false);
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_TRUE(r.value().known_zero);
   EXPECT_EQ(r.value().reply.state, proto::TargetState::kExisting);
@@ -222,7 +222,7 @@ TEST_F(OpenTargetFile, DryRunLeavesSizeBytesAndMtimeAlone) {
   SparseImage big(dir_.file("big"), 3 * kMiB);
   big.data(0, 3 * kMiB);
   const int64_t mtime = testing::mtime_ns(big.path());
-  auto r = open_target(req(big.path(), kMiB, true, false));
+  auto r = open_at(big.path(), kMiB, true, false);
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ(r.value().readable_size, kMiB);
   r = Result<OpenedTarget>(Status::ok());  // close it
@@ -231,14 +231,14 @@ TEST_F(OpenTargetFile, DryRunLeavesSizeBytesAndMtimeAlone) {
 }
 
 TEST_F(OpenTargetFile, MissingDirectoryIsATargetError) {
-  auto r = open_target(req(dir_.file("no/such/dir/t"), kMiB, false, false));
+  auto r = open_at(dir_.file("no/such/dir/t"), kMiB, false, false);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kTarget);
   EXPECT_NE(r.status().message().find(dir_.file("no/such/dir/t")), std::string::npos);
 }
 
 TEST_F(OpenTargetFile, DirectoryIsATargetError) {
-  auto r = open_target(req(dir_.path(), kMiB, false, false));
+  auto r = open_at(dir_.path(), kMiB, false, false);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kTarget);
 }
@@ -307,19 +307,19 @@ TEST_F(LoopDeviceTest, ZeroRangeZeroesTheDevice) {
 TEST_F(LoopDeviceTest, OpenTargetSizePolicy) {
   auto lo = loop(4 * kMiB);
   ASSERT_TRUE(lo);
-  auto smaller = open_target(req(lo->path(), 4 * kMiB + 4096, false, false));
+  auto smaller = open_at(lo->path(), 4 * kMiB + 4096, false, false);
   ASSERT_FALSE(smaller.is_ok());
   EXPECT_EQ(smaller.status().kind(), ErrorKind::kTarget);
   EXPECT_NE(smaller.status().message().find(lo->path()), std::string::npos);
   EXPECT_NE(smaller.status().message().find("less than"), std::string::npos) << smaller.status().message();
 
-  auto larger = open_target(req(lo->path(), kMiB, false, false));
+  auto larger = open_at(lo->path(), kMiB, false, false);
   ASSERT_FALSE(larger.is_ok());
   EXPECT_EQ(larger.status().kind(), ErrorKind::kTarget);
   EXPECT_NE(larger.status().message().find("--allow-larger-target"), std::string::npos);
 
   {
-    auto allowed = open_target(req(lo->path(), kMiB, false, true));
+    auto allowed = open_at(lo->path(), kMiB, false, true);
     ASSERT_TRUE(allowed.is_ok()) << allowed.status().message();
     EXPECT_EQ(allowed.value().readable_size, kMiB);
     EXPECT_EQ(allowed.value().reply.kind, proto::DeviceKind::kBlockDevice);
@@ -327,7 +327,7 @@ TEST_F(LoopDeviceTest, OpenTargetSizePolicy) {
     EXPECT_FALSE(allowed.value().known_zero);
   }
   {
-    auto equal = open_target(req(lo->path(), 4 * kMiB, false, false));
+    auto equal = open_at(lo->path(), 4 * kMiB, false, false);
     ASSERT_TRUE(equal.is_ok()) << equal.status().message();
     EXPECT_EQ(equal.value().readable_size, 4 * kMiB);
   }

@@ -75,6 +75,14 @@ const std::map<std::string, std::string>& golden_hex() {
        "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
        "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"
        "  00 00 00 40 00 00 00 00  1e 00 00 00  00 00 00 00 00 00 00 00  00"},
+      {"OPEN_SOURCE_FACTS",
+       "02 00 00 00 4e 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
+       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
+       "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"
+       "  00 00 00 40 00 00 00 00  1e 00 00 00  00 00 00 00 00 00 00 00  00  a0 01 00 00"},
+      {"OPEN_OK_SOURCE_FACTS",
+       "03 00 00 00 20 00 00 00  01  00  40 00  00 00 00 00  00 48 00 00 00 00 00 00"
+       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67  00 00"},
       {"DATA_ZSTD",
        "22 00 00 00 1e 00 00 00  00 20 00 00 00 00 00 00  00 10 00 00"
        "  28 b5 2f fd 00 58 4d 00 00 10 00 00 01 00 fb f7 01 16"},
@@ -173,6 +181,63 @@ TEST(GoldenVectors, OpenOk) {
   EXPECT_EQ(d.size, 18432u);
   EXPECT_EQ(d.path, "/srv/vm1.img");
   EXPECT_EQ(d.source_id, "");
+}
+
+// kFeatureSourceFacts: OPEN's optional tail, present or absent, never
+// anything else; OPEN_OK's flags and source_mode.
+TEST(GoldenVectors, OpenSourceFacts) {
+  Open m;
+  m.role = Role::kServerIsTarget;
+  m.hash_kind = HashKind::kXxh3_128;
+  m.block_size = 4096;
+  m.source_size = 18432;
+  m.path = "/srv/vm1.img";
+  m.source_id = "f:2049:131:1700000000";
+  m.has_source_facts = true;
+  m.source_mode = 0640;
+  EXPECT_EQ(frame(MsgType::kOpen, encode(m)), golden("OPEN_SOURCE_FACTS"));
+  Open d;
+  Bytes payload = payload_of(golden("OPEN_SOURCE_FACTS"), MsgType::kOpen);
+  ASSERT_TRUE(decode(payload, &d).is_ok());
+  EXPECT_TRUE(d.has_source_facts);
+  EXPECT_EQ(d.source_mode, 0640u);
+  Open plain;
+  ASSERT_TRUE(decode(payload_of(golden("OPEN"), MsgType::kOpen), &plain).is_ok());
+  EXPECT_FALSE(plain.has_source_facts);
+  EXPECT_EQ(plain.source_mode, 0u);
+  // One byte more or less than a whole tail is malformed, and so is a mode
+  // outside 07777.
+  for (size_t cut : {1u, 2u, 3u}) {
+    Bytes torn(payload.begin(), payload.end() - static_cast<long>(cut));
+    EXPECT_FALSE(decode(torn, &d).is_ok()) << cut;
+  }
+  Bytes longer = payload;
+  longer.push_back(0);
+  EXPECT_FALSE(decode(longer, &d).is_ok());
+  Bytes wide = payload;
+  wide[wide.size() - 3] = 0x10;  // 0x10a0 = 010240
+  EXPECT_FALSE(decode(wide, &d).is_ok());
+}
+
+TEST(GoldenVectors, OpenOkSourceFacts) {
+  OpenOk m;
+  m.kind = DeviceKind::kRegularFile;
+  m.state = TargetState::kExisting;
+  m.flags = static_cast<uint16_t>(static_cast<int>(CheckpointIgnored::kTargetChanged) << kOpenOkIgnoredShift);
+  m.size = 18432;
+  m.path = "/srv/vm1.img";
+  EXPECT_EQ(frame(MsgType::kOpenOk, encode(m)), golden("OPEN_OK_SOURCE_FACTS"));
+  OpenOk d;
+  Bytes payload = payload_of(golden("OPEN_OK_SOURCE_FACTS"), MsgType::kOpenOk);
+  ASSERT_TRUE(decode(payload, &d).is_ok());
+  EXPECT_EQ(d.flags, 0x40);
+  EXPECT_EQ((d.flags & kOpenOkIgnoredMask) >> kOpenOkIgnoredShift, 4);
+  Bytes unknown = payload;
+  unknown[2] = 0x02;  // flag bit 1: not defined
+  EXPECT_FALSE(decode(unknown, &d).is_ok());
+  Bytes wide = payload;
+  wide[5] = 0x10;  // source_mode 0x1000
+  EXPECT_FALSE(decode(wide, &d).is_ok());
 }
 
 TEST(GoldenVectors, Lanes) {
@@ -340,7 +405,9 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0x1fu);
+  EXPECT_EQ(kFeaturesOffered, 0x11fu);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureSourceFacts), 0x100u);
+  EXPECT_EQ(kOpenOkKnownFlags, 0x00f1);
   EXPECT_EQ(kOpenKnownFlags, 0x007f);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureLanes), 0x10u);
   EXPECT_EQ(kOpenLanes, 0x40);
