@@ -82,11 +82,11 @@ Status decide_resume(const TargetOpenRequest& req, const Device& dev, OpenedTarg
 }
 
 // The record that marks the target incomplete, written before its first change.
-Status mark_incomplete(const TargetOpenRequest& req, const Device* dev, const std::string& where_name,
+Status mark_incomplete(const TargetOpenRequest& req, const Device& dev, const std::string& where_name,
                        OpenedTarget* t) {
   t->checkpoint = CheckpointRecord{req.source_id, req.source_size, req.block_size, req.hash_kind,
                                    t->resume_offset, static_cast<uint64_t>(::time(nullptr)),
-                                   dev != nullptr ? dev->current_identity() : std::string("new")};
+                                   dev.current_identity()};
   Status s = save_checkpoint(*t->record, t->checkpoint);
   if (s.is_ok()) return s;
   return Status(s.kind(), "refusing to sync onto " + where_name + ": its checkpoint record cannot be written (" +
@@ -114,17 +114,24 @@ Result<OpenedTarget> create_target(const TargetOpenRequest& req, const ResolvedP
   auto place = record_place(where, false);
   if (!place.is_ok()) return place.status();
   t.record = std::move(place.value());
-  // The mark first: a directory where no record can be written refuses the
-  // run before anything is created.
-  SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, nullptr, where.given, &t));
+  // Created (O_EXCL) and locked before the record is written, so that of
+  // two runs racing to create it only the one that holds it writes one.
   auto created = FileDevice::create(where, req.source_size, new_file_mode(req.source_mode));
-  if (!created.is_ok()) {
-    (void)remove_checkpoint(*t.record);
-    return created.status();
-  }
+  if (!created.is_ok()) return created.status();
   std::unique_ptr<FileDevice> dev = created.take();
+  Status marked = mark_incomplete(req, *dev, where.given, &t);
+  if (!marked.is_ok()) {
+    // Nothing of value is lost: remove the empty file this run made, if
+    // the name still holds it.
+    struct stat ours {}, named {};
+    if (::fstat(dev->fd(), &ours) == 0 &&
+        ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
+      (void)::unlinkat(where.dir.get(), where.name.c_str(), 0);
+    }
+    return marked;
+  }
   dev->enable_direct_writes();  // where refused, all writes stay buffered
-  t.checkpoint.target_id = dev->current_identity();
   t.device = std::move(dev);
   t.reply.state = proto::TargetState::kCreated;
   t.created_in.reset(::fcntl(where.dir.get(), F_DUPFD_CLOEXEC, 0));
@@ -207,7 +214,7 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPat
     if (!place.is_ok()) return place.status();
     t.record = std::move(place.value());
     SPARSYNC_RETURN_IF_ERROR(decide_resume(req, *dev, &t));
-    SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, dev.get(), where.given, &t));
+    SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, *dev, where.given, &t));
     // The first change to an existing target, now that nothing can refuse.
     if (!block && old_size != req.source_size) {
       SPARSYNC_RETURN_IF_ERROR(dev->set_size(req.source_size));
