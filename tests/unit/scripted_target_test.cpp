@@ -224,6 +224,36 @@ TEST_F(SummaryRequired, FinalFlushFailureIsTheTargetsErrorNotSuccess) {
   }
 }
 
+TEST_F(SummaryRequired, ResumeAtTheEndOfAnUnalignedImageHasNothingLeftToDo) {
+  // A run interrupted after its last chunk checkpoints at the image end,
+  // which for an image of 3 blocks and 100 bytes is not a block boundary;
+  // the next run resumes there, receives no reports, sends nothing, and
+  // still needs the target's SUMMARY to succeed.
+  const uint64_t size = 3 * kBlock + 100;
+  MemoryDevice src(size, ErrorKind::kSource);
+  src.fill_pattern(0, size, 41);
+  MemoryDevice dst(size, ErrorKind::kTarget);
+  dst.fill(0, src.contents());
+  const SessionParams p = session_params(size);
+  PairResult o = run_against(src, p, [&](int fd) {
+    FrameReader in(fd);
+    FrameWriter out(fd);
+    TargetSessionInput input;
+    input.device = &dst;
+    input.params = p;
+    input.readable_size = size;
+    input.resume_offset = size;
+    TargetSessionResult r;
+    return run_target_session(input, in, out, &r);
+  });
+  ASSERT_TRUE(o.source.is_ok()) << o.source.message();
+  ASSERT_TRUE(o.target.is_ok()) << o.target.message();
+  EXPECT_EQ(o.source_stats.resumed_from, size);
+  EXPECT_EQ(o.source_stats.bytes_scanned, 0u);
+  EXPECT_EQ(o.source_stats.changed_blocks + o.source_stats.unchanged_blocks, 0u);
+  EXPECT_EQ(src.reads(), 0) << "nothing below the resume point is read";
+}
+
 // --- a scripted target ------------------------------------------------------
 
 TEST_F(SummaryRequired, HangUpAfterDoneWithoutSummaryFails) {
