@@ -5,7 +5,8 @@
 // S6). A DONE that claims other sizes or byte counts, a source that hangs up
 // before DONE, or sends ERROR instead, must leave the target failed with the
 // right kind and message, its checkpoint record in place, and no SUMMARY
-// sent. A control run with a true DONE shows the script itself is right.
+// sent; so must a CHECKPOINT that is not a forward block boundary. A control
+// run with a true DONE shows the script itself is right.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/checkpoint_store.h"
 #include "common/frame_io.h"
@@ -42,6 +44,7 @@ struct Script {
   std::function<void(proto::Done*)> spoil_done;  // null: a true DONE
   bool hang_up_before_done = false;
   std::string error_instead_of_done;  // non-empty: ERROR (source code) instead of DONE
+  std::vector<uint64_t> checkpoints;  // CHECKPOINTs sent after the DATA and HOLE
 };
 
 struct Answer {
@@ -67,6 +70,9 @@ Answer play_source(int fd, const Script& script) {
   const std::vector<uint8_t> bytes = testing::pattern_bytes(5, 0, 256 * kKiB);
   EXPECT_TRUE(out.write_data(0, bytes.data(), static_cast<uint32_t>(bytes.size())).is_ok());
   EXPECT_TRUE(out.write(proto::MsgType::kHole, proto::encode(proto::Hole{512 * kKiB, 64 * kKiB})).is_ok());
+  for (uint64_t at : script.checkpoints) {
+    EXPECT_TRUE(out.write(proto::MsgType::kCheckpoint, proto::encode(proto::Checkpoint{at})).is_ok());
+  }
   if (script.hang_up_before_done) return a;
   if (!script.error_instead_of_done.empty()) {
     EXPECT_TRUE(out.write(proto::MsgType::kError, proto::encode(proto::Error{proto::ErrorCode::kSource,
@@ -186,6 +192,31 @@ TEST_F(ScriptedSource, ErrorInsteadOfDoneIsTheSourcesError) {
   EXPECT_EQ(s.message(), why);
   EXPECT_TRUE(s.from_peer());
   expect_incomplete(a);
+}
+
+TEST_F(ScriptedSource, CheckpointThatIsNotAForwardBlockBoundaryFailsTheRun) {
+  // A record vouches for everything below it, so it only ever moves
+  // forward, on a block boundary (or the image end) inside the image.
+  struct Case {
+    const char* what;
+    std::vector<uint64_t> checkpoints;
+  };
+  const Case cases[] = {
+      {"backwards", {512 * kKiB, 256 * kKiB}},
+      {"inside a block", {256 * kKiB + 1}},
+      {"past the image end", {kImage + kBlock}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    Answer a;
+    Status s = run(Script{nullptr, false, "", c.checkpoints}, &a);
+    ASSERT_FALSE(s.is_ok()) << "a CHECKPOINT " << c.what << " was accepted";
+    EXPECT_EQ(s.kind(), ErrorKind::kProtocol) << s.message();
+    EXPECT_NE(s.message().find("source sent CHECKPOINT at offset " + std::to_string(c.checkpoints.back())),
+              std::string::npos)
+        << s.message();
+    expect_incomplete(a);
+  }
 }
 
 }  // namespace
