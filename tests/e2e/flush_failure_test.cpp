@@ -28,9 +28,9 @@ namespace sparsync {
 namespace flush_failure {
 namespace {
 
+using testing::CommandResult;
 using testing::kKiB;
 using testing::kMiB;
-using testing::CommandResult;
 using testing::LoopDevice;
 using testing::SparseImage;
 using testing::TempDir;

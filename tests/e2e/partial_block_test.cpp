@@ -115,10 +115,10 @@ TEST_P(PartialBlock, HolesStartingInsideBlocks) {
       .data(2 * b_, 2 * kFs, 3)
       .hole(2 * b_ + 2 * kFs, b_ - 2 * kFs)  // block 2: other data, then a hole
       .hole(4 * b_, b_)
-      .data(5 * b_ - kFs, kFs, 4)            // block 4: a hole, then its last 4 KiB data
-      .hole(6 * b_ - kFs, 2 * kFs)           // blocks 5-6: data, a hole across the boundary, data
-      .hole(8 * b_, b_)                      // block 8: zero
-      .hole(10 * b_ + kFs, b_ - kFs);        // block 10: 4 KiB of data, then a hole
+      .data(5 * b_ - kFs, kFs, 4)      // block 4: a hole, then its last 4 KiB data
+      .hole(6 * b_ - kFs, 2 * kFs)     // blocks 5-6: data, a hole across the boundary, data
+      .hole(8 * b_, b_)                // block 8: zero
+      .hole(10 * b_ + kFs, b_ - kFs);  // block 10: 4 KiB of data, then a hole
   // HOLE over blocks 2, 4-6 and 10; DATA for block 8; 0, 1, 3, 7, 9, 11 stay.
   sync_and_check(src.path(), dst.path(), Want{6, 6, b_, 5 * b_});
 }
@@ -154,8 +154,9 @@ TEST_P(PartialBlock, ShortLastBlockHalfHole) {
 }
 
 INSTANTIATE_TEST_SUITE_P(LargerThanTheFilesystemBlock, PartialBlock,
-                         ::testing::Values(Params{"64K", 64 * kKiB, "xxh3"}, Params{"64K", 64 * kKiB, "sha256"},
-                                           Params{"1M", kMiB, "xxh3"}, Params{"1M", kMiB, "sha256"}),
+                         ::testing::Values(Params{"64K", 64 * kKiB, "xxh3"},
+                                           Params{"64K", 64 * kKiB, "sha256"}, Params{"1M", kMiB, "xxh3"},
+                                           Params{"1M", kMiB, "sha256"}),
                          params_name);
 
 }  // namespace

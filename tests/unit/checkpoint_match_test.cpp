@@ -64,9 +64,7 @@ TEST_F(CheckpointMatch, AnotherSourceComparesFromTheStart) {
   EXPECT_EQ(resume_offset("file:2049:131:4194304:1700000000", "file:2049:132:4194304:1700000000"), 0u);
 }
 
-TEST_F(CheckpointMatch, StdinNeverResumesEvenFromAStdinRecord) {
-  EXPECT_EQ(resume_offset("", ""), 0u);
-}
+TEST_F(CheckpointMatch, StdinNeverResumesEvenFromAStdinRecord) { EXPECT_EQ(resume_offset("", ""), 0u); }
 
 }  // namespace
 }  // namespace checkpoint_match

@@ -66,14 +66,21 @@ const Layout kLayouts[] = {
      }},
     {"holes in the middle of blocks only", [](uint64_t b) { return 3 * b; },
      [](SparseImage& img, uint64_t b) {
-       img.data(0, 3 * b, 9).hole(kFsBlock, kFsBlock).hole(b + b / 2, kFsBlock).hole(3 * b - 2 * kFsBlock, kFsBlock);
+       img.data(0, 3 * b, 9)
+           .hole(kFsBlock, kFsBlock)
+           .hole(b + b / 2, kFsBlock)
+           .hole(3 * b - 2 * kFsBlock, kFsBlock);
      }},
     {"short last block: a hole, then data to the end", [](uint64_t b) { return 2 * b + b / 2 + 100; },
-     [](SparseImage& img, uint64_t b) { img.data(0, b, 10).data(2 * b + kFsBlock, b / 2 + 100 - kFsBlock, 11); }},
+     [](SparseImage& img, uint64_t b) {
+       img.data(0, b, 10).data(2 * b + kFsBlock, b / 2 + 100 - kFsBlock, 11);
+     }},
     {"short last block: data, then a hole to the end", [](uint64_t b) { return 2 * b + b / 2 + 100; },
      [](SparseImage& img, uint64_t b) { img.data(2 * b, kFsBlock, 12); }},
     {"written zeros after a hole inside a block", [](uint64_t b) { return 3 * b; },
-     [](SparseImage& img, uint64_t b) { img.data(0, b, 13).zeros(b + kFsBlock, b - kFsBlock).data(2 * b, b, 14); }},
+     [](SparseImage& img, uint64_t b) {
+       img.data(0, b, 13).zeros(b + kFsBlock, b - kFsBlock).data(2 * b, b, 14);
+     }},
 };
 
 struct Report {
