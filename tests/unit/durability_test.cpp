@@ -233,5 +233,28 @@ TEST_F(Durability, SourceReadErrorMidRunLeavesATrueRecord) {
   expect_invariant_held();
 }
 
+TEST_F(Durability, HoleRangesBelowACheckpointAreAppliedBeforeIt) {
+  // The source turns 2-10 MiB into a hole over the target's old data. The
+  // HOLE for it is still pending in the sender when the CHECKPOINT at 10 MiB
+  // falls due: it must go out first, or the target makes a record vouching
+  // for 2-10 MiB while they still hold the old data (and a crash then leaves
+  // them so for good: a resumed run starts at 10 MiB).
+  dst_.fill_pattern(0, kSize, 99);
+  dst_.set_volatile_writes(true);  // the old data is durable
+  ASSERT_TRUE(src_.zero_range(2 * kMiB, 8 * kMiB).is_ok());
+  want_ = src_.contents();  // before any target operation, so the hook checks against it
+  TargetSessionInput input = input_;
+  input.readable_size = kSize;
+  input.known_zero = false;
+  Outcome o = run_pair(src_, dst_, params_, options_, input);
+  ASSERT_TRUE(o.source.is_ok()) << o.source.message();
+  ASSERT_TRUE(o.target.is_ok()) << o.target.message();
+  EXPECT_EQ(o.source_stats.hole_bytes, 8 * kMiB);
+  EXPECT_GE(o.source_stats.checkpoints, 3u);
+  dst_.crash();
+  EXPECT_TRUE(dst_.contents() == want_) << "a finished run is durable";
+  expect_invariant_held();
+}
+
 }  // namespace
 }  // namespace sparsync

@@ -60,6 +60,24 @@ Bytes read_raw(int fd, size_t n) {
   return b;
 }
 
+// A read or write that waits this long here is a bug (everything is in this
+// process), so it fails with EAGAIN instead of blocking until ctest's
+// 300 s timeout. A backstop only: the tests below end their streams (or
+// check what is readable) so that a broken reader fails at once.
+void bound_socket_waits(int fd) {
+  timeval tv{};
+  tv.tv_sec = 20;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0) << std::strerror(errno);
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0) << std::strerror(errno);
+}
+
+// Bytes waiting on fd without blocking (0 when none).
+size_t readable_now(int fd) {
+  int n = 0;
+  EXPECT_EQ(::ioctl(fd, FIONREAD, &n), 0);
+  return static_cast<size_t>(n);
+}
+
 class FrameIoTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -69,7 +87,13 @@ class FrameIoTest : public ::testing::Test {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0) << std::strerror(errno);
     a_.reset(fds[0]);
     b_.reset(fds[1]);
+    bound_socket_waits(a_.get());
+    bound_socket_waits(b_.get());
   }
+  // The test has written all it will: a reader that wants more bytes than
+  // were sent (a broken length check, a wrong count) sees the end of the
+  // stream and fails now, instead of waiting for bytes that never come.
+  void end_of_stream() { ASSERT_EQ(::shutdown(a_.get(), SHUT_WR), 0) << std::strerror(errno); }
   // Frames go a_ -> b_.
   UniqueFd a_;
   UniqueFd b_;
@@ -102,6 +126,7 @@ TEST_F(FrameIoTest, WriteReadRoundTrip) {
     expected_bytes += proto::kFrameHeaderSize + f.payload.size();
     EXPECT_EQ(w.bytes_written(), expected_bytes);
   }
+  end_of_stream();
   uint64_t read_bytes = 0;
   Frame got;
   got.payload.assign(100, 9);  // stale contents must be replaced
@@ -114,6 +139,9 @@ TEST_F(FrameIoTest, WriteReadRoundTrip) {
     EXPECT_EQ(r.bytes_read(), read_bytes);
   }
   EXPECT_EQ(r.bytes_read(), w.bytes_written());
+  // Nothing more than was sent: a reader that lost a frame's bytes (or made
+  // some up) would have been out of step above, or finds one here.
+  EXPECT_EQ(r.read(&got).kind(), ErrorKind::kConnection);
 }
 
 TEST_F(FrameIoTest, WriteDataMatchesGoldenEncoding) {
@@ -126,6 +154,7 @@ TEST_F(FrameIoTest, WriteDataMatchesGoldenEncoding) {
   Status s = w.write_data(4096, body.data(), static_cast<uint32_t>(body.size()));
   ASSERT_TRUE(s.is_ok()) << s.message();
   EXPECT_EQ(w.bytes_written(), golden.size());
+  end_of_stream();
   EXPECT_EQ(read_raw(b_.get(), golden.size()), golden);
 }
 
@@ -142,6 +171,9 @@ TEST_F(FrameIoTest, WriteDataEncodingEdgeValues) {
       ASSERT_EQ(expected[0], 0x20);
       for (int i = 0; i < 8; ++i) expected.push_back(static_cast<uint8_t>(offset >> (8 * i)));
       expected.insert(expected.end(), body.begin(), body.end());
+      // A unix socket queues a write's bytes at the reader before write
+      // returns: check the count first, so a short frame fails, not blocks.
+      ASSERT_EQ(readable_now(b_.get()), expected.size()) << "offset " << offset << " n " << n;
       EXPECT_EQ(read_raw(b_.get(), expected.size()), expected) << "offset " << offset << " n " << n;
     }
   }
@@ -154,7 +186,10 @@ TEST_F(FrameIoTest, WriteDataRoundTripThroughReader) {
   // must run at once and writev must resume after partial writes.
   Bytes body = pattern_bytes(proto::kMaxDataPerFrame, 42);
   Status ws;
-  std::thread writer([&] { ws = w.write_data(123456789, body.data(), static_cast<uint32_t>(body.size())); });
+  std::thread writer([&] {
+    ws = w.write_data(123456789, body.data(), static_cast<uint32_t>(body.size()));
+    end_of_stream();
+  });
   Frame f;
   Status rs = r.read(&f);
   writer.join();
@@ -176,7 +211,10 @@ TEST_F(FrameIoTest, MaxPayloadFrameRoundTrip) {
   FrameReader r(b_.get());
   Bytes payload = pattern_bytes(proto::kMaxPayload, 7);
   Status ws;
-  std::thread writer([&] { ws = w.write(MsgType::kHash, payload); });
+  std::thread writer([&] {
+    ws = w.write(MsgType::kHash, payload);
+    end_of_stream();
+  });
   Frame f;
   Status rs = r.read(&f);
   writer.join();
@@ -282,8 +320,11 @@ TEST_F(FrameIoTest, WriteToClosedPeerIsConnection) {
 
 TEST_F(FrameIoTest, OversizedHeaderRejectedWithoutAllocating) {
   write_raw(a_.get(), header_bytes(MsgType::kData, proto::kMaxPayload + 1));
-  // Some payload bytes follow; none may be consumed as a payload.
+  // Some payload bytes follow; none may be consumed as a payload. Then the
+  // stream ends: a reader that passed the header would wait for the rest of
+  // a payload that never comes, and fail ("mid-frame") instead of hanging.
   write_raw(a_.get(), pattern_bytes(64, 1));
+  end_of_stream();
   FrameReader r(b_.get());
   Frame f;
   ASSERT_EQ(f.payload.capacity(), 0u);
@@ -297,6 +338,7 @@ TEST_F(FrameIoTest, OversizedHeaderRejectedWithoutAllocating) {
 
 TEST_F(FrameIoTest, HugeLengthRejectedWithoutAllocating) {
   write_raw(a_.get(), header_bytes(MsgType::kHash, 0xffffffffu));
+  end_of_stream();
   FrameReader r(b_.get());
   Frame f;
   Status s = r.read(&f);
@@ -307,6 +349,7 @@ TEST_F(FrameIoTest, HugeLengthRejectedWithoutAllocating) {
 TEST_F(FrameIoTest, BadHeaderTypeOrReservedRejected) {
   {
     write_raw(a_.get(), Bytes{0x99, 0, 0, 0, 4, 0, 0, 0});
+    end_of_stream();
     FrameReader r(b_.get());
     Frame f;
     Status s = r.read(&f);
@@ -318,6 +361,7 @@ TEST_F(FrameIoTest, BadHeaderTypeOrReservedRejected) {
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
   UniqueFd c(fds[0]), d(fds[1]);
   write_raw(c.get(), Bytes{0x20, 0, 1, 0, 4, 0, 0, 0});
+  ASSERT_EQ(::shutdown(c.get(), SHUT_WR), 0);
   FrameReader r(d.get());
   Frame f;
   Status s = r.read(&f);
@@ -475,13 +519,6 @@ TEST_F(FrameIoTest, ConcurrentWritersNeverInterleave) {
 namespace sparsync {
 namespace {
 
-// Bytes waiting on fd without blocking (0 when none).
-size_t readable_now(int fd) {
-  int n = 0;
-  EXPECT_EQ(::ioctl(fd, FIONREAD, &n), 0);
-  return static_cast<size_t>(n);
-}
-
 TEST_F(FrameIoTest, CoalescedSmallFramesWaitForAnAnsweredFrameAndKeepTheirOrder) {
   FrameWriter w(a_.get());
   ASSERT_TRUE(w.set_coalescing(true).is_ok());
@@ -495,6 +532,7 @@ TEST_F(FrameIoTest, CoalescedSmallFramesWaitForAnAnsweredFrameAndKeepTheirOrder)
   const size_t total = 4 * proto::kFrameHeaderSize + (8 + 4096) + 16 + (8 + 100) + 8;
   EXPECT_EQ(readable_now(b_.get()), total);
   EXPECT_EQ(w.bytes_written(), total);
+  end_of_stream();
   FrameReader r(b_.get());
   Frame f;
   ASSERT_TRUE(r.read(&f).is_ok());

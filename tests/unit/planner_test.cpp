@@ -1,7 +1,9 @@
 // The planner's decision table (src/source/planner.h), one case each, plus
-// coalescing, the short last block, and the wholesale hole-vs-zero shortcut.
+// coalescing, the short last block, the wholesale hole-vs-zero shortcut, and
+// digests compared in full (every byte, both hash kinds).
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "common/block_hash.h"
@@ -204,6 +206,46 @@ TEST(Planner, DigestIndexIsRelativeToThePiece) {
   auto r = plan(p, SourcePiece{3 * kBs, 3 * kBs, data.data()}, TargetPiece{false, dig.data()});
   EXPECT_TRUE(r.ops.empty());
   EXPECT_EQ(r.counts.unchanged_blocks, 3u);
+}
+
+// Issue 15, item 16: a planner that compared only a prefix of each digest
+// (say the first 8 bytes) would call a changed block unchanged whenever the
+// digests happened to agree there. Real data cannot produce such digests on
+// demand, so the target's are made from the source's with one byte flipped:
+// byte 0, byte 8 (just past a 64-bit prefix), the last byte, and every byte
+// between, for XXH3-128 (16 bytes) and SHA-256 (32 bytes). The changed block
+// is the middle one of a piece that starts past block 0, and the short last
+// block of the image is checked the same way.
+TEST(Planner, DigestsDifferingInAnySingleByteMeanData) {
+  for (auto kind : {proto::HashKind::kXxh3_128, proto::HashKind::kSha256}) {
+    const size_t digest_len = proto::hash_length(kind);
+    ASSERT_EQ(digest_len, kind == proto::HashKind::kSha256 ? 32u : 16u);
+    const uint64_t size = 6 * kBs + 123;  // blocks 0-5 whole, block 6 short
+    auto p = params(size, kind);
+    std::vector<uint8_t> data(size);
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<uint8_t>(i * 7 + 1);
+    // The piece covers blocks 2..6: digests[0] is block 2's.
+    const uint8_t* piece = data.data() + 2 * kBs;
+    std::vector<uint8_t> piece_bytes(data.begin() + 2 * kBs, data.end());
+    const auto same = digests_of(p, piece_bytes, 2 * kBs);
+    ASSERT_EQ(same.size(), 5 * digest_len);
+    for (size_t byte = 0; byte < digest_len; ++byte) {
+      for (uint64_t block : {uint64_t{4}, uint64_t{6}}) {
+        SCOPED_TRACE(std::string(kind == proto::HashKind::kSha256 ? "SHA-256" : "XXH3-128") +
+                     ", digest byte " + std::to_string(byte) + " of block " + std::to_string(block));
+        auto target = same;
+        target[(block - 2) * digest_len + byte] ^= 0x01;
+        auto r = plan(p, SourcePiece{2 * kBs, size - 2 * kBs, piece}, TargetPiece{false, target.data()});
+        expect_ops(r.ops, {{OpKind::kData, block * kBs, p.block_length(block)}});
+        EXPECT_EQ(r.counts.changed_blocks, 1u);
+        EXPECT_EQ(r.counts.unchanged_blocks, 4u);
+      }
+    }
+    // The unflipped digests, for contrast: nothing to send.
+    auto r = plan(p, SourcePiece{2 * kBs, size - 2 * kBs, piece}, TargetPiece{false, same.data()});
+    EXPECT_TRUE(r.ops.empty());
+    EXPECT_EQ(r.counts.unchanged_blocks, 5u);
+  }
 }
 
 }  // namespace
