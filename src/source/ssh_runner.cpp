@@ -11,6 +11,7 @@
 #include "common/frame_io.h"
 #include "common/handshake.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "common/protocol_constants.h"
 #include "common/unique_fd.h"
 #include "common/units.h"
@@ -31,6 +32,10 @@ std::string trim(const std::string& s) {
 
 bool contains(const std::string& haystack, const char* needle) { return haystack.find(needle) != std::string::npos; }
 
+// The first line of what a far command wrote, to quote in one of our lines:
+// the far side's text, so escaped.
+std::string far_first_line(const std::string& text) { return printable(trim(first_line(text))); }
+
 std::string command_for(const SshOptions& o, const std::string& binary, const char* args) {
   return std::string(o.sudo ? "sudo -n " : "") + shell_quote(binary) + " " + args;
 }
@@ -38,8 +43,7 @@ std::string command_for(const SshOptions& o, const std::string& binary, const ch
 // The far command's stderr, once it is known to be for the user: one line
 // each, prefixed with the host like everything the pump relays.
 void print_far_stderr(const std::string& host, const std::string& text) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) log::error(host + ": " + line);
+  (void)split_far_stderr(text, true, [&](std::string_view line) { log::error(far_stderr_line(host, line)); });
 }
 
 // What the far command's exit and stderr say when it ended before answering
@@ -49,16 +53,16 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
   int code = t.exit_status();
   const std::string& host = t.peer_name();
   if (o.sudo && (contains(err, "password is required") || contains(err, "terminal is required"))) {
-    return Status(ErrorKind::kConnection, "sudo on " + host + " wants a password (" + trim(first_line(err)) +
+    return Status(ErrorKind::kConnection, "sudo on " + host + " wants a password (" + far_first_line(err) +
                                               "); allow " + t.connection().destination() + " to run sparsync with NOPASSWD there, "
                                               "or drop --sudo");
   }
   if (o.sudo && code == 127 && contains(err, "sudo")) {
-    return Status(ErrorKind::kConnection, "sudo is not installed on " + host + " (" + trim(first_line(err)) +
+    return Status(ErrorKind::kConnection, "sudo is not installed on " + host + " (" + far_first_line(err) +
                                               "); install it or connect as a user who may write the target");
   }
   if (code == 127 || code == 126 || contains(err, "command not found")) {
-    *seen = trim(first_line(err));
+    *seen = far_first_line(err);
     return Found::kMissing;
   }
   print_far_stderr(host, err);
@@ -113,7 +117,7 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
       *started = std::move(t);
       return Found::kReady;
     }
-    *seen = "it has " + peer.software + ", speaking protocol " + std::to_string(peer.version);
+    *seen = "it has " + printable(peer.software) + ", speaking protocol " + std::to_string(peer.version);
     found = Found::kOtherVersion;
   } else {
     Status answer = unexpected_frame(f, "HELLO");
@@ -155,7 +159,7 @@ Result<std::string> upload_self(SshConnection& c, const std::string& why) {
   if (run.value().exit_status != 0 || dir.empty() || dir[0] != '/') {
     return Status(ErrorKind::kConnection, "'" + cmd + "' on " + host + " failed (exit " +
                                               std::to_string(run.value().exit_status) +
-                                              "): " + trim(first_line(run.value().err)));
+                                              "): " + far_first_line(run.value().err));
   }
   if (arch != u.machine) {
     remove_remote_dir(c, dir);
@@ -171,7 +175,7 @@ Result<std::string> upload_self(SshConnection& c, const std::string& why) {
   if (s.is_ok() && (copied.value().exit_status != 0 || !copied.value().stdin_complete)) {
     s = Status(ErrorKind::kConnection, "uploading sparsync to " + host + ":" + path + " failed (exit " +
                                            std::to_string(copied.value().exit_status) +
-                                           "): " + trim(first_line(copied.value().err)));
+                                           "): " + far_first_line(copied.value().err));
   }
   if (!s.is_ok()) {
     remove_remote_dir(c, dir);
