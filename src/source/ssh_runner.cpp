@@ -5,7 +5,6 @@
 #include <sys/utsname.h>
 
 #include <cerrno>
-#include <sstream>
 #include <vector>
 
 #include "common/frame_io.h"
@@ -18,6 +17,7 @@
 #include "source/ssh_connection.h"
 #include "source/ssh_exec.h"
 #include "source/ssh_transport.h"
+#include "source/ssh_upload.h"
 
 namespace sparsync {
 namespace {
@@ -80,17 +80,17 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
 // set), one speaking another version or no sparsync protocol at all, and a
 // missing binary apart; `*connection` comes back for an upload unless ready.
 Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std::string& binary,
-                           const std::string& upload_dir, std::unique_ptr<SshTransport>* started,
+                           std::unique_ptr<RemoteUpload> upload, std::unique_ptr<SshTransport>* started,
                            std::string* seen) {
   const SshOptions o = (*connection)->options();
   const std::string shown = command_for(o, binary, "--server");  // what messages quote
   std::string cmd = shown;
-  // The far shell removes an upload once the server ends, however it ends: a
-  // dropped link or a killed client closes the server's stdin, it exits, and
-  // the shell goes on. The transport still removes it after a normal end too,
-  // so the directory is gone when the client exits and a failure is reported.
-  if (!upload_dir.empty()) cmd += "; s=$?; rm -rf -- " + shell_quote(upload_dir) + "; exit $s";
-  auto opened = SshTransport::start(std::move(*connection), cmd, upload_dir);
+  // The shell that holds an upload removes it however the run ends
+  // (source/ssh_upload.h); this one removes it too once the server ends, in
+  // case that shell was killed outright. A dropped link or a killed client
+  // closes the server's stdin, it exits, and this shell goes on.
+  if (upload) cmd += "; s=$?; rm -rf -- " + shell_quote(upload->dir()) + "; exit $s";
+  auto opened = SshTransport::start(std::move(*connection), cmd, std::move(upload));
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<SshTransport> t = opened.take();
   FrameReader in(t->read_fd());
@@ -134,54 +134,16 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   return found;
 }
 
-// Copies /proc/self/exe to a fresh `mktemp -d` directory on the far host and
-// returns that directory.
-Result<std::string> upload_self(SshConnection& c, const std::string& why) {
-  const std::string& host = c.peer_name();
+// Copies /proc/self/exe to the far host (source/ssh_upload.h): into a
+// directory a far shell holds and removes however the run ends.
+Result<std::unique_ptr<RemoteUpload>> upload_self(SshConnection& c, const std::string& why) {
   struct utsname u;
   if (::uname(&u) != 0) return errno_status(ErrorKind::kInternal, "uname", errno);
   UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self.valid()) return errno_status(ErrorKind::kInternal, "opening /proc/self/exe to upload it", errno);
   struct stat st;
-  uint64_t size = ::fstat(self.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  // One round trip for both questions: every exec costs a login shell there.
-  std::string cmd = "uname -m && mktemp -d \"${TMPDIR:-/tmp}/sparsync.XXXXXXXXXX\"";
-  auto run = ssh_exec(c, cmd);
-  if (!run.is_ok()) return run.status();
-  // The last two lines: a chatty login script may print before our command.
-  std::vector<std::string> lines;
-  std::istringstream in(run.value().out);
-  for (std::string line; std::getline(in, line);) {
-    if (!trim(line).empty()) lines.push_back(trim(line));
-  }
-  std::string arch = lines.size() >= 2 ? lines[lines.size() - 2] : "";
-  std::string dir = lines.empty() ? "" : lines.back();
-  if (run.value().exit_status != 0 || dir.empty() || dir[0] != '/') {
-    return Status(ErrorKind::kConnection, "'" + cmd + "' on " + host + " failed (exit " +
-                                              std::to_string(run.value().exit_status) +
-                                              "): " + far_first_line(run.value().err));
-  }
-  if (arch != u.machine) {
-    remove_remote_dir(c, dir);
-    return Status(ErrorKind::kConnection, host + " is " + arch + " and this sparsync is built for " + u.machine +
-                                              ", so it cannot be uploaded (" + why +
-                                              "); install sparsync there or give its path with --remote-path");
-  }
-  std::string path = dir + "/sparsync";
-  log::info(why + "; uploading this sparsync (" + format_bytes(size) + ") to " + host + ":" + path +
-            " for this run");
-  auto copied = ssh_exec(c, "cat > " + shell_quote(path) + " && chmod 700 " + shell_quote(path), self.get());
-  Status s = copied.status();
-  if (s.is_ok() && (copied.value().exit_status != 0 || !copied.value().stdin_complete)) {
-    s = Status(ErrorKind::kConnection, "uploading sparsync to " + host + ":" + path + " failed (exit " +
-                                           std::to_string(copied.value().exit_status) +
-                                           "): " + far_first_line(copied.value().err));
-  }
-  if (!s.is_ok()) {
-    remove_remote_dir(c, dir);
-    return s;
-  }
-  return dir;
+  if (::fstat(self.get(), &st) != 0) return errno_status(ErrorKind::kInternal, "fstat /proc/self/exe", errno);
+  return RemoteUpload::start(c, self.get(), static_cast<uint64_t>(st.st_size), u.machine, why);
 }
 
 }  // namespace
@@ -193,7 +155,7 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
   const std::string host = c->peer_name();
   std::unique_ptr<SshTransport> t;
   std::string seen;
-  auto found = start_server(&c, options.remote_path, "", &t, &seen);
+  auto found = start_server(&c, options.remote_path, nullptr, &t, &seen);
   if (!found.is_ok()) return found.status();
   if (found.value() == Found::kReady) return std::unique_ptr<Transport>(std::move(t));
   std::string why = found.value() == Found::kMissing
@@ -206,10 +168,12 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
     return Status(kind, why + "; install the same sparsync there, give its path with --remote-path, or "
                               "drop --no-upload to upload this one for the run");
   }
-  auto dir = upload_self(*c, why);
-  if (!dir.is_ok()) return dir.status();
-  // From here the transport (or what start built of it) removes the upload, also on failure.
-  auto again = start_server(&c, dir.value() + "/sparsync", dir.value(), &t, &seen);
+  auto upload = upload_self(*c, why);
+  if (!upload.is_ok()) return upload.status();
+  std::string binary = upload.value()->binary();
+  // From here the transport (or what start built of it) holds the upload
+  // and releases it when it ends, also on failure.
+  auto again = start_server(&c, binary, upload.take(), &t, &seen);
   if (!again.is_ok()) return again.status();
   if (again.value() != Found::kReady) {
     return Status(ErrorKind::kProtocol, "the sparsync uploaded to " + host + " did not answer HELLO (" +
