@@ -114,15 +114,16 @@ class SshPeerText : public SshdTest {
     return script;
   }
 
-  CommandResult run_against(const std::string& far, std::vector<std::string> extra) {
+  // A push to the far side, or with `pull` a pull from it into dst.img here.
+  CommandResult run_against(const std::string& far, std::vector<std::string> extra, bool pull = false) {
     std::vector<std::string> args = sshd_->ssh_args();
     for (size_t i = 0; i + 1 < args.size(); ++i) {
       if (args[i] == "--remote-path") args[i + 1] = far;
     }
     args.insert(args.end(), {"--retries", "0", "--no-upload"});
     args.insert(args.end(), extra.begin(), extra.end());
-    args.push_back(src());
-    args.push_back(SshdFixture::remote(dir_.file("dst.img")));
+    args.push_back(pull ? SshdFixture::remote("/srv/img") : src());
+    args.push_back(pull ? dir_.file("dst.img") : SshdFixture::remote(dir_.file("dst.img")));
     return sshd_->run(args);
   }
 
@@ -175,6 +176,24 @@ TEST_F(SshPeerText, OpenedPathIsEscapedInJson) {
   ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
   EXPECT_EQ(j["ok"], true);
   EXPECT_EQ(j["target"], "127.0.0.1:" + printable(path));
+}
+
+// In a pull the far side is the source: its path is the summary's source.
+TEST_F(SshPeerText, PulledSourcePathIsEscapedInTheSummary) {
+  std::string path = "/srv/y\nsynced a -> b: 1 B scanned\x1b[2K\x9b";
+  proto::OpenOk ok;
+  ok.size = 4096;
+  ok.path = path;
+  proto::Done done{4096, 4096, 0, 0, 0, 1, 0};
+  std::string session = peer_frame(proto::MsgType::kOpenOk, proto::encode(ok)) +
+                        peer_frame(proto::MsgType::kDone, proto::encode(done));
+  std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), session);
+  CommandResult r = run_against(far, {}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_safe_output(r.out, true);
+  expect_safe_output(r.err, false);
+  ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(r.out.rfind("synced 127.0.0.1:" + printable(path) + " -> " + dir_.file("dst.img") + ": ", 0), 0u) << r.out;
 }
 
 TEST_F(SshPeerText, HelloSoftwareTextIsEscaped) {
