@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "common/messages.h"
 #include "common/printable.h"
 #include "support/files.h"
+#include "support/pty.h"
 #include "support/sshd_test.h"
 
 namespace sparsync::testing {
@@ -194,6 +196,29 @@ TEST_F(SshPeerText, PulledSourcePathIsEscapedInTheSummary) {
   expect_safe_output(r.err, false);
   ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   EXPECT_EQ(r.out.rfind("synced 127.0.0.1:" + printable(path) + " -> " + dir_.file("dst.img") + ": ", 0), 0u) << r.out;
+}
+
+// On a terminal the only escapes are our own progress line's ("\r",
+// "\x1b[K"); the far side's stderr and ERROR arrive while it is drawn.
+TEST_F(SshPeerText, OnATerminalOnlyOurOwnEscapesReachIt) {
+  std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), peer_error(proto::ErrorCode::kTarget, kHostileText),
+                                     "", kHostileText + "\n", 0);
+  std::vector<std::string> argv = {"/usr/bin/env", "-u", "SSH_AUTH_SOCK", "HOME=" + sshd_->home(), SPARSYNC_BINARY};
+  std::vector<std::string> args = sshd_->ssh_args();
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--remote-path") args[i + 1] = far;
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--retries", "0", "--no-upload", src(), SshdFixture::remote(dir_.file("dst.img"))});
+  CommandResult r = run_with_pty_stderr(argv);
+  EXPECT_EQ(r.exit_code, 4) << printable(r.err);
+  EXPECT_NE(r.err.find("\x1b[K"), std::string::npos) << "no progress line was drawn";
+  std::string text = r.err;
+  for (const char* ours : {"\x1b[K", "\r"}) {
+    for (size_t at; (at = text.find(ours)) != std::string::npos;) text.erase(at, std::strlen(ours));
+  }
+  expect_safe_output(text, false);
+  EXPECT_NE(text.find("sparsync: 127.0.0.1: " + printable(kHostileText) + "\n"), std::string::npos) << printable(text);
 }
 
 TEST_F(SshPeerText, HelloSoftwareTextIsEscaped) {
