@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/printable.h"
 #include "common/units.h"
+#include "source/ssh_exec.h"
 
 namespace sparsync {
 namespace {
@@ -21,11 +22,6 @@ constexpr size_t kOutputCap = 64 * 1024;
 // Releasing is the last thing a run does: a far side that does not answer
 // within this is gone, and its shell sees its stdin close when sshd does.
 constexpr int kReleaseSeconds = 10;
-
-std::string first_line_of(const std::string& text) {
-  size_t nl = text.find('\n');
-  return printable(nl == std::string::npos ? text : text.substr(0, nl));
-}
 
 }  // namespace
 
@@ -131,7 +127,7 @@ Status RemoteUpload::failure(const std::string& what) {
   }
   int code = ssh_channel_is_eof(ch_) != 0 || ssh_channel_is_closed(ch_) != 0 ? ssh_channel_get_exit_status(ch_) : -1;
   return Status(ErrorKind::kConnection,
-                what + " failed (exit " + std::to_string(code) + "): " + first_line_of(err_));
+                what + " failed (exit " + std::to_string(code) + "): " + printable(first_line(err_)));
 }
 
 void RemoteUpload::release() {
