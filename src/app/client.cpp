@@ -11,6 +11,7 @@
 #include "app/source_facts.h"
 #include "app/summary.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "source/source_session.h"
 #include "source/stream_source.h"
 #include "target/target_open.h"
@@ -154,7 +155,8 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   FrameWriter lanes_out(lanes_fd);
   FrameWriter& out = lanes_fd >= 0 ? lanes_out : main_out;
   o->source_shown = r.source_stdin ? "stdin" : resolved_path(r.source);
-  o->target_shown = t.peer_name() == "local" ? ok.path : t.peer_name() + ":" + ok.path;
+  // The path the far side says it opened is its text: escaped for the summary, -v and JSON.
+  o->target_shown = t.peer_name() == "local" ? printable(ok.path) : t.peer_name() + ":" + printable(ok.path);
   o->target_created = ok.state == proto::TargetState::kCreated;
   if (facts_negotiated) {
     o->checkpoint_ignored = checkpoint_ignored_name(
@@ -185,7 +187,7 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
-  o->source_shown = t.peer_name() + ":" + ok.path;
+  o->source_shown = t.peer_name() + ":" + printable(ok.path);
   const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
   o->source_live = facts_negotiated && (ok.flags & proto::kOpenOkSourceLive) != 0;
   TargetOpenRequest treq{.source_size = ok.size,

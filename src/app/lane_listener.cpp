@@ -1,13 +1,16 @@
 #include "app/lane_listener.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -81,26 +84,26 @@ std::optional<LaneOwner> sudo_caller() {
 
 Result<std::unique_ptr<LaneListener>> LaneListener::create(std::optional<LaneOwner> owner) {
   std::unique_ptr<LaneListener> l(new LaneListener());
-  std::string tmpl = socket_parent() + "/sparsync-lanes-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    return errno_status(ErrorKind::kTarget, "creating a directory for lanes in " + socket_parent(), errno);
-  }
-  l->dir_ = tmpl;
-  std::string path = l->dir_ + "/s";
+  const std::string parent = socket_parent();
+  SPARSYNC_RETURN_IF_ERROR(l->make_directory(parent));
+  const std::string path = parent + "/" + l->name_ + "/s";
+  // Bound where the directory is, whatever its name leads to by now.
+  const std::string bound = "/proc/self/fd/" + std::to_string(l->dir_fd_.get()) + "/s";
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) {
     return Status(ErrorKind::kTarget, "lane socket path " + path + " is too long");
   }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  std::memcpy(addr.sun_path, bound.c_str(), bound.size() + 1);
   l->listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!l->listener_.valid()) return errno_status(ErrorKind::kTarget, "socket", errno);
   if (::bind(l->listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(l->listener_.get(), proto::kMaxLanes) != 0) {
     return errno_status(ErrorKind::kTarget, "listening on " + path, errno);
   }
-  if (owner && (::chown(path.c_str(), owner->uid, owner->gid) != 0 ||
-                ::chown(l->dir_.c_str(), owner->uid, owner->gid) != 0)) {
+  // The socket first, while the directory is still only ours.
+  if (owner && (::fchownat(l->dir_fd_.get(), "s", owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+                ::fchown(l->dir_fd_.get(), owner->uid, owner->gid) != 0)) {
     return errno_status(ErrorKind::kTarget,
                         "handing the lane socket " + path + " to uid " + std::to_string(owner->uid), errno);
   }
@@ -112,14 +115,54 @@ Result<std::unique_ptr<LaneListener>> LaneListener::create(std::optional<LaneOwn
   return l;
 }
 
+// mkdtemp, relative to an fd of `parent`, then an fd of the result that
+// is checked to be the 0700 directory this process just made.
+Status LaneListener::make_directory(const std::string& parent) {
+  parent_fd_.reset(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent_fd_.valid()) return errno_status(ErrorKind::kTarget, "opening " + parent + " for lanes", errno);
+  for (int attempt = 0; attempt < 16 && name_.empty(); ++attempt) {
+    uint8_t r[6];
+    if (::getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {
+      return errno_status(ErrorKind::kInternal, "getrandom", errno);
+    }
+    char name[32];
+    std::snprintf(name, sizeof name, "sparsync-lanes-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+    if (::mkdirat(parent_fd_.get(), name, 0700) == 0) {
+      name_ = name;
+    } else if (errno != EEXIST) {
+      return errno_status(ErrorKind::kTarget, "creating a directory for lanes in " + parent, errno);
+    }
+  }
+  if (name_.empty()) return Status(ErrorKind::kTarget, "creating a directory for lanes in " + parent + ": all names taken");
+  dir_fd_.reset(::openat(parent_fd_.get(), name_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!dir_fd_.valid() || ::fstat(dir_fd_.get(), &st) != 0 || st.st_uid != ::geteuid() ||
+      (st.st_mode & 0777) != 0700) {
+    dir_fd_.reset();  // not ours: nothing is removed from it either
+    return Status(ErrorKind::kTarget, "the lane directory " + parent + "/" + name_ +
+                                          " was replaced as it was made; not using lanes");
+  }
+  return Status::ok();
+}
+
 LaneListener::~LaneListener() { remove(); }
 
+// Relative to the fds: a name planted since (by the sudo caller who owns the
+// directory now, or by whoever can write the parent) is never followed.
 void LaneListener::remove() {
   listener_.reset();
-  if (dir_.empty()) return;
-  ::unlink((dir_ + "/s").c_str());
-  ::rmdir(dir_.c_str());
-  dir_.clear();
+  if (dir_fd_.valid()) ::unlinkat(dir_fd_.get(), "s", 0);
+  if (!name_.empty() && parent_fd_.valid() && dir_fd_.valid()) {
+    struct stat ours {}, there {};
+    if (::fstat(dir_fd_.get(), &ours) == 0 &&
+        ::fstatat(parent_fd_.get(), name_.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+        ours.st_dev == there.st_dev && ours.st_ino == there.st_ino) {
+      ::unlinkat(parent_fd_.get(), name_.c_str(), AT_REMOVEDIR);
+    }
+  }
+  name_.clear();
+  dir_fd_.reset();
+  parent_fd_.reset();
 }
 
 Result<std::vector<UniqueFd>> LaneListener::accept_lanes(uint16_t count, double seconds) {

@@ -6,6 +6,12 @@
 // reach it, and each lane must present the random token sent in LANES.
 // Under `--sudo` the forwards are made by the login user's sshd, not by
 // root, so the directory and socket are handed to the user sudo ran us for.
+// That user may then rename the directory away and plant a symlink at its
+// name, and the parent ($TMPDIR) may be writable by others: so after the
+// directory is made, nothing is done by path. The socket is bound, handed
+// over and removed relative to the directory's fd (bound through
+// /proc/self/fd), and the directory removed from the parent's fd only if
+// the name still holds it.
 // Thread-safety: one thread.
 #pragma once
 
@@ -53,9 +59,12 @@ class LaneListener {
 
  private:
   LaneListener() = default;
+  Status make_directory(const std::string& parent);
   void remove();
 
-  std::string dir_;
+  UniqueFd parent_fd_;  // the directory the lane directory was made in
+  UniqueFd dir_fd_;     // the lane directory itself
+  std::string name_;    // its name in the parent; empty once removed
   UniqueFd listener_;
   proto::Lanes offer_;
 };

@@ -1,6 +1,7 @@
 #include "app/metrics_file.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,17 +9,20 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <sstream>
 #include <vector>
 
 #include "common/checkpoint_store.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 
 namespace sparsync {
 namespace {
 
 constexpr const char* kLastSuccess = "sparsync_last_success_timestamp_seconds";
+// A file of ours is about 1.6 KiB; this bounds what a planted one costs.
+constexpr size_t kPreviousFileCap = 64 * 1024;
 
 struct Metric {
   const char* name;
@@ -41,6 +45,50 @@ bool is_number(const std::string& text) {
   errno = 0;
   (void)std::strtod(text.c_str(), &end);
   return errno == 0 && end != nullptr && *end == '\0';
+}
+
+std::string base_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The previous file's text, to carry the last success over a failed run.
+// The directory may be writable by others: a link planted at the name is
+// not followed, a FIFO or device is not opened for reading (O_NONBLOCK, then
+// only a regular file is read), and no more than kPreviousFileCap bytes are
+// read. Anything else counts as no previous file, and says so.
+std::string read_previous(int dirfd, const std::string& name, const std::string& path) {
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() && errno == ENOENT) return "";
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    log::error("metrics file " + path + " is not a regular file (" +
+               (fd.valid() ? std::string("a FIFO, device or directory") : std::string(std::strerror(errno))) +
+               "); not reading it, replacing it");
+    return "";
+  }
+  std::string text(kPreviousFileCap, '\0');
+  size_t got = 0;
+  (void)read_full(fd.get(), text.data(), text.size(), &got);
+  text.resize(got);
+  return text;
+}
+
+// A new file beside the metrics file, under a name no one can guess in
+// advance: O_EXCL and O_NOFOLLOW, so nothing planted there is written
+// through. A dot name: the textfile collector reads only *.prom, and ls
+// hides it.
+UniqueFd create_temporary(int dirfd, const std::string& name, std::string* tmp) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    uint8_t r[8];
+    if (::getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) return UniqueFd();
+    char hex[17];
+    for (size_t i = 0; i < sizeof r; ++i) std::snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    *tmp = "." + name + "." + hex;
+    UniqueFd fd(::openat(dirfd, tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (fd.valid() || errno != EEXIST) return fd;
+  }
+  return UniqueFd();
 }
 
 }  // namespace
@@ -111,42 +159,44 @@ Status check_metrics_path(const std::string& path) {
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status(ErrorKind::kUsage, "--metrics-file " + path + ": directory " + dir + " does not exist");
   }
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+  // lstat: in a directory others can write, a link there may be planted.
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    return Status(ErrorKind::kUsage, "--metrics-file " + path +
+                                         " is a symbolic link; give the file's own path (sparsync replaces the "
+                                         "file and never writes or reads through a link)");
+  }
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     return Status(ErrorKind::kUsage, "--metrics-file " + path + ": not a regular file");
   }
   return Status::ok();
 }
 
 Status write_metrics_file(const std::string& path, const MetricsRun& run) {
-  std::optional<std::string> last_success;
-  if (run.exit_code != 0) {
-    std::ifstream old(path);
-    std::stringstream text;
-    text << old.rdbuf();
-    last_success = find_last_success(text.str());
-  }
-  std::string text = metrics_text(run, last_success);
   std::string dir = directory_of(path);
-  std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-  // A dot name: the textfile collector reads only *.prom, and ls hides it.
-  std::string tmp = dir + "/." + base + ".XXXXXX";
-  std::vector<char> name(tmp.begin(), tmp.end());
-  name.push_back('\0');
-  UniqueFd fd(::mkstemp(name.data()));
+  std::string name = base_name(path);
+  UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirfd.valid()) return errno_status(ErrorKind::kInternal, "metrics file: cannot open directory " + dir, errno);
+  std::optional<std::string> last_success;
+  if (run.exit_code != 0) last_success = find_last_success(read_previous(dirfd.get(), name, path));
+  std::string text = metrics_text(run, last_success);
+  std::string tmp;
+  UniqueFd fd = create_temporary(dirfd.get(), name, &tmp);
   if (!fd.valid()) return errno_status(ErrorKind::kInternal, "metrics file: cannot create a file in " + dir, errno);
-  tmp = name.data();
   int err = 0;
-  // mkstemp makes 0600; the collector usually runs as another user.
+  // Whatever the umask: the collector usually runs as another user.
   if (::fchmod(fd.get(), 0644) != 0) err = errno;
   if (err == 0) err = write_full(fd.get(), text.data(), text.size());
   if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
   if (err == 0 && ::close(fd.release()) != 0) err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  // renameat replaces whatever is at the name (a planted link or FIFO
+  // included) and never follows it.
+  if (err == 0 && ::renameat(dirfd.get(), tmp.c_str(), dirfd.get(), name.c_str()) != 0) err = errno;
   if (err != 0) {
-    ::unlink(tmp.c_str());
+    ::unlinkat(dirfd.get(), tmp.c_str(), 0);
     return errno_status(ErrorKind::kInternal, "metrics file " + path, err);
   }
-  return fsync_directory(dir);
+  if (::fsync(dirfd.get()) != 0) return errno_status(ErrorKind::kInternal, "metrics file: fsync of " + dir, errno);
+  return Status::ok();
 }
 
 }  // namespace sparsync

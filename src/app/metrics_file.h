@@ -4,7 +4,12 @@
 // target="...". The file is replaced atomically (temporary file in the same
 // directory, fsync, rename, fsync of the directory), so the collector never
 // reads half a file. A failed run keeps the previous file's
-// sparsync_last_success_timestamp_seconds.
+// sparsync_last_success_timestamp_seconds. The directory may be writable by
+// others (a shared collector directory, sparsync as root in cron): every
+// name is opened relative to the directory's fd, the temporary is created
+// O_EXCL|O_NOFOLLOW under an unpredictable name, and the previous file is
+// read only if it is a regular file (no link followed, no FIFO waited on),
+// 64 KiB at most.
 // Thread-safety: plain functions.
 #pragma once
 
@@ -36,7 +41,8 @@ std::string metrics_text(const MetricsRun& run, const std::optional<std::string>
 // text, if there is a well-formed one.
 std::optional<std::string> find_last_success(const std::string& file_text);
 
-// Refuses (usage error) a path whose directory does not exist, before the run.
+// Refuses (usage error) a path whose directory does not exist, or that is a
+// symbolic link or not a regular file, before the run.
 Status check_metrics_path(const std::string& path);
 
 // Reads the previous file (when the run failed), then replaces it atomically.

@@ -2,17 +2,30 @@
 
 #include "app/map_output.h"
 #include "common/device.h"
+#include "common/printable.h"
 #include "common/units.h"
 
 #include <nlohmann/json.hpp>
 
 namespace sparsync {
+namespace {
+
+// Strings are printable() before they get here; should one slip through,
+// invalid UTF-8 must cost a replacement character, not abort the run's
+// report (dump() throws by default).
+std::string dump_one_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
 
 std::string summary_line(const SyncRequest& request, const SyncOutcome& o) {
   const SyncStats& s = o.stats;
   double secs = o.seconds > 0 ? o.seconds : 1e-9;
   std::string line = request.dry_run ? "dry run " : "synced ";
-  line += o.source_shown + " -> " + o.target_shown + ": ";
+  // The far side's path is escaped where it arrives; a local path with a
+  // newline in its name must not split the line either.
+  line += printable(o.source_shown) + " -> " + printable(o.target_shown) + ": ";
   line += format_bytes(s.bytes_scanned) + " scanned, ";
   line += format_bytes(s.data_bytes) + (request.dry_run ? " data would be sent, " : " sent as data, ");
   line += format_bytes(s.hole_bytes) + (request.dry_run ? " would be zeroed, " : " sent as holes, ");
@@ -40,8 +53,8 @@ std::string summary_json(const SyncRequest& request, const SyncOutcome& o) {
       {"ok", true},
       {"exit_code", 0},
       {"dry_run", request.dry_run},
-      {"source", o.source_shown},
-      {"target", o.target_shown},
+      {"source", printable(o.source_shown)},
+      {"target", printable(o.target_shown)},
       {"target_created", o.target_created},
       {"block_size", request.block_size},
       {"bytes_scanned", s.bytes_scanned},
@@ -71,7 +84,7 @@ std::string summary_json(const SyncRequest& request, const SyncOutcome& o) {
     j["verify_match"] = o.verify.match;
     j["sha256"] = o.verify.local_sha256;
   }
-  return j.dump();
+  return dump_one_line(j);
 }
 
 double changed_percent(const SyncStats& s) {
@@ -110,8 +123,8 @@ std::vector<std::string> verbose_details(const SyncOutcome& o) {
 }
 
 std::string failure_json(int exit_code, const std::string& message) {
-  nlohmann::json j = {{"ok", false}, {"exit_code", exit_code}, {"error", message}};
-  return j.dump();
+  nlohmann::json j = {{"ok", false}, {"exit_code", exit_code}, {"error", printable(message)}};
+  return dump_one_line(j);
 }
 
 }  // namespace sparsync

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "common/printable.h"
 #include "common/unique_fd.h"
 
 namespace sparsync {
@@ -160,7 +161,8 @@ Status unexpected_frame(const Frame& frame, const char* expected) {
     proto::Error e;
     Status s = proto::decode(frame.payload, &e);
     if (!s.is_ok()) return s;
-    return Status(static_cast<ErrorKind>(static_cast<int>(e.code)), e.message).as_from_peer();
+    // The peer's words reach terminals, logs and JSON: escaped here, once.
+    return Status(static_cast<ErrorKind>(static_cast<int>(e.code)), printable(e.message)).as_from_peer();
   }
   return Status(ErrorKind::kProtocol, std::string("peer sent ") + proto::msg_type_name(frame.type) +
                                           " where " + expected + " was expected");

@@ -2,13 +2,15 @@
 
 #include <string>
 
+#include "common/printable.h"
+
 namespace sparsync {
 
 std::string software_version() { return std::string("sparsync ") + SPARSYNC_VERSION; }
 
 static Status version_mismatch(const proto::Hello& peer, const char* peer_role) {
   return Status(ErrorKind::kProtocol,
-                std::string(peer_role) + " (" + peer.software + ") speaks protocol version " +
+                std::string(peer_role) + " (" + printable(peer.software) + ") speaks protocol version " +
                     std::to_string(peer.version) + ", this " + software_version() +
                     " speaks version " + std::to_string(proto::kProtocolVersion) +
                     "; install the same sparsync version on both hosts");

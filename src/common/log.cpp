@@ -5,6 +5,8 @@
 #include <atomic>
 #include <mutex>
 
+#include "common/printable.h"
+
 namespace sparsync::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
@@ -21,7 +23,9 @@ void emit(Level lvl, const std::string& line) {
     out = g_prefix;
   }
   out += ": ";
-  out += line;
+  // One line, whatever it holds: text from a peer is escaped where it enters,
+  // and this catches what was missed (printable() never escapes twice).
+  out += printable(line);
   out += '\n';
   std::lock_guard<std::mutex> lock(g_sink_mu);
   if (g_sink) {

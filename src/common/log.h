@@ -1,6 +1,8 @@
 // Minimal stderr logging. Every line the tool prints about a problem goes
 // through here so that the server side's lines can be told apart (prefix)
-// and -q/-v work in one place. Thread-safety: each call writes one line with
+// and -q/-v work in one place. Each line is passed through printable(), so
+// no control character or invalid UTF-8 reaches the terminal or a log.
+// Thread-safety: each call writes one line with
 // a single write(2), so lines from threads never interleave.
 #pragma once
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/printable.h"
 
 namespace sparsync {
 namespace {
@@ -253,7 +254,9 @@ int SshConnection::keyboard_interactive() {
       char echo = 0;
       const char* prompt = ssh_userauth_kbdint_getprompt(session_, static_cast<unsigned int>(i), &echo);
       char buf[512];
-      if (ssh_getpass(prompt != nullptr ? prompt : "", buf, sizeof(buf), echo != 0 ? 1 : 0, 0) != 0) {
+      // The far sshd's words on our terminal: escaped like all its text.
+      std::string shown = printable(prompt != nullptr ? prompt : "");
+      if (ssh_getpass(shown.c_str(), buf, sizeof(buf), echo != 0 ? 1 : 0, 0) != 0) {
         return SSH_AUTH_DENIED;
       }
       ssh_userauth_kbdint_setanswer(session_, static_cast<unsigned int>(i), buf);

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <vector>
 
-#include "common/log.h"
 
 namespace sparsync {
 namespace {
@@ -37,13 +36,6 @@ void capture(std::string* into, const char* data, int n) {
 std::string first_line(const std::string& text) {
   size_t nl = text.find('\n');
   return nl == std::string::npos ? text : text.substr(0, nl);
-}
-
-void remove_remote_dir(SshConnection& c, const std::string& dir) {
-  auto run = ssh_exec(c, "rm -rf -- " + shell_quote(dir));
-  if (!run.is_ok() || run.value().exit_status != 0) {
-    log::error("could not remove the uploaded sparsync in " + c.peer_name() + ":" + dir + "; remove it by hand");
-  }
 }
 
 Result<ExecResult> ssh_exec(SshConnection& c, const std::string& command, int stdin_fd) {

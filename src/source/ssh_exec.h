@@ -1,6 +1,6 @@
-// Short helper commands on the far host over their own exec channels:
-// `uname -m`, `mktemp -d`, uploading a file through
-// `cat > path`, cleaning up. Each runs to completion before returning.
+// Short helper commands on the far host over their own exec channels, each
+// run to completion before returning. (An upload of this binary is not one:
+// its shell lives as long as the run, source/ssh_upload.h.)
 // Thread-safety: uses the connection's session; call from its owning thread.
 #pragma once
 
@@ -21,10 +21,6 @@ struct ExecResult {
 // Runs `command`; feeds it the contents of `stdin_fd` first when >= 0, then
 // EOF. Fails only when the channel fails, not on a non-zero exit.
 Result<ExecResult> ssh_exec(SshConnection& connection, const std::string& command, int stdin_fd = -1);
-
-// Removes `dir` and all in it on the far host; a failure is logged, since
-// the run's own outcome matters more than the leftover.
-void remove_remote_dir(SshConnection& connection, const std::string& dir);
 
 // First line of `text` without the newline, for one-line messages.
 std::string first_line(const std::string& text);

@@ -14,6 +14,7 @@
 
 #include "common/byte_buffer.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "source/ssh_output.h"
 
 namespace sparsync {
@@ -36,6 +37,26 @@ constexpr uint64_t kGrowEvery = kReadWindow / 2;
 constexpr size_t kHeldCap = 64 * 1024;
 
 }  // namespace
+
+std::string far_stderr_line(const std::string& host, std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return host + ": " + printable(line);
+}
+
+size_t split_far_stderr(std::string_view text, bool flush, const std::function<void(std::string_view)>& emit) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    size_t end = std::min(nl, start + kFarStderrLineCap);  // npos: no newline yet
+    if (end > text.size()) {
+      if (!flush) break;
+      end = text.size();
+    }
+    emit(text.substr(start, end - start));
+    start = end == nl ? end + 1 : end;
+  }
+  return start;
+}
 
 ChannelPump::ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,
                          int keepalive_seconds, long io_timeout_seconds)
@@ -165,18 +186,9 @@ void ChannelPump::relay_stderr(const char* data, size_t len, bool flush) {
 // Through log, so a line never lands in the middle of a live progress line.
 void ChannelPump::write_stderr_lines(const char* data, size_t len, bool flush) {
   stderr_partial_.append(data != nullptr ? data : "", len);
-  size_t start = 0;
-  for (;;) {
-    size_t nl = stderr_partial_.find('\n', start);
-    if (nl == std::string::npos) break;
-    log::error(host_ + ": " + stderr_partial_.substr(start, nl - start));
-    start = nl + 1;
-  }
-  stderr_partial_.erase(0, start);
-  if (flush && !stderr_partial_.empty()) {
-    log::error(host_ + ": " + stderr_partial_);
-    stderr_partial_.clear();
-  }
+  size_t used = split_far_stderr(stderr_partial_, flush,
+                                 [this](std::string_view line) { log::error(far_stderr_line(host_, line)); });
+  stderr_partial_.erase(0, used);
 }
 
 // A read that never waits (the pump polls), up to `count` bytes into `dest`

@@ -16,9 +16,11 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "common/status.h"
@@ -26,6 +28,20 @@
 #include "source/lane_channels.h"
 
 namespace sparsync {
+
+// One line of the far command's stderr as we print it: after the host name,
+// without the CR of a CRLF ending, and escaped (common/printable.h): it is
+// the far side's text, and must not move the cursor or pass for our output.
+std::string far_stderr_line(const std::string& host, std::string_view line);
+
+// A far "line" longer than this is printed in pieces of this size, so a far
+// side that never ends a line cannot make us hold all it writes.
+constexpr size_t kFarStderrLineCap = 4096;
+
+// Calls `emit` for each line of `text` (newline dropped, longer lines in
+// pieces of kFarStderrLineCap) and returns the bytes used; the rest is an
+// unfinished line, which `flush` emits too.
+size_t split_far_stderr(std::string_view text, bool flush, const std::function<void(std::string_view)>& emit);
 
 struct PumpResult {
   Status status;         // a transport failure (lost connection), else ok

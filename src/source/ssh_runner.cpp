@@ -5,18 +5,19 @@
 #include <sys/utsname.h>
 
 #include <cerrno>
-#include <sstream>
 #include <vector>
 
 #include "common/frame_io.h"
 #include "common/handshake.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "common/protocol_constants.h"
 #include "common/unique_fd.h"
 #include "common/units.h"
 #include "source/ssh_connection.h"
 #include "source/ssh_exec.h"
 #include "source/ssh_transport.h"
+#include "source/ssh_upload.h"
 
 namespace sparsync {
 namespace {
@@ -31,6 +32,10 @@ std::string trim(const std::string& s) {
 
 bool contains(const std::string& haystack, const char* needle) { return haystack.find(needle) != std::string::npos; }
 
+// The first line of what a far command wrote, to quote in one of our lines:
+// the far side's text, so escaped.
+std::string far_first_line(const std::string& text) { return printable(trim(first_line(text))); }
+
 std::string command_for(const SshOptions& o, const std::string& binary, const char* args) {
   return std::string(o.sudo ? "sudo -n " : "") + shell_quote(binary) + " " + args;
 }
@@ -38,8 +43,7 @@ std::string command_for(const SshOptions& o, const std::string& binary, const ch
 // The far command's stderr, once it is known to be for the user: one line
 // each, prefixed with the host like everything the pump relays.
 void print_far_stderr(const std::string& host, const std::string& text) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) log::error(host + ": " + line);
+  (void)split_far_stderr(text, true, [&](std::string_view line) { log::error(far_stderr_line(host, line)); });
 }
 
 // What the far command's exit and stderr say when it ended before answering
@@ -49,16 +53,16 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
   int code = t.exit_status();
   const std::string& host = t.peer_name();
   if (o.sudo && (contains(err, "password is required") || contains(err, "terminal is required"))) {
-    return Status(ErrorKind::kConnection, "sudo on " + host + " wants a password (" + trim(first_line(err)) +
+    return Status(ErrorKind::kConnection, "sudo on " + host + " wants a password (" + far_first_line(err) +
                                               "); allow " + t.connection().destination() + " to run sparsync with NOPASSWD there, "
                                               "or drop --sudo");
   }
   if (o.sudo && code == 127 && contains(err, "sudo")) {
-    return Status(ErrorKind::kConnection, "sudo is not installed on " + host + " (" + trim(first_line(err)) +
+    return Status(ErrorKind::kConnection, "sudo is not installed on " + host + " (" + far_first_line(err) +
                                               "); install it or connect as a user who may write the target");
   }
   if (code == 127 || code == 126 || contains(err, "command not found")) {
-    *seen = trim(first_line(err));
+    *seen = far_first_line(err);
     return Found::kMissing;
   }
   print_far_stderr(host, err);
@@ -76,17 +80,17 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
 // set), one speaking another version or no sparsync protocol at all, and a
 // missing binary apart; `*connection` comes back for an upload unless ready.
 Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std::string& binary,
-                           const std::string& upload_dir, std::unique_ptr<SshTransport>* started,
+                           std::unique_ptr<RemoteUpload> upload, std::unique_ptr<SshTransport>* started,
                            std::string* seen) {
   const SshOptions o = (*connection)->options();
   const std::string shown = command_for(o, binary, "--server");  // what messages quote
   std::string cmd = shown;
-  // The far shell removes an upload once the server ends, however it ends: a
-  // dropped link or a killed client closes the server's stdin, it exits, and
-  // the shell goes on. The transport still removes it after a normal end too,
-  // so the directory is gone when the client exits and a failure is reported.
-  if (!upload_dir.empty()) cmd += "; s=$?; rm -rf -- " + shell_quote(upload_dir) + "; exit $s";
-  auto opened = SshTransport::start(std::move(*connection), cmd, upload_dir);
+  // The shell that holds an upload removes it however the run ends
+  // (source/ssh_upload.h); this one removes it too once the server ends, in
+  // case that shell was killed outright. A dropped link or a killed client
+  // closes the server's stdin, it exits, and this shell goes on.
+  if (upload) cmd += "; s=$?; rm -rf -- " + shell_quote(upload->dir()) + "; exit $s";
+  auto opened = SshTransport::start(std::move(*connection), cmd, std::move(upload));
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<SshTransport> t = opened.take();
   FrameReader in(t->read_fd());
@@ -113,7 +117,7 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
       *started = std::move(t);
       return Found::kReady;
     }
-    *seen = "it has " + peer.software + ", speaking protocol " + std::to_string(peer.version);
+    *seen = "it has " + printable(peer.software) + ", speaking protocol " + std::to_string(peer.version);
     found = Found::kOtherVersion;
   } else {
     Status answer = unexpected_frame(f, "HELLO");
@@ -130,54 +134,16 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   return found;
 }
 
-// Copies /proc/self/exe to a fresh `mktemp -d` directory on the far host and
-// returns that directory.
-Result<std::string> upload_self(SshConnection& c, const std::string& why) {
-  const std::string& host = c.peer_name();
+// Copies /proc/self/exe to the far host (source/ssh_upload.h): into a
+// directory a far shell holds and removes however the run ends.
+Result<std::unique_ptr<RemoteUpload>> upload_self(SshConnection& c, const std::string& why) {
   struct utsname u;
   if (::uname(&u) != 0) return errno_status(ErrorKind::kInternal, "uname", errno);
   UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self.valid()) return errno_status(ErrorKind::kInternal, "opening /proc/self/exe to upload it", errno);
   struct stat st;
-  uint64_t size = ::fstat(self.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  // One round trip for both questions: every exec costs a login shell there.
-  std::string cmd = "uname -m && mktemp -d \"${TMPDIR:-/tmp}/sparsync.XXXXXXXXXX\"";
-  auto run = ssh_exec(c, cmd);
-  if (!run.is_ok()) return run.status();
-  // The last two lines: a chatty login script may print before our command.
-  std::vector<std::string> lines;
-  std::istringstream in(run.value().out);
-  for (std::string line; std::getline(in, line);) {
-    if (!trim(line).empty()) lines.push_back(trim(line));
-  }
-  std::string arch = lines.size() >= 2 ? lines[lines.size() - 2] : "";
-  std::string dir = lines.empty() ? "" : lines.back();
-  if (run.value().exit_status != 0 || dir.empty() || dir[0] != '/') {
-    return Status(ErrorKind::kConnection, "'" + cmd + "' on " + host + " failed (exit " +
-                                              std::to_string(run.value().exit_status) +
-                                              "): " + trim(first_line(run.value().err)));
-  }
-  if (arch != u.machine) {
-    remove_remote_dir(c, dir);
-    return Status(ErrorKind::kConnection, host + " is " + arch + " and this sparsync is built for " + u.machine +
-                                              ", so it cannot be uploaded (" + why +
-                                              "); install sparsync there or give its path with --remote-path");
-  }
-  std::string path = dir + "/sparsync";
-  log::info(why + "; uploading this sparsync (" + format_bytes(size) + ") to " + host + ":" + path +
-            " for this run");
-  auto copied = ssh_exec(c, "cat > " + shell_quote(path) + " && chmod 700 " + shell_quote(path), self.get());
-  Status s = copied.status();
-  if (s.is_ok() && (copied.value().exit_status != 0 || !copied.value().stdin_complete)) {
-    s = Status(ErrorKind::kConnection, "uploading sparsync to " + host + ":" + path + " failed (exit " +
-                                           std::to_string(copied.value().exit_status) +
-                                           "): " + trim(first_line(copied.value().err)));
-  }
-  if (!s.is_ok()) {
-    remove_remote_dir(c, dir);
-    return s;
-  }
-  return dir;
+  if (::fstat(self.get(), &st) != 0) return errno_status(ErrorKind::kInternal, "fstat /proc/self/exe", errno);
+  return RemoteUpload::start(c, self.get(), static_cast<uint64_t>(st.st_size), u.machine, why);
 }
 
 }  // namespace
@@ -189,7 +155,7 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
   const std::string host = c->peer_name();
   std::unique_ptr<SshTransport> t;
   std::string seen;
-  auto found = start_server(&c, options.remote_path, "", &t, &seen);
+  auto found = start_server(&c, options.remote_path, nullptr, &t, &seen);
   if (!found.is_ok()) return found.status();
   if (found.value() == Found::kReady) return std::unique_ptr<Transport>(std::move(t));
   std::string why = found.value() == Found::kMissing
@@ -202,10 +168,12 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
     return Status(kind, why + "; install the same sparsync there, give its path with --remote-path, or "
                               "drop --no-upload to upload this one for the run");
   }
-  auto dir = upload_self(*c, why);
-  if (!dir.is_ok()) return dir.status();
-  // From here the transport (or what start built of it) removes the upload, also on failure.
-  auto again = start_server(&c, dir.value() + "/sparsync", dir.value(), &t, &seen);
+  auto upload = upload_self(*c, why);
+  if (!upload.is_ok()) return upload.status();
+  std::string binary = upload.value()->binary();
+  // From here the transport (or what start built of it) holds the upload
+  // and releases it when it ends, also on failure.
+  auto again = start_server(&c, binary, upload.take(), &t, &seen);
   if (!again.is_ok()) return again.status();
   if (again.value() != Found::kReady) {
     return Status(ErrorKind::kProtocol, "the sparsync uploaded to " + host + " did not answer HELLO (" +

@@ -50,12 +50,13 @@ Status engine_socketpair(UniqueFd* engine, UniqueFd* pump) {
 }  // namespace
 
 Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshConnection> c,
-                                                         const std::string& command, const std::string& upload_dir) {
+                                                         const std::string& command,
+                                                         std::unique_ptr<RemoteUpload> upload) {
   std::unique_ptr<SshTransport> t(new SshTransport());
   t->host_ = c->peer_name();
   t->command_ = command;
-  t->upload_dir_ = upload_dir;
   t->connection_ = std::move(c);
+  t->upload_ = std::move(upload);
   ssh_session s = t->connection_->session();
   t->channel_ = ssh_channel_new(s);
   if (t->channel_ == nullptr) return Status(ErrorKind::kInternal, "libssh could not create a channel");
@@ -95,8 +96,8 @@ Result<int> SshTransport::open_lanes(const proto::Lanes& offer, uint16_t count) 
   return lanes_engine_.get();
 }
 
-// Stops the pump if it still runs, then frees the channel and removes an
-// uploaded binary; the session is ours again once the pump has joined.
+// Stops the pump if it still runs, then frees the channel and releases an
+// upload; the session is ours again once the pump has joined.
 void SshTransport::end_channel() {
   if (pump_) {
     pump_->stop();
@@ -111,10 +112,7 @@ void SshTransport::end_channel() {
     ssh_channel_free(channel_);
     channel_ = nullptr;
   }
-  if (!upload_dir_.empty() && connection_) {
-    remove_remote_dir(*connection_, upload_dir_);
-    upload_dir_.clear();
-  }
+  upload_.reset();
 }
 
 SshTransport::~SshTransport() { end_channel(); }

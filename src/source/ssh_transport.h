@@ -3,8 +3,9 @@
 // socketpair (as both read and write fd); a ChannelPump thread carries the
 // bytes over the channel. finish() maps the far command's exit status onto
 // our error kinds: 1..8 are sparsync's own exit codes, 127 is "not found".
-// The transport owns the connection, and the directory of a binary uploaded
-// for this run, which it removes once the far command has ended.
+// The transport owns the connection, and the upload of this binary for the
+// run (source/ssh_upload.h), which it releases once the far command has
+// ended.
 // Thread-safety: as Transport.
 #pragma once
 
@@ -14,18 +15,20 @@
 #include "common/unique_fd.h"
 #include "source/ssh_connection.h"
 #include "source/ssh_pump.h"
+#include "source/ssh_upload.h"
 #include "source/transport.h"
 
 namespace sparsync {
 
 class SshTransport : public Transport {
  public:
-  // Opens an exec channel for `command` on `connection`; `upload_dir`, if
-  // not empty, is removed on the far host when the run ends. The far
-  // command's stderr is held back (see ChannelPump::hold_stderr) until
-  // hello_done() or release_stderr().
+  // Opens an exec channel for `command` on `connection`; `upload`, if any,
+  // is released (its directory removed on the far host) when the channel
+  // has ended. The far command's stderr is held back (see
+  // ChannelPump::hold_stderr) until hello_done() or release_stderr().
   static Result<std::unique_ptr<SshTransport>> start(std::unique_ptr<SshConnection> connection,
-                                                     const std::string& command, const std::string& upload_dir);
+                                                     const std::string& command,
+                                                     std::unique_ptr<RemoteUpload> upload);
   ~SshTransport() override;
 
   int read_fd() override { return engine_.get(); }
@@ -45,8 +48,12 @@ class SshTransport : public Transport {
   // The far command's stderr held so far; after finish(), all of it.
   std::string held_stderr() { return held_stderr_.empty() && pump_ ? pump_->held_stderr() : held_stderr_; }
   const SshConnection& connection() const { return *connection_; }
-  // After finish(): the connection, for another command (an upload, a retry).
-  std::unique_ptr<SshConnection> take_connection() { return std::move(connection_); }
+  // After finish(): the connection, for another command (an upload, a
+  // retry); an upload this transport held is released first.
+  std::unique_ptr<SshConnection> take_connection() {
+    upload_.reset();
+    return std::move(connection_);
+  }
 
   // The far command's exit status once finish() returned, -1 if none.
   int exit_status() const { return exit_status_; }
@@ -55,7 +62,7 @@ class SshTransport : public Transport {
   SshTransport() = default;
   void end_channel();
   std::unique_ptr<SshConnection> connection_;
-  std::string upload_dir_;
+  std::unique_ptr<RemoteUpload> upload_;  // its channel is on connection_
   ssh_channel channel_ = nullptr;
   UniqueFd engine_;
   UniqueFd lanes_engine_;  // the engines' end of the lanes, once open

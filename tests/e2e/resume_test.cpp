@@ -5,6 +5,7 @@
 // source, torn and corrupt checkpoint files, and --verify catching a target
 // corrupted behind sparsync's back.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -348,9 +349,9 @@ TEST_F(ResumeLocal, SourceChangedWithItsMtimeRestoredIsComparedFromTheStart) {
   struct stat before {};
   ASSERT_EQ(::stat(src.c_str(), &before), 0);
   flip_byte(src, 4096 * 3 + 7);  // below the checkpoint
-  ASSERT_EQ(run_command({"/usr/bin/touch", "-d", "@" + std::to_string(before.st_mtim.tv_sec) + "." +
-                                                   std::to_string(before.st_mtim.tv_nsec), src})
-                .exit_code, 0);
+  // What `touch -r` does: the old times back, to the nanosecond.
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, src.c_str(), times, 0), 0);
   struct stat after {};
   ASSERT_EQ(::stat(src.c_str(), &after), 0);
   ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);

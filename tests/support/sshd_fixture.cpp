@@ -90,6 +90,7 @@ std::unique_ptr<SshdFixture> SshdFixture::start(std::string* why_not) {
   }
   f->dir_ = tmpl;
   ::mkdir(f->home().c_str(), 0700);
+  ::mkdir(f->far_tmpdir().c_str(), 0700);
   ::mkdir((f->home() + "/.ssh").c_str(), 0700);
   for (const char* key : {"host_key", "other_host_key", "client_key", "wrong_key"}) {
     if (!keygen(f->file(key), why_not)) return nullptr;
@@ -114,6 +115,7 @@ std::unique_ptr<SshdFixture> SshdFixture::start(std::string* why_not) {
       << "PidFile " << f->file("sshd.pid") << "\n"
       << "StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
       << "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+      << "SetEnv TMPDIR=" << f->far_tmpdir() << "\n"
       << "LogLevel VERBOSE\n";
   write_text(f->file("sshd_config"), cfg.str());
   std::string log = f->file("sshd.log");

@@ -33,6 +33,9 @@ class SshdFixture {
   std::string wrong_key() const { return file("wrong_key"); }    // not authorized
   std::string known_hosts() const { return file("known_hosts"); }
   std::string home() const { return file("home"); }
+  // The far side's $TMPDIR (sshd's SetEnv): private to this fixture, so a
+  // test sees what the far side leaves there without racing other tests.
+  std::string far_tmpdir() const { return file("far_tmp"); }
   // "127.0.0.1:<path>", the remote spelling of a path on the fixture host.
   static std::string remote(const std::string& path) { return "127.0.0.1:" + path; }
 
