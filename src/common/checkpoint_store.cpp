@@ -183,7 +183,11 @@ Status load_checkpoint(const RecordPlace& place, std::optional<CheckpointRecord>
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), errno);
-  if (!S_ISREG(st.st_mode)) {
+  // Only a regular file that this user or root wrote is a record: one that
+  // another user planted (they can write the directory, and every field of
+  // a record can be read off `stat` of the source and the target) would
+  // otherwise make the next run skip everything below its offset and exit 0.
+  if (!S_ISREG(st.st_mode) || (st.st_uid != ::geteuid() && st.st_uid != 0)) {
     *corrupt = true;
     return Status::ok();
   }

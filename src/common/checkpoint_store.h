@@ -59,8 +59,10 @@ std::string encode_checkpoint(const CheckpointRecord& record);
 std::optional<CheckpointRecord> decode_checkpoint(const std::string& bytes);
 
 Status save_checkpoint(const RecordPlace& place, const CheckpointRecord& record);
-// No record: *record stays empty. Unreadable, corrupt or not a regular file
-// (a symlink or FIFO planted at the name): *corrupt is set.
+// No record: *record stays empty. Unreadable, corrupt, not a regular file
+// (a symlink or FIFO planted at the name) or owned by neither root nor the
+// user this process runs as (planted by someone else who can write the
+// directory): *corrupt is set.
 Status load_checkpoint(const RecordPlace& place, std::optional<CheckpointRecord>* record, bool* corrupt);
 Status remove_checkpoint(const RecordPlace& place);
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/checkpoint_store.h"
+#include "common/device.h"
 #include "support/command.h"
 #include "support/files.h"
 #include "support/loop_device.h"
@@ -101,6 +102,40 @@ TEST_F(Trust, ATargetSymlinkOwnedByAnotherUserIsRefused) {
   r = run_sparsync({"--retries=0", src_, dst_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(first_difference(src_, victim), std::nullopt);
+}
+
+// Red team: another user who can write the target's directory plants a
+// record that claims the whole image is done. Every field of it can be read
+// off `stat` of the source and the target, and its checksum is no secret;
+// trusted, it made the next run send nothing and exit 0 over a stale target.
+TEST_F(Trust, ARecordPlantedByAnotherUserIsNeverResumedFrom) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a file owned by another user";
+  ASSERT_EQ(run_sparsync({"--retries=0", src_, dst_}).exit_code, 0);
+  trust_poke(src_, 17, 0xee);
+  CheckpointRecord forged{"", 8 * kMiB, 4096, proto::HashKind::kXxh3_128, 8 * kMiB, 0, ""};
+  {  // what anyone may learn with stat(2); the devices are closed (unlocked) again
+    auto source = FileDevice::open(src_, false, ErrorKind::kSource);
+    ASSERT_TRUE(source.is_ok()) << source.status().message();
+    auto target = FileDevice::open(dst_, false, ErrorKind::kTarget);
+    ASSERT_TRUE(target.is_ok()) << target.status().message();
+    forged.source_id = source.value()->identity();
+    forged.target_id = target.value()->identity();
+  }
+  std::string record = checkpoint_path(dst_, false);
+  ASSERT_TRUE(save_checkpoint(record, forged).is_ok());
+  ASSERT_EQ(::chown(record.c_str(), 65534, 65534), 0);
+  CommandResult r = run_sparsync({"--retries=0", "--json", src_, dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt) << "exit 0 over a target that differs";
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["resumed_from"].get<uint64_t>(), 0u);
+  // The same record written by this user (or root) is a record.
+  std::optional<CheckpointRecord> loaded;
+  bool corrupt = true;
+  ASSERT_TRUE(save_checkpoint(record, forged).is_ok());
+  ASSERT_TRUE(load_checkpoint(record, &loaded, &corrupt).is_ok());
+  EXPECT_TRUE(loaded.has_value());
+  EXPECT_FALSE(corrupt);
 }
 
 // Item 2: where no record can be written, nothing of the target changes

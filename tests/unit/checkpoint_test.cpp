@@ -177,6 +177,25 @@ TEST(Checkpoint, SaveNeverWritesThroughANamePlantedBesideIt) {
   EXPECT_EQ(testing::directory_entries(dir.path()).size(), 3u);
 }
 
+TEST(Checkpoint, ARecordOwnedByAnotherUserIsNotARecord) {
+  // Another user who can write the directory can compute every field of a
+  // record from stat(2); a file of theirs at the record's name must not be
+  // taken for one. Root's and our own are.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a file owned by another user";
+  TempDir dir;
+  std::string path = dir.file(".d.sparsync-checkpoint");
+  ASSERT_TRUE(save_checkpoint(path, sample()).is_ok());
+  std::optional<CheckpointRecord> rec;
+  bool corrupt = true;
+  ASSERT_TRUE(load_checkpoint(path, &rec, &corrupt).is_ok());
+  EXPECT_TRUE(rec.has_value());
+  EXPECT_FALSE(corrupt);
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  ASSERT_TRUE(load_checkpoint(path, &rec, &corrupt).is_ok());
+  EXPECT_FALSE(rec.has_value());
+  EXPECT_TRUE(corrupt) << "a record planted by uid 65534 was trusted";
+}
+
 TEST(Checkpoint, ALongTargetNameGetsARecordNameThatFits) {
   std::string name(250, 'n');
   std::string rec = record_name(name);
