@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "common/checkpoint_store.h"
@@ -313,6 +316,29 @@ TEST_F(Trust, AFifoSourceWithNoWriterIsRefusedAtOnce) {
   ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
   EXPECT_NE(r->err.find("is a FIFO"), std::string::npos) << r->err;
   EXPECT_NE(r->err.find("sparsync - TARGET --size"), std::string::npos) << r->err;
+}
+
+// Red team: what is not an image is refused before it is opened, since
+// opening is not harmless for everything (a watchdog is armed, a tape
+// rewinds on close). Seen here through a FIFO at the target's name whose
+// reader waits in open(): the open used to release it.
+TEST_F(Trust, ANonImageTargetIsRefusedWithoutBeingOpened) {
+  std::string fifo = dir_.file("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::atomic<bool> released{false};
+  std::thread reader([&] {
+    int fd = ::open(fifo.c_str(), O_RDONLY);  // blocks until someone opens it for writing
+    released = true;
+    if (fd >= 0) ::close(fd);
+  });
+  CommandResult r = run_sparsync({"--retries=0", src_, fifo});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("is a FIFO"), std::string::npos) << r.err;
+  ::usleep(100000);
+  EXPECT_FALSE(released.load()) << "sparsync opened the FIFO before refusing it";
+  int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // let the reader go
+  reader.join();
+  if (w >= 0) ::close(w);
 }
 
 // Item 14: a lock held by some other program is called a process, in one
