@@ -47,7 +47,8 @@ struct RecordPlace {
 
 // The record of a target: beside a regular file, in the file's directory
 // ("<dir>/.<name>.sparsync-checkpoint"; a long name is shortened and
-// hashed to fit NAME_MAX), or for a block device in $SPARSYNC_STATE_DIR
+// hashed to fit NAME_MAX, ".<head>.<hash>.sparsync-checkpoint-long", a name
+// no short name's record can have), or for a block device in $SPARSYNC_STATE_DIR
 // (default /var/lib/sparsync, created 0700 when missing), named after the
 // device's resolved path.
 Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device);

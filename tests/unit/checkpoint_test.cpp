@@ -202,6 +202,11 @@ TEST(Checkpoint, ALongTargetNameGetsARecordNameThatFits) {
   EXPECT_LE(rec.size() + 21, 255u) << "room for the temporary's suffix";
   EXPECT_NE(rec, record_name(std::string(249, 'n') + "m")) << "names that share a head still differ";
   EXPECT_EQ(record_name("disk.img"), ".disk.img.sparsync-checkpoint");
+  // A short name spelled like a long name's record (its head, a dot and
+  // the hash) must not get that same record: the two targets would share
+  // one, and a run of either would remove the other's incomplete mark.
+  const std::string look_alike = rec.substr(1, rec.rfind(".sparsync-checkpoint") - 1);
+  EXPECT_NE(record_name(look_alike), rec) << look_alike;
   TempDir dir;
   ASSERT_TRUE(save_checkpoint(dir.file(rec), sample()).is_ok());
 }
