@@ -213,6 +213,26 @@ TEST_F(Trust, ANewTargetGetsTheSourcesPermissionBits) {
   EXPECT_EQ(trust_mode_of(other) & 07000u, 0u);
 }
 
+// Red team: a copy of a read-only source (0444, a golden image) was created
+// 0444, and a replication user who is not root could then never open it
+// again: the next night, and the retry of an interrupted run, failed with
+// "Permission denied". Its owner keeps read and write.
+TEST_F(Trust, ACopyOfAReadOnlySourceCanBeSyncedAgainByItsOwner) {
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(src_.c_str(), 0444), 0);
+  auto r = trust_as_nobody({"--retries=0", src_, dst_});
+  if (!r) GTEST_SKIP() << "cannot run sparsync as nobody here";
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(trust_mode_of(dst_) & 0600u, 0600u);
+  EXPECT_EQ(trust_mode_of(dst_) & 0044u, 0044u & ~0022u) << "otherwise the source's bits";
+  ASSERT_EQ(::chmod(src_.c_str(), 0644), 0);
+  SparseImage(src_, 8 * kMiB).data(3 * kMiB, 4096, 3);
+  ASSERT_EQ(::chmod(src_.c_str(), 0444), 0);
+  r = trust_as_nobody({"--retries=0", src_, dst_});
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
+}
+
 // Item 7: a source written during the run fails with a line of its own
 // (exit 3); the target stays resumable and the next run is identical.
 TEST_F(Trust, ASourceWrittenDuringTheRunFailsAndTheNextRunIsIdentical) {
