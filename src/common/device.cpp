@@ -239,7 +239,16 @@ Result<std::unique_ptr<FileDevice>> FileDevice::create(const ResolvedPath& where
   }
   SPARSYNC_RETURN_IF_ERROR(lock_image(fd.get(), path, ErrorKind::kTarget, true, false));
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    return errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
+    // An empty file left behind would read as a complete copy (no record
+    // marks it): remove it again while the name still holds the one we made.
+    Status s = errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
+    struct stat ours {}, named {};
+    if (::fstat(fd.get(), &ours) == 0 &&
+        ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
+      (void)::unlinkat(where.dir.get(), where.name.c_str(), 0);
+    }
+    return s;
   }
   std::unique_ptr<FileDevice> dev(
       new FileDevice(path, std::move(fd), proto::DeviceKind::kRegularFile, size, ErrorKind::kTarget));
