@@ -1,6 +1,7 @@
 #include "common/checkpoint_store.h"
 
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -20,6 +21,9 @@ constexpr char kMagic[8] = {'S', 'P', 'S', 'Y', 'C', 'K', 'P', 'T'};
 constexpr uint16_t kFormatVersion = 2;
 constexpr size_t kMaxRecordBytes = 16384;
 constexpr char kSuffix[] = ".sparsync-checkpoint";
+// The record of a long name ends otherwise: no short name's record (which
+// always ends in kSuffix) can then be the same file.
+constexpr char kLongSuffix[] = ".sparsync-checkpoint-long";
 // Room left in NAME_MAX for the temporary's ".tmp.<16 hex>" tail.
 constexpr size_t kMaxRecordName = 255 - 21;
 
@@ -33,11 +37,14 @@ std::string state_dir() {
 std::string record_name(const std::string& name) {
   std::string full(".");
   if (name.size() + sizeof(kSuffix) <= kMaxRecordName) return full.append(name).append(kSuffix);
-  // Keep a readable head and make the rest unique by its hash.
-  char hash[17];
-  std::snprintf(hash, sizeof hash, "%016llx",
-                static_cast<unsigned long long>(XXH64(name.data(), name.size(), 0)));
-  return full.append(name, 0, 150).append(".").append(hash).append(kSuffix);
+  // Keep a readable head and make the rest unique by its hash: 128 bits of
+  // SHA-256, since whoever picks target names could otherwise pick two that
+  // share a record.
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
+  char hex[33];
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  return full.append(name, 0, 150).append(".").append(hex).append(kLongSuffix);
 }
 
 Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device) {
@@ -183,7 +190,11 @@ Status load_checkpoint(const RecordPlace& place, std::optional<CheckpointRecord>
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), errno);
-  if (!S_ISREG(st.st_mode)) {
+  // Only a regular file that this user or root wrote is a record: one that
+  // another user planted (they can write the directory, and every field of
+  // a record can be read off `stat` of the source and the target) would
+  // otherwise make the next run skip everything below its offset and exit 0.
+  if (!S_ISREG(st.st_mode) || (st.st_uid != ::geteuid() && st.st_uid != 0)) {
     *corrupt = true;
     return Status::ok();
   }

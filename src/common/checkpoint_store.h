@@ -47,7 +47,8 @@ struct RecordPlace {
 
 // The record of a target: beside a regular file, in the file's directory
 // ("<dir>/.<name>.sparsync-checkpoint"; a long name is shortened and
-// hashed to fit NAME_MAX), or for a block device in $SPARSYNC_STATE_DIR
+// hashed to fit NAME_MAX, ".<head>.<hash>.sparsync-checkpoint-long", a name
+// no short name's record can have), or for a block device in $SPARSYNC_STATE_DIR
 // (default /var/lib/sparsync, created 0700 when missing), named after the
 // device's resolved path.
 Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device);
@@ -59,8 +60,10 @@ std::string encode_checkpoint(const CheckpointRecord& record);
 std::optional<CheckpointRecord> decode_checkpoint(const std::string& bytes);
 
 Status save_checkpoint(const RecordPlace& place, const CheckpointRecord& record);
-// No record: *record stays empty. Unreadable, corrupt or not a regular file
-// (a symlink or FIFO planted at the name): *corrupt is set.
+// No record: *record stays empty. Unreadable, corrupt, not a regular file
+// (a symlink or FIFO planted at the name) or owned by neither root nor the
+// user this process runs as (planted by someone else who can write the
+// directory): *corrupt is set.
 Status load_checkpoint(const RecordPlace& place, std::optional<CheckpointRecord>* record, bool* corrupt);
 Status remove_checkpoint(const RecordPlace& place);
 

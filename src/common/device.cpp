@@ -161,7 +161,18 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const ResolvedPath& where, 
                                                      bool wait_for_exclusive) {
   const std::string path = where.given.empty() ? where.shown() : where.given;
   const int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
-  // O_NONBLOCK: opening a FIFO with no writer must not hang; it is refused below.
+  // What is not an image is refused before it is opened: opening is not
+  // harmless for everything (a watchdog is armed, a tape rewinds when
+  // closed, a serial line drops DTR, a FIFO's waiting reader is released).
+  struct stat seen {};
+  if (::fstatat(where.dir.get(), where.name.c_str(), &seen, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno_status(role, "cannot open " + path, errno);
+  }
+  if (S_ISLNK(seen.st_mode)) {
+    return Status(role, path + " became a symlink while it was being opened; run again");
+  }
+  if (!S_ISREG(seen.st_mode) && !S_ISBLK(seen.st_mode)) return refuse_kind(path, seen.st_mode, role);
+  // O_NONBLOCK: should the name turn into a FIFO after all, open() must not hang.
   UniqueFd fd(::openat(where.dir.get(), where.name.c_str(), flags | O_NONBLOCK));
   if (!fd.valid()) {
     if (errno == ELOOP) return Status(role, path + " became a symlink while it was being opened; run again");
@@ -170,6 +181,9 @@ Result<std::unique_ptr<FileDevice>> FileDevice::open(const ResolvedPath& where, 
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errno_status(role, "cannot stat " + path, errno);
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return refuse_kind(path, st.st_mode, role);
+  if (st.st_dev != seen.st_dev || st.st_ino != seen.st_ino) {
+    return Status(role, path + " changed while it was being opened; run again");
+  }
   if (S_ISBLK(st.st_mode) && writable) {
     // The kernel's exclusive claim: refused while mounted or held.
     UniqueFd excl;
@@ -225,7 +239,16 @@ Result<std::unique_ptr<FileDevice>> FileDevice::create(const ResolvedPath& where
   }
   SPARSYNC_RETURN_IF_ERROR(lock_image(fd.get(), path, ErrorKind::kTarget, true, false));
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    return errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
+    // An empty file left behind would read as a complete copy (no record
+    // marks it): remove it again while the name still holds the one we made.
+    Status s = errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
+    struct stat ours {}, named {};
+    if (::fstat(fd.get(), &ours) == 0 &&
+        ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
+      (void)::unlinkat(where.dir.get(), where.name.c_str(), 0);
+    }
+    return s;
   }
   std::unique_ptr<FileDevice> dev(
       new FileDevice(path, std::move(fd), proto::DeviceKind::kRegularFile, size, ErrorKind::kTarget));

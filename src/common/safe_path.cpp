@@ -47,12 +47,20 @@ bool trusted_owner(uid_t owner, const PathTrust& trust) {
 // One walk through a path; see resolve_path in the header.
 class Walk {
  public:
-  Walk(const std::string& path, ErrorKind role, const PathTrust& trust)
-      : path_(path), role_(role), trust_(trust) {}
+  // `directory`: the path names a directory, which may end in "/", "." or
+  // ".." or be "/" itself; its last component, if it exists, is entered
+  // (open_directory). Otherwise the path names a file.
+  Walk(const std::string& path, ErrorKind role, const PathTrust& trust, bool directory = false)
+      : path_(path), role_(role), trust_(trust), directory_(directory) {}
 
   Result<ResolvedPath> run() {
     if (path_.empty()) return refuse("the path is empty");
     if (path_.find('\0') != std::string::npos) return refuse("the path contains a NUL byte");
+    // The kernel too reads "disk.img/" as a directory (ENOTDIR), and a
+    // missing "backups/vm1/" is no file to create.
+    if (!directory_ && path_.back() == '/') {
+      return refuse("it ends with '/', so it names a directory, not an image file or block device");
+    }
     std::deque<std::string> todo = components(path_);
     SPARSYNC_RETURN_IF_ERROR(start(path_[0] == '/'));
     bool last_via_link = false;
@@ -61,7 +69,7 @@ class Walk {
       todo.pop_front();
       const bool last = todo.empty();
       if (c == "." || c == "..") {
-        if (last) return refuse("its last component is '" + c + "'");
+        if (last && !directory_) return refuse("its last component is '" + c + "'");
         if (c == "..") SPARSYNC_RETURN_IF_ERROR(up());
         continue;
       }
@@ -82,9 +90,10 @@ class Walk {
         SPARSYNC_RETURN_IF_ERROR(follow(c, st, &todo));
         continue;
       }
-      if (last) return finish(c, true);
+      if (last && !directory_) return finish(c, true);
       SPARSYNC_RETURN_IF_ERROR(enter(c, st));
     }
+    if (directory_) return finish_here();
     // The path named a directory ("/", "/srv/"): no last component to open.
     return refuse("it names a directory, not an image file or block device");
   }
@@ -167,9 +176,21 @@ class Walk {
     return r;
   }
 
+  // The directory the walk ended in: `dir` is that directory, `name` empty.
+  Result<ResolvedPath> finish_here() {
+    ResolvedPath r;
+    r.dir.reset(::openat(cur_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!r.dir.valid()) return errno_status(role_, "cannot open directory " + join(real_), errno);
+    r.dir_shown = join(real_);
+    r.exists = true;
+    r.given = path_;
+    return r;
+  }
+
   const std::string& path_;
   ErrorKind role_;
   const PathTrust& trust_;
+  const bool directory_;
   UniqueFd cur_;
   std::vector<std::string> real_;
   int links_ = 0;
@@ -183,9 +204,10 @@ Result<ResolvedPath> resolve_path(const std::string& path, ErrorKind role, const
 
 Result<OpenedDir> open_directory(const std::string& path, ErrorKind role, mode_t create_mode,
                                  const PathTrust& trust) {
-  auto resolved = resolve_path(path, role, trust);
+  auto resolved = Walk(path, role, trust, true).run();
   if (!resolved.is_ok()) return resolved.status();
   ResolvedPath& r = resolved.value();
+  if (r.name.empty()) return OpenedDir{std::move(r.dir), r.dir_shown};  // it exists, and was entered
   if (!r.exists && create_mode == 0) return errno_status(role, "cannot open directory " + r.shown(), ENOENT);
   if (!r.exists && ::mkdirat(r.dir.get(), r.name.c_str(), create_mode) != 0 && errno != EEXIST) {
     return errno_status(role, "cannot create directory " + r.shown(), errno);

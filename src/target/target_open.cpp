@@ -34,7 +34,10 @@ namespace {
 
 // The permission bits of a new target: the source's (never wider: umask
 // still applies, and set-id bits are dropped), or private when unknown.
-mode_t new_file_mode(uint32_t source_mode) { return source_mode != 0 ? (source_mode & 0777) : 0600; }
+// Its owner, the user sparsync runs as, always keeps read and write: the
+// next run (or the retry of this one) writes it in place, and a copy of a
+// read-only source (0444) could otherwise never be opened again but by root.
+mode_t new_file_mode(uint32_t source_mode) { return source_mode != 0 ? ((source_mode & 0777) | 0600) : 0600; }
 
 // Finds the checkpoint of an interrupted run and decides whether it applies:
 // only a record naming this very source, size, block size and hash, written

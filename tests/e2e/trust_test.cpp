@@ -10,9 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "common/checkpoint_store.h"
+#include "common/device.h"
 #include "support/command.h"
 #include "support/files.h"
 #include "support/loop_device.h"
@@ -103,6 +107,40 @@ TEST_F(Trust, ATargetSymlinkOwnedByAnotherUserIsRefused) {
   EXPECT_EQ(first_difference(src_, victim), std::nullopt);
 }
 
+// Red team: another user who can write the target's directory plants a
+// record that claims the whole image is done. Every field of it can be read
+// off `stat` of the source and the target, and its checksum is no secret;
+// trusted, it made the next run send nothing and exit 0 over a stale target.
+TEST_F(Trust, ARecordPlantedByAnotherUserIsNeverResumedFrom) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a file owned by another user";
+  ASSERT_EQ(run_sparsync({"--retries=0", src_, dst_}).exit_code, 0);
+  trust_poke(src_, 17, 0xee);
+  CheckpointRecord forged{"", 8 * kMiB, 4096, proto::HashKind::kXxh3_128, 8 * kMiB, 0, ""};
+  {  // what anyone may learn with stat(2); the devices are closed (unlocked) again
+    auto source = FileDevice::open(src_, false, ErrorKind::kSource);
+    ASSERT_TRUE(source.is_ok()) << source.status().message();
+    auto target = FileDevice::open(dst_, false, ErrorKind::kTarget);
+    ASSERT_TRUE(target.is_ok()) << target.status().message();
+    forged.source_id = source.value()->identity();
+    forged.target_id = target.value()->identity();
+  }
+  std::string record = checkpoint_path(dst_, false);
+  ASSERT_TRUE(save_checkpoint(record, forged).is_ok());
+  ASSERT_EQ(::chown(record.c_str(), 65534, 65534), 0);
+  CommandResult r = run_sparsync({"--retries=0", "--json", src_, dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt) << "exit 0 over a target that differs";
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["resumed_from"].get<uint64_t>(), 0u);
+  // The same record written by this user (or root) is a record.
+  std::optional<CheckpointRecord> loaded;
+  bool corrupt = true;
+  ASSERT_TRUE(save_checkpoint(record, forged).is_ok());
+  ASSERT_TRUE(load_checkpoint(record, &loaded, &corrupt).is_ok());
+  EXPECT_TRUE(loaded.has_value());
+  EXPECT_FALSE(corrupt);
+}
+
 // Item 2: where no record can be written, nothing of the target changes
 // (it used to be truncated first), and --status does not call it complete.
 TEST_F(Trust, AnUnwritableDirectoryRefusesBeforeTheTargetChanges) {
@@ -173,6 +211,26 @@ TEST_F(Trust, ANewTargetGetsTheSourcesPermissionBits) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(trust_mode_of(other) & ~0022u, 0750u & ~0022u);
   EXPECT_EQ(trust_mode_of(other) & 07000u, 0u);
+}
+
+// Red team: a copy of a read-only source (0444, a golden image) was created
+// 0444, and a replication user who is not root could then never open it
+// again: the next night, and the retry of an interrupted run, failed with
+// "Permission denied". Its owner keeps read and write.
+TEST_F(Trust, ACopyOfAReadOnlySourceCanBeSyncedAgainByItsOwner) {
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(src_.c_str(), 0444), 0);
+  auto r = trust_as_nobody({"--retries=0", src_, dst_});
+  if (!r) GTEST_SKIP() << "cannot run sparsync as nobody here";
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(trust_mode_of(dst_) & 0600u, 0600u);
+  EXPECT_EQ(trust_mode_of(dst_) & 0044u, 0044u & ~0022u) << "otherwise the source's bits";
+  ASSERT_EQ(::chmod(src_.c_str(), 0644), 0);
+  SparseImage(src_, 8 * kMiB).data(3 * kMiB, 4096, 3);
+  ASSERT_EQ(::chmod(src_.c_str(), 0444), 0);
+  r = trust_as_nobody({"--retries=0", src_, dst_});
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
 }
 
 // Item 7: a source written during the run fails with a line of its own
@@ -278,6 +336,29 @@ TEST_F(Trust, AFifoSourceWithNoWriterIsRefusedAtOnce) {
   ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
   EXPECT_NE(r->err.find("is a FIFO"), std::string::npos) << r->err;
   EXPECT_NE(r->err.find("sparsync - TARGET --size"), std::string::npos) << r->err;
+}
+
+// Red team: what is not an image is refused before it is opened, since
+// opening is not harmless for everything (a watchdog is armed, a tape
+// rewinds on close). Seen here through a FIFO at the target's name whose
+// reader waits in open(): the open used to release it.
+TEST_F(Trust, ANonImageTargetIsRefusedWithoutBeingOpened) {
+  std::string fifo = dir_.file("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::atomic<bool> released{false};
+  std::thread reader([&] {
+    int fd = ::open(fifo.c_str(), O_RDONLY);  // blocks until someone opens it for writing
+    released = true;
+    if (fd >= 0) ::close(fd);
+  });
+  CommandResult r = run_sparsync({"--retries=0", src_, fifo});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("is a FIFO"), std::string::npos) << r.err;
+  ::usleep(100000);
+  EXPECT_FALSE(released.load()) << "sparsync opened the FIFO before refusing it";
+  int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // let the reader go
+  reader.join();
+  if (w >= 0) ::close(w);
 }
 
 // Item 14: a lock held by some other program is called a process, in one

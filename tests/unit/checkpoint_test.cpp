@@ -177,12 +177,36 @@ TEST(Checkpoint, SaveNeverWritesThroughANamePlantedBesideIt) {
   EXPECT_EQ(testing::directory_entries(dir.path()).size(), 3u);
 }
 
+TEST(Checkpoint, ARecordOwnedByAnotherUserIsNotARecord) {
+  // Another user who can write the directory can compute every field of a
+  // record from stat(2); a file of theirs at the record's name must not be
+  // taken for one. Root's and our own are.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a file owned by another user";
+  TempDir dir;
+  std::string path = dir.file(".d.sparsync-checkpoint");
+  ASSERT_TRUE(save_checkpoint(path, sample()).is_ok());
+  std::optional<CheckpointRecord> rec;
+  bool corrupt = true;
+  ASSERT_TRUE(load_checkpoint(path, &rec, &corrupt).is_ok());
+  EXPECT_TRUE(rec.has_value());
+  EXPECT_FALSE(corrupt);
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  ASSERT_TRUE(load_checkpoint(path, &rec, &corrupt).is_ok());
+  EXPECT_FALSE(rec.has_value());
+  EXPECT_TRUE(corrupt) << "a record planted by uid 65534 was trusted";
+}
+
 TEST(Checkpoint, ALongTargetNameGetsARecordNameThatFits) {
   std::string name(250, 'n');
   std::string rec = record_name(name);
   EXPECT_LE(rec.size() + 21, 255u) << "room for the temporary's suffix";
   EXPECT_NE(rec, record_name(std::string(249, 'n') + "m")) << "names that share a head still differ";
   EXPECT_EQ(record_name("disk.img"), ".disk.img.sparsync-checkpoint");
+  // A short name spelled like a long name's record (its head, a dot and
+  // the hash) must not get that same record: the two targets would share
+  // one, and a run of either would remove the other's incomplete mark.
+  const std::string look_alike = rec.substr(1, rec.rfind(".sparsync-checkpoint") - 1);
+  EXPECT_NE(record_name(look_alike), rec) << look_alike;
   TempDir dir;
   ASSERT_TRUE(save_checkpoint(dir.file(rec), sample()).is_ok());
 }

@@ -182,6 +182,16 @@ TEST_F(OpenTargetFile, MissingIsCreatedSparseAtSourceSize) {
   EXPECT_EQ(r.value().reply.path, dir_.file("t"));
 }
 
+TEST_F(OpenTargetFile, ANewFileThatCannotBeSizedIsRemovedAgain) {
+  // A size past what the filesystem allows (EFBIG): the empty file it made
+  // used to stay, and without a record --status called it complete.
+  auto r = open_at(dir_.file("t"), uint64_t{1} << 62, false, false);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kTarget);
+  EXPECT_FALSE(testing::exists(dir_.file("t")));
+  EXPECT_TRUE(testing::directory_entries(dir_.path()).empty()) << "no file, no record";
+}
+
 TEST_F(OpenTargetFile, MissingInADryRunCreatesNothing) {
   auto r = open_at(dir_.file("t"), kMiB, true, false);
   ASSERT_TRUE(r.is_ok()) << r.status().message();

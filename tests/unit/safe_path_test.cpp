@@ -106,6 +106,38 @@ TEST_F(SafePath, OpenDirectoryCreatesOnlyWhenAsked) {
   EXPECT_FALSE(open_directory(real_ + "/d/f.img", ErrorKind::kTarget, 0700).is_ok()) << "a file is no directory";
 }
 
+TEST_F(SafePath, ATrailingSlashNamesADirectoryNeverAFile) {
+  // "f.img/" is not f.img (the kernel says ENOTDIR), and a missing "new/"
+  // is a directory someone meant, not a file to create.
+  for (const std::string& p : {real_ + "/d/f.img/", real_ + "/d/new/", real_ + "/d/", std::string("/")}) {
+    auto r = resolve(p);
+    ASSERT_FALSE(r.is_ok()) << p << " resolved to " << r.value().shown();
+    EXPECT_NE(r.status().message().find("names a directory"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST_F(SafePath, OpenDirectoryTakesEveryWayOfNamingADirectory) {
+  // "/", a trailing "/", "." and ".." (a state directory or fence root
+  // written that way) all name a directory; the walk used to refuse them as
+  // files, so `--allow-root /` allowed nothing.
+  for (const auto& [p, want] : std::vector<std::pair<std::string, std::string>>{
+           {"/", "/"}, {real_ + "/d/", real_ + "/d"}, {real_ + "/d/.", real_ + "/d"},
+           {real_ + "/d/..", real_}, {real_ + "//d//", real_ + "/d"}}) {
+    auto opened = open_directory(p, ErrorKind::kTarget, 0);
+    ASSERT_TRUE(opened.is_ok()) << p << ": " << opened.status().message();
+    EXPECT_EQ(opened.value().shown, want) << p;
+    struct stat a {}, b {};
+    ASSERT_EQ(::fstat(opened.value().fd.get(), &a), 0);
+    ASSERT_EQ(::stat(want.c_str(), &b), 0);
+    EXPECT_TRUE(a.st_dev == b.st_dev && a.st_ino == b.st_ino) << p;
+    EXPECT_EQ(::fsync(opened.value().fd.get()), 0) << "a real descriptor, not O_PATH: " << p;
+  }
+  auto made = open_directory(real_ + "/made/", ErrorKind::kTarget, 0700);
+  ASSERT_TRUE(made.is_ok()) << made.status().message();
+  EXPECT_EQ(made.value().shown, real_ + "/made");
+  EXPECT_FALSE(open_directory(real_ + "/d/f.img/", ErrorKind::kTarget, 0).is_ok());
+}
+
 TEST_F(SafePath, BelowComparesWholeComponents) {
   EXPECT_TRUE(path_is_below("/srv/a", "/srv/a"));
   EXPECT_TRUE(path_is_below("/srv/a/b", "/srv/a"));

@@ -98,6 +98,16 @@ TEST_F(FenceTree, RootItselfThroughASymlinkAndMissingRoots) {
   EXPECT_NE(s.message().find("none of the allowed directories exists"), std::string::npos) << s.message();
 }
 
+TEST_F(FenceTree, ARootMayBeWrittenWithASlashOrDot) {
+  for (const std::string& r : {root_ + "/", root_ + "/.", root_ + "/sub/.."}) {
+    fence_.allow_roots = {r};
+    EXPECT_TRUE(check(root_ + "/in.img").is_ok()) << r << ": " << check(root_ + "/in.img").message();
+    EXPECT_FALSE(check(out_ + "/x.img").is_ok()) << r;
+  }
+  fence_.allow_roots = {"/"};
+  EXPECT_TRUE(check(out_ + "/x.img", Role::kServerIsSource).is_ok()) << check(out_ + "/x.img").message();
+}
+
 TEST_F(FenceTree, RelativePathsResolveFromTheWorkingDirectory) {
   char old[4096];
   ASSERT_NE(::getcwd(old, sizeof old), nullptr);
