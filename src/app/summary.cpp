@@ -82,6 +82,8 @@ std::string describe_features(uint64_t features) {
       {proto::kFeatureCheckpoint, "checkpoints"},
       {proto::kFeatureZstd, "zstd"},
       {proto::kFeatureLanes, "lanes"},
+      {proto::kFeatureKeepalive, "keepalive"},
+      {proto::kFeatureStop, "stop"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {
