@@ -134,6 +134,7 @@ TEST_F(IdleTimeout, QuietSourceIsKeptAlive) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 0) << r->err;
   EXPECT_EQ(r->out.rfind("dry run ", 0), 0u) << r->out;
+  EXPECT_EQ(r->err, "");
 }
 
 // A first clone under --bwlimit: the target has reported everything at once
@@ -142,10 +143,12 @@ TEST_F(IdleTimeout, QuietSourceIsKeptAlive) {
 TEST_F(IdleTimeout, QuietTargetIsKeptAlive) {
   std::string src = dir_.file("src.img");
   SparseImage(src, 4 * kMiB).data(0, 4 * kMiB, 24);
-  auto p = push({"--timeout", "1", "--bwlimit", "1M"}, src);
+  // No retries: a timed-out attempt must not be hidden by a successful retry.
+  auto p = push({"--timeout", "1", "--bwlimit", "1M", "--retries", "0"}, src);
   auto r = p->wait(60);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(r->err, "");
   EXPECT_EQ(first_difference(src, dst_), std::nullopt);
 }
 
