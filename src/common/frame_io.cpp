@@ -21,6 +21,7 @@ int FrameReader::fill(uint8_t* buf, size_t count, size_t* got, bool frame_start)
 int FrameReader::wait_readable(bool frame_start) {
   WaitLimits limits = limits_;
   limits.interruptible = limits_.interruptible && frame_start;
+  limits.deadline_ns = &deadline_ns_;
   int err = 0;
   ended_ = wait_fd(fd_, POLLIN, limits, &err);
   if (ended_ == WaitEnd::kReady) return 0;
@@ -37,7 +38,7 @@ int FrameReader::fill_from_fd(uint8_t* buf, size_t count, size_t* got, bool fram
       done += n;
       continue;
     }
-    if (!limits_.unbounded()) {
+    {  // always: a deadline may be set while we wait
       int err = wait_readable(frame_start && done == 0);
       if (err != 0) {
         *got = done;
@@ -51,11 +52,7 @@ int FrameReader::fill_from_fd(uint8_t* buf, size_t count, size_t* got, bool fram
     if (n < 0) {
       if (errno == EINTR) continue;
       // The fd is shared with a writer that made it non-blocking.
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        int err = 0;
-        if (limits_.unbounded() && wait_fd(fd_, POLLIN, limits_, &err) == WaitEnd::kError) return err;
-        continue;
-      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // a writer made the fd non-blocking
       *got = done;
       return errno;
     }
@@ -107,7 +104,8 @@ Status FrameReader::read(Frame* frame) {
 
 Status FrameReader::read_one(Frame* frame) {
   if (limits_.interruptible && interrupted()) return Status(ErrorKind::kInterrupted, "interrupted");
-  if (limits_.deadline && std::chrono::steady_clock::now() >= *limits_.deadline) {
+  const int64_t deadline = deadline_ns_.load();
+  if (deadline != 0 && steady_ns(std::chrono::steady_clock::now()) >= deadline) {
     ended_ = WaitEnd::kDeadline;
     return read_failure(ECANCELED, "");
   }

@@ -86,7 +86,8 @@ class FrameReader {
   // how to stop. Mid-frame waits never end that way.
   void set_interruptible(bool on) { limits_.interruptible = on; }
   // Reads that would have to wait past `deadline` fail with kInterrupted.
-  void set_deadline(std::chrono::steady_clock::time_point deadline) { limits_.deadline = deadline; }
+  // Any thread may set it, also while a read waits (it notices within 100 ms).
+  void set_deadline(std::chrono::steady_clock::time_point deadline) { deadline_ns_.store(steady_ns(deadline)); }
 
   // From an fd, reads take up to kReadAhead bytes at once and later frames
   // come out of that buffer: a stream of small frames (4 KiB DATA, HASH)
@@ -105,7 +106,8 @@ class FrameReader {
   int fd_;
   ByteSource* source_ = nullptr;
   uint64_t bytes_read_ = 0;
-  WaitLimits limits_;
+  WaitLimits limits_;  // deadline_ns is set per wait, to deadline_ns_
+  std::atomic<int64_t> deadline_ns_{0};
   std::string peer_ = "the peer";
   WaitEnd ended_ = WaitEnd::kReady;  // why the last wait gave up
   PeerTimeout* peer_timeout_ = nullptr;

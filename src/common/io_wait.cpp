@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <optional>
 
 #include "common/interrupt.h"
 
@@ -24,18 +26,20 @@ int millis_until(Clock::time_point t, Clock::time_point now) {
 }  // namespace
 
 WaitEnd wait_fd(int fd, short events, const WaitLimits& limits, int* err) {
+  // poll ignores a negative fd for ever; the I/O call says what is wrong with it.
+  if (fd < 0) return WaitEnd::kReady;
   const Clock::time_point start = Clock::now();
   std::optional<Clock::time_point> idle_end;
   if (limits.idle_seconds > 0) idle_end = start + std::chrono::seconds(limits.idle_seconds);
   for (;;) {
     if (limits.interruptible && interrupted()) return WaitEnd::kInterrupted;
     Clock::time_point now = Clock::now();
-    if (limits.deadline && now >= *limits.deadline) return WaitEnd::kDeadline;
+    int64_t deadline = limits.deadline_ns != nullptr ? limits.deadline_ns->load() : 0;
+    if (deadline != 0 && steady_ns(now) >= deadline) return WaitEnd::kDeadline;
     if (idle_end && now >= *idle_end) return WaitEnd::kIdle;
     int timeout = -1;
     if (idle_end) timeout = millis_until(*idle_end, now);
-    if (limits.deadline) timeout = std::min(timeout < 0 ? INT32_MAX : timeout, millis_until(*limits.deadline, now));
-    if (limits.interruptible || limits.deadline) {
+    if (limits.interruptible || limits.deadline_ns != nullptr) {
       timeout = std::min(timeout < 0 ? INT32_MAX : timeout, static_cast<int>(kSlice.count()));
     }
     pollfd p{fd, events, 0};

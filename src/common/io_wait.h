@@ -7,9 +7,9 @@
 // Thread-safety: plain function; WaitLimits is a value.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <optional>
 
 namespace sparsync {
 
@@ -24,11 +24,18 @@ enum class WaitEnd {
 struct WaitLimits {
   uint32_t idle_seconds = 0;  // 0: no idle bound
   bool interruptible = false;
-  std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Steady-clock nanoseconds after which the wait ends, 0: none. Another
+  // thread may set it during the wait, which looks at it every 100 ms.
+  const std::atomic<int64_t>* deadline_ns = nullptr;
 
   // Nothing bounds the wait: the caller may block in read or write.
-  bool unbounded() const { return idle_seconds == 0 && !interruptible && !deadline; }
+  bool unbounded() const { return idle_seconds == 0 && !interruptible && deadline_ns == nullptr; }
 };
+
+// A time point as WaitLimits::deadline_ns holds it.
+inline int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
 
 // Waits until `fd` has `events` (POLLIN or POLLOUT) or the limits end the wait.
 WaitEnd wait_fd(int fd, short events, const WaitLimits& limits, int* err);

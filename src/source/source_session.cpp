@@ -21,6 +21,9 @@ namespace {
 // Digests buffered between receiver and sender: 8 MiB covers 2 GiB of image
 // at 4 KiB blocks, far more than the reader keeps in flight.
 constexpr size_t kMaxBufferedDigests = 8u << 20;
+// After a signal and the final checkpoint's ACK (or its 30 s), how long the
+// target may take to close its stream.
+constexpr std::chrono::seconds kLastWordsWait{5};
 
 // Receives everything the target sends during the sync phase.
 class Receiver {
@@ -395,6 +398,9 @@ Status run_source_session(Device& source, const SessionParams& params,
     // Tell the target why we stop, so it exits instead of waiting for frames;
     // if it is already gone this write fails and that is fine.
     if (!s.from_peer()) (void)out.write(proto::MsgType::kError, encode_error(s));
+    // Stopped by a signal: the target's last words are not worth more than a
+    // moment (it may be the reason we stopped, silent).
+    if (s.kind() == ErrorKind::kInterrupted) in.set_deadline(std::chrono::steady_clock::now() + kLastWordsWait);
     // The target may have said why it stopped; its reason beats our EPIPE.
     Status remote = receiver.wait_summary(&summary);
     if (!remote.is_ok() && s.kind() == ErrorKind::kConnection && remote.kind() != ErrorKind::kConnection) {
