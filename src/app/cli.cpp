@@ -58,6 +58,16 @@ void describe_transfer(CLI::App& app, CliOptions* o) {
       ->group(g);
 }
 
+void describe_timeout(CLI::App& app, CliOptions* o) {
+  // Both sides keep a quiet stream alive (PROTOCOL.md §4.16), so only a far
+  // side that is hung or cut off stays silent this long.
+  app.add_option("--timeout", o->timeout,
+                 "Fail (exit 5, resumable) when the far side sends nothing, or takes nothing, for this many "
+                 "seconds; 0 for never (default 300)")
+      ->check(CLI::Range(0, 86400))
+      ->group("Transfer");
+}
+
 void describe_resume(CLI::App& app, CliOptions* o) {
   const char* g = "Resume and verification";
   app.add_flag("--verify", o->verify,
@@ -149,6 +159,7 @@ Status parse_cli(int argc, char** argv, CliOptions* o) {
   describe(app, o);
   describe_resume(app, o);
   describe_transfer(app, o);
+  describe_timeout(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -200,6 +211,7 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   r->compress_level = o.compress_level;
   r->lanes = o.lanes;
   r->checkpoint_seconds = o.checkpoint_seconds;
+  r->timeout = o.timeout >= 0 ? static_cast<uint32_t>(o.timeout) : kDefaultIdleTimeout;
   return Status::ok();
 }
 

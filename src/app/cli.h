@@ -54,6 +54,9 @@ struct CliOptions {
   bool batch = false;
   int connect_timeout = 30;
   int keepalive = 15;
+  // --timeout SECONDS; -1: not given (the client uses kDefaultIdleTimeout, a
+  // server the client's announced value).
+  int timeout = -1;
   std::string remote_path = "sparsync";
   bool sudo = false;
   bool no_upload = false;

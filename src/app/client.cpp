@@ -10,8 +10,10 @@
 #include "app/lane_count.h"
 #include "app/source_facts.h"
 #include "app/summary.h"
+#include "common/keepalive.h"
 #include "common/log.h"
 #include "common/printable.h"
+#include "common/units.h"
 #include "source/source_session.h"
 #include "source/stream_source.h"
 #include "target/target_open.h"
@@ -19,6 +21,9 @@
 
 namespace sparsync {
 namespace {
+
+// How long an interrupted pull waits for its source's final checkpoint.
+constexpr uint32_t kStopWaitSeconds = 10;
 
 uint16_t open_flags(const SyncRequest& r) {
   uint16_t flags = 0;
@@ -50,6 +55,22 @@ Status read_open_ok(FrameReader& in, proto::OpenOk* ok) {
 
 void send_error(FrameWriter& out, const Status& s) {
   (void)out.write(proto::MsgType::kError, encode_error(s));
+}
+
+// After HELLO (PROTOCOL.md §4.16): with a far side that keeps its streams
+// alive, announce our timeout and keep it for the whole session. An older
+// far side goes quiet whenever it works (hashing, flushing), so with it the
+// timeout guarded the HELLO answer only.
+Status start_timeouts(FrameReader& in, FrameWriter& out, const SyncRequest& r, uint64_t features,
+                      PeerTimeout* peer) {
+  if (!(features & proto::kFeatureKeepalive)) {
+    if (r.timeout > 0) log::verbose("the far side does not send keepalives (an older sparsync); --timeout is off for this run");
+    in.set_timeout(0, "");
+    out.set_timeout(0, "");
+    return Status::ok();
+  }
+  in.accept_keepalives(peer);
+  return out.write(proto::MsgType::kKeepalive, proto::encode(proto::Keepalive{r.timeout}));
 }
 
 // The source of a push: a file or block device, or stdin read once ("-").
@@ -119,6 +140,8 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(t.hello(in, main_out, &features));
   log::verbose("negotiated features: " + describe_features(features));
+  PeerTimeout peer_timeout;
+  SPARSYNC_RETURN_IF_ERROR(start_timeouts(in, main_out, r, features, &peer_timeout));
   uint16_t lanes = lanes_allowed(t, r, features);
   uint16_t flags = open_flags(r) | (lanes > 0 ? proto::kOpenLanes : 0);
   const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
@@ -142,6 +165,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
                    .source_mode = facts_negotiated ? facts.mode : 0};
   auto open_sent = std::chrono::steady_clock::now();
   SPARSYNC_RETURN_IF_ERROR(main_out.write(proto::MsgType::kOpen, proto::encode(open)));
+  o->image_size = source->size();
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
   double round_trip = std::chrono::duration<double>(std::chrono::steady_clock::now() - open_sent).count();
@@ -153,7 +177,11 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   }
   // With lanes, everything the source sends from here on goes over them.
   FrameWriter lanes_out(lanes_fd);
+  if (lanes_fd >= 0) lanes_out.set_timeout(r.timeout, t.peer_name());
   FrameWriter& out = lanes_fd >= 0 ? lanes_out : main_out;
+  // Keepalives go where the server reads from now on: over the lanes, if any.
+  Heartbeat heartbeat(out, r.timeout, peer_timeout);
+  if (features & proto::kFeatureKeepalive) heartbeat.start();
   o->source_shown = r.source_stdin ? "stdin" : resolved_path(r.source);
   // The path the far side says it opened is its text: escaped for the summary, -v and JSON.
   o->target_shown = t.peer_name() == "local" ? printable(ok.path) : t.peer_name() + ":" + printable(ok.path);
@@ -169,7 +197,11 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
                                (features & proto::kFeatureCheckpoint) != 0, r.progress,
                                r.change_map, r.bwlimit, compress_level(r, features)};
   SourceSessionResult result;
+  // The source stops at its own safe points on a signal (final checkpoint,
+  // then its ACK), so the receiver must go on reading.
+  in.set_interruptible(false);
   Status s = run_source_session(*source, params, options, in, out, &result);
+  heartbeat.stop();
   o->stats = result.stats;
   if (lanes_fd >= 0) o->stats.wire_bytes_out += main_out.bytes_written();
   o->verified = result.verified;
@@ -181,12 +213,18 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(t.hello(in, out, &features));
   log::verbose("negotiated features: " + describe_features(features));
+  PeerTimeout peer_timeout;
+  SPARSYNC_RETURN_IF_ERROR(start_timeouts(in, out, r, features, &peer_timeout));
   proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, "",
                    r.checkpoint_bytes, static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,
                    static_cast<uint8_t>(compress_level(r, features))};
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
+  o->image_size = ok.size;
+  // Opening the target can wait for a lock (a retry): the source waits too.
+  Heartbeat heartbeat(out, r.timeout, peer_timeout);
+  if (features & proto::kFeatureKeepalive) heartbeat.start();
   o->source_shown = t.peer_name() + ":" + printable(ok.path);
   const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
   o->source_live = facts_negotiated && (ok.flags & proto::kOpenOkSourceLive) != 0;
@@ -222,14 +260,36 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
                            .sync_directory_shown = opened.created_in_shown,
                            .progress = r.progress,
                            .change_map = r.change_map};
+  // A signal stops a pull as it stops a push: the source is asked for a final
+  // checkpoint, which it sends at once, so a short wait is enough (and a far
+  // side that has gone quiet costs no more than that).
+  input.stop_source = (features & proto::kFeatureStop) != 0;
+  input.stop_wait = std::chrono::milliseconds(1000 * std::min<uint32_t>(r.timeout > 0 ? r.timeout : kStopWaitSeconds,
+                                                                        kStopWaitSeconds));
   TargetSessionResult result;
   Status s = run_target_session(input, in, out, &result);
+  heartbeat.stop();
   o->stats = result.stats;
   o->stats.resumed_from = opened.resume_offset;
   o->stats.wire_bytes_out = out.bytes_written();
   o->verified = result.verified;
   o->verify = result.verify;
   return s;
+}
+
+std::string far_side_name(const Transport& t) {
+  return t.peer_name() == "local" ? "the local server process" : t.peer_name();
+}
+
+// A timeout after the session started leaves the target resumable: say from where.
+Status with_checkpoint_note(const Status& s, const SyncRequest& r, const SyncOutcome& o) {
+  if (!o.session_started || r.dry_run) return s;
+  uint64_t at = o.stats.durable_offset;
+  std::string note = at > 0 ? "; the target is checkpointed at " + format_bytes(at) +
+                                  (o.image_size > 0 ? " of " + format_bytes(o.image_size) : "") +
+                                  ": run the same command to resume"
+                            : "; run the same command to resume";
+  return Status(s.kind(), s.message() + note).as_timeout();
 }
 
 }  // namespace
@@ -244,8 +304,23 @@ Status run_client(Transport& transport, const SyncRequest& request, SyncOutcome*
   auto start = std::chrono::steady_clock::now();
   FrameReader in(transport.read_fd());
   FrameWriter out(transport.write_fd());
+  const std::string peer = far_side_name(transport);
+  in.set_timeout(request.timeout, peer);
+  out.set_timeout(request.timeout, peer);
+  // Until the sync phase, a signal simply ends the wait: nothing is written yet.
+  in.set_interruptible(true);
   Status s = request.pull ? pull(transport, in, out, request, outcome)
                           : push(transport, in, out, request, outcome);
+  if (s.timed_out() || s.kind() == ErrorKind::kInterrupted) {
+    // A far side that went quiet may be hung: do not wait for its exit.
+    transport.abandon();
+    if (s.timed_out()) s = with_checkpoint_note(s, request, *outcome);
+    if (s.kind() == ErrorKind::kInterrupted && !outcome->session_started) {
+      s = Status(ErrorKind::kInterrupted, "interrupted before the sync started; run the same command to start it");
+    }
+    outcome->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return s;
+  }
   transport.close_write();
   Status ended = transport.finish();
   if (s.is_ok() && !ended.is_ok()) s = ended;

@@ -80,6 +80,7 @@ Status resolve_locations(const CliOptions& o, SyncRequest* r, RemoteSide* remote
   s.batch = o.batch;
   s.connect_timeout = o.connect_timeout;
   s.keepalive = o.keepalive;
+  s.timeout = static_cast<int>(r->timeout);
   s.remote_path = o.remote_path;
   s.sudo = o.sudo;
   s.upload = !o.no_upload;

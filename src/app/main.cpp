@@ -58,7 +58,9 @@ int main(int argc, char** argv) {
       std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n";
       return 0;
     }
-    return run_server(STDIN_FILENO, STDOUT_FILENO, fence);
+    ServerTimeout timeout{options.timeout >= 0 ? static_cast<uint32_t>(options.timeout) : kDefaultIdleTimeout,
+                          options.timeout >= 0};
+    return run_server(STDIN_FILENO, STDOUT_FILENO, fence, timeout);
   }
   if (!options.allow_roots.empty() || options.read_only || options.write_only) {
     return fail(Status(ErrorKind::kUsage, "--allow-root, --read-only and --write-only go with --server "

@@ -8,6 +8,7 @@
 #include "app/sync_request.h"
 #include "common/device.h"
 #include "common/handshake.h"
+#include "common/keepalive.h"
 #include "common/lane_reader.h"
 #include "common/log.h"
 #include "source/source_session.h"
@@ -15,6 +16,7 @@
 #include "target/target_session.h"
 
 namespace sparsync {
+static_assert(ServerTimeout{}.seconds == kDefaultIdleTimeout);
 namespace {
 
 Status refuse(FrameWriter& out, const Status& s) {
@@ -97,6 +99,7 @@ Status serve_target(const proto::Open& open, const ResolvedPath& where, uint64_t
   }
   // With lanes, the client's stream goes on over them; the main one is done.
   FrameReader lane_in(lanes.get());
+  main_in.copy_settings_to(lane_in);
   FrameReader& in = lanes ? lane_in : main_in;
   bool verify = (open.flags & proto::kOpenVerify) != 0;
   TargetSessionInput input{.device = t.device.get(),
@@ -142,21 +145,48 @@ Status serve_source(const proto::Open& open, const ResolvedPath& where, uint64_t
                                std::max<double>(open.checkpoint_seconds, 1.0),
                                (features & proto::kFeatureCheckpoint) != 0, nullptr, nullptr,
                                open.bwlimit,
-                               (features & proto::kFeatureZstd) != 0 ? open.compress_level : 0};
+                               (features & proto::kFeatureZstd) != 0 ? open.compress_level : 0,
+                               (features & proto::kFeatureStop) != 0};
   SourceSessionResult result;
   SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, options, in, out, &result));
   if (result.verified && !result.verify.match) log::verbose("verify: target differs from the source");
   return Status::ok();
 }
 
-Status serve(const ServerFence& fence, FrameReader& in, FrameWriter& out) {
+// The idle timeout for the rest of the session (PROTOCOL.md §4.16): the one
+// given on this command line (a forced command's policy), else the client's
+// (its user's --timeout, 0 included), else the default. A client without the
+// feature sends no keepalives and is quiet while it works, so the bound that
+// covered HELLO and OPEN ends here.
+uint32_t session_timeout(const ServerTimeout& mine, uint64_t features, const PeerTimeout& client) {
+  if (!(features & proto::kFeatureKeepalive)) {
+    if (mine.seconds > 0) log::verbose("the client sends no keepalives (an older sparsync); no idle timeout");
+    return 0;
+  }
+  if (mine.given || !client.known()) return mine.seconds;
+  return client.seconds();
+}
+
+Status serve(const ServerFence& fence, const ServerTimeout& timeout, FrameReader& in, FrameWriter& out) {
   uint64_t features = 0;
   SPARSYNC_RETURN_IF_ERROR(server_hello(in, out, &features));
+  PeerTimeout client_timeout;
+  if (features & proto::kFeatureKeepalive) in.accept_keepalives(&client_timeout);
   Frame f;
   Status s = in.read(&f);
   // A bad header (unknown type, oversized length) is answered like any bad
   // frame (PROTOCOL.md §5); a closed stream has nobody to answer.
   if (!s.is_ok()) return s.kind() == ErrorKind::kProtocol ? refuse(out, s) : s;
+  const uint32_t seconds = session_timeout(timeout, features, client_timeout);
+  in.set_timeout(seconds, "the client");
+  out.set_timeout(seconds, "the client");
+  // Announced before any answer to OPEN, and kept alive from here on: opening
+  // the target may wait for a lock, a pull's source is quiet while it reads.
+  Heartbeat heartbeat(out, seconds, client_timeout);
+  if (features & proto::kFeatureKeepalive) {
+    SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kKeepalive, proto::encode(proto::Keepalive{seconds})));
+    heartbeat.start();
+  }
   if (f.type != proto::MsgType::kOpen) return refuse(out, unexpected_frame(f, "OPEN"));
   proto::Open open;
   s = proto::decode(f.payload, &open);
@@ -192,13 +222,25 @@ void widen_pipe(int fd) { (void)::fcntl(fd, F_SETPIPE_SZ, 1 << 20); }
 int run_server(int in_fd, int out_fd) { return run_server(in_fd, out_fd, ServerFence{}); }
 
 int run_server(int in_fd, int out_fd, const ServerFence& fence) {
+  return run_server(in_fd, out_fd, fence, ServerTimeout{});
+}
+
+int run_server(int in_fd, int out_fd, const ServerFence& fence, const ServerTimeout& timeout) {
   log::set_prefix("sparsync[server]");
   widen_pipe(in_fd);
   widen_pipe(out_fd);
   FrameReader in(in_fd);
   FrameWriter out(out_fd);
-  Status s = serve(fence, in, out);
+  // Until the client announces its own: a hung client must not keep a
+  // (root) server waiting for ever, not even for its HELLO.
+  in.set_timeout(timeout.seconds, "the client");
+  out.set_timeout(timeout.seconds, "the client");
+  Status s = serve(fence, timeout, in, out);
   if (s.is_ok()) return 0;
+  if (s.timed_out()) {
+    log::error(s.message());
+    return static_cast<int>(s.kind());
+  }
   // What went to the client in an ERROR frame is printed there, once; what
   // came from the client was printed there already. Only a broken link, which
   // the client may not see explained, is worth a line here.

@@ -100,6 +100,8 @@ std::string describe_features(uint64_t features) {
       {proto::kFeatureZstd, "zstd"},
       {proto::kFeatureLanes, "lanes"},
       {proto::kFeatureSourceFacts, "source-facts"},
+      {proto::kFeatureKeepalive, "keepalive"},
+      {proto::kFeatureStop, "stop"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {

@@ -15,6 +15,10 @@
 namespace sparsync {
 
 inline constexpr int kAutoLanesMost = 16;
+// --timeout: how long either side waits for a byte from the other before it
+// calls the peer dead (README "Options"); long enough for a slow disk's
+// flush, short enough that a hung far side costs a night's run, not all of it.
+inline constexpr uint32_t kDefaultIdleTimeout = 300;
 
 struct SyncRequest {
   std::string source;  // path as given (on the far host when pull)
@@ -40,10 +44,14 @@ struct SyncRequest {
   // the round trip calls for, up to kAutoLanesMost.
   int lanes = 0;
   bool retry = false;       // set by run_with_retries on its automatic retries
+  // --timeout: seconds without a byte from the far side, or without it
+  // taking one, before the run fails as a broken connection; 0: none.
+  uint32_t timeout = kDefaultIdleTimeout;
 };
 
 struct SyncOutcome {
   SyncStats stats;
+  uint64_t image_size = 0;  // once known (OPEN or OPEN_OK)
   double seconds = 0;
   std::string source_shown;  // resolved paths, with host for the remote one
   std::string target_shown;

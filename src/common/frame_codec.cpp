@@ -18,7 +18,8 @@ static bool known_type(uint8_t t) {
     case MsgType::kHash: case MsgType::kHashZero: case MsgType::kHashEnd:
     case MsgType::kResume: case MsgType::kVerifyDigests: case MsgType::kVerifyEnd:
     case MsgType::kData: case MsgType::kHole: case MsgType::kDataZstd: case MsgType::kCheckpoint:
-    case MsgType::kAck: case MsgType::kDone: case MsgType::kSummary:
+    case MsgType::kAck: case MsgType::kStop: case MsgType::kDone: case MsgType::kSummary:
+    case MsgType::kKeepalive:
     case MsgType::kError:
       return true;
   }

@@ -2,17 +2,26 @@
 // into a reusable buffer; FrameWriter writes whole frames atomically with
 // respect to other writers of the same stream (header and payload in one
 // writev under a mutex), so frames from two threads never interleave.
+// Either can bound its waits for the peer (set_timeout, common/io_wait.h),
+// and the reader consumes the peer's KEEPALIVE frames wherever they arrive
+// (PROTOCOL.md §4.16), so no caller ever sees one.
 // Thread-safety: FrameReader is used by one thread; FrameWriter by many.
 #pragma once
 
 #include <sys/uio.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/byte_buffer.h"
 #include "common/frame_codec.h"
+#include "common/io_wait.h"
 #include "common/messages.h"
 #include "common/status.h"
 
@@ -33,6 +42,20 @@ class ByteSource {
  public:
   virtual ~ByteSource() = default;
   virtual int read_full(uint8_t* buf, size_t count, size_t* got) = 0;
+  // Bounds each wait for bytes: none for `seconds` ends it with ETIMEDOUT.
+  virtual void set_idle_timeout(uint32_t /*seconds*/) {}
+};
+
+// The idle timeout the peer announced in KEEPALIVE (PROTOCOL.md §4.16), for
+// the thread that keeps the peer's waits alive (common/keepalive.h).
+class PeerTimeout {
+ public:
+  void announce(uint32_t seconds) { seconds_.store(seconds); }
+  bool known() const { return seconds_.load() >= 0; }
+  uint32_t seconds() const { return static_cast<uint32_t>(std::max<int64_t>(seconds_.load(), 0)); }
+
+ private:
+  std::atomic<int64_t> seconds_{-1};
 };
 
 class FrameReader {
@@ -42,8 +65,29 @@ class FrameReader {
   // Reads the next frame. A stream that ends cleanly between frames yields a
   // kConnection status saying the peer closed it; inside a frame, a
   // truncated-frame status.
+  // A KEEPALIVE is consumed here (with accept_keepalives) and never returned.
+  // A wait for the peer that outlasts the timeout fails with a timed-out
+  // kConnection status; an interrupt or the deadline (below) at a frame
+  // boundary with kInterrupted.
   Status read(Frame* frame);
   uint64_t bytes_read() const { return bytes_read_; }
+
+  // Each wait for the peer's bytes ends after `seconds` without one (0: no
+  // bound); `peer` names the far end in the message.
+  void set_timeout(uint32_t seconds, const std::string& peer);
+  // With kFeatureKeepalive negotiated: KEEPALIVE frames are taken here and
+  // their timeout stored in `peer` (which must outlive the reader).
+  void accept_keepalives(PeerTimeout* peer) { peer_timeout_ = peer; }
+  // Copies timeout and keepalive handling to `other` (a pushed stream that
+  // moves to lanes).
+  void copy_settings_to(FrameReader& other) const;
+  // While on, a read that starts after SIGINT/SIGTERM, or waits at a frame
+  // boundary when one arrives, fails with kInterrupted: the caller decides
+  // how to stop. Mid-frame waits never end that way.
+  void set_interruptible(bool on) { limits_.interruptible = on; }
+  // Reads that would have to wait past `deadline` fail with kInterrupted.
+  // Any thread may set it, also while a read waits (it notices within 100 ms).
+  void set_deadline(std::chrono::steady_clock::time_point deadline) { deadline_ns_.store(steady_ns(deadline)); }
 
   // From an fd, reads take up to kReadAhead bytes at once and later frames
   // come out of that buffer: a stream of small frames (4 KiB DATA, HASH)
@@ -52,11 +96,21 @@ class FrameReader {
   static constexpr size_t kReadAhead = 64u << 10;
 
  private:
-  int fill(uint8_t* buf, size_t count, size_t* got);
-  int fill_from_fd(uint8_t* buf, size_t count, size_t* got);
+  Status read_one(Frame* frame);
+  // A frame boundary: `frame_start` lets an interrupt end the wait.
+  int fill(uint8_t* buf, size_t count, size_t* got, bool frame_start);
+  int fill_from_fd(uint8_t* buf, size_t count, size_t* got, bool frame_start);
+  // 0 when fd_ is readable; else the errno to report (ECANCELED: see ended_).
+  int wait_readable(bool frame_start);
+  Status read_failure(int err, const char* where) const;
   int fd_;
   ByteSource* source_ = nullptr;
   uint64_t bytes_read_ = 0;
+  WaitLimits limits_;  // deadline_ns is set per wait, to deadline_ns_
+  std::atomic<int64_t> deadline_ns_{0};
+  std::string peer_ = "the peer";
+  WaitEnd ended_ = WaitEnd::kReady;  // why the last wait gave up
+  PeerTimeout* peer_timeout_ = nullptr;
   std::vector<uint8_t> ahead_;  // read from fd_, not yet returned: [ahead_pos_, ahead_end_)
   size_t ahead_pos_ = 0;
   size_t ahead_end_ = 0;
@@ -69,6 +123,15 @@ class FrameWriter {
   // DATA: header, 8-byte offset and the bytes, without copying the bytes.
   Status write_data(uint64_t offset, const uint8_t* bytes, uint32_t length);
   uint64_t bytes_written() const;
+
+  // A write the peer takes no byte of for `seconds` fails (0: no bound);
+  // `peer` names it in the message. Makes the fd non-blocking: a reader of
+  // the same fd (a socket) copes with that too.
+  void set_timeout(uint32_t seconds, const std::string& peer);
+  // Writes KEEPALIVE{announce} unless the stream carried something within
+  // `idle`, another thread is writing right now, or an ERROR has gone out
+  // (the last frame, PROTOCOL.md §5). For common/keepalive.h.
+  Status write_keepalive_if_idle(std::chrono::steady_clock::duration idle, uint32_t announce);
 
   // Coalescing, for the source's stream of DATA, DATA_ZSTD and HOLE frames:
   // while on, such frames under kCoalesceFrameMax wait in a buffer until it
@@ -92,9 +155,14 @@ class FrameWriter {
   Status queue_locked(const iovec (&frame)[2]);
   Status writev_all(iovec* iov, int count);
   bool coalesces(proto::MsgType type, size_t frame_bytes) const;
+  Status wait_writable();
   int fd_;
   mutable std::mutex mu_;
   uint64_t bytes_written_ = 0;
+  std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
+  uint32_t timeout_seconds_ = 0;
+  std::string peer_ = "the peer";
+  bool ended_ = false;  // an ERROR went out
   bool coalescing_ = false;
   std::vector<uint8_t> pending_;  // whole frames, in order
 };

@@ -52,7 +52,9 @@ int LaneReader::receive(size_t i, uint8_t* out, size_t count, size_t* direct) {
     poll_fds_.push_back(pollfd{lane.fd.get(), POLLIN, 0});
     poll_lanes_.push_back(k);
   }
-  if (::poll(poll_fds_.data(), poll_fds_.size(), -1) < 0) return errno == EINTR ? 0 : errno;
+  int ready = ::poll(poll_fds_.data(), poll_fds_.size(), idle_ms_ > 0 ? idle_ms_ : -1);
+  if (ready < 0) return errno == EINTR ? 0 : errno;
+  if (ready == 0) return ETIMEDOUT;
   for (size_t f = 0; f < poll_fds_.size(); ++f) {
     if (poll_fds_[f].revents == 0) continue;
     Lane& lane = lanes_[poll_lanes_[f]];

@@ -32,6 +32,8 @@ class LaneReader : public ByteSource {
   // Ends cleanly (*got short, 0 returned) only where a segment would start;
   // a bad segment length or a lane ending inside a segment is EPROTO.
   int read_full(uint8_t* buf, size_t count, size_t* got) override;
+  // A wait in which no lane brings a byte for `seconds` ends with ETIMEDOUT.
+  void set_idle_timeout(uint32_t seconds) override { idle_ms_ = static_cast<int>(seconds) * 1000; }
 
  private:
   struct Lane {
@@ -63,6 +65,7 @@ class LaneReader : public ByteSource {
   size_t current_ = 0;        // the lane the current segment is on
   uint32_t segment_left_ = 0;  // bytes of it not yet read
   bool started_ = false;       // false until the first segment's header
+  int idle_ms_ = -1;           // poll timeout; -1: none
 };
 
 // The 4-byte header that opens a segment of `length` bytes.

@@ -100,6 +100,14 @@ std::vector<uint8_t> encode(const Ack& m) {
   return w.take();
 }
 
+std::vector<uint8_t> encode(const Stop& /*m*/) { return {}; }
+
+std::vector<uint8_t> encode(const Keepalive& m) {
+  ByteWriter w;
+  w.u32(m.timeout_seconds);
+  return w.take();
+}
+
 std::vector<uint8_t> encode(const Done& m) {
   ByteWriter w;
   w.u64(m.final_size);
@@ -319,6 +327,17 @@ Status decode(std::span<const uint8_t> p, Ack* m) {
   return finish(r, "ACK");
 }
 
+Status decode(std::span<const uint8_t> p, Stop* /*m*/) {
+  ByteReader r(p.data(), p.size());
+  return finish(r, "STOP");
+}
+
+Status decode(std::span<const uint8_t> p, Keepalive* m) {
+  ByteReader r(p.data(), p.size());
+  r.u32(&m->timeout_seconds);
+  return finish(r, "KEEPALIVE");
+}
+
 Status decode(std::span<const uint8_t> p, Done* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->final_size);
@@ -428,6 +447,8 @@ const char* msg_type_name(MsgType type) {
     case MsgType::kDataZstd: return "DATA_ZSTD";
     case MsgType::kCheckpoint: return "CHECKPOINT";
     case MsgType::kAck: return "ACK";
+    case MsgType::kStop: return "STOP";
+    case MsgType::kKeepalive: return "KEEPALIVE";
     case MsgType::kDone: return "DONE";
     case MsgType::kSummary: return "SUMMARY";
     case MsgType::kError: return "ERROR";

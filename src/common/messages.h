@@ -127,6 +127,16 @@ struct Ack {
   uint64_t offset = 0;
 };
 
+// Target to source during the sync phase (with kFeatureStop): stop as on a
+// signal, with a final CHECKPOINT of what was sent. No fields.
+struct Stop {};
+
+// Either direction after HELLO (with kFeatureKeepalive): the sender's idle
+// timeout, and proof that it is alive; the receiver otherwise ignores it.
+struct Keepalive {
+  uint32_t timeout_seconds = 0;  // 0: the sender never times out
+};
+
 // Source to target after the last DATA/HOLE: the source's own counters, so
 // that either side can print the whole story and cross-check it.
 struct Done {
@@ -178,6 +188,8 @@ std::vector<uint8_t> encode(const HashEnd& m);
 std::vector<uint8_t> encode(const Hole& m);
 std::vector<uint8_t> encode(const Checkpoint& m);
 std::vector<uint8_t> encode(const Ack& m);
+std::vector<uint8_t> encode(const Stop& m);
+std::vector<uint8_t> encode(const Keepalive& m);
 std::vector<uint8_t> encode(const Done& m);
 std::vector<uint8_t> encode(const Summary& m);
 std::vector<uint8_t> encode(const Error& m);
@@ -201,6 +213,8 @@ Status decode(std::span<const uint8_t> payload, DataZstdView* m);
 Status decode(std::span<const uint8_t> payload, Hole* m);
 Status decode(std::span<const uint8_t> payload, Checkpoint* m);
 Status decode(std::span<const uint8_t> payload, Ack* m);
+Status decode(std::span<const uint8_t> payload, Stop* m);
+Status decode(std::span<const uint8_t> payload, Keepalive* m);
 Status decode(std::span<const uint8_t> payload, Done* m);
 Status decode(std::span<const uint8_t> payload, Summary* m);
 Status decode(std::span<const uint8_t> payload, Error* m);

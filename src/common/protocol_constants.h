@@ -41,10 +41,12 @@ enum class MsgType : uint8_t {
   kDataZstd = 0x22,
   kCheckpoint = 0x30,
   kAck = 0x31,
+  kStop = 0x32,
   kDone = 0x40,
   kSummary = 0x41,
   kVerifyDigests = 0x50,
   kVerifyEnd = 0x51,
+  kKeepalive = 0x60,
   kError = 0x7f,
 };
 
@@ -56,11 +58,13 @@ enum Feature : uint64_t {
   kFeatureCheckpoint = 1u << 2,
   kFeatureZstd = 1u << 3,  // DATA_ZSTD frames (--compress)
   kFeatureLanes = 1u << 4,  // LANES/LANES_START: a push's stream over several channels
+  kFeatureKeepalive = 1u << 5,  // KEEPALIVE: idle timeouts announced, quiet streams kept alive
+  kFeatureStop = 1u << 6,       // STOP: the target asks the source for a final checkpoint
   // OPEN's source_mode tail, OPEN_OK's source_mode and flags (§4.1, §4.2)
   kFeatureSourceFacts = 1u << 8,
 };
-inline constexpr uint64_t kFeaturesOffered =
-    kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd | kFeatureLanes | kFeatureSourceFacts;
+inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
+                                             kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };

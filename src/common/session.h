@@ -41,6 +41,9 @@ struct SyncStats {
   uint64_t wire_bytes_in = 0;   // frames this process read
   uint64_t resumed_from = 0;    // offset the run started at (0: from the start)
   uint64_t checkpoints = 0;     // checkpoints the target acknowledged
+  // Where the target's checkpoint record stands as far as this side knows
+  // (the resume point, or the last checkpoint acknowledged or recorded).
+  uint64_t durable_offset = 0;
 };
 
 }  // namespace sparsync

@@ -20,7 +20,7 @@ const char* error_kind_name(ErrorKind kind) {
 }
 
 Status Status::with_context(const std::string& context) const {
-  if (is_ok()) return *this;
+  if (is_ok() || timed_out_) return *this;
   Status s(kind_, context + ": " + message_);
   s.from_peer_ = from_peer_;
   return s;

@@ -48,10 +48,21 @@ class Status {
   }
   bool from_peer() const { return from_peer_; }
 
+  // The peer moved no byte for the idle timeout (--timeout). Such a message
+  // already says what and with whom, so with_context() leaves it as it is,
+  // and the client does not wait for a far side that may be hung.
+  Status as_timeout() const {
+    Status s = *this;
+    s.timed_out_ = true;
+    return s;
+  }
+  bool timed_out() const { return timed_out_; }
+
  private:
   ErrorKind kind_ = ErrorKind::kOk;
   std::string message_;
   bool from_peer_ = false;
+  bool timed_out_ = false;
 };
 
 // Builds a status from errno text: "<what>: <strerror(err)>".

@@ -54,6 +54,18 @@ LocalTransport::~LocalTransport() {
   }
 }
 
+void LocalTransport::abandon() {
+  if (pid_ <= 0) return;
+  to_child_.reset();
+  from_child_.reset();
+  // SIGKILL: a stopped or hung child ignores SIGTERM until it runs again.
+  ::kill(pid_, SIGKILL);
+  int st = 0;
+  while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
 Status LocalTransport::finish() {
   to_child_.reset();
   from_child_.reset();

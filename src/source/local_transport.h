@@ -24,6 +24,7 @@ class LocalTransport : public Transport {
   int write_fd() override { return to_child_.get(); }
   void close_write() override { to_child_.reset(); }
   Status finish() override;
+  void abandon() override;
   std::string peer_name() const override { return "local"; }
 
  private:

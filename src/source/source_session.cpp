@@ -1,7 +1,9 @@
 #include "source/source_session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "common/interrupt.h"
@@ -19,12 +21,15 @@ namespace {
 // Digests buffered between receiver and sender: 8 MiB covers 2 GiB of image
 // at 4 KiB blocks, far more than the reader keeps in flight.
 constexpr size_t kMaxBufferedDigests = 8u << 20;
+// After a signal and the final checkpoint's ACK (or its 30 s), how long the
+// target may take to close its stream.
+constexpr std::chrono::seconds kLastWordsWait{5};
 
 // Receives everything the target sends during the sync phase.
 class Receiver {
  public:
-  Receiver(FrameReader& in, const SessionParams& params, TargetReports& reports)
-      : in_(in), params_(params), reports_(reports) {}
+  Receiver(FrameReader& in, const SessionParams& params, TargetReports& reports, bool stop_requests)
+      : in_(in), params_(params), reports_(reports), stop_requests_(stop_requests) {}
 
   void run() {
     Status s = loop();
@@ -58,6 +63,12 @@ class Receiver {
     std::lock_guard<std::mutex> lock(mu_);
     return acks_;
   }
+  uint64_t last_ack() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_ack_;
+  }
+  // The target sent STOP: stop as on a signal.
+  bool stop_requested() const { return stop_requested_.load(); }
 
  private:
   Status loop() {
@@ -95,6 +106,13 @@ class Receiver {
           cv_.notify_all();
           break;
         }
+        case proto::MsgType::kStop: {
+          if (!stop_requests_) return unexpected_frame(f, "HASH, HASH_ZERO, HASH_END, ACK or SUMMARY");
+          proto::Stop stop;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &stop));
+          stop_requested_.store(true);
+          break;
+        }
         case proto::MsgType::kSummary: {
           proto::Summary sum;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &sum));
@@ -116,6 +134,8 @@ class Receiver {
   FrameReader& in_;
   const SessionParams& params_;
   TargetReports& reports_;
+  const bool stop_requests_;
+  std::atomic<bool> stop_requested_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   bool ended_ = false;
@@ -199,16 +219,17 @@ class Emitter {
   uint64_t hole_len_ = 0;
 };
 
-// Plans one chunk against the target's runs, piece by piece.
+// Plans one chunk against the target's runs, piece by piece. kInterrupted
+// when `stop` holds while it waits for the target's reports.
 Status plan_chunk(const SessionParams& params, const SourceChunk& chunk, TargetReports& reports,
-                  std::vector<PlanOp>* ops, PlanCounts* counts) {
+                  const std::function<bool()>& stop, std::vector<PlanOp>* ops, PlanCounts* counts) {
   const size_t digest_len = proto::hash_length(params.hash_kind);
   uint64_t pos = chunk.offset;
   const uint64_t end = chunk.offset + chunk.length;
   while (pos < end) {
     uint64_t block = pos / params.block_size;
     const TargetRun* run = nullptr;
-    SPARSYNC_RETURN_IF_ERROR(reports.wait_for(block, &run));
+    SPARSYNC_RETURN_IF_ERROR(reports.wait_for(block, &run, stop));
     uint64_t run_end = std::min(end, params.block_offset(run->first_block + run->count));
     SourcePiece sp{pos, run_end - pos, chunk.hole ? nullptr : chunk.data.data() + (pos - chunk.offset)};
     TargetPiece tp{run->zero, run->zero ? nullptr
@@ -246,8 +267,24 @@ Status send_checkpoint(Emitter& emitter, FrameWriter& out, uint64_t offset) {
       .with_context("sending to target");
 }
 
+// A signal or the target's STOP: a final checkpoint of everything sent (the
+// range below `done_to`), and its ACK awaited for a while (PROTOCOL.md §6 D4).
+Status stop_with_checkpoint(Emitter& emitter, FrameWriter& out, Receiver& receiver, const SessionParams& params,
+                            const SourceSessionOptions& options, uint64_t done_to) {
+  const char* why = interrupted() ? "interrupted" : "stopped at the target's request";
+  if (!params.dry_run && options.checkpoints) {
+    SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
+    if (receiver.wait_ack(done_to, 30)) {
+      return Status(ErrorKind::kInterrupted,
+                    std::string(why) + " at " + format_bytes(done_to) + " of " + format_bytes(params.image_size) +
+                        "; the target is checkpointed there: run the same command to resume");
+    }
+  }
+  return Status(ErrorKind::kInterrupted, std::string(why) + "; run the same command to resume");
+}
+
 // Plans and sends everything from the resume point on. Returns kInterrupted
-// after a final checkpoint when a signal arrived.
+// after a final checkpoint when a signal arrived or the target sent STOP.
 Status send_all(SourceReader& reader, const SessionParams& params,
                 const SourceSessionOptions& options, uint64_t start, TargetReports& reports,
                 Receiver& receiver, FrameWriter& out, SyncStats& stats) {
@@ -262,33 +299,29 @@ Status send_all(SourceReader& reader, const SessionParams& params,
   clock.reset(start);
   std::vector<PlanOp> ops;
   PlanCounts counts;
+  const std::function<bool()> stop = [&receiver] { return interrupted() || receiver.stop_requested(); };
+  uint64_t done_to = start;
   while (auto chunk = reader.next()) {
     ops.clear();
     if (chunk->hole && options.change_map != nullptr) {
       options.change_map->mark(chunk->offset, chunk->length, ChangeMap::Cell::kZero);
     }
-    SPARSYNC_RETURN_IF_ERROR(plan_chunk(params, *chunk, reports, &ops, &counts));
+    Status planned = plan_chunk(params, *chunk, reports, stop, &ops, &counts);
+    // Nothing of this chunk went out yet: the checkpoint is where the last one ended.
+    if (planned.kind() == ErrorKind::kInterrupted) {
+      return stop_with_checkpoint(emitter, out, receiver, params, options, done_to);
+    }
+    SPARSYNC_RETURN_IF_ERROR(planned);
     SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
     if (!chunk->hole) reader.recycle(std::move(chunk->data));
     stats.bytes_scanned += chunk->length;
-    uint64_t done_to = chunk->offset + chunk->length;
+    done_to = chunk->offset + chunk->length;
     if (options.progress != nullptr) {
       options.progress->data_bytes.store(stats.data_bytes);
       options.progress->hole_bytes.store(stats.hole_bytes);
       options.progress->advance_to(done_to);
     }
-    if (interrupted()) {
-      if (!params.dry_run && options.checkpoints) {
-        SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
-        if (receiver.wait_ack(done_to, 30)) {
-          return Status(ErrorKind::kInterrupted,
-                        "interrupted at " + format_bytes(done_to) + " of " +
-                            format_bytes(params.image_size) +
-                            "; the target is checkpointed there: run the same command to resume");
-        }
-      }
-      return Status(ErrorKind::kInterrupted, "interrupted; run the same command to resume");
-    }
+    if (stop()) return stop_with_checkpoint(emitter, out, receiver, params, options, done_to);
     if (!params.dry_run && options.checkpoints && done_to < params.image_size && clock.due(done_to)) {
       SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
       clock.reset(done_to);
@@ -342,7 +375,7 @@ Status run_source_session(Device& source, const SessionParams& params,
   }
   TargetReports reports((start + params.block_size - 1) / params.block_size, params.total_blocks(),
                         proto::hash_length(params.hash_kind), kMaxBufferedDigests);
-  Receiver receiver(in, params, reports);
+  Receiver receiver(in, params, reports, options.stop_requests);
   std::thread receiver_thread([&] { receiver.run(); });
   SourceReader reader(source, params, start);
   reader.start();
@@ -369,6 +402,9 @@ Status run_source_session(Device& source, const SessionParams& params,
     // Tell the target why we stop, so it exits instead of waiting for frames;
     // if it is already gone this write fails and that is fine.
     if (!s.from_peer()) (void)out.write(proto::MsgType::kError, encode_error(s));
+    // Stopped by a signal: the target's last words are not worth more than a
+    // moment (it may be the reason we stopped, silent).
+    if (s.kind() == ErrorKind::kInterrupted) in.set_deadline(std::chrono::steady_clock::now() + kLastWordsWait);
     // The target may have said why it stopped; its reason beats our EPIPE.
     Status remote = receiver.wait_summary(&summary);
     if (!remote.is_ok() && s.kind() == ErrorKind::kConnection && remote.kind() != ErrorKind::kConnection) {
@@ -377,6 +413,7 @@ Status run_source_session(Device& source, const SessionParams& params,
   }
   receiver_thread.join();
   stats.checkpoints = receiver.acks();
+  stats.durable_offset = std::max(start, receiver.last_ack());
   if (!s.is_ok()) return s;
   stats.target_bytes_written = summary.bytes_written;
   stats.target_bytes_zeroed = summary.bytes_zeroed;

@@ -25,6 +25,9 @@ struct SourceSessionOptions {
   ChangeMap* change_map = nullptr;  // where DATA/HOLE went, for --map; may be null
   uint64_t bwlimit = 0;             // DATA bytes per second, 0 = unlimited
   int compress_level = 0;           // zstd level for DATA_ZSTD (negotiated), 0 = off
+  // kFeatureStop was negotiated: the target may send STOP (PROTOCOL.md
+  // §4.17), which ends the run as a signal does, with a final checkpoint.
+  bool stop_requests = false;
 };
 
 struct SourceSessionResult {

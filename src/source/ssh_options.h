@@ -19,6 +19,7 @@ struct SshOptions {
   bool batch = false;                   // never prompt (also when stdin is not a terminal)
   int connect_timeout = 30;             // seconds for TCP connect and the SSH handshake
   int keepalive = 15;                   // seconds of quiet before a keepalive; 0 = off
+  int timeout = 300;                    // --timeout: seconds without a byte from the far side; 0 = none
   std::string remote_path = "sparsync"; // the binary on the far host
   bool sudo = false;                    // run it as `sudo -n <remote_path>`
   bool upload = true;                   // upload this binary when the far side lacks one

@@ -95,6 +95,10 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   std::unique_ptr<SshTransport> t = opened.take();
   FrameReader in(t->read_fd());
   FrameWriter out(t->write_fd());
+  // A far side that says nothing (a hung login script, something else than
+  // sparsync that waits) ends with the timeout instead of keeping us.
+  in.set_timeout(static_cast<uint32_t>(o.timeout), t->peer_name());
+  in.set_interruptible(true);
   proto::Hello mine;
   mine.software = software_version();
   Status s = out.write(proto::MsgType::kHello, proto::encode(mine));
@@ -102,6 +106,11 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   if (s.is_ok()) s = in.read(&f);
   Result<Found> found = Found::kReady;
   proto::Hello peer;
+  // Neither waits for the far command to end: it may never.
+  if (s.timed_out()) {
+    return Status(ErrorKind::kConnection, s.message() + " after starting '" + shown + "' there").as_timeout();
+  }
+  if (s.kind() == ErrorKind::kInterrupted) return Status(ErrorKind::kInterrupted, "interrupted before the sync started; run the same command to start it");
   if (!s.is_ok() && s.kind() == ErrorKind::kConnection) {
     // The stream ended before an answer: the exit status says why.
     t->close_write();

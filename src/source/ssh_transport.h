@@ -35,6 +35,7 @@ class SshTransport : public Transport {
   int write_fd() override { return engine_.get(); }
   void close_write() override;
   Status finish() override;
+  void abandon() override { end_channel(); }
   std::string peer_name() const override { return host_; }
   Status hello(FrameReader& in, FrameWriter& out, uint64_t* features) override;
   // Lanes are direct-streamlocal forwards made by the login user's sshd; a

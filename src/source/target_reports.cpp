@@ -1,5 +1,6 @@
 #include "source/target_reports.h"
 
+#include <chrono>
 #include <string>
 
 namespace sparsync {
@@ -49,7 +50,7 @@ void TargetReports::fail(const Status& status) {
   changed_.notify_all();
 }
 
-Status TargetReports::wait_for(uint64_t block, const TargetRun** run) {
+Status TargetReports::wait_for(uint64_t block, const TargetRun** run, const std::function<bool()>& stop) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     if (!failure_.is_ok()) return failure_;
@@ -62,7 +63,12 @@ Status TargetReports::wait_for(uint64_t block, const TargetRun** run) {
     if (finished_) {
       return Status(ErrorKind::kProtocol, "target never reported block " + std::to_string(block));
     }
-    changed_.wait(lock);
+    if (!stop) {
+      changed_.wait(lock);
+      continue;
+    }
+    if (stop()) return Status(ErrorKind::kInterrupted, "stopped while waiting for the target's hashes");
+    changed_.wait_for(lock, std::chrono::milliseconds(100));
   }
 }
 

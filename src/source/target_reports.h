@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -37,8 +38,10 @@ class TargetReports {
   void fail(const Status& status);       // receiver failed, or peer sent ERROR
 
   // Sender side: waits until the run holding `block` has arrived; returns a
-  // pointer to it, valid until consume_before() passes its end.
-  Status wait_for(uint64_t block, const TargetRun** run);
+  // pointer to it, valid until consume_before() passes its end. Looks at
+  // `stop` every 100 ms while it waits, and returns kInterrupted once it
+  // holds: a target that has gone quiet must not keep a signal waiting.
+  Status wait_for(uint64_t block, const TargetRun** run, const std::function<bool()>& stop = {});
   void consume_before(uint64_t block);
   // Waits for HASH_END (or failure).
   Status wait_finished();

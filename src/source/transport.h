@@ -40,6 +40,9 @@ class Transport {
   // Waits for the server to end and reports how it ended: a non-zero exit or
   // a signal is an error even if the session looked finished.
   virtual Status finish() = 0;
+  // Ends the server without waiting for it to finish: after a timeout (it
+  // may be hung) or an interrupt (its last word is not worth a wait).
+  virtual void abandon() = 0;
   // "local" or the host name, for messages.
   virtual std::string peer_name() const = 0;
 };

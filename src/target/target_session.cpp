@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <ctime>
 #include <thread>
 
 #include "common/bounded_queue.h"
 #include "common/messages.h"
+#include "common/units.h"
 #include "target/frame_outbox.h"
 #include "target/target_hasher.h"
 #include "target/write_behind.h"
@@ -30,11 +32,11 @@ class TargetSession {
       : input_(input), params_(input.params), in_(in), out_(out), outbox_(out, kMaxQueuedHashFrames),
         hasher_(input.device, input.params, input.resume_offset, input.readable_size,
                 input.known_zero, outbox_),
-        writes_(kMaxQueuedWrites), spare_buffers_(kMaxQueuedWrites + 2), write_behind_(input.device) {}
+        writes_(kMaxQueuedWrites), spare_buffers_(kMaxQueuedWrites + 2), write_behind_(input.device),
+        durable_offset_(input.resume_offset) {}
 
   Status run(TargetSessionResult* result) {
     outbox_.start();
-    last_saved_ = input_.resume_offset;
     outbox_.push_control(Frame{proto::MsgType::kResume, proto::encode(proto::Resume{input_.resume_offset})});
     if (input_.change_map != nullptr) input_.change_map->reset(params_.image_size);
     if (Progress* p = input_.progress) {
@@ -51,12 +53,14 @@ class TargetSession {
 
     proto::Done done;
     Status s = receive_loop(&done);
+    if (stopping_) return stop(applier_thread, hasher_thread, result);
     if (!s.is_ok()) fail(s);
     if (!s.is_ok() && s.kind() != ErrorKind::kConnection && !s.from_peer()) drain_input();
     writes_.close();
     applier_thread.join();
     if (!failure().is_ok()) hasher_.cancel();
     hasher_thread.join();
+    result->stats.durable_offset = durable_offset_;
     if (failure().is_ok()) finish(done, result);
     if (!failure().is_ok()) refresh_record();
     Status flushed = outbox_.close_and_flush();
@@ -64,6 +68,8 @@ class TargetSession {
     if (!first.is_ok()) return first;
     SPARSYNC_RETURN_IF_ERROR(flushed);
     if (input_.progress != nullptr) input_.progress->advance_to(params_.image_size);
+    // The sync is complete: --verify runs to its end, as in a push.
+    in_.set_interruptible(false);
     if (params_.verify && input_.device != nullptr) {
       if (input_.progress != nullptr) input_.progress->set_phase(Phase::kVerifying);
       SPARSYNC_RETURN_IF_ERROR(exchange_verify(*input_.device, params_.image_size, in_, out_, &result->verify));
@@ -105,6 +111,19 @@ class TargetSession {
     return Status::ok();
   }
 
+  // A signal reached the reader (a pull's client): ask the source for a final
+  // checkpoint if it can give one, and wait for it only so long. Returns
+  // false when the run stops now.
+  bool ask_source_to_stop() {
+    stopping_ = true;
+    if (!input_.stop_source) return false;
+    outbox_.push_control(Frame{proto::MsgType::kStop, proto::encode(proto::Stop{})});
+    stop_sent_ = true;
+    in_.set_interruptible(false);
+    in_.set_deadline(std::chrono::steady_clock::now() + input_.stop_wait);
+    return true;
+  }
+
   Status receive_loop(proto::Done* done) {
     Frame f;
     for (;;) {
@@ -115,6 +134,10 @@ class TargetSession {
         if (auto spare = spare_buffers_.try_pop()) f.payload = std::move(*spare);
       }
       Status s = in_.read(&f);
+      if (s.kind() == ErrorKind::kInterrupted && !stopping_ && ask_source_to_stop()) continue;
+      // Stopping: whatever ends the wait for the final checkpoint (the
+      // deadline, a broken link, the source's own ERROR) stops at the last one.
+      if (stopping_ && (!s.is_ok() || f.type == proto::MsgType::kError)) return Status::ok();
       if (!s.is_ok()) return s.with_context("source");
       Write w{f.type, {}, 0, 0};
       switch (f.type) {
@@ -143,6 +166,13 @@ class TargetSession {
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &c));
           SPARSYNC_RETURN_IF_ERROR(check_checkpoint(c.offset));
           w.offset = c.offset;
+          // The answer to STOP: applied by the applier (stop() waits for it); nothing more is read.
+          if (stop_sent_) {
+            final_checkpoint_ = c.offset;
+            w.frame = std::move(f);
+            (void)writes_.push(std::move(w));
+            return Status::ok();
+          }
           break;
         }
         case proto::MsgType::kDone:
@@ -178,6 +208,37 @@ class TargetSession {
     std::swap(f.payload, raw);
     (void)spare_buffers_.try_push(std::move(raw));
     return Status::ok();
+  }
+
+  // The end of a run stopped by a signal: what the applier has queued goes to
+  // disk, with the final checkpoint if the source sent one (its record and
+  // ACK are the point), then the hasher stops and the outbox empties.
+  Status stop(std::thread& applier_thread, std::thread& hasher_thread, TargetSessionResult* result) {
+    hasher_.cancel();
+    writes_.close();
+    applier_thread.join();
+    hasher_thread.join();
+    result->stats.durable_offset = durable_offset_;
+    Status applied = failure();
+    const bool final_one = final_checkpoint_ && durable_offset_ == *final_checkpoint_;
+    Status s = applied.is_ok() ? stopped_status(final_one) : applied;
+    // A source that was not asked, or did not answer, learns why we go.
+    if (applied.is_ok() && !final_one) outbox_.push_urgent(error_frame(s));
+    (void)outbox_.close_and_flush();
+    return s;
+  }
+
+  Status stopped_status(bool final_one) const {
+    const std::string size = " of " + format_bytes(params_.image_size);
+    if (params_.dry_run) return Status(ErrorKind::kInterrupted, "interrupted; nothing was written (dry run)");
+    if (final_one) {
+      return Status(ErrorKind::kInterrupted, "interrupted at " + format_bytes(durable_offset_) + size +
+                                                 "; the target is checkpointed there: run the same command to resume");
+    }
+    if (durable_offset_ == 0) return Status(ErrorKind::kInterrupted, "interrupted; run the same command to resume");
+    return Status(ErrorKind::kInterrupted, "interrupted; the target is checkpointed at " +
+                                               format_bytes(durable_offset_) + size +
+                                               " (its last checkpoint): run the same command to resume");
   }
 
   // After a failure, keep reading (and dropping) what the source sends until
@@ -230,6 +291,7 @@ class TargetSession {
         SPARSYNC_RETURN_IF_ERROR(dev->sync());
         write_behind_.synced();
         if (input_.record != nullptr) SPARSYNC_RETURN_IF_ERROR(save_record(w.offset));
+        durable_offset_ = w.offset;
         if (input_.progress != nullptr) input_.progress->advance_to(w.offset);
         outbox_.push_control(Frame{proto::MsgType::kAck, proto::encode(proto::Ack{w.offset})});
         return Status::ok();
@@ -296,7 +358,6 @@ class TargetSession {
     rec.updated_unix = static_cast<uint64_t>(::time(nullptr));
     rec.target_id = input_.device->current_identity();
     SPARSYNC_RETURN_IF_ERROR(save_checkpoint(*input_.record, rec));
-    last_saved_ = offset;
     return Status::ok();
   }
 
@@ -313,7 +374,7 @@ class TargetSession {
     Status f = failure();
     if (f.kind() == ErrorKind::kTarget && !f.from_peer()) return;
     if (!input_.device->sync().is_ok()) return;
-    (void)save_record(last_saved_);
+    (void)save_record(durable_offset_);
   }
 
   static Frame error_frame(const Status& s) {
@@ -352,7 +413,11 @@ class TargetSession {
   std::mutex mu_;
   Status failure_;
   uint64_t last_checkpoint_ = 0;  // receiving thread only
-  uint64_t last_saved_ = 0;       // offset of the last record written (applier, then run())
+  // Stopping for a signal (receiving thread; read by run() after it returns).
+  bool stopping_ = false;
+  bool stop_sent_ = false;
+  std::optional<uint64_t> final_checkpoint_;  // the CHECKPOINT that answered STOP
+  uint64_t durable_offset_ = 0;  // applier thread: the last checkpoint recorded (or the resume point)
   uint64_t bytes_written_ = 0;  // applier thread only, read after join
   uint64_t bytes_zeroed_ = 0;
 };

@@ -6,6 +6,7 @@
 // Thread-safety: one call at a time; it owns its threads.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "common/checkpoint_store.h"
@@ -32,6 +33,12 @@ struct TargetSessionInput {
   std::string sync_directory_shown;
   Progress* progress = nullptr;  // live counters for display; may be null
   ChangeMap* change_map = nullptr;  // where DATA/HOLE landed, for --map; may be null
+  // A pull's client: a read that reports an interrupt (FrameReader::
+  // set_interruptible) stops the run. With `stop_source` (kFeatureStop) it
+  // asks the source for a final checkpoint (STOP, PROTOCOL.md §4.17) and
+  // waits up to `stop_wait` for it; without, it stops at its last checkpoint.
+  bool stop_source = false;
+  std::chrono::milliseconds stop_wait{10000};
 };
 
 struct TargetSessionResult {

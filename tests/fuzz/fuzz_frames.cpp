@@ -58,6 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   round_trip<Hole>(payload);
   round_trip<Checkpoint>(payload);
   round_trip<Ack>(payload);
+  round_trip<Stop>(payload);
+  round_trip<Keepalive>(payload);
   round_trip<Done>(payload);
   round_trip<Summary>(payload);
   round_trip<VerifyDigests>(payload);

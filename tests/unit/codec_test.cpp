@@ -742,7 +742,7 @@ const MsgType kAllTypes[] = {
     MsgType::kHashZero, MsgType::kHashEnd,   MsgType::kResume,        MsgType::kData,
     MsgType::kHole,     MsgType::kDataZstd,  MsgType::kCheckpoint, MsgType::kAck,   MsgType::kDone,
     MsgType::kSummary,  MsgType::kVerifyDigests, MsgType::kVerifyEnd, MsgType::kError,
-    MsgType::kLanes,    MsgType::kLanesStart,
+    MsgType::kLanes,    MsgType::kLanesStart, MsgType::kStop,       MsgType::kKeepalive,
 };
 
 bool is_known(uint8_t t) {
@@ -760,7 +760,7 @@ TEST(CodecFrameHeader, EncodeLayout) {
 }
 
 TEST(CodecFrameHeader, EveryKnownTypeAccepted) {
-  ASSERT_EQ(std::size(kAllTypes), 19u);  // PROTOCOL.md §2 table
+  ASSERT_EQ(std::size(kAllTypes), 21u);  // PROTOCOL.md §2 table
   for (MsgType type : kAllTypes) {
     for (uint32_t length : {uint32_t{0}, uint32_t{1}, uint32_t{0x12345}, kMaxPayload}) {
       uint8_t h[kFrameHeaderSize];
@@ -785,7 +785,7 @@ TEST(CodecFrameHeader, UnknownTypesRejected) {
     expect_protocol_error(s, "frame type " + std::to_string(t));
     ++rejected;
   }
-  EXPECT_EQ(rejected, 256 - 19);
+  EXPECT_EQ(rejected, 256 - 21);
 }
 
 TEST(CodecFrameHeader, UnknownTypeNamedInHex) {

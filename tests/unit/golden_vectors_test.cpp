@@ -110,6 +110,8 @@ const std::map<std::string, std::string>& golden_hex() {
       {"HOLE", "21 00 00 00 10 00 00 00  00 30 00 00 00 00 00 00  00 10 00 00 00 00 00 00"},
       {"CHECKPOINT", "30 00 00 00 08 00 00 00  00 40 00 00 00 00 00 00"},
       {"ACK", "31 00 00 00 08 00 00 00  00 40 00 00 00 00 00 00"},
+      {"STOP", "32 00 00 00 00 00 00 00"},
+      {"KEEPALIVE", "60 00 00 00 04 00 00 00  2c 01 00 00"},
       {"DONE",
        "40 00 00 00 38 00 00 00  00 48 00 00 00 00 00 00  00 48 00 00 00 00 00 00"
        "  00 48 00 00 00 00 00 00  00 18 00 00 00 00 00 00  00 10 00 00 00 00 00 00"
@@ -359,6 +361,19 @@ TEST(GoldenVectors, CheckpointAndAck) {
   EXPECT_EQ(a.offset, 16384u);
 }
 
+TEST(GoldenVectors, StopAndKeepalive) {
+  EXPECT_EQ(frame(MsgType::kStop, encode(Stop{})), golden("STOP"));
+  Stop st;
+  ASSERT_TRUE(decode(payload_of(golden("STOP"), MsgType::kStop), &st).is_ok());
+  EXPECT_FALSE(decode(Bytes{0}, &st).is_ok()) << "STOP has no payload";
+  EXPECT_EQ(frame(MsgType::kKeepalive, encode(Keepalive{300})), golden("KEEPALIVE"));
+  Keepalive k;
+  ASSERT_TRUE(decode(payload_of(golden("KEEPALIVE"), MsgType::kKeepalive), &k).is_ok());
+  EXPECT_EQ(k.timeout_seconds, 300u);
+  EXPECT_FALSE(decode(Bytes{1, 0, 0}, &k).is_ok());
+  EXPECT_FALSE(decode(Bytes{1, 0, 0, 0, 0}, &k).is_ok());
+}
+
 TEST(GoldenVectors, Done) {
   Done m{18432, 18432, 18432, 6144, 4096, 2, 3};
   EXPECT_EQ(frame(MsgType::kDone, encode(m)), golden("DONE"));
@@ -405,7 +420,9 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0x11fu);
+  EXPECT_EQ(kFeaturesOffered, 0x17fu);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureKeepalive), 0x20u);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureStop), 0x40u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureSourceFacts), 0x100u);
   EXPECT_EQ(kOpenOkKnownFlags, 0x00f1);
   EXPECT_EQ(kOpenKnownFlags, 0x007f);
@@ -426,6 +443,7 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
       {MsgType::kData, 0x20},       {MsgType::kHole, 0x21},     {MsgType::kCheckpoint, 0x30},
       {MsgType::kResume, 0x13},     {MsgType::kVerifyDigests, 0x50}, {MsgType::kVerifyEnd, 0x51},
       {MsgType::kAck, 0x31},        {MsgType::kDone, 0x40},     {MsgType::kSummary, 0x41},
+      {MsgType::kStop, 0x32},       {MsgType::kKeepalive, 0x60},
       {MsgType::kError, 0x7f}};
   for (const auto& [type, code] : codes) EXPECT_EQ(static_cast<uint8_t>(type), code);
 }
