@@ -260,6 +260,43 @@ Result<std::unique_ptr<FileDevice>> FileDevice::create(const ResolvedPath& where
   return dev;
 }
 
+Result<std::unique_ptr<FileDevice>> FileDevice::create_unnamed(const ResolvedPath& where, uint64_t size,
+                                                               uint32_t mode) {
+  const std::string path = where.given.empty() ? where.shown() : where.given;
+  UniqueFd fd(::openat(where.dir.get(), ".", O_RDWR | O_TMPFILE | O_CLOEXEC | O_NOCTTY, mode & 0777));
+  if (!fd.valid()) {
+    if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) return std::unique_ptr<FileDevice>();
+    return errno_status(ErrorKind::kTarget, "cannot create " + path, errno);
+  }
+  // Nobody else can reach it before publish(); the lock is taken now so
+  // that it is already held when the name appears.
+  SPARSYNC_RETURN_IF_ERROR(lock_image(fd.get(), path, ErrorKind::kTarget, true, false));
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
+  }
+  std::unique_ptr<FileDevice> dev(
+      new FileDevice(path, std::move(fd), proto::DeviceKind::kRegularFile, size, ErrorKind::kTarget));
+  struct stat st {};
+  if (::fstat(dev->fd(), &st) == 0) {
+    dev->identity_ = file_identity(st);
+    dev->permissions_ = st.st_mode & 07777;
+  }
+  return dev;
+}
+
+Status FileDevice::publish(const ResolvedPath& where) {
+  // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (root has it); /proc's link to
+  // the descriptor works for anyone where /proc is mounted.
+  int rc = ::linkat(fd_.get(), "", where.dir.get(), where.name.c_str(), AT_EMPTY_PATH);
+  if (rc != 0 && errno != EEXIST) {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd_.get());
+    rc = ::linkat(AT_FDCWD, self.c_str(), where.dir.get(), where.name.c_str(), AT_SYMLINK_FOLLOW);
+  }
+  if (rc == 0) return Status::ok();
+  if (errno == EEXIST) return Status(ErrorKind::kTarget, path_ + " appeared while it was being created; run again");
+  return errno_status(ErrorKind::kTarget, "cannot create " + path_, errno);
+}
+
 Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, uint64_t size, uint32_t mode) {
   auto where = resolve_path(path, ErrorKind::kTarget);
   if (!where.is_ok()) return where.status();

@@ -98,6 +98,16 @@ class FileDevice : public Device {
   static Result<std::unique_ptr<FileDevice>> create(const ResolvedPath& where, uint64_t size, uint32_t mode);
   // The same for a path, resolved first.
   static Result<std::unique_ptr<FileDevice>> create(const std::string& path, uint64_t size, uint32_t mode = 0600);
+  // A new file with no name yet (O_TMPFILE in `where`'s directory), locked
+  // and sized, so that its checkpoint record can be written before anything
+  // appears at the target's name; publish() then links it there. A null
+  // result (and an ok status) means the filesystem has no O_TMPFILE: use
+  // create() instead.
+  static Result<std::unique_ptr<FileDevice>> create_unnamed(const ResolvedPath& where, uint64_t size,
+                                                             uint32_t mode);
+  // Links a file from create_unnamed() at `where`'s name; fails (kTarget)
+  // when something appeared there meanwhile, leaving it untouched.
+  Status publish(const ResolvedPath& where);
 
   const std::string& path() const override { return path_; }
   proto::DeviceKind kind() const override { return kind_; }

@@ -99,6 +99,57 @@ Status mark_incomplete(const TargetOpenRequest& req, const Device& dev, const st
 
 bool under_dev(const std::string& dir) { return dir == "/dev" || dir.rfind("/dev/", 0) == 0; }
 
+// Removes the record of `t` if it is still the one this run wrote (another
+// run may have replaced it meanwhile).
+void unmark_if_ours(const OpenedTarget& t) {
+  std::optional<CheckpointRecord> rec;
+  bool corrupt = false;
+  if (load_checkpoint(*t.record, &rec, &corrupt).is_ok() && rec && rec->target_id == t.checkpoint.target_id) {
+    (void)remove_checkpoint(*t.record);
+  }
+}
+
+// Removes the empty file this run made at `where`, if the name still holds it.
+void remove_if_ours(const ResolvedPath& where, const FileDevice& dev) {
+  struct stat ours {}, named {};
+  if (::fstat(dev.fd(), &ours) == 0 &&
+      ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+      ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
+    (void)::unlinkat(where.dir.get(), where.name.c_str(), 0);
+  }
+}
+
+// A new target with its record written: the record before the file appears
+// at its name (O_TMPFILE, then linkat), so no crash leaves a file there that
+// --status would call complete. Where the filesystem has no O_TMPFILE, the
+// file is created O_EXCL and locked first, then marked, and removed again if
+// its record cannot be written (a crash between the two leaves an unmarked
+// empty image; the next run still syncs it whole).
+Result<std::unique_ptr<FileDevice>> create_marked(const TargetOpenRequest& req, const ResolvedPath& where,
+                                                  OpenedTarget* t) {
+  const mode_t mode = new_file_mode(req.source_mode);
+  auto unnamed = FileDevice::create_unnamed(where, req.source_size, mode);
+  if (!unnamed.is_ok()) return unnamed.status();
+  if (std::unique_ptr<FileDevice> dev = unnamed.take()) {
+    SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, *dev, where.given, t));
+    Status linked = dev->publish(where);
+    if (!linked.is_ok()) {
+      unmark_if_ours(*t);
+      return linked;
+    }
+    return dev;
+  }
+  auto created = FileDevice::create(where, req.source_size, mode);
+  if (!created.is_ok()) return created.status();
+  std::unique_ptr<FileDevice> dev = created.take();
+  Status marked = mark_incomplete(req, *dev, where.given, t);
+  if (!marked.is_ok()) {
+    remove_if_ours(where, *dev);
+    return marked;
+  }
+  return dev;
+}
+
 Result<OpenedTarget> create_target(const TargetOpenRequest& req, const ResolvedPath& where) {
   OpenedTarget t;
   t.known_zero = true;
@@ -117,23 +168,9 @@ Result<OpenedTarget> create_target(const TargetOpenRequest& req, const ResolvedP
   auto place = record_place(where, false);
   if (!place.is_ok()) return place.status();
   t.record = std::move(place.value());
-  // Created (O_EXCL) and locked before the record is written, so that of
-  // two runs racing to create it only the one that holds it writes one.
-  auto created = FileDevice::create(where, req.source_size, new_file_mode(req.source_mode));
+  auto created = create_marked(req, where, &t);
   if (!created.is_ok()) return created.status();
   std::unique_ptr<FileDevice> dev = created.take();
-  Status marked = mark_incomplete(req, *dev, where.given, &t);
-  if (!marked.is_ok()) {
-    // Nothing of value is lost: remove the empty file this run made, if
-    // the name still holds it.
-    struct stat ours {}, named {};
-    if (::fstat(dev->fd(), &ours) == 0 &&
-        ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
-        ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
-      (void)::unlinkat(where.dir.get(), where.name.c_str(), 0);
-    }
-    return marked;
-  }
   dev->enable_direct_writes();  // where refused, all writes stay buffered
   t.device = std::move(dev);
   t.reply.state = proto::TargetState::kCreated;
@@ -156,6 +193,18 @@ Status check_device_size(const TargetOpenRequest& req, const std::string& path, 
                                           std::to_string(req.source_size) + " bytes");
   }
   return Status::ok();
+}
+
+// A target file with other names (a snapshot made with `cp -al`, an
+// rsnapshot tree) would change under all of them, since sparsync writes in
+// place: refused, with the way out.
+Status check_single_link(const TargetOpenRequest& req, const FileDevice& dev, const std::string& path) {
+  struct stat st {};
+  if (req.dry_run || ::fstat(dev.fd(), &st) != 0 || st.st_nlink <= 1) return Status::ok();
+  return Status(ErrorKind::kTarget, "refusing to sync onto " + path + ": it has " + std::to_string(st.st_nlink) +
+                                        " hard links, and writing it in place would change every one of them; "
+                                        "break the link first (cp --sparse=always " + path + " " + path +
+                                        ".new && mv " + path + ".new " + path + ")");
 }
 
 }  // namespace
@@ -208,6 +257,7 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPat
     SPARSYNC_RETURN_IF_ERROR(check_device_size(req, where.given, old_size));
     t.readable_size = req.source_size;
   } else {
+    SPARSYNC_RETURN_IF_ERROR(check_single_link(req, *dev, where.given));
     t.readable_size = std::min(old_size, req.source_size);
     // An empty file has nothing to compare: stream straight through.
     t.known_zero = old_size == 0;

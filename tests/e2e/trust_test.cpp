@@ -192,6 +192,23 @@ TEST_F(Trust, AMissingDeviceIsNeverCreatedAsAFileInDev) {
   if (::lstat(typo.c_str(), &st) == 0) ::unlink(typo.c_str());
 }
 
+// A target with other names (a `cp -al` snapshot) would change under all of
+// them: refused, and the other name keeps its bytes.
+TEST_F(Trust, AHardLinkedTargetIsRefusedAndItsOtherNameKept) {
+  const std::vector<uint8_t> old = pattern_bytes(12, 0, 8 * kMiB);
+  write_all(dst_, old);
+  std::string snapshot = dir_.file("daily.1.img");
+  ASSERT_EQ(::link(dst_.c_str(), snapshot.c_str()), 0);
+  CommandResult r = run_sparsync({"--retries=0", src_, dst_});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("has 2 hard links"), std::string::npos) << r.err;
+  EXPECT_EQ(read_all(snapshot), old);
+  EXPECT_FALSE(exists(checkpoint_path(dst_, false)));
+  // A dry run writes nothing, so it may look.
+  EXPECT_EQ(run_sparsync({"--retries=0", "--dry-run", src_, dst_}).exit_code, 0);
+}
+
 // Item 4: a new target is no more readable than its source; an existing one
 // keeps its own mode.
 TEST_F(Trust, ANewTargetGetsTheSourcesPermissionBits) {
