@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/direct_writer.h"
+#include "common/image_lock.h"
 #include "common/protocol_constants.h"
 #include "common/safe_path.h"
 #include "common/status.h"
@@ -71,8 +72,6 @@ class Device {
   // Permission bits (07777) of a regular file; 0 when unknown.
   virtual uint32_t permissions() const { return 0; }
 };
-
-inline constexpr int kExclusiveWaitSeconds = 10;
 
 class FileDevice : public Device {
  public:

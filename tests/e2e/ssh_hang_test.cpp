@@ -169,7 +169,7 @@ TEST_P(SshStalledPull, StopsOnTheFirstSignal) {
 }
 
 INSTANTIATE_TEST_SUITE_P(FarSide, SshStalledPull, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "CanStop" : "Older"; });
+                         [](const auto& param_info) { return param_info.param ? "CanStop" : "Older"; });
 
 // A healthy pull interrupted mid-run stops as a push does: the far source
 // sends a final checkpoint on request, the target records it, exit 8 with one
@@ -209,7 +209,7 @@ TEST_P(SshPullSignal, CheckpointsExits8AndTheRerunResumes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, SshPullSignal, ::testing::Values(SIGINT, SIGTERM),
-                         [](const auto& info) { return info.param == SIGINT ? "Sigint" : "Sigterm"; });
+                         [](const auto& param_info) { return param_info.param == SIGINT ? "Sigint" : "Sigterm"; });
 
 // The real far source stops (SIGSTOP) mid-pull, then the user presses Ctrl-C:
 // the pull asks for a final checkpoint, gets none, and stops within its short

@@ -29,7 +29,9 @@ class SafePath : public ::testing::Test {
   }
   void link(const std::string& to, const std::string& at, uid_t owner = 0) {
     ASSERT_EQ(::symlink(to.c_str(), at.c_str()), 0) << at;
-    if (owner != 0) ASSERT_EQ(::lchown(at.c_str(), owner, owner), 0) << at;
+    if (owner != 0) {
+      ASSERT_EQ(::lchown(at.c_str(), owner, owner), 0) << at;
+    }
   }
   TempDir dir_;
   std::string real_;
