@@ -44,7 +44,7 @@ struct CliOptions {
   double checkpoint_seconds = 30;
   int retries = 3;
   double retry_wait = 5;
-  // SSH (see source/ssh_options.h for what empty/zero means).
+  // SSH (see transport/ssh_options.h for what empty/zero means).
   int ssh_port = 0;
   std::string ssh_login;
   std::vector<std::string> ssh_identities;

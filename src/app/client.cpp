@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "common/device.h"
-#include "app/lane_count.h"
+#include "transport/lane_count.h"
 #include "app/source_facts.h"
 #include "app/summary.h"
 #include "common/keepalive.h"

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "app/sync_request.h"
-#include "source/transport.h"
+#include "transport/transport.h"
 
 namespace sparsync {
 

@@ -12,7 +12,7 @@
 #include "app/cli.h"
 #include "app/sync_request.h"
 #include "common/status.h"
-#include "source/ssh_options.h"
+#include "transport/ssh_options.h"
 
 namespace sparsync {
 

@@ -24,8 +24,8 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/protocol_constants.h"
-#include "source/local_transport.h"
-#include "source/ssh_runner.h"
+#include "transport/local_transport.h"
+#include "transport/ssh_runner.h"
 #include "target/target_open.h"
 
 using namespace sparsync;

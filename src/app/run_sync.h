@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "app/sync_request.h"
-#include "source/transport.h"
+#include "transport/transport.h"
 
 namespace sparsync {
 

@@ -2,14 +2,14 @@
 
 #include <fcntl.h>
 
-#include "app/lane_listener.h"
+#include "transport/lane_listener.h"
 #include "app/server_fence.h"
 #include "app/source_facts.h"
 #include "app/sync_request.h"
 #include "common/device.h"
 #include "common/handshake.h"
 #include "common/keepalive.h"
-#include "common/lane_reader.h"
+#include "transport/lane_reader.h"
 #include "common/log.h"
 #include "source/source_session.h"
 #include "target/target_open.h"

@@ -35,7 +35,7 @@ struct Frame {
 };
 
 // Where a FrameReader gets its bytes when they do not come from one fd (the
-// server's lanes, common/lane_reader.h). Same contract as read_full in
+// server's lanes, transport/lane_reader.h). Same contract as read_full in
 // common/unique_fd.h: fills `buf` with `count` bytes unless the stream ends
 // first (*got says how many arrived); returns 0 or an errno value.
 class ByteSource {

@@ -10,7 +10,7 @@
 
 #include <regex>
 
-#include "app/lane_count.h"
+#include "transport/lane_count.h"
 #include "app/sync_request.h"
 #include "support/files.h"
 #include "support/sizes.h"

@@ -1,4 +1,4 @@
-// LaneListener (app/lane_listener.h) in a directory someone else can change:
+// LaneListener (transport/lane_listener.h) in a directory someone else can change:
 // the sudo caller owns the lane directory once it is handed over, and may
 // rename it away and plant a symlink at its name; removing the socket and the
 // directory must not follow it into a directory of someone else's.
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/lane_listener.h"
+#include "transport/lane_listener.h"
 #include "support/files.h"
 
 namespace sparsync {

@@ -21,11 +21,11 @@
 #include <string>
 #include <thread>
 
-#include "app/lane_count.h"
-#include "app/lane_listener.h"
+#include "transport/lane_count.h"
+#include "transport/lane_listener.h"
 #include "common/frame_codec.h"
 #include "common/frame_io.h"
-#include "common/lane_reader.h"
+#include "transport/lane_reader.h"
 
 namespace sparsync {
 namespace {

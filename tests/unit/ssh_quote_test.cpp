@@ -2,8 +2,8 @@
 // POSIX shell, and mapping the far command's exit status to an error kind.
 #include <gtest/gtest.h>
 
-#include "source/ssh_connection.h"
-#include "source/ssh_transport.h"
+#include "transport/ssh_connection.h"
+#include "transport/ssh_transport.h"
 
 namespace sparsync {
 namespace {

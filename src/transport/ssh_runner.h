@@ -12,8 +12,8 @@
 #include <memory>
 
 #include "common/status.h"
-#include "source/ssh_options.h"
-#include "source/transport.h"
+#include "transport/ssh_options.h"
+#include "transport/transport.h"
 
 namespace sparsync {
 

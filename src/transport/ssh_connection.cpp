@@ -1,4 +1,4 @@
-#include "source/ssh_connection.h"
+#include "transport/ssh_connection.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

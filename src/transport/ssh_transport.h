@@ -4,7 +4,7 @@
 // bytes over the channel. finish() maps the far command's exit status onto
 // our error kinds: 1..8 are sparsync's own exit codes, 127 is "not found".
 // The transport owns the connection, and the upload of this binary for the
-// run (source/ssh_upload.h), which it releases once the far command has
+// run (transport/ssh_upload.h), which it releases once the far command has
 // ended.
 // Thread-safety: as Transport.
 #pragma once
@@ -13,10 +13,10 @@
 #include <string>
 
 #include "common/unique_fd.h"
-#include "source/ssh_connection.h"
-#include "source/ssh_pump.h"
-#include "source/ssh_upload.h"
-#include "source/transport.h"
+#include "transport/ssh_connection.h"
+#include "transport/ssh_pump.h"
+#include "transport/ssh_upload.h"
+#include "transport/transport.h"
 
 namespace sparsync {
 

@@ -1,4 +1,4 @@
-#include "source/ssh_upload.h"
+#include "transport/ssh_upload.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/printable.h"
 #include "common/units.h"
-#include "source/ssh_exec.h"
+#include "transport/ssh_exec.h"
 
 namespace sparsync {
 namespace {

@@ -1,4 +1,4 @@
-#include "app/lane_listener.h"
+#include "transport/lane_listener.h"
 
 #include <fcntl.h>
 #include <poll.h>

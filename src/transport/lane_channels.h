@@ -15,7 +15,7 @@
 #include "common/messages.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
-#include "source/byte_queue.h"
+#include "transport/byte_queue.h"
 
 namespace sparsync {
 

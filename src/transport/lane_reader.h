@@ -21,7 +21,7 @@
 namespace sparsync {
 
 // Bytes a lane may hold read ahead of its turn: two of the client's
-// segments (source/lane_channels.cpp), so 8 MiB for 16 lanes.
+// segments (transport/lane_channels.cpp), so 8 MiB for 16 lanes.
 inline constexpr size_t kLaneHold = 512 * 1024;
 
 class LaneReader : public ByteSource {

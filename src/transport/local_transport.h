@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
-#include "source/transport.h"
+#include "transport/transport.h"
 
 namespace sparsync {
 

@@ -1,4 +1,4 @@
-#include "source/local_transport.h"
+#include "transport/local_transport.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "source/lane_channels.h"
+#include "transport/lane_channels.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <chrono>
 
-#include "common/lane_reader.h"
-#include "source/ssh_output.h"
+#include "transport/lane_reader.h"
+#include "transport/ssh_output.h"
 
 namespace sparsync {
 namespace {

@@ -1,4 +1,4 @@
-#include "source/ssh_runner.h"
+#include "transport/ssh_runner.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,10 +14,10 @@
 #include "common/protocol_constants.h"
 #include "common/unique_fd.h"
 #include "common/units.h"
-#include "source/ssh_connection.h"
-#include "source/ssh_exec.h"
-#include "source/ssh_transport.h"
-#include "source/ssh_upload.h"
+#include "transport/ssh_connection.h"
+#include "transport/ssh_exec.h"
+#include "transport/ssh_transport.h"
+#include "transport/ssh_upload.h"
 
 namespace sparsync {
 namespace {
@@ -86,7 +86,7 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   const std::string shown = command_for(o, binary, "--server");  // what messages quote
   std::string cmd = shown;
   // The shell that holds an upload removes it however the run ends
-  // (source/ssh_upload.h); this one removes it too once the server ends, in
+  // (transport/ssh_upload.h); this one removes it too once the server ends, in
   // case that shell was killed outright. A dropped link or a killed client
   // closes the server's stdin, it exits, and this shell goes on.
   if (upload) cmd += "; s=$?; rm -rf -- " + shell_quote(upload->dir()) + "; exit $s";
@@ -143,7 +143,7 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   return found;
 }
 
-// Copies /proc/self/exe to the far host (source/ssh_upload.h): into a
+// Copies /proc/self/exe to the far host (transport/ssh_upload.h): into a
 // directory a far shell holds and removes however the run ends.
 Result<std::unique_ptr<RemoteUpload>> upload_self(SshConnection& c, const std::string& why) {
   struct utsname u;

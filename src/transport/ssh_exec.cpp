@@ -1,4 +1,4 @@
-#include "source/ssh_exec.h"
+#include "transport/ssh_exec.h"
 
 #include <unistd.h>
 

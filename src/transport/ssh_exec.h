@@ -1,13 +1,13 @@
 // Short helper commands on the far host over their own exec channels, each
 // run to completion before returning. (An upload of this binary is not one:
-// its shell lives as long as the run, source/ssh_upload.h.)
+// its shell lives as long as the run, transport/ssh_upload.h.)
 // Thread-safety: uses the connection's session; call from its owning thread.
 #pragma once
 
 #include <string>
 
 #include "common/status.h"
-#include "source/ssh_connection.h"
+#include "transport/ssh_connection.h"
 
 namespace sparsync {
 

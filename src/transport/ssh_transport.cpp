@@ -1,10 +1,10 @@
-#include "source/ssh_transport.h"
+#include "transport/ssh_transport.h"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include "source/ssh_exec.h"
+#include "transport/ssh_exec.h"
 
 namespace sparsync {
 

@@ -10,7 +10,7 @@
 // stdin), sshd ending the session (HUP/TERM/PIPE are trapped into exit), or
 // release() at the end of the run. Only a SIGKILL of that shell escapes the
 // trap; the server's own command line removes the directory as well when
-// the server ends (source/ssh_runner.cpp), so both would have to fail.
+// the server ends (transport/ssh_runner.cpp), so both would have to fail.
 //
 // The directory is fresh and 0700 (mktemp), so no one else can plant a name
 // in it; the binary is written there with noclobber (O_EXCL) all the same.
@@ -26,7 +26,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "source/ssh_connection.h"
+#include "transport/ssh_connection.h"
 
 namespace sparsync {
 

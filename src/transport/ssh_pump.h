@@ -6,7 +6,7 @@
 // line prefixed with the host name (or holds it back while the caller
 // decides whether the far command even started), sends EOF on the channel when the local
 // side shuts its write half, keeps a quiet link alive, and collects the far
-// command's exit status. With lanes (source/lane_channels.h) it also
+// command's exit status. With lanes (transport/lane_channels.h) it also
 // carries a second local socket over N more channels of the same session.
 // Thread-safety: start/stop/join from the owning thread; the pump thread owns
 // the session in between.
@@ -25,7 +25,7 @@
 
 #include "common/status.h"
 #include "common/unique_fd.h"
-#include "source/lane_channels.h"
+#include "transport/lane_channels.h"
 
 namespace sparsync {
 

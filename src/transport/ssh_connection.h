@@ -16,7 +16,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "source/ssh_options.h"
+#include "transport/ssh_options.h"
 
 namespace sparsync {
 

@@ -1,4 +1,4 @@
-#include "common/lane_reader.h"
+#include "transport/lane_reader.h"
 
 #include <unistd.h>
 

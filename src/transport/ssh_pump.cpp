@@ -1,4 +1,4 @@
-#include "source/ssh_pump.h"
+#include "transport/ssh_pump.h"
 
 #include <libssh/server.h>
 
@@ -15,7 +15,7 @@
 #include "common/byte_buffer.h"
 #include "common/log.h"
 #include "common/printable.h"
-#include "source/ssh_output.h"
+#include "transport/ssh_output.h"
 
 namespace sparsync {
 namespace {
@@ -305,7 +305,7 @@ Status ChannelPump::loop() {
         break;
       }
     }
-    // Buffer -> far side (source/ssh_output.h says within what).
+    // Buffer -> far side (transport/ssh_output.h says within what).
     bool closed = ssh_channel_is_closed(channel_) != 0;
     if (closed) to_remote.clear();
     long wrote = closed ? 0 : write_within_window(session_, channel_, to_remote, kChunk);

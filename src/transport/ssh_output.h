@@ -12,7 +12,7 @@
 
 #include <algorithm>
 
-#include "source/byte_queue.h"
+#include "transport/byte_queue.h"
 
 namespace sparsync {
 
