@@ -145,6 +145,12 @@ void ChannelPump::run() {
   // link is gone. Output libssh could not send yet goes as the socket allows.
   ssh_set_blocking(session_, 0);
   result_.status = loop();
+  // The far side's last words can arrive in the same read as the channel's
+  // close, after the loop last looked at stderr: take what libssh holds.
+  std::vector<char> rest(kChunk);
+  for (int n; (n = ssh_channel_read_nonblocking(channel_, rest.data(), static_cast<uint32_t>(rest.size()), 1)) > 0;) {
+    relay_stderr(rest.data(), static_cast<size_t>(n), false);
+  }
   ssh_set_blocking(session_, 1);
   end_lane_requests();
   relay_stderr(nullptr, 0, true);
