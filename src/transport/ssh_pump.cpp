@@ -22,6 +22,9 @@ namespace {
 
 // Big transfers keep the SSH window full; the caps bound memory per direction.
 constexpr size_t kChunk = 256 * 1024;
+// How long the far side's last stderr bytes are waited for after the
+// session's stream ended (a far side that closes the channel ends it sooner).
+constexpr int kStderrDrainMs = 1000;
 constexpr size_t kCap = 1024 * 1024;
 // libssh grants the far side a receive window of about 1.25 MB and tops it up
 // past that only when a read asks for more than is buffered plus the window
@@ -145,12 +148,7 @@ void ChannelPump::run() {
   // link is gone. Output libssh could not send yet goes as the socket allows.
   ssh_set_blocking(session_, 0);
   result_.status = loop();
-  // The far side's last words can arrive in the same read as the channel's
-  // close, after the loop last looked at stderr: take what libssh holds.
-  std::vector<char> rest(kChunk);
-  for (int n; (n = ssh_channel_read_nonblocking(channel_, rest.data(), static_cast<uint32_t>(rest.size()), 1)) > 0;) {
-    relay_stderr(rest.data(), static_cast<size_t>(n), false);
-  }
+  if (result_.status.is_ok()) drain_far_stderr();
   ssh_set_blocking(session_, 1);
   end_lane_requests();
   relay_stderr(nullptr, 0, true);
@@ -159,6 +157,27 @@ void ChannelPump::run() {
   local_.reset();
   if (lanes_ != nullptr) lanes_->close_local();
   if (result_.status.is_ok()) result_.exit_status = ssh_channel_get_exit_status(channel_);
+}
+
+// The session's stream can end before the far side's last stderr bytes have
+// arrived (its stdout closed first, or our engine stopped at its EOF), and
+// they can arrive in the same read as the channel's close, after the loop
+// last looked: take them until the far side closes the channel, for at
+// most kStderrDrainMs, so its last words (often the reason it stopped) are
+// shown.
+void ChannelPump::drain_far_stderr() {
+  std::vector<char> rest(kChunk);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStderrDrainMs);
+  for (;;) {
+    int n = ssh_channel_read_nonblocking(channel_, rest.data(), static_cast<uint32_t>(rest.size()), 1);
+    if (n > 0) {
+      relay_stderr(rest.data(), static_cast<size_t>(n), false);
+      continue;
+    }
+    if (n < 0 || ssh_channel_is_closed(channel_) != 0 || std::chrono::steady_clock::now() >= until) return;
+    pollfd fd{ssh_get_fd(session_), POLLIN, 0};
+    (void)::poll(&fd, 1, 50);
+  }
 }
 
 void ChannelPump::hold_stderr() {
