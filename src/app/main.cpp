@@ -23,7 +23,7 @@
 #include "common/handshake.h"
 #include "common/interrupt.h"
 #include "common/log.h"
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "transport/local_transport.h"
 #include "transport/ssh_runner.h"
 #include "target/target_open.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "common/safe_path.h"
 #include "common/status.h"
 

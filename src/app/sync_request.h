@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "common/change_map.h"
 #include "common/progress.h"
 #include "common/session.h"

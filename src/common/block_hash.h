@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 
 namespace sparsync {
 

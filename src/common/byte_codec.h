@@ -11,6 +11,12 @@
 
 namespace sparsync {
 
+// Writes the low `n` bytes of `v` little-endian at `out`, for fixed prefixes
+// built in place (frame headers, DATA's offset).
+inline void store_le(uint8_t* out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
 class ByteWriter {
  public:
   void u8(uint8_t v) { buf_.push_back(v); }

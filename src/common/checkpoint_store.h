@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "common/safe_path.h"
 #include "common/status.h"
 #include "common/unique_fd.h"

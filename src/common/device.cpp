@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cerrno>
 #include <cstdio>
 #include <vector>
@@ -54,6 +55,11 @@ std::string at(const std::string& path, uint64_t offset) {
 
 }  // namespace
 
+// The zeroing cascade, cheapest first (see device.h): its order is ours,
+// not the numbering of the wire's ZeroMethod codes, which only report it.
+constexpr proto::ZeroMethod kZeroCascade[] = {proto::ZeroMethod::kPunchHole, proto::ZeroMethod::kZeroRange,
+                                              proto::ZeroMethod::kBlkZeroOut, proto::ZeroMethod::kWriteZeros};
+
 const char* zero_method_name(proto::ZeroMethod method) {
   switch (method) {
     case proto::ZeroMethod::kNone: return "none";
@@ -68,7 +74,7 @@ const char* zero_method_name(proto::ZeroMethod method) {
 FileDevice::FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, uint64_t size,
                        ErrorKind role)
     : path_(std::move(path)), fd_(std::move(fd)), kind_(kind), size_(size), role_(role),
-      zero_method_(static_cast<int>(proto::ZeroMethod::kPunchHole)) {}
+      zero_step_(0) {}
 
 Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bool writable, ErrorKind role,
                                                      bool wait_for_exclusive) {
@@ -364,18 +370,19 @@ Status FileDevice::zero_range(uint64_t offset, uint64_t length) {
   if (length == 0) return Status::ok();
   zeroed_any_.store(true);
   for (;;) {
-    auto method = static_cast<proto::ZeroMethod>(zero_method_.load());
+    const int step = zero_step_.load();
+    const proto::ZeroMethod method = kZeroCascade[step];
     int err = 0;
     Status s = try_zero(method, offset, length, &err);
     if (!s.is_ok()) return s;
     if (err == 0) return Status::ok();
-    if (!is_unsupported(err) || method == proto::ZeroMethod::kWriteZeros) {
+    if (!is_unsupported(err) || step + 1 == static_cast<int>(std::size(kZeroCascade))) {
       return errno_status(role_, std::string("cannot zero ") + at(path_, offset) + " (" +
                                      zero_method_name(method) + ")", err);
     }
     // Downgrade once for the rest of the run; another thread may have already.
-    int expected = static_cast<int>(method);
-    zero_method_.compare_exchange_strong(expected, expected + 1);
+    int expected = step;
+    zero_step_.compare_exchange_strong(expected, step + 1);
   }
 }
 
@@ -412,7 +419,7 @@ Status FileDevice::set_size(uint64_t size) {
 
 proto::ZeroMethod FileDevice::zero_method() const {
   if (!zeroed_any_.load()) return proto::ZeroMethod::kNone;
-  return static_cast<proto::ZeroMethod>(zero_method_.load());
+  return kZeroCascade[zero_step_.load()];
 }
 
 }  // namespace sparsync

@@ -22,7 +22,7 @@
 
 #include "common/direct_writer.h"
 #include "common/image_lock.h"
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "common/safe_path.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -141,7 +141,7 @@ class FileDevice : public Device {
   uint64_t size_;
   ErrorKind role_;
   std::atomic<bool> seek_data_works_{true};
-  std::atomic<int> zero_method_;  // the best method not yet found unsupported
+  std::atomic<int> zero_step_;  // index into the cascade: the best method not yet found unsupported
   std::atomic<bool> zeroed_any_{false};
   std::string identity_;
   uint32_t permissions_ = 0;

@@ -231,10 +231,14 @@ Status FrameWriter::write_data(uint64_t offset, const uint8_t* bytes, uint32_t l
   if (length == 0 || length > proto::kMaxDataPerFrame) {
     return Status(ErrorKind::kInternal, "refusing to send a DATA frame of " + std::to_string(length) + " bytes");
   }
-  uint8_t header[proto::kFrameHeaderSize + 8];
-  proto::encode_header(proto::MsgType::kData, length + 8, header);
-  for (int i = 0; i < 8; ++i) header[proto::kFrameHeaderSize + i] = static_cast<uint8_t>(offset >> (8 * i));
-  iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(bytes), length}};
+  uint8_t header[proto::kFrameHeaderSize];
+  uint8_t prefix[proto::kDataPrefixBytes];
+  proto::encode_header(proto::MsgType::kData, static_cast<uint32_t>(sizeof(prefix) + length), header);
+  proto::encode_data_prefix(offset, prefix);
+  uint8_t head[sizeof(header) + sizeof(prefix)];
+  std::memcpy(head, header, sizeof(header));
+  std::memcpy(head + sizeof(header), prefix, sizeof(prefix));
+  iovec iov[2] = {{head, sizeof(head)}, {const_cast<uint8_t*>(bytes), length}};
   std::lock_guard<std::mutex> lock(mu_);
   if (coalesces(proto::MsgType::kData, sizeof(header) + length)) return queue_locked(iov);
   return write_locked(iov, 2);

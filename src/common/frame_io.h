@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "common/byte_buffer.h"
-#include "common/frame_codec.h"
+#include "common/proto/frame_codec.h"
 #include "common/io_wait.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "common/status.h"
 
 namespace sparsync {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <thread>
 
-#include "common/messages.h"
+#include "common/proto/messages.h"
 
 namespace sparsync {
 namespace {

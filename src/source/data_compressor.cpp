@@ -2,11 +2,13 @@
 
 #include <zstd.h>
 
-#include "common/byte_codec.h"
+#include <cstring>
+
+#include "common/proto/messages.h"
 
 namespace sparsync {
 namespace {
-constexpr size_t kPrefix = 12;  // u64 offset, u32 raw length (PROTOCOL.md §4 DATA_ZSTD)
+constexpr size_t kPrefix = proto::kDataZstdPrefixBytes;
 }
 
 DataCompressor::DataCompressor(int level) : level_(level) {
@@ -22,10 +24,11 @@ const std::vector<uint8_t>* DataCompressor::compress(uint64_t offset, const uint
   size_t n = ZSTD_compressCCtx(ctx_, payload_.data() + kPrefix, payload_.size() - kPrefix, bytes,
                                length, level_);
   // Worth it only when the frame gets smaller than plain DATA would be.
-  if (ZSTD_isError(n) || n + kPrefix >= static_cast<size_t>(length) + 8) return nullptr;
+  if (ZSTD_isError(n) || n + kPrefix >= static_cast<size_t>(length) + proto::kDataPrefixBytes) return nullptr;
   payload_.resize(kPrefix + n);
-  for (int i = 0; i < 8; ++i) payload_[static_cast<size_t>(i)] = static_cast<uint8_t>(offset >> (8 * i));
-  for (int i = 0; i < 4; ++i) payload_[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(length >> (8 * i));
+  uint8_t prefix[kPrefix];
+  proto::encode_data_zstd_prefix(offset, length, prefix);
+  std::memcpy(payload_.data(), prefix, kPrefix);
   return &payload_;
 }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 
 namespace sparsync {
 namespace {

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "common/interrupt.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "common/rate_limiter.h"
 #include "source/data_compressor.h"
 #include "common/units.h"

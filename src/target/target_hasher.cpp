@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "common/block_hash.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 
 namespace sparsync {
 namespace {

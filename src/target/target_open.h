@@ -24,7 +24,7 @@
 
 #include "common/checkpoint_store.h"
 #include "common/device.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "common/safe_path.h"
 
 namespace sparsync {

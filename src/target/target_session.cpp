@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/bounded_queue.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "common/units.h"
 #include "target/frame_outbox.h"
 #include "target/target_hasher.h"
@@ -195,8 +195,10 @@ class TargetSession {
     if (dctx_ == nullptr) dctx_.reset(ZSTD_createDCtx());
     ByteBuffer raw;
     if (auto spare = spare_buffers_.try_pop()) raw = std::move(*spare);
-    raw.resize(8 + static_cast<size_t>(z.raw_length));
-    size_t n = ZSTD_decompressDCtx(dctx_.get(), raw.data() + 8, z.raw_length, z.bytes, z.length);
+    // Laid out as a DATA payload, so the applier treats both alike.
+    raw.resize(proto::kDataPrefixBytes + static_cast<size_t>(z.raw_length));
+    size_t n = ZSTD_decompressDCtx(dctx_.get(), raw.data() + proto::kDataPrefixBytes, z.raw_length, z.bytes,
+                                   z.length);
     if (ZSTD_isError(n) || n != z.raw_length) {
       return Status(ErrorKind::kProtocol, "source sent a DATA_ZSTD frame that does not decompress to its "
                                           "stated " + std::to_string(z.raw_length) + " bytes");
@@ -265,7 +267,7 @@ class TargetSession {
     Device* dev = input_.device;
     switch (w.type) {
       case proto::MsgType::kData:
-        SPARSYNC_RETURN_IF_ERROR(dev->write_at(w.offset, w.frame.payload.data() + 8, w.length));
+        SPARSYNC_RETURN_IF_ERROR(dev->write_at(w.offset, w.frame.payload.data() + proto::kDataPrefixBytes, w.length));
         write_behind_.wrote(w.offset, w.length);
         bytes_written_ += w.length;
         if (input_.change_map != nullptr) input_.change_map->mark(w.offset, w.length, ChangeMap::Cell::kData);

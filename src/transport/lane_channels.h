@@ -12,7 +12,7 @@
 
 #include <vector>
 
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "transport/byte_queue.h"

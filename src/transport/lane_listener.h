@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 

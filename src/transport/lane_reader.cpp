@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 
 namespace sparsync {
 

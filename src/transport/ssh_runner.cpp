@@ -11,7 +11,7 @@
 #include "common/handshake.h"
 #include "common/log.h"
 #include "common/printable.h"
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "common/unique_fd.h"
 #include "common/units.h"
 #include "transport/ssh_connection.h"

@@ -5,7 +5,7 @@
 //    exactly one line on stderr naming the path, and a target that is
 //    unchanged or resumable;
 //  - `sparsync --server` fed hand-made frames on stdin (encoded with
-//    src/common/messages.h): the exit code, the ERROR frame it answers with
+//    src/common/proto/messages.h): the exit code, the ERROR frame it answers with
 //    (its code and a one-line reason), and the existing target unchanged.
 // A source that shrinks mid-run and a target returning EIO are session-level
 // (tests/unit/session_test.cpp, tests/unit/bad_input_session_test.cpp).
@@ -22,8 +22,8 @@
 #include <limits>
 #include <optional>
 
-#include "common/frame_codec.h"
-#include "common/messages.h"
+#include "common/proto/frame_codec.h"
+#include "common/proto/messages.h"
 #include "support/command.h"
 #include "support/files.h"
 #include "support/sizes.h"

@@ -15,8 +15,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/frame_codec.h"
-#include "common/messages.h"
+#include "common/proto/frame_codec.h"
+#include "common/proto/messages.h"
 #include "common/printable.h"
 #include "support/files.h"
 #include "support/pty.h"
@@ -108,6 +108,10 @@ class SshPeerText : public SshdTest {
     if (!hello.empty()) out << "skip_frame; cat hello.bin\n";
     if (!session.empty()) out << "skip_frame; cat session.bin\n";
     out << "cat err2.bin >&2\n";
+    // Its stderr is on the way before it exits: what is tested is how the
+    // text is shown, not a race between the far side's last words and its
+    // exit (sshd may close the channel first, under load).
+    if (!stderr_after.empty()) out << "sleep 1\n";
     // After a session it waits for the client to end it; else it ends first.
     if (!session.empty()) out << "cat >/dev/null\n";
     out << "exit " << exit_code << "\n";

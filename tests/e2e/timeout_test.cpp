@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/checkpoint_store.h"
-#include "common/frame_codec.h"
-#include "common/messages.h"
+#include "common/proto/frame_codec.h"
+#include "common/proto/messages.h"
 #include "support/command.h"
 #include "support/files.h"
 #include "support/process.h"

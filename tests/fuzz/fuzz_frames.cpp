@@ -8,8 +8,8 @@
 #include <cstring>
 #include <vector>
 
-#include "common/frame_codec.h"
-#include "common/messages.h"
+#include "common/proto/frame_codec.h"
+#include "common/proto/messages.h"
 
 namespace {
 

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/frame_codec.h"
-#include "common/messages.h"
+#include "common/proto/frame_codec.h"
+#include "common/proto/messages.h"
 
 namespace sparsync::fuzz {
 

@@ -1,5 +1,5 @@
-// Payload codecs (common/messages.h) and the frame header codec
-// (common/frame_codec.h) against proto/PROTOCOL.md §1–§5: round trips with
+// Payload codecs (common/proto/messages.h) and the frame header codec
+// (common/proto/frame_codec.h) against proto/PROTOCOL.md §1–§5: round trips with
 // edge values, and the rejections the spec requires (truncated payloads,
 // trailing bytes, bad magic, unknown enum values and flag bits, empty runs,
 // count/length mismatches, over-long strings, bad frame headers). Every
@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "common/byte_codec.h"
-#include "common/frame_codec.h"
-#include "common/messages.h"
-#include "common/protocol_constants.h"
+#include "common/proto/frame_codec.h"
+#include "common/proto/messages.h"
+#include "common/proto/protocol_constants.h"
 #include "common/status.h"
 
 namespace sparsync::proto {

@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "common/frame_codec.h"
+#include "common/proto/frame_codec.h"
 #include "common/frame_io.h"
-#include "common/messages.h"
-#include "common/protocol_constants.h"
+#include "common/proto/messages.h"
+#include "common/proto/protocol_constants.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "app/server_fence.h"
-#include "common/frame_codec.h"
+#include "common/proto/frame_codec.h"
 #include "common/log.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "common/unique_fd.h"
 #include "fuzz/server_input.h"
 #include "support/files.h"

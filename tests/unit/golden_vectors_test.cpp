@@ -18,8 +18,8 @@
 
 #include <zstd.h>
 
-#include "common/frame_codec.h"
-#include "common/messages.h"
+#include "common/proto/frame_codec.h"
+#include "common/proto/messages.h"
 
 namespace sparsync::proto {
 namespace {

@@ -23,7 +23,7 @@
 
 #include "transport/lane_count.h"
 #include "transport/lane_listener.h"
-#include "common/frame_codec.h"
+#include "common/proto/frame_codec.h"
 #include "common/frame_io.h"
 #include "transport/lane_reader.h"
 

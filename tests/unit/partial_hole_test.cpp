@@ -25,7 +25,7 @@
 #include "common/block_hash.h"
 #include "common/device.h"
 #include "common/frame_io.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "source/source_reader.h"
 #include "support/files.h"
 #include "support/sizes.h"

@@ -22,7 +22,7 @@
 
 #include "common/checkpoint_store.h"
 #include "common/frame_io.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "support/fake_device.h"
 #include "support/files.h"
 #include "support/sizes.h"

@@ -31,7 +31,7 @@
 
 #include "common/block_hash.h"
 #include "common/frame_io.h"
-#include "common/messages.h"
+#include "common/proto/messages.h"
 #include "source/source_session.h"
 #include "support/fake_device.h"
 #include "support/sizes.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "common/status.h"
 
 namespace sparsync::proto {
@@ -196,8 +196,14 @@ std::vector<uint8_t> encode(const Error& m);
 std::vector<uint8_t> encode(const Resume& m);
 std::vector<uint8_t> encode(const VerifyDigests& m);
 std::vector<uint8_t> encode(const VerifyEnd& m);
-// DATA's payload prefix (the offset); the bytes follow it on the wire.
+// DATA's payload (PROTOCOL.md §4.6): u64 offset, then the image bytes. The
+// prefix is encoded on its own so that the bytes go out without a copy.
+inline constexpr size_t kDataPrefixBytes = 8;
+void encode_data_prefix(uint64_t offset, uint8_t (&out)[kDataPrefixBytes]);
 std::vector<uint8_t> encode_data_prefix(uint64_t offset);
+// DATA_ZSTD's payload (§4.6a): u64 offset, u32 raw length, then the zstd frame.
+inline constexpr size_t kDataZstdPrefixBytes = 12;
+void encode_data_zstd_prefix(uint64_t offset, uint32_t raw_length, uint8_t (&out)[kDataZstdPrefixBytes]);
 
 Status decode(std::span<const uint8_t> payload, Hello* m);
 Status decode(std::span<const uint8_t> payload, Open* m);

@@ -1,4 +1,4 @@
-#include "common/frame_codec.h"
+#include "common/proto/frame_codec.h"
 
 #include <cstdio>
 #include <string>

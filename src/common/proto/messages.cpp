@@ -1,4 +1,4 @@
-#include "common/messages.h"
+#include "common/proto/messages.h"
 
 #include <cstring>
 
@@ -181,10 +181,17 @@ std::vector<uint8_t> encode(const VerifyEnd& m) {
   return w.take();
 }
 
+void encode_data_prefix(uint64_t offset, uint8_t (&out)[kDataPrefixBytes]) { store_le(out, offset, 8); }
+
 std::vector<uint8_t> encode_data_prefix(uint64_t offset) {
-  ByteWriter w;
-  w.u64(offset);
-  return w.take();
+  std::vector<uint8_t> out(kDataPrefixBytes);
+  store_le(out.data(), offset, 8);
+  return out;
+}
+
+void encode_data_zstd_prefix(uint64_t offset, uint32_t raw_length, uint8_t (&out)[kDataZstdPrefixBytes]) {
+  store_le(out, offset, 8);
+  store_le(out + 8, raw_length, 4);
 }
 
 Status decode(std::span<const uint8_t> p, Hello* m) {

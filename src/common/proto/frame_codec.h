@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "common/protocol_constants.h"
+#include "common/proto/protocol_constants.h"
 #include "common/status.h"
 
 namespace sparsync::proto {
