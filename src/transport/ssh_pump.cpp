@@ -148,7 +148,8 @@ void ChannelPump::run() {
   // link is gone. Output libssh could not send yet goes as the socket allows.
   ssh_set_blocking(session_, 0);
   result_.status = loop();
-  if (result_.status.is_ok()) drain_far_stderr();
+  // After a failure the link may be gone: take only what libssh holds.
+  drain_far_stderr(result_.status.is_ok() ? kStderrDrainMs : 0);
   ssh_set_blocking(session_, 1);
   end_lane_requests();
   relay_stderr(nullptr, 0, true);
@@ -163,11 +164,10 @@ void ChannelPump::run() {
 // arrived (its stdout closed first, or our engine stopped at its EOF), and
 // they can arrive in the same read as the channel's close, after the loop
 // last looked: take them until the far side closes the channel, for at
-// most kStderrDrainMs, so its last words (often the reason it stopped) are
-// shown.
-void ChannelPump::drain_far_stderr() {
+// most `wait_ms`, so its last words (often the reason it stopped) are shown.
+void ChannelPump::drain_far_stderr(int wait_ms) {
   std::vector<char> rest(kChunk);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStderrDrainMs);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
     int n = ssh_channel_read_nonblocking(channel_, rest.data(), static_cast<uint32_t>(rest.size()), 1);
     if (n > 0) {

@@ -84,7 +84,7 @@ class ChannelPump {
   void run();
   Status loop();
   void relay_stderr(const char* data, size_t len, bool flush);
-  void drain_far_stderr();
+  void drain_far_stderr(int wait_ms);
   void write_stderr_lines(const char* data, size_t len, bool flush);  // stderr_mu_ held
   Status keepalive();
   int read_stdout(uint8_t* dest, uint32_t count);
