@@ -80,7 +80,7 @@ void describe_resume(CLI::App& app, CliOptions* o) {
       ->group(g);
   app.add_option("--checkpoint-seconds", o->checkpoint_seconds,
                  "... and at least every N seconds (default 30)")
-      ->check(CLI::Range(1.0, 86400.0))->group(g);
+      ->check(CLI::Range(1, 86400))->group(g);
   app.add_option("--retries", o->retries,
                  "Reconnect and resume up to N times when the link or the far side dies mid-run (default 3)")
       ->check(CLI::Range(0, 1000))->group(g);

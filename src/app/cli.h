@@ -41,7 +41,7 @@ struct CliOptions {
   int compress_level = 0;    // --compress[=LEVEL]; 0 = off
   int lanes = 0;             // --lanes N; 0 = by the round trip
   std::string checkpoint_interval_text = "1G";
-  double checkpoint_seconds = 30;
+  uint32_t checkpoint_seconds = 30;
   int retries = 3;
   double retry_wait = 5;
   // SSH (see transport/ssh_options.h for what empty/zero means).

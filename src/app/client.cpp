@@ -8,6 +8,7 @@
 
 #include "common/device.h"
 #include "transport/lane_count.h"
+#include "app/session_settings.h"
 #include "app/source_facts.h"
 #include "app/summary.h"
 #include "common/keepalive.h"
@@ -24,27 +25,6 @@ namespace {
 
 // How long an interrupted pull waits for its source's final checkpoint.
 constexpr uint32_t kStopWaitSeconds = 10;
-
-uint16_t open_flags(const SyncRequest& r) {
-  uint16_t flags = 0;
-  if (r.dry_run) flags |= proto::kOpenDryRun;
-  if (r.allow_larger_target) flags |= proto::kOpenAllowLargerTarget;
-  if (r.restart) flags |= proto::kOpenRestart;
-  if (r.verify) flags |= proto::kOpenVerify;
-  if (r.force) flags |= proto::kOpenForce;
-  if (r.retry) flags |= proto::kOpenRetry;
-  return flags;
-}
-
-// Compression only when the far side can decompress (an older peer without
-// the zstd feature gets plain DATA, with a note under -v).
-int compress_level(const SyncRequest& r, uint64_t features) {
-  if (r.compress_level > 0 && !(features & proto::kFeatureZstd)) {
-    log::verbose("the far side does not offer zstd; sending uncompressed");
-    return 0;
-  }
-  return r.compress_level;
-}
 
 Status read_open_ok(FrameReader& in, proto::OpenOk* ok) {
   Frame f;
@@ -143,26 +123,18 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   PeerTimeout peer_timeout;
   SPARSYNC_RETURN_IF_ERROR(start_timeouts(in, main_out, r, features, &peer_timeout));
   uint16_t lanes = lanes_allowed(t, r, features);
-  uint16_t flags = open_flags(r) | (lanes > 0 ? proto::kOpenLanes : 0);
   const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
   SourceFacts facts = source_facts(*source);
   if (!facts.live.empty()) {
     log::info(facts.live_warning(r.source));
     o->source_live = true;
   }
-  proto::Open open{.role = proto::Role::kServerIsTarget,
-                   .hash_kind = r.hash_kind,
-                   .flags = flags,
-                   .block_size = r.block_size,
-                   .source_size = source->size(),
-                   .path = r.target,
-                   .source_id = source->identity(),
-                   .checkpoint_bytes = r.checkpoint_bytes,
-                   .checkpoint_seconds = static_cast<uint32_t>(r.checkpoint_seconds),
-                   .bwlimit = r.bwlimit,
-                   .compress_level = static_cast<uint8_t>(compress_level(r, features)),
-                   .has_source_facts = facts_negotiated,
-                   .source_mode = facts_negotiated ? facts.mode : 0};
+  proto::Open open = open_request(r, proto::Role::kServerIsTarget, features);
+  if (lanes > 0) open.flags |= proto::kOpenLanes;
+  open.source_size = source->size();
+  open.source_id = source->identity();
+  open.has_source_facts = facts_negotiated;
+  open.source_mode = facts_negotiated ? facts.mode : 0;
   auto open_sent = std::chrono::steady_clock::now();
   SPARSYNC_RETURN_IF_ERROR(main_out.write(proto::MsgType::kOpen, proto::encode(open)));
   o->image_size = source->size();
@@ -192,15 +164,14 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   }
   log::verbose("target " + o->target_shown + (o->target_created ? " (created)" : ""));
   o->session_started = true;
-  SessionParams params{source->size(), r.block_size, r.hash_kind, r.dry_run, r.verify};
-  SourceSessionOptions options{r.checkpoint_bytes, r.checkpoint_seconds,
-                               (features & proto::kFeatureCheckpoint) != 0, r.progress,
-                               r.change_map, r.bwlimit, compress_level(r, features)};
+  SourceSessionOptions options = source_options(open, features);
+  options.progress = r.progress;
+  options.change_map = r.change_map;
   SourceSessionResult result;
   // The source stops at its own safe points on a signal (final checkpoint,
   // then its ACK), so the receiver must go on reading.
   in.set_interruptible(false);
-  Status s = run_source_session(*source, params, options, in, out, &result);
+  Status s = run_source_session(*source, session_params(open), options, in, out, &result);
   heartbeat.stop();
   o->stats = result.stats;
   if (lanes_fd >= 0) o->stats.wire_bytes_out += main_out.bytes_written();
@@ -215,9 +186,7 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   log::verbose("negotiated features: " + describe_features(features));
   PeerTimeout peer_timeout;
   SPARSYNC_RETURN_IF_ERROR(start_timeouts(in, out, r, features, &peer_timeout));
-  proto::Open open{proto::Role::kServerIsSource, r.hash_kind, open_flags(r), r.block_size, 0, r.source, "",
-                   r.checkpoint_bytes, static_cast<uint32_t>(r.checkpoint_seconds), r.bwlimit,
-                   static_cast<uint8_t>(compress_level(r, features))};
+  const proto::Open open = open_request(r, proto::Role::kServerIsSource, features);
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpen, proto::encode(open)));
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
@@ -228,17 +197,9 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   o->source_shown = t.peer_name() + ":" + printable(ok.path);
   const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
   o->source_live = facts_negotiated && (ok.flags & proto::kOpenOkSourceLive) != 0;
-  TargetOpenRequest treq{.source_size = ok.size,
-                         .dry_run = r.dry_run,
-                         .allow_larger_target = r.allow_larger_target,
-                         .source_id = ok.source_id,
-                         .block_size = r.block_size,
-                         .hash_kind = r.hash_kind,
-                         .restart = r.restart,
-                         .force = r.force,
-                         .retry = r.retry,
-                         .source_mode = facts_negotiated ? ok.source_mode : 0};
-  auto target = open_target(treq, r.target);
+  // Both hosts go on from the OPEN completed with what OPEN_OK said of the source.
+  const proto::Open agreed = with_source_facts(open, ok, features);
+  auto target = open_target(target_open_request(agreed), r.target);
   if (!target.is_ok()) {
     send_error(out, target.status());
     return target.status();
@@ -249,21 +210,12 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   o->target_created = opened.reply.state == proto::TargetState::kCreated;
   o->checkpoint_ignored = checkpoint_ignored_name(opened.ignored);
   o->session_started = true;
-  TargetSessionInput input{.device = opened.device.get(),
-                           .params = SessionParams{ok.size, r.block_size, r.hash_kind, r.dry_run, r.verify},
-                           .readable_size = opened.readable_size,
-                           .known_zero = opened.known_zero,
-                           .resume_offset = opened.resume_offset,
-                           .record = opened.record ? &*opened.record : nullptr,
-                           .checkpoint = opened.checkpoint,
-                           .sync_directory = opened.created_in.get(),
-                           .sync_directory_shown = opened.created_in_shown,
-                           .progress = r.progress,
-                           .change_map = r.change_map};
+  TargetSessionInput input = target_session_input(agreed, features, opened);
+  input.progress = r.progress;
+  input.change_map = r.change_map;
   // A signal stops a pull as it stops a push: the source is asked for a final
   // checkpoint, which it sends at once, so a short wait is enough (and a far
   // side that has gone quiet costs no more than that).
-  input.stop_source = (features & proto::kFeatureStop) != 0;
   input.stop_wait = std::chrono::milliseconds(1000 * std::min<uint32_t>(r.timeout > 0 ? r.timeout : kStopWaitSeconds,
                                                                         kStopWaitSeconds));
   TargetSessionResult result;

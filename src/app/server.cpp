@@ -4,6 +4,7 @@
 
 #include "transport/lane_listener.h"
 #include "app/server_fence.h"
+#include "app/session_settings.h"
 #include "app/source_facts.h"
 #include "app/sync_request.h"
 #include "common/device.h"
@@ -76,17 +77,7 @@ uint16_t open_ok_flags(CheckpointIgnored ignored) {
 
 Status serve_target(const proto::Open& open, const ResolvedPath& where, uint64_t features, FrameReader& main_in,
                     FrameWriter& out) {
-  TargetOpenRequest req{.source_size = open.source_size,
-                        .dry_run = (open.flags & proto::kOpenDryRun) != 0,
-                        .allow_larger_target = (open.flags & proto::kOpenAllowLargerTarget) != 0,
-                        .source_id = open.source_id,
-                        .block_size = open.block_size,
-                        .hash_kind = open.hash_kind,
-                        .restart = (open.flags & proto::kOpenRestart) != 0,
-                        .force = (open.flags & proto::kOpenForce) != 0,
-                        .retry = (open.flags & proto::kOpenRetry) != 0,
-                        .source_mode = open.source_mode};
-  auto target = open_target(req, where);
+  auto target = open_target(target_open_request(open), where);
   if (!target.is_ok()) return refuse(out, target.status());
   OpenedTarget t = target.take();
   // Relayed to the user's terminal by the client (stderr of the far side).
@@ -101,17 +92,7 @@ Status serve_target(const proto::Open& open, const ResolvedPath& where, uint64_t
   FrameReader lane_in(lanes.get());
   main_in.copy_settings_to(lane_in);
   FrameReader& in = lanes ? lane_in : main_in;
-  bool verify = (open.flags & proto::kOpenVerify) != 0;
-  TargetSessionInput input{.device = t.device.get(),
-                           .params = SessionParams{open.source_size, open.block_size, open.hash_kind,
-                                                   req.dry_run, verify},
-                           .readable_size = t.readable_size,
-                           .known_zero = t.known_zero,
-                           .resume_offset = t.resume_offset,
-                           .record = t.record ? &*t.record : nullptr,
-                           .checkpoint = t.checkpoint,
-                           .sync_directory = t.created_in.get(),
-                           .sync_directory_shown = t.created_in_shown};
+  const TargetSessionInput input = target_session_input(open, features, t);
   TargetSessionResult result;
   // A verify mismatch is the client's verdict to report (it knows both
   // digests and prints where they differ); the server's part ended well.
@@ -137,18 +118,11 @@ Status serve_source(const proto::Open& open, const ResolvedPath& where, uint64_t
     if (!facts.live.empty()) ok.flags |= proto::kOpenOkSourceLive;
   }
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(ok)));
-  SessionParams params{source->size(), open.block_size, open.hash_kind,
-                       (open.flags & proto::kOpenDryRun) != 0, (open.flags & proto::kOpenVerify) != 0};
-  // The client chose the checkpoint cadence; floors keep a hostile value
-  // from turning every chunk into an fdatasync.
-  SourceSessionOptions options{std::max<uint64_t>(open.checkpoint_bytes, 1u << 20),
-                               std::max<double>(open.checkpoint_seconds, 1.0),
-                               (features & proto::kFeatureCheckpoint) != 0, nullptr, nullptr,
-                               open.bwlimit,
-                               (features & proto::kFeatureZstd) != 0 ? open.compress_level : 0,
-                               (features & proto::kFeatureStop) != 0};
+  // Both hosts go on from the OPEN completed with what OPEN_OK said of the source.
+  const proto::Open agreed = with_source_facts(open, ok, features);
   SourceSessionResult result;
-  SPARSYNC_RETURN_IF_ERROR(run_source_session(*source, params, options, in, out, &result));
+  SPARSYNC_RETURN_IF_ERROR(
+      run_source_session(*source, session_params(agreed), source_options(agreed, features), in, out, &result));
   if (result.verified && !result.verify.match) log::verbose("verify: target differs from the source");
   return Status::ok();
 }

@@ -35,7 +35,7 @@ struct SyncRequest {
   bool source_stdin = false;
   std::optional<uint64_t> stdin_size = std::nullopt;  // --size; else from a redirected file
   uint64_t checkpoint_bytes = 1ull << 30;
-  double checkpoint_seconds = 30;
+  uint32_t checkpoint_seconds = 30;  // whole seconds, as OPEN carries them
   Progress* progress = nullptr;  // live counters for a progress display; not owned
   ChangeMap* change_map = nullptr;  // filled for --map; not owned
   uint64_t bwlimit = 0;     // --bwlimit: DATA bytes per second, 0 = unlimited

@@ -15,6 +15,8 @@ struct SessionParams {
   bool dry_run = false;
   bool verify = false;  // exchange SHA-256 digests after SUMMARY
 
+  bool operator==(const SessionParams&) const = default;
+
   uint64_t total_blocks() const { return (image_size + block_size - 1) / block_size; }
   uint64_t block_offset(uint64_t block) const { return block * block_size; }
   // Length of block `block`; only the last block may be short.

@@ -28,6 +28,8 @@ struct SourceSessionOptions {
   // kFeatureStop was negotiated: the target may send STOP (PROTOCOL.md
   // §4.17), which ends the run as a signal does, with a final checkpoint.
   bool stop_requests = false;
+
+  bool operator==(const SourceSessionOptions&) const = default;
 };
 
 struct SourceSessionResult {

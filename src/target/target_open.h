@@ -41,6 +41,8 @@ struct TargetOpenRequest {
   bool force = false;    // skip the mount check of a block device (common/in_use.h)
   bool retry = false;    // an automatic retry: wait briefly for the previous run's lock
   uint32_t source_mode = 0;  // the source's permission bits, 0 when unknown
+
+  bool operator==(const TargetOpenRequest&) const = default;
 };
 
 using proto::CheckpointIgnored;
