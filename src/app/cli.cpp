@@ -126,8 +126,8 @@ void describe(CLI::App& app, CliOptions* o) {
   app.add_flag("-V,--version", o->version, "Print the version and protocol version");
   app.add_flag("--server", o->server, "Internal: run the far side of the protocol on stdin/stdout")
       ->group("");
-  // Server-side fencing, for a forced command in authorized_keys (README
-  // "Security and hardening"); hidden like --server itself.
+  // Server-side fencing, for a forced command in authorized_keys
+  // (docs/security.md "Fencing the far side"); hidden like --server itself.
   app.add_option("--allow-root", o->allow_roots, "With --server: serve only paths below DIR (repeatable)")
       ->group("");
   app.add_flag("--read-only", o->read_only, "With --server: refuse to be a target (push)")->group("");

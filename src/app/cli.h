@@ -10,7 +10,7 @@
 
 namespace sparsync {
 
-// 4 KiB: measured in README "Block size"; finest granularity, same speed as 64K.
+// 4 KiB: measured in docs/how-it-works.md "Block size"; finest granularity, same speed as 64K.
 inline constexpr uint32_t kDefaultBlockSize = 4 * 1024;
 
 struct CliOptions {
@@ -25,14 +25,14 @@ struct CliOptions {
   std::string checksum = "xxh3";
   bool dry_run = false;
   bool allow_larger_target = false;
-  bool force = false;           // skip the target's mount check (README "Safety rails")
+  bool force = false;           // skip the target's mount check (docs/security.md "Safety rails")
   std::string stdin_size_text;  // --size, for SOURCE "-" (stdin)
-  // Resume, retry, verify (README "Resume and verification").
+  // Resume, retry, verify (docs/usage.md "Resume and verification").
   bool restart = false;
   bool verify = false;
   bool status = false;  // --status TARGET: report, sync nothing
   bool json = false;    // the summary as one JSON object on stdout
-  // Operator output (README "Progress, summary and monitoring").
+  // Operator output (docs/usage.md "Progress, summary and monitoring").
   bool progress = false;           // progress lines even when stderr is not a terminal
   double progress_interval = 5;    // seconds between plain progress lines
   std::string metrics_file;        // --metrics-file PATH (Prometheus text format)
@@ -60,7 +60,7 @@ struct CliOptions {
   std::string remote_path = "sparsync";
   bool sudo = false;
   bool no_upload = false;
-  // Server fencing (app/server_fence.h; README "Security and hardening").
+  // Server fencing (app/server_fence.h; docs/security.md "Fencing the far side").
   std::vector<std::string> allow_roots;
   bool read_only = false;
   bool write_only = false;

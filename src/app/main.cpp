@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     return std::unique_ptr<Transport>(local.take());
   };
   RetryPolicy policy{options.retries, options.retry_wait, 300};
-  // stdin cannot be read again, so a broken run cannot be retried (README "Reading the source from stdin").
+  // stdin cannot be read again, so a broken run cannot be retried (docs/usage.md "Reading the source from stdin").
   if (request.source_stdin) policy.retries = 0;
   SyncOutcome outcome;
   display.start();

@@ -1,5 +1,5 @@
 // --map: where on the disk the run wrote, drawn at the end as a bar across
-// the terminal (README "Change map"), or as run-length data in --json.
+// the terminal (docs/usage.md "Change map"), or as run-length data in --json.
 // Pure functions over a finished ChangeMap.
 #pragma once
 

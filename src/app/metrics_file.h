@@ -1,6 +1,6 @@
 // --metrics-file: the run's figures in the Prometheus text exposition format
-// (version 0.0.4), for node_exporter's textfile collector (README "Metrics
-// for monitoring"). One file per run configuration, every sample labelled
+// (version 0.0.4), for node_exporter's textfile collector (docs/usage.md
+// "Metrics for monitoring"). One file per run configuration, every sample labelled
 // target="...". The file is replaced atomically (temporary file in the same
 // directory, fsync, rename, fsync of the directory), so the collector never
 // reads half a file. A failed run keeps the previous file's

@@ -1,4 +1,4 @@
-// The live progress of a run, for a person or a log (README "Progress").
+// The live progress of a run, for a person or a log (docs/usage.md "Progress").
 // A display thread samples `Progress` (the engines' counters) a few times a
 // second and either
 //   - kTerminal: keeps one line on stderr, redrawn in place with '\r' and

@@ -1,5 +1,5 @@
 // Checks on the two sides of a sync made before anything is opened for
-// writing (README "Safety rails"): a stdin source is local only, and an image
+// writing (docs/security.md "Safety rails"): a stdin source is local only, and an image
 // is never synced onto itself. The in-use check of a target block device
 // happens where the target is opened (target/target_open.cpp), on its host.
 // Thread-safety: a plain function.

@@ -176,7 +176,7 @@ Status serve(const ServerFence& fence, const ServerTimeout& timeout, FrameReader
   if (open.hash_kind == proto::HashKind::kSha256 && !(features & proto::kFeatureSha256)) {
     return refuse(out, Status(ErrorKind::kProtocol, "SHA-256 block hashes were not negotiated"));
   }
-  // The fence (README "Security and hardening") is decided before the path is
+  // The fence (docs/security.md "Fencing the far side") is decided before the path is
   // opened: no target is created, no checkpoint looked at. What it resolved
   // is what is opened, relative to its directory.
   auto where = fenced_resolve(fence, open.role, open.path, trusted_users());

@@ -10,7 +10,7 @@ namespace sparsync {
 
 struct ServerFence;
 
-// The server's idle timeout (README "--timeout"): `seconds` bounds every
+// The server's idle timeout (docs/usage.md "Hangs and timeouts"): `seconds` bounds every
 // wait until the client announces its own, which replaces it unless it was
 // `given` on the server's command line (a forced command's policy).
 struct ServerTimeout {

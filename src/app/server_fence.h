@@ -1,8 +1,8 @@
 // Fencing of the server (`sparsync --server --allow-root DIR --read-only
 // --write-only`): decides whether an OPEN may proceed, given what the host's
 // owner allowed, the role the client asked the server to play and the path.
-// Meant for a forced command in authorized_keys (README "Security and
-// hardening"), where the client's own command line is ignored.
+// Meant for a forced command in authorized_keys (docs/security.md "Fencing
+// the far side"), where the client's own command line is ignored.
 // Thread-safety: pure functions apart from the filesystem lookups.
 #pragma once
 

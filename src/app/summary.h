@@ -24,7 +24,7 @@ std::string describe_features(uint64_t features);
 std::vector<std::string> verbose_details(const SyncOutcome& outcome);
 
 // The same figures as one JSON object (--json), exact bytes, for scripts.
-// Field names are stable; README "JSON output" documents each.
+// Field names are stable; docs/usage.md "JSON output" documents each.
 std::string summary_json(const SyncRequest& request, const SyncOutcome& outcome);
 // The JSON object for a failed run: {"ok": false, "exit_code": N, "error": "..."}.
 std::string failure_json(int exit_code, const std::string& message);

@@ -16,7 +16,7 @@ namespace sparsync {
 
 inline constexpr int kAutoLanesMost = 16;
 // --timeout: how long either side waits for a byte from the other before it
-// calls the peer dead (README "Options"); long enough for a slow disk's
+// calls the peer dead (docs/usage.md "Hangs and timeouts"); long enough for a slow disk's
 // flush, short enough that a hung far side costs a night's run, not all of it.
 inline constexpr uint32_t kDefaultIdleTimeout = 300;
 

@@ -1,7 +1,7 @@
 // Locks on images, so that sparsync runs exclude each other: a target is
 // held with flock(LOCK_EX) for its whole run, a source with flock(LOCK_SH),
 // so no two runs write one image at once and no run reads an image that
-// another run is writing (README "Safety rails"). A conflict fails at once,
+// another run is writing (docs/security.md "Safety rails"). A conflict fails at once,
 // in one line naming the holder from /proc/locks: "another sparsync run
 // (pid N)" when it is one of ours, "another process (pid N, COMM)" when not;
 // only an automatic retry (`wait`) gives a previous run of its own up to

@@ -1,4 +1,4 @@
-// Bounded waits on a peer's stream (README "--timeout", PROTOCOL.md §5
+// Bounded waits on a peer's stream (docs/usage.md "Hangs and timeouts", PROTOCOL.md §5
 // "Timeouts"). A frame reader or writer that would block polls its fd here
 // instead, so a wait ends when the fd is ready, when the peer has moved no
 // byte for the idle timeout, when a signal arrives at a point where the

@@ -1,5 +1,5 @@
 // Resolving a path the way a server that runs as root, in directories other
-// users can write, must (README "Security and hardening"): component by
+// users can write, must (docs/security.md): component by
 // component from "/" (or the working directory), each directory opened with
 // O_NOFOLLOW relative to the one before and checked to be the one just
 // looked at, and a symlink followed only when its owner is trusted (root,

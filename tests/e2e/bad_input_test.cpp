@@ -1,4 +1,4 @@
-// Bad input, table-driven, against the built binary (README "Exit codes",
+// Bad input, table-driven, against the built binary (docs/usage.md "Exit codes",
 // PROTOCOL.md §5). Two tables:
 //  - command-line syncs whose source or target is wrong (missing, a
 //    directory, unreadable, a read-only or full filesystem): the exit code,

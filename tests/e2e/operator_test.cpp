@@ -1,7 +1,7 @@
-// End-to-end: what an operator sees (README "Progress, summary and
+// End-to-end: what an operator sees (docs/usage.md "Progress, summary and
 // monitoring"): the live progress line under a real pseudo-terminal, plain
 // progress lines for logs, -q, the summary's newer fields, --json against the
-// fields README documents, --metrics-file, and --map on a known pattern.
+// fields docs/usage.md documents, --metrics-file, and --map on a known pattern.
 // Assertions are about bytes and formats, never about timing: the terminal
 // line is drawn when the run starts and once more at its end, and --progress
 // writes a final line, so each form appears however fast the run is.
@@ -276,16 +276,16 @@ TEST_F(Operator, MetricsFileForTheTextfileCollector) {
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
 }
 
-// README "JSON output" lists every field: `name` | type | meaning.
+// docs/usage.md "JSON output" lists every field: `name` | type | meaning.
 std::map<std::string, std::string> documented_json_fields() {
   // __FILE__ is tests/e2e/operator_test.cpp under the repository root.
   auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  std::string readme = slurp((root / "README.md").string());
-  size_t start = readme.find("\n### JSON output\n");
-  EXPECT_NE(start, std::string::npos) << "README has no \"### JSON output\" section";
+  std::string usage = slurp((root / "docs" / "usage.md").string());
+  size_t start = usage.find("\n### JSON output\n");
+  EXPECT_NE(start, std::string::npos) << "docs/usage.md has no \"### JSON output\" section";
   if (start == std::string::npos) return {};
-  size_t end = readme.find("\n#", start + 2);
-  std::string section = readme.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  size_t end = usage.find("\n#", start + 2);
+  std::string section = usage.substr(start, end == std::string::npos ? std::string::npos : end - start);
   std::map<std::string, std::string> fields;
   static const std::regex row(R"(\n\| `([a-z0-9_.]+)` \| ([a-z ]+?) \|)");
   for (auto it = std::sregex_iterator(section.begin(), section.end(), row); it != std::sregex_iterator(); ++it) {

@@ -1,4 +1,4 @@
-// End-to-end safety rails (README "Safety rails"): a mounted target block
+// End-to-end safety rails (docs/security.md "Safety rails"): a mounted target block
 // device is refused with exit 4 naming the mount point (and still refused by
 // the kernel's exclusive open with --force), and an image is never synced
 // onto itself: the same file (also through a hard link), the same device,

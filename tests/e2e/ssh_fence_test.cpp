@@ -1,6 +1,6 @@
 // A fenced far side over a real sshd: the client key may only run
 // `sparsync --server --allow-root ROOT [--write-only|--read-only]` (a forced
-// command in authorized_keys, README "Security and hardening"). Pushes inside
+// command in authorized_keys, docs/security.md "Fencing the far side"). Pushes inside
 // the root work; paths outside it, symlinks and `..` leading out of it, and
 // the role the fence forbids are refused with one line and the documented
 // exit code, and nothing is created outside the root.

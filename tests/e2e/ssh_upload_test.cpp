@@ -3,7 +3,7 @@
 // in the middle of the copy, the client killed once the directory exists,
 // or killed once the copy is complete. The far side's $TMPDIR is the
 // fixture's own (SshdFixture::far_tmpdir), so what is left there is this
-// test's. README "What the far side needs".
+// test's. docs/how-it-works.md "What the far side needs".
 #include <signal.h>
 #include <sys/stat.h>
 

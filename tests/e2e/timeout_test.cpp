@@ -1,4 +1,4 @@
-// --timeout end to end, local (pipe) mode (README "Options", PROTOCOL.md
+// --timeout end to end, local (pipe) mode (docs/usage.md "Hangs and timeouts", PROTOCOL.md
 // §4.16): a server that stops (SIGSTOP: it neither talks nor reads) ends the
 // run with exit 5 and a resumable target, and --retries retries it; a
 // server left waiting by a silent client exits by itself; and runs with long
@@ -96,7 +96,7 @@ TEST_F(IdleTimeout, StoppedServerExits5WithAResumableTarget) {
 
   // The client ended the stopped server with SIGKILL: what it wrote after
   // its record cannot be told from another writer's, so the rerun compares
-  // from the start (README "Resume and verification") and sends only what
+  // from the start (docs/usage.md "Resume and verification") and sends only what
   // differs.
   CommandResult again = run_sparsync({"--json", src, dst_});
   ASSERT_EQ(again.exit_code, 0) << again.err;

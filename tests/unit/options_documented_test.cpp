@@ -1,6 +1,7 @@
-// Every option that `sparsync --help` lists is documented in README.md and in
-// the man page docs/sparsync.1 (STYLE.md "Habits"). Hidden options (--server
-// and the server fencing options) are not listed by --help and not checked.
+// Every option that `sparsync --help` lists is documented: as a row of the
+// option tables in docs/usage.md ("## Options") and as a .TP entry of the man
+// page docs/sparsync.1. Hidden options (--server and the server fencing
+// options) are not listed by --help and not checked.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/command.h"
 
@@ -52,6 +54,44 @@ bool mentions(const std::string& text, const std::string& option) {
   return std::regex_search(text, re);
 }
 
+// The first cells of the table rows ("| `-b, --block-size SIZE` | ...") in
+// the section of `markdown` that starts with the line `heading`, up to the
+// next heading of the same or a higher level.
+std::vector<std::string> table_first_cells(const std::string& markdown, const std::string& heading) {
+  std::vector<std::string> cells;
+  size_t start = markdown.find("\n" + heading + "\n");
+  if (start == std::string::npos) return cells;
+  start += heading.size() + 2;
+  size_t end = markdown.find("\n## ", start);
+  std::istringstream lines(markdown.substr(start, end == std::string::npos ? std::string::npos : end - start));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    size_t close = line.find(" |", 2);
+    cells.push_back(line.substr(2, close == std::string::npos ? std::string::npos : close - 2));
+  }
+  return cells;
+}
+
+// The tag lines of the man page's .TP entries (the line after each .TP),
+// with roff's escapes undone.
+std::vector<std::string> man_tags(const std::string& roff) {
+  std::vector<std::string> tags;
+  std::istringstream lines(roff);
+  for (std::string line; std::getline(lines, line);) {
+    if (line != ".TP") continue;
+    std::string tag;
+    if (std::getline(lines, tag)) tags.push_back(man_text(tag));
+  }
+  return tags;
+}
+
+bool mentioned_in_any(const std::vector<std::string>& texts, const std::string& option) {
+  for (const std::string& t : texts) {
+    if (mentions(t, option)) return true;
+  }
+  return false;
+}
+
 class OptionsDocumented : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,17 +106,24 @@ class OptionsDocumented : public ::testing::Test {
   std::set<std::string> options_;
 };
 
-TEST_F(OptionsDocumented, EveryOptionIsInTheReadme) {
-  const std::string readme = read_file(std::string(SPARSYNC_SOURCE_DIR) + "/README.md");
-  ASSERT_FALSE(readme.empty()) << "cannot read README.md under " << SPARSYNC_SOURCE_DIR;
-  for (const std::string& o : options_) EXPECT_TRUE(mentions(readme, o)) << o << " is not in README.md";
+TEST_F(OptionsDocumented, EveryOptionIsARowOfTheUsageOptionTable) {
+  const std::string usage = read_file(std::string(SPARSYNC_SOURCE_DIR) + "/docs/usage.md");
+  ASSERT_FALSE(usage.empty()) << "cannot read docs/usage.md under " << SPARSYNC_SOURCE_DIR;
+  const auto rows = table_first_cells(usage, "## Options");
+  ASSERT_GE(rows.size(), 20u) << "docs/usage.md has no \"## Options\" section with its option tables";
+  for (const std::string& o : options_) {
+    EXPECT_TRUE(mentioned_in_any(rows, o)) << o << " is not a row of the option table in docs/usage.md";
+  }
 }
 
-TEST_F(OptionsDocumented, EveryOptionIsInTheManPage) {
+TEST_F(OptionsDocumented, EveryOptionIsATpEntryOfTheManPage) {
   const std::string roff = read_file(std::string(SPARSYNC_SOURCE_DIR) + "/docs/sparsync.1");
   ASSERT_FALSE(roff.empty()) << "cannot read docs/sparsync.1 under " << SPARSYNC_SOURCE_DIR;
-  const std::string man = man_text(roff);
-  for (const std::string& o : options_) EXPECT_TRUE(mentions(man, o)) << o << " is not in docs/sparsync.1";
+  const auto tags = man_tags(roff);
+  ASSERT_GE(tags.size(), 20u) << "docs/sparsync.1 has too few .TP entries";
+  for (const std::string& o : options_) {
+    EXPECT_TRUE(mentioned_in_any(tags, o)) << o << " is not a .TP entry of docs/sparsync.1";
+  }
 }
 
 TEST(OptionsInHelp, ParsesShortLongAndDecoratedNames) {
@@ -87,6 +134,19 @@ TEST(OptionsInHelp, ParsesShortLongAndDecoratedNames) {
   EXPECT_TRUE(mentions(man_text("\\fB\\-b\\fR, \\fB\\-\\-block\\-size\\fR"), "--block-size"));
   EXPECT_TRUE(mentions(man_text("\\fB\\-b\\fR,"), "-b"));
   EXPECT_FALSE(mentions("--block-size", "-b"));
+}
+
+TEST(OptionsInHelp, FindsTableRowsAndManTags) {
+  const std::string md =
+      "# T\n\n## Options\n\n| option | meaning |\n| --- | --- |\n| `-b, --block-size SIZE` | x |\n"
+      "text `--json` in prose\n\n## Next\n\n| `--map` | y |\n";
+  EXPECT_EQ(table_first_cells(md, "## Options"), (std::vector<std::string>{"`-b, --block-size SIZE`"}));
+  EXPECT_TRUE(table_first_cells(md, "## Missing").empty());
+  const auto tags = man_tags(".SH OPTIONS\n.TP\n\\fB\\-n\\fR, \\fB\\-\\-dry\\-run\\fR\nReport --json.\n");
+  ASSERT_EQ(tags.size(), 1u);
+  EXPECT_TRUE(mentioned_in_any(tags, "--dry-run"));
+  EXPECT_TRUE(mentioned_in_any(tags, "-n"));
+  EXPECT_FALSE(mentioned_in_any(tags, "--json"));
 }
 
 }  // namespace
