@@ -1,4 +1,5 @@
-// One derivation of a session from OPEN (PROTOCOL.md §4.4). The client
+// One derivation of a session from OPEN (PROTOCOL.md §4.1, and §4's
+// "Session parameters"). The client
 // builds the OPEN from what the user asked for; then each host derives the
 // settings of the engine it runs from that same OPEN, client and server
 // alike, so the two hosts agree by construction and a new option is added
