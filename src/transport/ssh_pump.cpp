@@ -249,145 +249,226 @@ Status ChannelPump::keepalive() {
   return Status::ok();
 }
 
-Status ChannelPump::loop() {
+// What the loop carries from one turn to the next, and what one turn learned.
+struct ChannelPump::LoopState {
   using Clock = std::chrono::steady_clock;
-  ByteQueue to_local(kCap), to_remote(kCap);
-  std::vector<char> chunk(kChunk);
-  ByteBuffer inbound(kReadWindow);  // not zero-filled: pages count only once used
+  LoopState() : to_local(kCap), to_remote(kCap), scratch(kChunk), inbound(kReadWindow) {}
+
+  ByteQueue to_local;          // far side's stdout, on its way to the engines
+  ByteQueue to_remote;         // the engines' output, on its way to the far side
+  std::vector<char> scratch;   // far stderr and local reads pass through here
+  ByteBuffer inbound;          // far stdout reads; not zero-filled: pages count only once used
   // Start by asking for the big window, so a pull runs at full speed at once.
   uint64_t received_since_grow = kGrowEvery;
-  bool remote_eof = false, local_eof = false, eof_sent = false, local_write_shut = false;
-  bool local_gone = false;  // the engines stopped reading: drop what the far side sends
-  auto last_traffic = Clock::now();
-  auto lost = [this](const char* what) {
-    const char* detail = ssh_get_error(session_);
-    return Status(ErrorKind::kConnection, "lost the connection to " + host_ + " while " + what + ": " +
-                                              (detail != nullptr && *detail ? detail : "channel error"));
-  };
+  bool remote_eof = false;        // the far side's stdout ended (EOF, or the channel closed)
+  bool local_eof = false;         // the engines' output ended (or broke)
+  bool eof_sent = false;          // our EOF went to the channel (or could not, it was closed)
+  bool local_write_shut = false;  // the engines were told the far side's stdout ended
+  bool local_gone = false;        // the engines stopped reading: drop what the far side sends
+  Clock::time_point last_traffic = Clock::now();  // with the far side, for keepalives
 
+  // This turn only. The channel's closed state is sampled once, before writing
+  // to it, so the write, the EOF and the finish check agree.
+  bool moved = false;
+  bool channel_closed = false;
+
+  void note_traffic() {
+    moved = true;
+    last_traffic = Clock::now();
+  }
+};
+
+// One turn moves what it can in every direction without waiting; only a
+// turn that moved nothing waits (poll) and, on a quiet link, probes it.
+Status ChannelPump::loop() {
+  LoopState st;
   while (!stop_.load()) {
-    bool progress = false;
     if (lane_request_waiting_.load()) serve_lane_request();
-    // Far side -> us. Stderr first: stdout reports EOF only once drained.
-    int e = ssh_channel_read_nonblocking(channel_, chunk.data(), static_cast<uint32_t>(chunk.size()), 1);
-    if (e > 0) {
-      relay_stderr(chunk.data(), static_cast<size_t>(e), false);
-      progress = true;
-    }
-    if (!remote_eof && to_local.room() > 0) {
-      bool grow = received_since_grow >= kGrowEvery;
-      uint32_t want = grow ? kReadWindow : static_cast<uint32_t>(std::min(to_local.room(), kChunk));
-      int n = read_stdout(inbound.data(), want);
-      if (grow) received_since_grow = 0;
-      if (n > 0) {
-        received_since_grow += static_cast<uint64_t>(n);
-        if (!local_gone) to_local.append(reinterpret_cast<const char*>(inbound.data()), static_cast<size_t>(n));
-        progress = true;
-      } else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(channel_) != 0)) {
-        remote_eof = true;
-        progress = true;
-      } else if (n < 0) {
-        // A channel the far side closed reads as an error, not as EOF.
-        if (ssh_channel_is_closed(channel_) == 0) return lost("reading");
-        remote_eof = true;
-        progress = true;
-      }
-    }
-    if (progress) last_traffic = Clock::now();
-    // Buffer -> engines.
-    while (!to_local.empty()) {
-      ssize_t w = ::send(local_.get(), to_local.data(), to_local.size(), MSG_NOSIGNAL);
-      if (w > 0) {
-        to_local.consume(static_cast<size_t>(w));
-        progress = true;
-      } else {
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-          local_gone = true;
-          to_local.clear();
-        }
-        break;
-      }
-    }
-    if (remote_eof && to_local.empty() && !local_write_shut) {
-      ::shutdown(local_.get(), SHUT_WR);
-      local_write_shut = true;
-    }
-    // Engines -> buffer.
-    while (!local_eof && to_remote.room() > 0) {
-      size_t want = to_remote.room() < kChunk ? to_remote.room() : kChunk;
-      ssize_t r = ::recv(local_.get(), chunk.data(), want, 0);
-      if (r > 0) {
-        to_remote.append(chunk.data(), static_cast<size_t>(r));
-        progress = true;
-        if (static_cast<size_t>(r) < want) break;
-      } else if (r == 0) {
-        local_eof = true;
-        progress = true;
-      } else {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) local_eof = true;
-        break;
-      }
-    }
-    // Buffer -> far side (transport/ssh_output.h says within what).
-    bool closed = ssh_channel_is_closed(channel_) != 0;
-    if (closed) to_remote.clear();
-    long wrote = closed ? 0 : write_within_window(session_, channel_, to_remote, kChunk);
-    if (wrote < 0) return lost("writing");
-    if (wrote > 0) {
-      progress = true;
-      last_traffic = Clock::now();
-    }
-    if (lanes_ != nullptr) {
-      auto moved = lanes_->pump();
-      if (!moved.is_ok()) return moved.status();
-      if (moved.value()) {
-        progress = true;
-        last_traffic = Clock::now();
-      }
-    }
-    if (local_eof && to_remote.empty() && !eof_sent) {
-      if (!closed) (void)ssh_channel_send_eof(channel_);
-      eof_sent = true;
-      progress = true;
-    }
-    // Done when the far side has said all it will and we have passed it on,
-    // and either we said all we will or it cannot hear us any more.
-    bool lanes_done = lanes_ == nullptr || lanes_->finished() || closed;
-    if (remote_eof && to_local.empty() && (eof_sent || closed) && lanes_done) return Status::ok();
-    // Push out what libssh still holds; never waits.
-    bool write_pending = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) != 0;
-    if (write_pending && ssh_blocking_flush(session_, 0) == SSH_ERROR) return lost("writing");
-    if (progress) continue;
-
-    pollfd fds[4];
-    nfds_t count = 0;
-    short local_events = 0;
-    if (!local_eof && to_remote.room() > 0) local_events |= POLLIN;
-    if (!to_local.empty()) local_events |= POLLOUT;
-    fds[count++] = pollfd{local_.get(), local_events, 0};
-    write_pending = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) != 0;
-    fds[count++] = pollfd{ssh_get_fd(session_), static_cast<short>(POLLIN | (write_pending ? POLLOUT : 0)), 0};
-    fds[count++] = pollfd{wake_read_.get(), POLLIN, 0};
-    if (lanes_ != nullptr && lanes_->local_events() != 0) {
-      fds[count++] = pollfd{lanes_->local_fd(), lanes_->local_events(), 0};
-    }
-    int rc = ::poll(fds, count, 1000);
-    if (rc < 0 && errno != EINTR) return errno_status(ErrorKind::kInternal, "poll", errno);
-    if ((fds[2].revents & POLLIN) != 0) {
-      char drain[64];
-      while (::read(wake_read_.get(), drain, sizeof(drain)) > 0) {
-      }
-    }
-    if ((fds[1].revents & (POLLERR | POLLNVAL)) != 0) return lost("waiting");
-    if (keepalive_seconds_ > 0 &&
-        Clock::now() - last_traffic > std::chrono::seconds(keepalive_seconds_)) {
-      SPARSYNC_RETURN_IF_ERROR(keepalive());
-      last_traffic = Clock::now();
-    }
+    st.moved = false;
+    read_far_stderr(st);
+    SPARSYNC_RETURN_IF_ERROR(read_far_stdout(st));
+    if (st.moved) st.last_traffic = LoopState::Clock::now();
+    write_to_engines(st);
+    shut_engines_input_at_far_eof(st);
+    read_from_engines(st);
+    st.channel_closed = ssh_channel_is_closed(channel_) != 0;
+    SPARSYNC_RETURN_IF_ERROR(write_to_far_side(st));
+    SPARSYNC_RETURN_IF_ERROR(pump_lanes(st));
+    send_eof_at_local_eof(st);
+    if (finished(st)) return Status::ok();
+    SPARSYNC_RETURN_IF_ERROR(flush_session_output());
+    if (st.moved) continue;
+    SPARSYNC_RETURN_IF_ERROR(wait_for_io(st));
+    SPARSYNC_RETURN_IF_ERROR(keepalive_if_quiet(st));
   }
   return Status(ErrorKind::kInterrupted, "transfer to " + host_ + " stopped");
+}
+
+Status ChannelPump::lost(const char* what) const {
+  const char* detail = ssh_get_error(session_);
+  return Status(ErrorKind::kConnection, "lost the connection to " + host_ + " while " + what + ": " +
+                                            (detail != nullptr && *detail ? detail : "channel error"));
+}
+
+// Far side -> us, stderr first: libssh reports EOF only once stdout and
+// stderr are both drained.
+void ChannelPump::read_far_stderr(LoopState& st) {
+  int n = ssh_channel_read_nonblocking(channel_, st.scratch.data(), static_cast<uint32_t>(st.scratch.size()), 1);
+  if (n > 0) {
+    relay_stderr(st.scratch.data(), static_cast<size_t>(n), false);
+    st.moved = true;
+  }
+}
+
+// Far side's stdout -> to_local, asking for the big window every kGrowEvery bytes.
+Status ChannelPump::read_far_stdout(LoopState& st) {
+  if (st.remote_eof || st.to_local.room() == 0) return Status::ok();
+  bool grow = st.received_since_grow >= kGrowEvery;
+  uint32_t want = grow ? kReadWindow : static_cast<uint32_t>(std::min(st.to_local.room(), kChunk));
+  int n = read_stdout(st.inbound.data(), want);
+  if (grow) st.received_since_grow = 0;
+  if (n > 0) {
+    st.received_since_grow += static_cast<uint64_t>(n);
+    if (!st.local_gone) st.to_local.append(reinterpret_cast<const char*>(st.inbound.data()), static_cast<size_t>(n));
+    st.moved = true;
+  } else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(channel_) != 0)) {
+    st.remote_eof = true;
+    st.moved = true;
+  } else if (n < 0) {
+    // A channel the far side closed reads as an error, not as EOF.
+    if (ssh_channel_is_closed(channel_) == 0) return lost("reading");
+    st.remote_eof = true;
+    st.moved = true;
+  }
+  return Status::ok();
+}
+
+// to_local -> engines. Engines that stopped reading get nothing more.
+void ChannelPump::write_to_engines(LoopState& st) {
+  while (!st.to_local.empty()) {
+    ssize_t w = ::send(local_.get(), st.to_local.data(), st.to_local.size(), MSG_NOSIGNAL);
+    if (w > 0) {
+      st.to_local.consume(static_cast<size_t>(w));
+      st.moved = true;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      st.local_gone = true;
+      st.to_local.clear();
+    }
+    return;
+  }
+}
+
+// Once all the far side said is passed on, the engines read EOF.
+void ChannelPump::shut_engines_input_at_far_eof(LoopState& st) {
+  if (st.remote_eof && st.to_local.empty() && !st.local_write_shut) {
+    ::shutdown(local_.get(), SHUT_WR);
+    st.local_write_shut = true;
+  }
+}
+
+// Engines -> to_remote, until it is full or the engines have nothing more now.
+void ChannelPump::read_from_engines(LoopState& st) {
+  while (!st.local_eof && st.to_remote.room() > 0) {
+    size_t want = st.to_remote.room() < kChunk ? st.to_remote.room() : kChunk;
+    ssize_t r = ::recv(local_.get(), st.scratch.data(), want, 0);
+    if (r > 0) {
+      st.to_remote.append(st.scratch.data(), static_cast<size_t>(r));
+      st.moved = true;
+      if (static_cast<size_t>(r) < want) return;
+    } else if (r == 0) {
+      st.local_eof = true;
+      st.moved = true;
+    } else {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) st.local_eof = true;
+      return;
+    }
+  }
+}
+
+// to_remote -> far side (transport/ssh_output.h says within what). A closed
+// channel cannot hear it: dropped.
+Status ChannelPump::write_to_far_side(LoopState& st) {
+  if (st.channel_closed) {
+    st.to_remote.clear();
+    return Status::ok();
+  }
+  long wrote = write_within_window(session_, channel_, st.to_remote, kChunk);
+  if (wrote < 0) return lost("writing");
+  if (wrote > 0) st.note_traffic();
+  return Status::ok();
+}
+
+Status ChannelPump::pump_lanes(LoopState& st) {
+  if (lanes_ == nullptr) return Status::ok();
+  auto moved = lanes_->pump();
+  if (!moved.is_ok()) return moved.status();
+  if (moved.value()) st.note_traffic();
+  return Status::ok();
+}
+
+// The engines said all they will and it all went out: the far side reads EOF.
+void ChannelPump::send_eof_at_local_eof(LoopState& st) {
+  if (st.local_eof && st.to_remote.empty() && !st.eof_sent) {
+    if (!st.channel_closed) (void)ssh_channel_send_eof(channel_);
+    st.eof_sent = true;
+    st.moved = true;
+  }
+}
+
+// Done when the far side has said all it will and we have passed it on,
+// and either we said all we will or it cannot hear us any more.
+bool ChannelPump::finished(const LoopState& st) const {
+  bool lanes_done = lanes_ == nullptr || lanes_->finished() || st.channel_closed;
+  return st.remote_eof && st.to_local.empty() && (st.eof_sent || st.channel_closed) && lanes_done;
+}
+
+bool ChannelPump::session_write_pending() const {
+  return (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) != 0;
+}
+
+// Pushes out what libssh still holds; never waits.
+Status ChannelPump::flush_session_output() {
+  if (session_write_pending() && ssh_blocking_flush(session_, 0) == SSH_ERROR) return lost("writing");
+  return Status::ok();
+}
+
+// Waits up to a second for any side to be ready, or for the wake pipe
+// (stop() or a lane request).
+Status ChannelPump::wait_for_io(const LoopState& st) {
+  enum : nfds_t { kLocal, kSession, kWake, kLanes };
+  pollfd fds[4];
+  nfds_t count = 0;
+  short local_events = 0;
+  if (!st.local_eof && st.to_remote.room() > 0) local_events |= POLLIN;
+  if (!st.to_local.empty()) local_events |= POLLOUT;
+  fds[count++] = pollfd{local_.get(), local_events, 0};
+  fds[count++] = pollfd{ssh_get_fd(session_), static_cast<short>(POLLIN | (session_write_pending() ? POLLOUT : 0)), 0};
+  fds[count++] = pollfd{wake_read_.get(), POLLIN, 0};
+  if (lanes_ != nullptr && lanes_->local_events() != 0) {
+    fds[count++] = pollfd{lanes_->local_fd(), lanes_->local_events(), 0};
+  }
+  int rc = ::poll(fds, count, 1000);
+  if (rc < 0 && errno != EINTR) return errno_status(ErrorKind::kInternal, "poll", errno);
+  if ((fds[kWake].revents & POLLIN) != 0) {
+    char drain[64];
+    while (::read(wake_read_.get(), drain, sizeof(drain)) > 0) {
+    }
+  }
+  if ((fds[kSession].revents & (POLLERR | POLLNVAL)) != 0) return lost("waiting");
+  return Status::ok();
+}
+
+Status ChannelPump::keepalive_if_quiet(LoopState& st) {
+  bool quiet = keepalive_seconds_ > 0 &&
+               LoopState::Clock::now() - st.last_traffic > std::chrono::seconds(keepalive_seconds_);
+  if (!quiet) return Status::ok();
+  SPARSYNC_RETURN_IF_ERROR(keepalive());
+  st.last_traffic = LoopState::Clock::now();
+  return Status::ok();
 }
 
 }  // namespace sparsync

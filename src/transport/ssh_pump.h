@@ -82,7 +82,26 @@ class ChannelPump {
 
  private:
   void run();
+
+  // The pump loop and the steps of one turn (ssh_pump.cpp), in the order a
+  // turn takes them.
+  struct LoopState;
   Status loop();
+  void read_far_stderr(LoopState& st);
+  Status read_far_stdout(LoopState& st);
+  void write_to_engines(LoopState& st);
+  void shut_engines_input_at_far_eof(LoopState& st);
+  void read_from_engines(LoopState& st);
+  Status write_to_far_side(LoopState& st);
+  Status pump_lanes(LoopState& st);
+  void send_eof_at_local_eof(LoopState& st);
+  bool finished(const LoopState& st) const;
+  Status flush_session_output();
+  Status wait_for_io(const LoopState& st);
+  Status keepalive_if_quiet(LoopState& st);
+  bool session_write_pending() const;
+  Status lost(const char* what) const;  // "lost the connection to HOST while <what>: ..."
+
   void relay_stderr(const char* data, size_t len, bool flush);
   void drain_far_stderr(int wait_ms);
   void write_stderr_lines(const char* data, size_t len, bool flush);  // stderr_mu_ held

@@ -1,0 +1,91 @@
+#include "app/modes.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "app/exit_code.h"
+#include "app/server.h"
+#include "app/server_fence.h"
+#include "app/sync_mode.h"
+#include "common/handshake.h"
+#include "common/log.h"
+#include "common/proto/protocol_constants.h"
+#include "target/target_open.h"
+
+namespace sparsync {
+namespace {
+
+void print_version() {
+  std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n";
+}
+
+// The server maps its own failures to exit codes: it decides which are worth
+// a line on its stderr (app/server.h).
+int run_server_mode(const CliOptions& options) {
+  ServerFence fence{options.allow_roots, options.read_only, options.write_only};
+  Status fence_ok = validate_fence(fence);
+  if (!fence_ok.is_ok()) return exit_code(fence_ok);
+  // A forced command in authorized_keys runs instead of the client's probe.
+  if (is_version_probe(std::getenv("SSH_ORIGINAL_COMMAND"))) {
+    print_version();
+    return 0;
+  }
+  ServerTimeout timeout{options.timeout >= 0 ? static_cast<uint32_t>(options.timeout) : kDefaultIdleTimeout,
+                        options.timeout >= 0};
+  return run_server(STDIN_FILENO, STDOUT_FILENO, fence, timeout);
+}
+
+// -q, -v and -vv; the client modes only (a server logs at its default level).
+void apply_verbosity(int verbosity) {
+  log::set_level(verbosity < 0    ? log::Level::kError
+                 : verbosity == 0 ? log::Level::kInfo
+                 : verbosity == 1 ? log::Level::kVerbose
+                                  : log::Level::kDebug);
+}
+
+Status print_target_status(const CliOptions& options) {
+  if (options.source.empty() || !options.target.empty()) {
+    return Status(ErrorKind::kUsage, "--status takes one path: the target");
+  }
+  auto report = target_status(options.source);
+  if (!report.is_ok()) return report.status();
+  std::cout << report.value() << std::endl;
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Mode> pick_mode(const CliOptions& options) {
+  if (options.help) return Mode::kHelp;
+  if (options.version) return Mode::kVersion;
+  if (options.server) return Mode::kServer;
+  if (!options.allow_roots.empty() || options.read_only || options.write_only) {
+    return Status(ErrorKind::kUsage, "--allow-root, --read-only and --write-only go with --server "
+                                     "(in the far host's authorized_keys)");
+  }
+  return options.status ? Mode::kStatus : Mode::kSync;
+}
+
+int run_mode(Mode mode, const CliOptions& options) {
+  switch (mode) {
+    case Mode::kHelp:
+      std::cout << options.help_text;
+      return 0;
+    case Mode::kVersion:
+      print_version();
+      return 0;
+    case Mode::kServer:
+      return run_server_mode(options);
+    case Mode::kStatus:
+      apply_verbosity(options.verbosity);
+      return exit_code(print_target_status(options));
+    case Mode::kSync:
+      apply_verbosity(options.verbosity);
+      return exit_code(run_sync_mode(options));
+  }
+  return exit_code(Status(ErrorKind::kInternal, "unknown mode"));  // every Mode is handled above
+}
+
+}  // namespace sparsync
