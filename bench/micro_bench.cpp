@@ -72,13 +72,15 @@ void BM_PlanPiece(benchmark::State& state, Case c) {
 
   std::vector<uint8_t> data = c == Case::kZeroVsData ? std::vector<uint8_t>(kPiece, 0) : random_bytes(kPiece, 3);
   std::vector<uint8_t> digests(blocks * dlen);
-  for (size_t b = 0; b < blocks; ++b) digest_block(params.hash_kind, data.data() + b * kBlock, kBlock, &digests[b * dlen]);
+  for (size_t b = 0; b < blocks; ++b)
+    digest_block(params.hash_kind, data.data() + b * kBlock, kBlock, &digests[b * dlen]);
   if (c == Case::kDataOnePercentChanged) {
     for (size_t b = 0; b < blocks; b += 100) digests[b * dlen] ^= 0xff;  // ~1 % of blocks differ
   }
   if (c == Case::kZeroVsData) {
     auto other = random_bytes(kPiece, 4);
-    for (size_t b = 0; b < blocks; ++b) digest_block(params.hash_kind, other.data() + b * kBlock, kBlock, &digests[b * dlen]);
+    for (size_t b = 0; b < blocks; ++b)
+      digest_block(params.hash_kind, other.data() + b * kBlock, kBlock, &digests[b * dlen]);
   }
 
   SourcePiece src{kPiece, kPiece, c == Case::kHoleVsZero ? nullptr : data.data()};

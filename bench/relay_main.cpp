@@ -195,9 +195,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string opt = argv[i];
     long v = std::strtol(argv[i + 1], nullptr, 10);
-    if (opt == "--upstream") upstream = static_cast<int>(v);
-    else if (opt == "--delay-ms") delay_ms = v;
-    else if (opt == "--port") port = static_cast<int>(v);
+    if (opt == "--upstream")
+      upstream = static_cast<int>(v);
+    else if (opt == "--delay-ms")
+      delay_ms = v;
+    else if (opt == "--port")
+      port = static_cast<int>(v);
     else {
       std::fprintf(stderr, "relay: unknown option %s\n", opt.c_str());
       return 2;

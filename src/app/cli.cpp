@@ -10,7 +10,8 @@ namespace {
 void describe_ssh(CLI::App& app, CliOptions* o) {
   const char* g = "SSH (when SOURCE or TARGET is [user@]host:path)";
   app.add_option("-p,--port", o->ssh_port, "SSH port (default: ssh config, then 22)")
-      ->check(CLI::Range(1, 65535))->group(g);
+      ->check(CLI::Range(1, 65535))
+      ->group(g);
   app.add_option("-l,--login", o->ssh_login, "Remote user name (user@host wins)")->group(g);
   app.add_option("-i,--identity", o->ssh_identities,
                  "Private key file, tried before the config's and default keys (repeatable)")
@@ -18,21 +19,22 @@ void describe_ssh(CLI::App& app, CliOptions* o) {
       ->group(g);
   app.add_option("-F,--ssh-config", o->ssh_config,
                  "SSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config")
-      ->check(CLI::ExistingFile)->group(g);
-  app.add_option("--known-hosts", o->known_hosts, "known_hosts file (default ~/.ssh/known_hosts)")
+      ->check(CLI::ExistingFile)
       ->group(g);
+  app.add_option("--known-hosts", o->known_hosts, "known_hosts file (default ~/.ssh/known_hosts)")->group(g);
   app.add_flag("--accept-new-host-key", o->accept_new_host_key,
                "Add an unknown host key to known_hosts (a changed key is still refused)")
       ->group(g);
   app.add_flag("--batch", o->batch, "Never prompt for a passphrase or password (implied when stdin is not a terminal)")
       ->group(g);
   app.add_option("--connect-timeout", o->connect_timeout, "Seconds to wait for the connection (default 30)")
-      ->check(CLI::Range(1, 3600))->group(g);
+      ->check(CLI::Range(1, 3600))
+      ->group(g);
   app.add_option("--keepalive", o->keepalive,
                  "Seconds of quiet link before a keepalive is sent, 0 for none (default 15)")
-      ->check(CLI::Range(0, 3600))->group(g);
-  app.add_option("--remote-path", o->remote_path, "sparsync on the far host (default: sparsync on its PATH)")
+      ->check(CLI::Range(0, 3600))
       ->group(g);
+  app.add_option("--remote-path", o->remote_path, "sparsync on the far host (default: sparsync on its PATH)")->group(g);
   app.add_flag("--sudo", o->sudo, "Run the far side as root with sudo -n (no password prompt)")->group(g);
   app.add_flag("--no-upload", o->no_upload,
                "Fail instead of uploading this binary when the far host lacks a matching sparsync")
@@ -78,15 +80,17 @@ void describe_resume(CLI::App& app, CliOptions* o) {
   app.add_option("--checkpoint-interval", o->checkpoint_interval_text,
                  "Make the target durable and record a checkpoint every SIZE bytes (default 1G)")
       ->group(g);
-  app.add_option("--checkpoint-seconds", o->checkpoint_seconds,
-                 "... and at least every N seconds (default 30)")
-      ->check(CLI::Range(1, 86400))->group(g);
+  app.add_option("--checkpoint-seconds", o->checkpoint_seconds, "... and at least every N seconds (default 30)")
+      ->check(CLI::Range(1, 86400))
+      ->group(g);
   app.add_option("--retries", o->retries,
                  "Reconnect and resume up to N times when the link or the far side dies mid-run (default 3)")
-      ->check(CLI::Range(0, 1000))->group(g);
+      ->check(CLI::Range(0, 1000))
+      ->group(g);
   app.add_option("--retry-wait", o->retry_wait,
                  "Seconds before the first retry; doubles each time, at most 300 (default 5)")
-      ->check(CLI::Range(0.0, 3600.0))->group(g);
+      ->check(CLI::Range(0.0, 3600.0))
+      ->group(g);
   app.add_flag("--status", o->status,
                "Say whether TARGET (the only path given) has an interrupted sync to resume; sync nothing")
       ->group(g);
@@ -108,28 +112,24 @@ void describe(CLI::App& app, CliOptions* o) {
   app.add_flag("--force", o->force,
                "Skip the check that a target block device is mounted (the kernel's exclusive open "
                "still refuses a device in use)");
-  app.add_option("--size", o->stdin_size_text,
-                 "Size of a SOURCE read from stdin (-), e.g. 20G; required for a pipe");
-  app.add_flag("--json", o->json,
-               "Print the summary (or the failure) as one JSON object on stdout, for scripts");
-  app.add_flag("--progress", o->progress,
-               "Progress lines on stderr even when it is not a terminal (for logs)");
+  app.add_option("--size", o->stdin_size_text, "Size of a SOURCE read from stdin (-), e.g. 20G; required for a pipe");
+  app.add_flag("--json", o->json, "Print the summary (or the failure) as one JSON object on stdout, for scripts");
+  app.add_flag("--progress", o->progress, "Progress lines on stderr even when it is not a terminal (for logs)");
   app.add_option("--progress-interval", o->progress_interval,
                  "Seconds between progress lines when stderr is not a terminal (default 5)")
       ->check(CLI::Range(0.1, 86400.0));
   app.add_option("--metrics-file", o->metrics_file,
                  "Write the run's figures to PATH in Prometheus text format (node_exporter textfile)");
   app.add_flag("--map", o->map, "At the end, draw where on the disk the run wrote (or would write)");
-  app.add_flag_callback("-q,--quiet", [o] { o->verbosity = -1; }, "Print errors only");
-  app.add_flag_function("-v,--verbose", [o](int64_t n) { o->verbosity = static_cast<int>(n); },
-                        "More detail (-vv for more)");
+  app.add_flag_callback(
+      "-q,--quiet", [o] { o->verbosity = -1; }, "Print errors only");
+  app.add_flag_function(
+      "-v,--verbose", [o](int64_t n) { o->verbosity = static_cast<int>(n); }, "More detail (-vv for more)");
   app.add_flag("-V,--version", o->version, "Print the version and protocol version");
-  app.add_flag("--server", o->server, "Internal: run the far side of the protocol on stdin/stdout")
-      ->group("");
+  app.add_flag("--server", o->server, "Internal: run the far side of the protocol on stdin/stdout")->group("");
   // Server-side fencing, for a forced command in authorized_keys
   // (docs/security.md "Fencing the far side"); hidden like --server itself.
-  app.add_option("--allow-root", o->allow_roots, "With --server: serve only paths below DIR (repeatable)")
-      ->group("");
+  app.add_option("--allow-root", o->allow_roots, "With --server: serve only paths below DIR (repeatable)")->group("");
   app.add_flag("--read-only", o->read_only, "With --server: refuse to be a target (push)")->group("");
   app.add_flag("--write-only", o->write_only, "With --server: refuse to be a source (pull)")->group("");
   describe_ssh(app, o);
@@ -142,7 +142,8 @@ Status build_stdin_source(const CliOptions& o, SyncRequest* r) {
     if (!r->source_stdin) return Status(ErrorKind::kUsage, "--size goes with a SOURCE read from stdin (-)");
     auto size = parse_size(o.stdin_size_text);
     if (!size) {
-      return Status(ErrorKind::kUsage, "--size " + o.stdin_size_text + ": give a size in bytes, e.g. 20G or 21474836480");
+      return Status(ErrorKind::kUsage,
+                    "--size " + o.stdin_size_text + ": give a size in bytes, e.g. 20G or 21474836480");
     }
     r->stdin_size = *size;
   }
@@ -182,8 +183,8 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   if (!o.block_size_text.empty()) {
     auto bs = parse_size(o.block_size_text);
     if (!bs || !valid_block_size(*bs)) {
-      return Status(ErrorKind::kUsage, "--block-size " + o.block_size_text +
-                                           ": give a power of two from 4K to 4M, e.g. 64K");
+      return Status(ErrorKind::kUsage,
+                    "--block-size " + o.block_size_text + ": give a power of two from 4K to 4M, e.g. 64K");
     }
     r->block_size = static_cast<uint32_t>(*bs);
   }
@@ -197,8 +198,8 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   if (o.verify && o.dry_run) return Status(ErrorKind::kUsage, "--verify and --dry-run do not go together");
   auto interval = parse_size(o.checkpoint_interval_text);
   if (!interval || *interval < (1u << 20)) {
-    return Status(ErrorKind::kUsage, "--checkpoint-interval " + o.checkpoint_interval_text +
-                                         ": give a size of at least 1M, e.g. 1G");
+    return Status(ErrorKind::kUsage,
+                  "--checkpoint-interval " + o.checkpoint_interval_text + ": give a size of at least 1M, e.g. 1G");
   }
   r->checkpoint_bytes = *interval;
   if (!o.bwlimit_text.empty()) {

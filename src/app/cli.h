@@ -33,13 +33,13 @@ struct CliOptions {
   bool status = false;  // --status TARGET: report, sync nothing
   bool json = false;    // the summary as one JSON object on stdout
   // Operator output (docs/usage.md "Progress, summary and monitoring").
-  bool progress = false;           // progress lines even when stderr is not a terminal
-  double progress_interval = 5;    // seconds between plain progress lines
-  std::string metrics_file;        // --metrics-file PATH (Prometheus text format)
-  bool map = false;                // draw where the run wrote
-  std::string bwlimit_text;  // --bwlimit RATE (bytes/s, K/M/G suffixes)
-  int compress_level = 0;    // --compress[=LEVEL]; 0 = off
-  int lanes = 0;             // --lanes N; 0 = by the round trip
+  bool progress = false;         // progress lines even when stderr is not a terminal
+  double progress_interval = 5;  // seconds between plain progress lines
+  std::string metrics_file;      // --metrics-file PATH (Prometheus text format)
+  bool map = false;              // draw where the run wrote
+  std::string bwlimit_text;      // --bwlimit RATE (bytes/s, K/M/G suffixes)
+  int compress_level = 0;        // --compress[=LEVEL]; 0 = off
+  int lanes = 0;                 // --lanes N; 0 = by the round trip
   std::string checkpoint_interval_text = "1G";
   uint32_t checkpoint_seconds = 30;
   int retries = 3;

@@ -6,11 +6,10 @@
 #include <chrono>
 #include <cstdio>
 
-#include "common/device.h"
-#include "transport/lane_count.h"
 #include "app/session_settings.h"
 #include "app/source_facts.h"
 #include "app/summary.h"
+#include "common/device.h"
 #include "common/keepalive.h"
 #include "common/log.h"
 #include "common/printable.h"
@@ -19,6 +18,7 @@
 #include "source/stream_source.h"
 #include "target/target_open.h"
 #include "target/target_session.h"
+#include "transport/lane_count.h"
 
 namespace sparsync {
 namespace {
@@ -33,18 +33,16 @@ Status read_open_ok(FrameReader& in, proto::OpenOk* ok) {
   return proto::decode(f.payload, ok);
 }
 
-void send_error(FrameWriter& out, const Status& s) {
-  (void)out.write(proto::MsgType::kError, encode_error(s));
-}
+void send_error(FrameWriter& out, const Status& s) { (void)out.write(proto::MsgType::kError, encode_error(s)); }
 
 // After HELLO (PROTOCOL.md §4.16): with a far side that keeps its streams
 // alive, announce our timeout and keep it for the whole session. An older
 // far side goes quiet whenever it works (hashing, flushing), so with it the
 // timeout guarded the HELLO answer only.
-Status start_timeouts(FrameReader& in, FrameWriter& out, const SyncRequest& r, uint64_t features,
-                      PeerTimeout* peer) {
+Status start_timeouts(FrameReader& in, FrameWriter& out, const SyncRequest& r, uint64_t features, PeerTimeout* peer) {
   if (!(features & proto::kFeatureKeepalive)) {
-    if (r.timeout > 0) log::verbose("the far side does not send keepalives (an older sparsync); --timeout is off for this run");
+    if (r.timeout > 0)
+      log::verbose("the far side does not send keepalives (an older sparsync); --timeout is off for this run");
     in.set_timeout(0, "");
     out.set_timeout(0, "");
     return Status::ok();
@@ -85,8 +83,7 @@ std::string format_duration_ms(double seconds) {
 // Returns the fd the session writes to from now on: the lanes', or -1 to
 // stay on the main stream. A lane the far sshd refuses (forwarding
 // disabled) costs speed on a long link, not the run.
-Result<int> start_lanes(Transport& t, FrameReader& in, FrameWriter& out, uint16_t most, bool exact,
-                        double round_trip) {
+Result<int> start_lanes(Transport& t, FrameReader& in, FrameWriter& out, uint16_t most, bool exact, double round_trip) {
   Frame f;
   SPARSYNC_RETURN_IF_ERROR(in.read(&f));
   if (f.type != proto::MsgType::kLanes) return unexpected_frame(f, "LANES");
@@ -216,8 +213,8 @@ Status pull(Transport& t, FrameReader& in, FrameWriter& out, const SyncRequest& 
   // A signal stops a pull as it stops a push: the source is asked for a final
   // checkpoint, which it sends at once, so a short wait is enough (and a far
   // side that has gone quiet costs no more than that).
-  input.stop_wait = std::chrono::milliseconds(1000 * std::min<uint32_t>(r.timeout > 0 ? r.timeout : kStopWaitSeconds,
-                                                                        kStopWaitSeconds));
+  input.stop_wait = std::chrono::milliseconds(
+      1000 * std::min<uint32_t>(r.timeout > 0 ? r.timeout : kStopWaitSeconds, kStopWaitSeconds));
   TargetSessionResult result;
   Status s = run_target_session(input, in, out, &result);
   heartbeat.stop();
@@ -261,8 +258,7 @@ Status run_client(Transport& transport, const SyncRequest& request, SyncOutcome*
   out.set_timeout(request.timeout, peer);
   // Until the sync phase, a signal simply ends the wait: nothing is written yet.
   in.set_interruptible(true);
-  Status s = request.pull ? pull(transport, in, out, request, outcome)
-                          : push(transport, in, out, request, outcome);
+  Status s = request.pull ? pull(transport, in, out, request, outcome) : push(transport, in, out, request, outcome);
   if (s.timed_out() || s.kind() == ErrorKind::kInterrupted) {
     // A far side that went quiet may be hung: do not wait for its exit.
     transport.abandon();

@@ -111,8 +111,7 @@ std::string escape_label_value(const std::string& value) {
 
 std::string metrics_text(const MetricsRun& run, const std::optional<std::string>& last_success) {
   const SyncStats& s = run.stats;
-  std::string success = run.exit_code == 0 ? seconds_text(std::floor(run.end_time), 0)
-                                           : last_success.value_or("0");
+  std::string success = run.exit_code == 0 ? seconds_text(std::floor(run.end_time), 0) : last_success.value_or("0");
   const std::vector<Metric> metrics = {
       {"sparsync_last_run_timestamp_seconds", "Unix time at the end of the last run, successful or not.",
        seconds_text(std::floor(run.end_time), 0)},

@@ -22,10 +22,10 @@
 namespace sparsync {
 
 struct MetricsRun {
-  std::string target;      // the label value
-  double end_time = 0;     // Unix seconds at the end of the run
-  double duration = 0;     // seconds
-  int exit_code = 0;       // the run's exit code (0 success)
+  std::string target;   // the label value
+  double end_time = 0;  // Unix seconds at the end of the run
+  double duration = 0;  // seconds
+  int exit_code = 0;    // the run's exit code (0 success)
   SyncStats stats;
 };
 

@@ -17,9 +17,7 @@
 namespace sparsync {
 namespace {
 
-void print_version() {
-  std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n";
-}
+void print_version() { std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n"; }
 
 // The server maps its own failures to exit codes: it decides which are worth
 // a line on its stderr (app/server.h).
@@ -62,8 +60,9 @@ Result<Mode> pick_mode(const CliOptions& options) {
   if (options.version) return Mode::kVersion;
   if (options.server) return Mode::kServer;
   if (!options.allow_roots.empty() || options.read_only || options.write_only) {
-    return Status(ErrorKind::kUsage, "--allow-root, --read-only and --write-only go with --server "
-                                     "(in the far host's authorized_keys)");
+    return Status(ErrorKind::kUsage,
+                  "--allow-root, --read-only and --write-only go with --server "
+                  "(in the far host's authorized_keys)");
   }
   return options.status ? Mode::kStatus : Mode::kSync;
 }

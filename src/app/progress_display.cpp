@@ -25,11 +25,16 @@ size_t columns_of(int fd) {
 
 const char* phase_name(Phase phase) {
   switch (phase) {
-    case Phase::kConnecting: return "connecting";
-    case Phase::kSyncing: return "syncing";
-    case Phase::kFlushing: return "flushing";
-    case Phase::kVerifying: return "verifying";
-    case Phase::kDone: return "done";
+    case Phase::kConnecting:
+      return "connecting";
+    case Phase::kSyncing:
+      return "syncing";
+    case Phase::kFlushing:
+      return "flushing";
+    case Phase::kVerifying:
+      return "verifying";
+    case Phase::kDone:
+      return "done";
   }
   return "working";
 }
@@ -57,8 +62,9 @@ std::string progress_text(const ProgressSample& p) {
   t += format_bytes(p.total);
   t += " scanned";
   if (p.total > 0) {
-    uint64_t pct = p.scanned >= p.total ? 100 : static_cast<uint64_t>(static_cast<double>(p.scanned) * 100.0 /
-                                                                      static_cast<double>(p.total));
+    uint64_t pct = p.scanned >= p.total
+                       ? 100
+                       : static_cast<uint64_t>(static_cast<double>(p.scanned) * 100.0 / static_cast<double>(p.total));
     t += " (" + std::to_string(pct) + "%)";
   }
   t += ", " + format_bytes(p.data_bytes) + " sent";
@@ -122,10 +128,10 @@ void ProgressDisplay::stop() {
 }
 
 void ProgressDisplay::run() {
-  const auto period = mode_ == Mode::kTerminal ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                     kTerminalPeriod)
-                                               : std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                     std::chrono::duration<double>(interval_));
+  const auto period =
+      mode_ == Mode::kTerminal
+          ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(kTerminalPeriod)
+          : std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval_));
   auto next = std::chrono::steady_clock::now() + period;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {

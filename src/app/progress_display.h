@@ -31,7 +31,7 @@ struct ProgressSample {
   uint64_t scanned = 0;
   uint64_t data_bytes = 0;
   uint64_t hole_bytes = 0;
-  double rate = 0;         // bytes scanned per second since syncing began; 0 unknown
+  double rate = 0;          // bytes scanned per second since syncing began; 0 unknown
   double eta_seconds = -1;  // < 0: unknown
 };
 
@@ -62,8 +62,8 @@ class ProgressDisplay {
  private:
   void run();
   ProgressSample sample();
-  void draw_terminal(const ProgressSample& s);     // needs mu_
-  void write_log_line(const std::string& text);   // the log sink
+  void draw_terminal(const ProgressSample& s);   // needs mu_
+  void write_log_line(const std::string& text);  // the log sink
   void write_all(const std::string& bytes) const;
 
   const Progress& progress_;

@@ -22,8 +22,8 @@ void wait_before_retry(double seconds) {
 
 }  // namespace
 
-Status run_with_retries(const TransportFactory& connect, const SyncRequest& original,
-                        const RetryPolicy& policy, SyncOutcome* outcome) {
+Status run_with_retries(const TransportFactory& connect, const SyncRequest& original, const RetryPolicy& policy,
+                        SyncOutcome* outcome) {
   SyncRequest request = original;
   double wait = policy.first_wait_seconds;
   for (int attempt = 0;; ++attempt) {
@@ -36,7 +36,8 @@ Status run_with_retries(const TransportFactory& connect, const SyncRequest& orig
     log::info(s.message() + "; retrying in " + std::to_string(static_cast<int>(wait)) + " s (retry " +
               std::to_string(attempt + 1) + " of " + std::to_string(policy.retries) + ")");
     wait_before_retry(wait);
-    if (interrupted()) return Status(ErrorKind::kInterrupted, "interrupted while waiting to retry; run the same command to resume");
+    if (interrupted())
+      return Status(ErrorKind::kInterrupted, "interrupted while waiting to retry; run the same command to resume");
     wait = std::min(policy.max_wait_seconds, wait * 2);
     // The previous attempt's far side may still hold the target's lock for a
     // moment; let the next one wait for it instead of failing at once.
@@ -46,12 +47,11 @@ Status run_with_retries(const TransportFactory& connect, const SyncRequest& orig
 
 Status check_verify(const SyncOutcome& o) {
   if (!o.verified || o.verify.match) return Status::ok();
-  return Status(ErrorKind::kVerify,
-                "verify failed: " + o.target_shown + " differs from " + o.source_shown +
-                    " (first difference in the 64 MiB region at offset " +
-                    std::to_string(o.verify.first_difference) + "; SHA-256 here " +
-                    o.verify.local_sha256 + ", there " + o.verify.peer_sha256 +
-                    "); run again with --restart to re-compare everything");
+  return Status(ErrorKind::kVerify, "verify failed: " + o.target_shown + " differs from " + o.source_shown +
+                                        " (first difference in the 64 MiB region at offset " +
+                                        std::to_string(o.verify.first_difference) + "; SHA-256 here " +
+                                        o.verify.local_sha256 + ", there " + o.verify.peer_sha256 +
+                                        "); run again with --restart to re-compare everything");
 }
 
 }  // namespace sparsync

@@ -21,8 +21,8 @@ struct RetryPolicy {
   double max_wait_seconds = 300;
 };
 
-Status run_with_retries(const TransportFactory& connect, const SyncRequest& request,
-                        const RetryPolicy& policy, SyncOutcome* outcome);
+Status run_with_retries(const TransportFactory& connect, const SyncRequest& request, const RetryPolicy& policy,
+                        SyncOutcome* outcome);
 
 // Maps a finished run to its final status: a verify mismatch is an error.
 Status check_verify(const SyncOutcome& outcome);

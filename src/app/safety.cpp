@@ -11,8 +11,9 @@ namespace sparsync {
 
 Status check_sides(const SyncRequest& r, bool remote) {
   if (r.pull && r.source == "-") {
-    return Status(ErrorKind::kUsage, "a stdin source (-) must be on this host: pipe into sparsync here, "
-                                     "as in: xzcat disk.img.xz | sparsync - host:/dev/sdb --size 20G");
+    return Status(ErrorKind::kUsage,
+                  "a stdin source (-) must be on this host: pipe into sparsync here, "
+                  "as in: xzcat disk.img.xz | sparsync - host:/dev/sdb --size 20G");
   }
   if (remote) return Status::ok();
   struct stat src {};

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 
-#include "transport/lane_listener.h"
 #include "app/server_fence.h"
 #include "app/session_settings.h"
 #include "app/source_facts.h"
@@ -10,11 +9,12 @@
 #include "common/device.h"
 #include "common/handshake.h"
 #include "common/keepalive.h"
-#include "transport/lane_reader.h"
 #include "common/log.h"
 #include "source/source_session.h"
 #include "target/target_open.h"
 #include "target/target_session.h"
+#include "transport/lane_listener.h"
+#include "transport/lane_reader.h"
 
 namespace sparsync {
 static_assert(ServerTimeout{}.seconds == kDefaultIdleTimeout);

@@ -1,6 +1,5 @@
 #include "app/server_fence.h"
 
-
 namespace sparsync {
 namespace {
 
@@ -34,7 +33,8 @@ Status check_role(const ServerFence& fence, proto::Role role) {
     return Status(ErrorKind::kUsage, "this host serves read-only (--read-only): it can be pulled from, not pushed to");
   }
   if (!target && fence.write_only) {
-    return Status(ErrorKind::kUsage, "this host serves write-only (--write-only): it can be pushed to, not pulled from");
+    return Status(ErrorKind::kUsage,
+                  "this host serves write-only (--write-only): it can be pushed to, not pulled from");
   }
   return Status::ok();
 }
@@ -42,9 +42,8 @@ Status check_role(const ServerFence& fence, proto::Role role) {
 // The walk's own failures ("cannot open P: ...") read as the fence's refusal.
 Status as_refusal(const Status& s, const std::string& path, const std::string& roots) {
   const std::string prefix = "cannot open " + path + ": ";
-  std::string why = s.message().rfind(prefix, 0) == 0
-                        ? "refusing " + path + ": " + s.message().substr(prefix.size())
-                        : s.message();
+  std::string why =
+      s.message().rfind(prefix, 0) == 0 ? "refusing " + path + ": " + s.message().substr(prefix.size()) : s.message();
   return Status(s.kind(), why + " (this host allows only paths below " + roots + ")");
 }
 
@@ -72,8 +71,7 @@ Result<ResolvedPath> fenced_resolve(const ServerFence& fence, proto::Role role, 
   }
   std::string allowed = "--allow-root " + roots_text(fence.allow_roots);
   if (roots.empty()) {
-    return Status(kind, "refusing " + path + ": none of the allowed directories exists on this host (" +
-                            allowed + ")");
+    return Status(kind, "refusing " + path + ": none of the allowed directories exists on this host (" + allowed + ")");
   }
   auto resolved = resolve_path(path, kind, trust);
   if (!resolved.is_ok()) return as_refusal(resolved.status(), path, roots_text(shown));
@@ -81,10 +79,9 @@ Result<ResolvedPath> fenced_resolve(const ServerFence& fence, proto::Role role, 
   for (const OpenedDir& root : roots) {
     if (!path_is_below(where.dir_shown, root.shown)) continue;
     bool checked = false;
-    if (!kernel_confirms_beneath(root.fd.get(), relative_to(where.dir_shown, root.shown), where.dir.get(),
-                                 &checked)) {
-      return Status(kind, "refusing " + path + ": its directory changed while it was being checked against " +
-                              allowed + "; run again");
+    if (!kernel_confirms_beneath(root.fd.get(), relative_to(where.dir_shown, root.shown), where.dir.get(), &checked)) {
+      return Status(kind, "refusing " + path + ": its directory changed while it was being checked against " + allowed +
+                              "; run again");
     }
     return resolved;
   }

@@ -65,13 +65,12 @@ SessionParams session_params(const proto::Open& open) {
 }
 
 SourceSessionOptions source_options(const proto::Open& open, uint64_t features) {
-  return SourceSessionOptions{
-      .checkpoint_bytes = std::max<uint64_t>(open.checkpoint_bytes, 1u << 20),
-      .checkpoint_seconds = std::max<double>(open.checkpoint_seconds, 1.0),
-      .checkpoints = (features & proto::kFeatureCheckpoint) != 0,
-      .bwlimit = open.bwlimit,
-      .compress_level = (features & proto::kFeatureZstd) != 0 ? open.compress_level : 0,
-      .stop_requests = target_is_pull_client(open) && (features & proto::kFeatureStop) != 0};
+  return SourceSessionOptions{.checkpoint_bytes = std::max<uint64_t>(open.checkpoint_bytes, 1u << 20),
+                              .checkpoint_seconds = std::max<double>(open.checkpoint_seconds, 1.0),
+                              .checkpoints = (features & proto::kFeatureCheckpoint) != 0,
+                              .bwlimit = open.bwlimit,
+                              .compress_level = (features & proto::kFeatureZstd) != 0 ? open.compress_level : 0,
+                              .stop_requests = target_is_pull_client(open) && (features & proto::kFeatureStop) != 0};
 }
 
 TargetOpenRequest target_open_request(const proto::Open& open) {

@@ -116,7 +116,8 @@ std::string describe_features(uint64_t features) {
 std::vector<std::string> verbose_details(const SyncOutcome& o) {
   const SyncStats& s = o.stats;
   std::vector<std::string> lines;
-  if (s.resumed_from > 0) lines.push_back("resumed at " + format_bytes(s.resumed_from) + " (a checkpoint of an earlier run)");
+  if (s.resumed_from > 0)
+    lines.push_back("resumed at " + format_bytes(s.resumed_from) + " (a checkpoint of an earlier run)");
   lines.push_back(std::string("zeroing method on the target: ") + zero_method_name(s.zero_method));
   lines.push_back(std::to_string(s.checkpoints) + " checkpoint(s) acknowledged by the target");
   lines.push_back("target hashed " + format_bytes(s.target_bytes_hashed) + ", source read " +

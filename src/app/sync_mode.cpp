@@ -53,8 +53,8 @@ RetryPolicy retry_policy(const CliOptions& options, const SyncRequest& request) 
 }
 
 // The run itself, with retries, while the progress display shows `progress`.
-Status transfer(const CliOptions& options, const SyncRequest& request, const RemoteSide& remote,
-                Progress* progress, SyncOutcome* outcome) {
+Status transfer(const CliOptions& options, const SyncRequest& request, const RemoteSide& remote, Progress* progress,
+                SyncOutcome* outcome) {
   bool tty = ::isatty(STDERR_FILENO) != 0;
   ProgressDisplay display(*progress, choose_progress_mode(options.verbosity, options.progress, tty),
                           options.progress_interval, STDERR_FILENO);

@@ -6,9 +6,9 @@
 #include <optional>
 #include <string>
 
-#include "common/proto/protocol_constants.h"
 #include "common/change_map.h"
 #include "common/progress.h"
+#include "common/proto/protocol_constants.h"
 #include "common/session.h"
 #include "common/verify.h"
 
@@ -36,14 +36,14 @@ struct SyncRequest {
   std::optional<uint64_t> stdin_size = std::nullopt;  // --size; else from a redirected file
   uint64_t checkpoint_bytes = 1ull << 30;
   uint32_t checkpoint_seconds = 30;  // whole seconds, as OPEN carries them
-  Progress* progress = nullptr;  // live counters for a progress display; not owned
-  ChangeMap* change_map = nullptr;  // filled for --map; not owned
-  uint64_t bwlimit = 0;     // --bwlimit: DATA bytes per second, 0 = unlimited
-  int compress_level = 0;   // --compress: zstd level, 0 = off
+  Progress* progress = nullptr;      // live counters for a progress display; not owned
+  ChangeMap* change_map = nullptr;   // filled for --map; not owned
+  uint64_t bwlimit = 0;              // --bwlimit: DATA bytes per second, 0 = unlimited
+  int compress_level = 0;            // --compress: zstd level, 0 = off
   // --lanes: SSH channels a push uses (PROTOCOL.md §4.15); 0: as many as
   // the round trip calls for, up to kAutoLanesMost.
   int lanes = 0;
-  bool retry = false;       // set by run_with_retries on its automatic retries
+  bool retry = false;  // set by run_with_retries on its automatic retries
   // --timeout: seconds without a byte from the far side, or without it
   // taking one, before the run fails as a broken connection; 0: none.
   uint32_t timeout = kDefaultIdleTimeout;

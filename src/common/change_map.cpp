@@ -55,10 +55,14 @@ std::string ChangeMap::render(size_t width) const {
 
 const char* ChangeMap::name(Cell cell) {
   switch (cell) {
-    case Cell::kZero: return "zero";
-    case Cell::kUnchanged: return "unchanged";
-    case Cell::kHole: return "zeroed";
-    case Cell::kData: return "data";
+    case Cell::kZero:
+      return "zero";
+    case Cell::kUnchanged:
+      return "unchanged";
+    case Cell::kHole:
+      return "zeroed";
+    case Cell::kData:
+      return "data";
   }
   return "unknown";
 }

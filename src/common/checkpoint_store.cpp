@@ -189,7 +189,8 @@ Status load_checkpoint(const RecordPlace& place, std::optional<CheckpointRecord>
     return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), errno);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), errno);
+  if (::fstat(fd.get(), &st) != 0)
+    return errno_status(ErrorKind::kTarget, "cannot read checkpoint " + place.shown(), errno);
   // Only a regular file that this user or root wrote is a record: one that
   // another user planted (they can write the directory, and every field of
   // a record can be read off `stat` of the source and the target) would
@@ -216,9 +217,7 @@ Status remove_checkpoint(const RecordPlace& place) {
   return fsync_directory(place.dir.get(), place.dir_shown);
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Result<RecordPlace> record_place_at(const std::string& path) {
   auto slash = path.rfind('/');

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <iterator>
 #include <cerrno>
 #include <cstdio>
+#include <iterator>
 #include <vector>
 
 namespace sparsync {
@@ -31,17 +31,18 @@ bool is_unsupported(int err) {
 Status refuse_kind(const std::string& path, mode_t mode, ErrorKind role) {
   if (S_ISDIR(mode)) return Status(role, path + " is a directory; give the path of an image file or block device");
   if (S_ISFIFO(mode)) {
-    return Status(role, path + " is a FIFO; sparsync reads a pipe only as its standard input: "
-                               "`sparsync - TARGET --size SIZE < " + path + "`");
+    return Status(role, path +
+                            " is a FIFO; sparsync reads a pipe only as its standard input: "
+                            "`sparsync - TARGET --size SIZE < " +
+                            path + "`");
   }
   return Status(role, path + " is neither a regular file nor a block device");
 }
 
 std::string file_identity(const struct stat& st) {
-  return "file:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
-         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-         std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ctim.tv_sec) + "." +
-         std::to_string(st.st_ctim.tv_nsec);
+  return "file:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) +
+         ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+         std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
 }
 
 std::string device_identity(const struct stat& st, uint64_t size) {
@@ -49,9 +50,7 @@ std::string device_identity(const struct stat& st, uint64_t size) {
          std::to_string(size);
 }
 
-std::string at(const std::string& path, uint64_t offset) {
-  return path + " at offset " + std::to_string(offset);
-}
+std::string at(const std::string& path, uint64_t offset) { return path + " at offset " + std::to_string(offset); }
 
 }  // namespace
 
@@ -62,19 +61,22 @@ constexpr proto::ZeroMethod kZeroCascade[] = {proto::ZeroMethod::kPunchHole, pro
 
 const char* zero_method_name(proto::ZeroMethod method) {
   switch (method) {
-    case proto::ZeroMethod::kNone: return "none";
-    case proto::ZeroMethod::kPunchHole: return "punch-hole";
-    case proto::ZeroMethod::kZeroRange: return "zero-range";
-    case proto::ZeroMethod::kBlkZeroOut: return "blkzeroout";
-    case proto::ZeroMethod::kWriteZeros: return "write-zeros";
+    case proto::ZeroMethod::kNone:
+      return "none";
+    case proto::ZeroMethod::kPunchHole:
+      return "punch-hole";
+    case proto::ZeroMethod::kZeroRange:
+      return "zero-range";
+    case proto::ZeroMethod::kBlkZeroOut:
+      return "blkzeroout";
+    case proto::ZeroMethod::kWriteZeros:
+      return "write-zeros";
   }
   return "unknown";
 }
 
-FileDevice::FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, uint64_t size,
-                       ErrorKind role)
-    : path_(std::move(path)), fd_(std::move(fd)), kind_(kind), size_(size), role_(role),
-      zero_step_(0) {}
+FileDevice::FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, uint64_t size, ErrorKind role)
+    : path_(std::move(path)), fd_(std::move(fd)), kind_(kind), size_(size), role_(role), zero_step_(0) {}
 
 Result<std::unique_ptr<FileDevice>> FileDevice::open(const std::string& path, bool writable, ErrorKind role,
                                                      bool wait_for_exclusive) {
@@ -168,7 +170,8 @@ Result<std::unique_ptr<FileDevice>> FileDevice::create(const ResolvedPath& where
     // An empty file left behind would read as a complete copy (no record
     // marks it): remove it again while the name still holds the one we made.
     Status s = errno_status(ErrorKind::kTarget, "cannot size new file " + path, errno);
-    struct stat ours {}, named {};
+    struct stat ours {
+    }, named{};
     if (::fstat(fd.get(), &ours) == 0 &&
         ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
         ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
@@ -243,9 +246,10 @@ Status FileDevice::check_unchanged() const {
   std::string now = current_identity();
   if (now == identity_) return Status::ok();
   return Status(ErrorKind::kSource,
-                path_ + " changed while it was being read (its size, mtime or ctime moved), so the copy may mix "
-                        "old and new blocks; the target stays resumable and the next run compares it again: "
-                        "sync from a snapshot or a source nothing writes");
+                path_ +
+                    " changed while it was being read (its size, mtime or ctime moved), so the copy may mix "
+                    "old and new blocks; the target stays resumable and the next run compares it again: "
+                    "sync from a snapshot or a source nothing writes");
 }
 
 Status FileDevice::next_extent(uint64_t offset, uint64_t end, Extent* out) {
@@ -261,8 +265,8 @@ Status FileDevice::next_extent(uint64_t offset, uint64_t end, Extent* out) {
       struct stat st {};
       if (::fstat(fd_.get(), &st) != 0) return errno_status(role_, "cannot stat " + path_, errno);
       if (static_cast<uint64_t>(st.st_size) < end) {
-        return Status(role_, path_ + " shrank to " + std::to_string(st.st_size) +
-                                 " bytes during the run (it had " + std::to_string(size_) + ")");
+        return Status(role_, path_ + " shrank to " + std::to_string(st.st_size) + " bytes during the run (it had " +
+                                 std::to_string(size_) + ")");
       }
       out->hole = true;
       return Status::ok();
@@ -290,8 +294,8 @@ Status FileDevice::read_at(uint64_t offset, uint8_t* buf, size_t len) {
   int err = pread_full(fd_.get(), buf, len, offset, &got);
   if (err != 0) return errno_status(role_, "read error on " + at(path_, offset), err);
   if (got != len) {
-    return Status(role_, path_ + " ended at offset " + std::to_string(offset + got) +
-                             " while reading: it shrank during the run");
+    return Status(
+        role_, path_ + " ended at offset " + std::to_string(offset + got) + " while reading: it shrank during the run");
   }
   return Status::ok();
 }
@@ -331,12 +335,12 @@ Status FileDevice::try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t 
   int rc = 0;
   switch (method) {
     case proto::ZeroMethod::kPunchHole:
-      rc = ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                       static_cast<off_t>(offset), static_cast<off_t>(length));
+      rc = ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                       static_cast<off_t>(length));
       break;
     case proto::ZeroMethod::kZeroRange:
-      rc = ::fallocate(fd_.get(), FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-                       static_cast<off_t>(offset), static_cast<off_t>(length));
+      rc = ::fallocate(fd_.get(), FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                       static_cast<off_t>(length));
       break;
     case proto::ZeroMethod::kBlkZeroOut: {
       if (kind_ != proto::DeviceKind::kBlockDevice) {
@@ -377,8 +381,8 @@ Status FileDevice::zero_range(uint64_t offset, uint64_t length) {
     if (!s.is_ok()) return s;
     if (err == 0) return Status::ok();
     if (!is_unsupported(err) || step + 1 == static_cast<int>(std::size(kZeroCascade))) {
-      return errno_status(role_, std::string("cannot zero ") + at(path_, offset) + " (" +
-                                     zero_method_name(method) + ")", err);
+      return errno_status(role_,
+                          std::string("cannot zero ") + at(path_, offset) + " (" + zero_method_name(method) + ")", err);
     }
     // Downgrade once for the rest of the run; another thread may have already.
     int expected = step;
@@ -396,8 +400,7 @@ Status FileDevice::sync() {
 // sync_file_range works on files and block devices alike; where it does not
 // (some filesystems say EINVAL or ESPIPE) the final fdatasync does it all.
 void FileDevice::start_writeback(uint64_t offset, uint64_t length) {
-  (void)::sync_file_range(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(length),
-                          SYNC_FILE_RANGE_WRITE);
+  (void)::sync_file_range(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
 }
 
 void FileDevice::wait_writeback(uint64_t offset, uint64_t length) {
@@ -410,8 +413,7 @@ Status FileDevice::set_size(uint64_t size) {
     return Status(ErrorKind::kInternal, "set_size called on block device " + path_);
   }
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
-    return errno_status(role_, "cannot resize " + path_ + " to " + std::to_string(size) + " bytes",
-                        errno);
+    return errno_status(role_, "cannot resize " + path_ + " to " + std::to_string(size) + " bytes", errno);
   }
   size_ = size;
   return Status::ok();

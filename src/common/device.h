@@ -90,8 +90,8 @@ class FileDevice : public Device {
   static Result<std::unique_ptr<FileDevice>> open(const ResolvedPath& where, bool writable, ErrorKind role,
                                                   bool wait_for_exclusive = false);
   // The same for a path, resolved first (no extra trust).
-  static Result<std::unique_ptr<FileDevice>> open(const std::string& path, bool writable,
-                                                  ErrorKind role, bool wait_for_exclusive = false);
+  static Result<std::unique_ptr<FileDevice>> open(const std::string& path, bool writable, ErrorKind role,
+                                                  bool wait_for_exclusive = false);
   // Creates a new regular file in `where` (O_EXCL|O_NOFOLLOW, permission
   // bits `mode` less umask), locked, sized `size` as one hole.
   static Result<std::unique_ptr<FileDevice>> create(const ResolvedPath& where, uint64_t size, uint32_t mode);
@@ -102,8 +102,7 @@ class FileDevice : public Device {
   // appears at the target's name; publish() then links it there. A null
   // result (and an ok status) means the filesystem has no O_TMPFILE: use
   // create() instead.
-  static Result<std::unique_ptr<FileDevice>> create_unnamed(const ResolvedPath& where, uint64_t size,
-                                                             uint32_t mode);
+  static Result<std::unique_ptr<FileDevice>> create_unnamed(const ResolvedPath& where, uint64_t size, uint32_t mode);
   // Links a file from create_unnamed() at `where`'s name; fails (kTarget)
   // when something appeared there meanwhile, leaving it untouched.
   Status publish(const ResolvedPath& where);

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/printable.h"
 #include "common/interrupt.h"
+#include "common/printable.h"
 #include "common/unique_fd.h"
 
 namespace sparsync {
@@ -86,8 +86,8 @@ Status FrameReader::read_failure(int err, const char* where) const {
     return Status(ErrorKind::kInterrupted, "no answer from " + peer_ + " before the deadline");
   }
   if ((err == ECANCELED && ended_ == WaitEnd::kIdle) || err == ETIMEDOUT) {
-    return Status(ErrorKind::kConnection, "no data from " + peer_ + " for " + std::to_string(limits_.idle_seconds) +
-                                              " s (--timeout)")
+    return Status(ErrorKind::kConnection,
+                  "no data from " + peer_ + " for " + std::to_string(limits_.idle_seconds) + " s (--timeout)")
         .as_timeout();
   }
   return errno_status(ErrorKind::kConnection, where, err);
@@ -144,8 +144,8 @@ Status FrameWriter::wait_writable() {
     case WaitEnd::kReady:
       return Status::ok();
     case WaitEnd::kIdle:
-      return Status(ErrorKind::kConnection, peer_ + " took no data for " + std::to_string(timeout_seconds_) +
-                                                " s (--timeout)")
+      return Status(ErrorKind::kConnection,
+                    peer_ + " took no data for " + std::to_string(timeout_seconds_) + " s (--timeout)")
           .as_timeout();
     default:
       return errno_status(ErrorKind::kConnection, "writing to peer", err);
@@ -207,8 +207,7 @@ Status FrameWriter::write(proto::MsgType type, std::span<const uint8_t> payload)
   }
   uint8_t header[proto::kFrameHeaderSize];
   proto::encode_header(type, static_cast<uint32_t>(payload.size()), header);
-  iovec iov[2] = {{header, sizeof(header)},
-                  {const_cast<uint8_t*>(payload.data()), payload.size()}};
+  iovec iov[2] = {{header, sizeof(header)}, {const_cast<uint8_t*>(payload.data()), payload.size()}};
   std::lock_guard<std::mutex> lock(mu_);
   if (coalesces(type, sizeof(header) + payload.size())) return queue_locked(iov);
   if (type == proto::MsgType::kError) ended_ = true;
@@ -262,8 +261,7 @@ uint64_t FrameWriter::bytes_written() const {
 }
 
 std::vector<uint8_t> encode_error(const Status& status) {
-  return proto::encode(proto::Error{static_cast<proto::ErrorCode>(static_cast<int>(status.kind())),
-                                    status.message()});
+  return proto::encode(proto::Error{static_cast<proto::ErrorCode>(static_cast<int>(status.kind())), status.message()});
 }
 
 Status unexpected_frame(const Frame& frame, const char* expected) {
@@ -274,8 +272,8 @@ Status unexpected_frame(const Frame& frame, const char* expected) {
     // The peer's words reach terminals, logs and JSON: escaped here, once.
     return Status(static_cast<ErrorKind>(static_cast<int>(e.code)), printable(e.message)).as_from_peer();
   }
-  return Status(ErrorKind::kProtocol, std::string("peer sent ") + proto::msg_type_name(frame.type) +
-                                          " where " + expected + " was expected");
+  return Status(ErrorKind::kProtocol,
+                std::string("peer sent ") + proto::msg_type_name(frame.type) + " where " + expected + " was expected");
 }
 
 }  // namespace sparsync

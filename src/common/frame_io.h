@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "common/byte_buffer.h"
-#include "common/proto/frame_codec.h"
 #include "common/io_wait.h"
+#include "common/proto/frame_codec.h"
 #include "common/proto/messages.h"
 #include "common/status.h"
 

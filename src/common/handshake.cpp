@@ -11,9 +11,8 @@ std::string software_version() { return std::string("sparsync ") + SPARSYNC_VERS
 static Status version_mismatch(const proto::Hello& peer, const char* peer_role) {
   return Status(ErrorKind::kProtocol,
                 std::string(peer_role) + " (" + printable(peer.software) + ") speaks protocol version " +
-                    std::to_string(peer.version) + ", this " + software_version() +
-                    " speaks version " + std::to_string(proto::kProtocolVersion) +
-                    "; install the same sparsync version on both hosts");
+                    std::to_string(peer.version) + ", this " + software_version() + " speaks version " +
+                    std::to_string(proto::kProtocolVersion) + "; install the same sparsync version on both hosts");
 }
 
 Status client_hello(FrameReader& in, FrameWriter& out, uint64_t* features) {

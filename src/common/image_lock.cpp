@@ -70,8 +70,7 @@ std::string lock_conflict(const std::string& path, bool want_exclusive, const Lo
   }
   if (h.exclusive) {
     return path + " is being written by another sparsync run (" + pid + ")" +
-           (want_exclusive ? "" : ", so it cannot be read as a source now") +
-           "; wait for it to finish or stop it";
+           (want_exclusive ? "" : ", so it cannot be read as a source now") + "; wait for it to finish or stop it";
   }
   return path + " is being read by another sparsync run (" + pid +
          ") as its source, so it cannot be written now; wait for it to finish or stop it";
@@ -89,6 +88,5 @@ Status lock_image(int fd, const std::string& path, ErrorKind role, bool exclusiv
     ::usleep(100000);
   }
 }
-
 
 }  // namespace sparsync

@@ -111,9 +111,7 @@ std::string loop_backing_file(dev_t dev) {
   return f;
 }
 
-bool same_inode(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
+bool same_inode(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
 // True when block device `dev` is a loop device over the file `file`.
 bool loop_over(dev_t dev, const struct stat& file) {
@@ -167,8 +165,8 @@ std::string writer_of(dev_t dev) {
     if (fds == nullptr) continue;
     while (dirent* f = ::readdir(fds)) {
       struct stat st {};
-      if (f->d_name[0] == '.' || ::stat((base + "/fd/" + f->d_name).c_str(), &st) != 0 ||
-          !S_ISBLK(st.st_mode) || st.st_rdev != dev) {
+      if (f->d_name[0] == '.' || ::stat((base + "/fd/" + f->d_name).c_str(), &st) != 0 || !S_ISBLK(st.st_mode) ||
+          st.st_rdev != dev) {
         continue;
       }
       std::istringstream info(read_text(base + "/fdinfo/" + f->d_name));
@@ -197,11 +195,13 @@ std::string live_use(dev_t rdev) {
   const std::string mountinfo = read_text("/proc/self/mountinfo");
   for (const BlockDev& d : with_partitions(rdev)) {
     std::string at = rw_mount_point_in(mountinfo, d.dev);
-    if (!at.empty()) return (d.partition ? "its partition " + d.name + " is " : "it is ") + "mounted read-write at " + at;
+    if (!at.empty())
+      return (d.partition ? "its partition " + d.name + " is " : "it is ") + "mounted read-write at " + at;
   }
   for (const BlockDev& d : with_partitions(rdev)) {
     std::string who = writer_of(d.dev);
-    if (!who.empty()) return (d.partition ? "its partition " + d.name + " is " : "it is ") + "open for writing by " + who;
+    if (!who.empty())
+      return (d.partition ? "its partition " + d.name + " is " : "it is ") + "open for writing by " + who;
   }
   return {};
 }
@@ -234,8 +234,8 @@ Status check_not_same(const struct stat& src, const std::string& source_name, co
   struct stat dst {};
   if (::stat(target_path.c_str(), &dst) != 0) return Status::ok();
   auto refuse = [&](const std::string& why) {
-    return Status(ErrorKind::kUsage, "refusing to sync " + source_name + " onto " + target_path + ": " + why +
-                                         "; give another target");
+    return Status(ErrorKind::kUsage,
+                  "refusing to sync " + source_name + " onto " + target_path + ": " + why + "; give another target");
   };
   bool src_blk = S_ISBLK(src.st_mode), dst_blk = S_ISBLK(dst.st_mode);
   if (S_ISREG(src.st_mode) && S_ISREG(dst.st_mode) && same_inode(src, dst)) return refuse("they are the same file");

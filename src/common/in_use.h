@@ -32,8 +32,7 @@ Status check_device_not_in_use(const std::string& path, dev_t rdev, bool check_m
 // kUsage when the target at `target_path` is the source (`source`, the
 // stat of what the source names, shown as `source_name`). A missing target
 // is never the source.
-Status check_not_same(const struct stat& source, const std::string& source_name,
-                      const std::string& target_path);
+Status check_not_same(const struct stat& source, const std::string& source_name, const std::string& target_path);
 
 // A block device *source* cannot be told unchanged the way a file can (no
 // ctime moves when it is written): how it is in live use, so the user can

@@ -9,7 +9,9 @@ Heartbeat::Heartbeat(FrameWriter& out, uint32_t own_timeout, const PeerTimeout& 
 
 Heartbeat::~Heartbeat() { stop(); }
 
-void Heartbeat::start() { thread_ = std::thread([this] { run(); }); }
+void Heartbeat::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Heartbeat::stop() {
   {

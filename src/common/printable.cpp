@@ -14,8 +14,8 @@ void append_byte_escape(std::string* out, uint8_t b) {
 
 // Printable but invisible or misleading: shown by number.
 bool is_hidden_format(char32_t c) {
-  return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f || c == 0x2028 ||
-         c == 0x2029 || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+  return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f || c == 0x2028 || c == 0x2029 ||
+         (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
 // The length of the well-formed UTF-8 sequence at `s` (Unicode 15, table
@@ -40,8 +40,7 @@ size_t utf8_sequence(std::string_view s, char32_t* cp) {
     uint8_t lo = lead == 0xf0 ? 0x90 : 0x80;
     uint8_t hi = lead == 0xf4 ? 0x8f : 0xbf;
     if (!cont(1, lo, hi) || !cont(2) || !cont(3)) return 0;
-    *cp = static_cast<char32_t>(((lead & 0x07) << 18) | ((b(1) & 0x3f) << 12) | ((b(2) & 0x3f) << 6) |
-                                (b(3) & 0x3f));
+    *cp = static_cast<char32_t>(((lead & 0x07) << 18) | ((b(1) & 0x3f) << 12) | ((b(2) & 0x3f) << 6) | (b(3) & 0x3f));
     return 4;
   }
   return 0;

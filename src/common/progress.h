@@ -13,7 +13,7 @@ enum class Phase : int { kConnecting = 0, kSyncing = 1, kFlushing = 2, kVerifyin
 
 struct Progress {
   std::atomic<int> phase{static_cast<int>(Phase::kConnecting)};
-  std::atomic<uint64_t> total{0};       // image size
+  std::atomic<uint64_t> total{0};  // image size
   std::atomic<uint64_t> resumed_from{0};
   std::atomic<uint64_t> scanned{0};     // bytes of the image decided so far (from offset 0)
   std::atomic<uint64_t> data_bytes{0};  // DATA bytes sent (source) or applied (target)

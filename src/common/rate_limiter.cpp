@@ -14,8 +14,8 @@ void RateLimiter::acquire(uint64_t bytes) {
     tokens_ = static_cast<double>(max_burst());
   }
   const double rate = static_cast<double>(rate_);
-  tokens_ = std::min(static_cast<double>(max_burst()),
-                     tokens_ + std::chrono::duration<double>(now - last_).count() * rate);
+  tokens_ =
+      std::min(static_cast<double>(max_burst()), tokens_ + std::chrono::duration<double>(now - last_).count() * rate);
   last_ = now;
   tokens_ -= static_cast<double>(bytes);
   if (tokens_ < 0) {

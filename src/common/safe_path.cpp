@@ -40,8 +40,7 @@ std::string join(const std::vector<std::string>& parts) {
 
 bool trusted_owner(uid_t owner, const PathTrust& trust) {
   if (owner == 0 || owner == ::geteuid()) return true;
-  return std::find(trust.symlink_owners.begin(), trust.symlink_owners.end(), owner) !=
-         trust.symlink_owners.end();
+  return std::find(trust.symlink_owners.begin(), trust.symlink_owners.end(), owner) != trust.symlink_owners.end();
 }
 
 // One walk through a path; see resolve_path in the header.
@@ -77,7 +76,8 @@ class Walk {
       if (::fstatat(cur_.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT && last) {
           if (last_via_link) {
-            return refuse("it is a symlink to " + here(c) + ", which does not exist; sparsync does not "
+            return refuse("it is a symlink to " + here(c) +
+                          ", which does not exist; sparsync does not "
                           "create files through symlinks");
           }
           return finish(c, false);
@@ -133,8 +133,7 @@ class Walk {
     }
     UniqueFd next(::openat(cur_.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat now {};
-    if (!next.valid() || ::fstat(next.get(), &now) != 0 || now.st_dev != seen.st_dev ||
-        now.st_ino != seen.st_ino) {
+    if (!next.valid() || ::fstat(next.get(), &now) != 0 || now.st_dev != seen.st_dev || now.st_ino != seen.st_ino) {
       return refuse(here(c) + " changed while it was being opened; run again");
     }
     cur_ = std::move(next);
@@ -202,8 +201,7 @@ Result<ResolvedPath> resolve_path(const std::string& path, ErrorKind role, const
   return Walk(path, role, trust).run();
 }
 
-Result<OpenedDir> open_directory(const std::string& path, ErrorKind role, mode_t create_mode,
-                                 const PathTrust& trust) {
+Result<OpenedDir> open_directory(const std::string& path, ErrorKind role, mode_t create_mode, const PathTrust& trust) {
   auto resolved = Walk(path, role, trust, true).run();
   if (!resolved.is_ok()) return resolved.status();
   ResolvedPath& r = resolved.value();
@@ -240,9 +238,9 @@ bool kernel_confirms_beneath(int root_fd, const std::string& rel, int dir_fd, bo
   }
   *checked = true;
   UniqueFd opened(static_cast<int>(fd));
-  struct stat a {}, b {};
-  return ::fstat(opened.get(), &a) == 0 && ::fstat(dir_fd, &b) == 0 && a.st_dev == b.st_dev &&
-         a.st_ino == b.st_ino;
+  struct stat a {
+  }, b{};
+  return ::fstat(opened.get(), &a) == 0 && ::fstat(dir_fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 std::string unpredictable_name(const std::string& base) {

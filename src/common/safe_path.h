@@ -33,11 +33,11 @@ struct PathTrust {
 };
 
 struct ResolvedPath {
-  UniqueFd dir;         // the directory holding `name` (O_RDONLY, else O_PATH)
+  UniqueFd dir;           // the directory holding `name` (O_RDONLY, else O_PATH)
   std::string dir_shown;  // its absolute path, symlinks resolved ("/" for the root)
-  std::string name;     // the last component, never "." or ".."
-  bool exists = false;  // something was at `name` when it was resolved
-  std::string given;    // the path as it was asked for, for messages
+  std::string name;       // the last component, never "." or ".."
+  bool exists = false;    // something was at `name` when it was resolved
+  std::string given;      // the path as it was asked for, for messages
   std::string shown() const { return (dir_shown == "/" ? "" : dir_shown) + "/" + name; }
 };
 

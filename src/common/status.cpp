@@ -6,15 +6,24 @@ namespace sparsync {
 
 const char* error_kind_name(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kOk: return "ok";
-    case ErrorKind::kUsage: return "usage";
-    case ErrorKind::kSource: return "source";
-    case ErrorKind::kTarget: return "target";
-    case ErrorKind::kConnection: return "connection";
-    case ErrorKind::kProtocol: return "protocol";
-    case ErrorKind::kVerify: return "verify";
-    case ErrorKind::kInterrupted: return "interrupted";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kOk:
+      return "ok";
+    case ErrorKind::kUsage:
+      return "usage";
+    case ErrorKind::kSource:
+      return "source";
+    case ErrorKind::kTarget:
+      return "target";
+    case ErrorKind::kConnection:
+      return "connection";
+    case ErrorKind::kProtocol:
+      return "protocol";
+    case ErrorKind::kVerify:
+      return "verify";
+    case ErrorKind::kInterrupted:
+      return "interrupted";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "unknown";
 }

@@ -71,7 +71,7 @@ Status errno_status(ErrorKind kind, const std::string& what, int err);
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT
 
   bool is_ok() const { return status_.is_ok(); }
@@ -85,9 +85,9 @@ class Result {
   T value_{};
 };
 
-#define SPARSYNC_RETURN_IF_ERROR(expr)        \
-  do {                                        \
-    ::sparsync::Status status_once_ = (expr); \
+#define SPARSYNC_RETURN_IF_ERROR(expr)              \
+  do {                                              \
+    ::sparsync::Status status_once_ = (expr);       \
     if (!status_once_.is_ok()) return status_once_; \
   } while (0)
 

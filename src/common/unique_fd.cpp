@@ -1,7 +1,7 @@
 #include "common/unique_fd.h"
 
-#include <cerrno>
 #include <unistd.h>
+#include <cerrno>
 
 namespace sparsync {
 

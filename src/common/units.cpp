@@ -20,12 +20,23 @@ std::optional<uint64_t> parse_size(const std::string& text) {
   int shift = 0;
   if (!suffix.empty()) {
     switch (suffix[0]) {
-      case 'K': shift = 10; break;
-      case 'M': shift = 20; break;
-      case 'G': shift = 30; break;
-      case 'T': shift = 40; break;
-      case 'B': shift = 0; break;
-      default: return std::nullopt;
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      case 'T':
+        shift = 40;
+        break;
+      case 'B':
+        shift = 0;
+        break;
+      default:
+        return std::nullopt;
     }
     std::string rest = suffix.substr(1);
     if (suffix[0] == 'B') {

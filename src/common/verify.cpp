@@ -39,8 +39,7 @@ Status send_batch(FrameWriter* out, uint64_t first_region, std::vector<uint8_t>&
 
 }  // namespace
 
-Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* regions, uint8_t whole[32],
-                    FrameWriter* out) {
+Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* regions, uint8_t whole[32], FrameWriter* out) {
   static const std::vector<uint8_t> zeros(1 << 20, 0);
   std::vector<uint8_t> buf(1 << 20);
   EvpCtx all = new_sha256();
@@ -83,8 +82,7 @@ Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* regions
   return Status::ok();
 }
 
-Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out,
-                       VerifyOutcome* outcome) {
+Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out, VerifyOutcome* outcome) {
   std::vector<uint8_t> mine;
   uint8_t my_whole[32] = {};
   Status local;

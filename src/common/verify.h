@@ -21,11 +21,10 @@ struct VerifyOutcome {
   std::string peer_sha256;
 };
 
-Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out,
-                       VerifyOutcome* outcome);
+Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out, VerifyOutcome* outcome);
 
 // SHA-256 of [0, size) of the device and of each region, as sent on the wire.
-Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* region_digests,
-                    uint8_t whole[32], FrameWriter* out);
+Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* region_digests, uint8_t whole[32],
+                    FrameWriter* out);
 
 }  // namespace sparsync

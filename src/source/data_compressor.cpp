@@ -18,11 +18,9 @@ DataCompressor::DataCompressor(int level) : level_(level) {
 
 DataCompressor::~DataCompressor() { ZSTD_freeCCtx(ctx_); }
 
-const std::vector<uint8_t>* DataCompressor::compress(uint64_t offset, const uint8_t* bytes,
-                                                     uint32_t length) {
+const std::vector<uint8_t>* DataCompressor::compress(uint64_t offset, const uint8_t* bytes, uint32_t length) {
   payload_.resize(kPrefix + ZSTD_compressBound(length));
-  size_t n = ZSTD_compressCCtx(ctx_, payload_.data() + kPrefix, payload_.size() - kPrefix, bytes,
-                               length, level_);
+  size_t n = ZSTD_compressCCtx(ctx_, payload_.data() + kPrefix, payload_.size() - kPrefix, bytes, length, level_);
   // Worth it only when the frame gets smaller than plain DATA would be.
   if (ZSTD_isError(n) || n + kPrefix >= static_cast<size_t>(length) + proto::kDataPrefixBytes) return nullptr;
   payload_.resize(kPrefix + n);

@@ -20,7 +20,9 @@ constexpr uint64_t kChunkBytes = proto::kMaxDataPerFrame;
 uint64_t SourceReader::chunk_bytes(uint32_t block_size) { return std::max<uint64_t>(kChunkBytes, block_size); }
 
 SourceReader::SourceReader(Device& device, const SessionParams& params, uint64_t start_offset)
-    : device_(device), params_(params), start_(start_offset),
+    : device_(device),
+      params_(params),
+      start_(start_offset),
       queue_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size))),
       spare_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size)) + 2) {}
 
@@ -29,7 +31,9 @@ SourceReader::~SourceReader() {
   if (thread_.joinable()) thread_.join();
 }
 
-void SourceReader::start() { thread_ = std::thread([this] { run(); }); }
+void SourceReader::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void SourceReader::cancel() {
   cancelled_.store(true);

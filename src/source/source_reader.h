@@ -21,8 +21,8 @@ namespace sparsync {
 struct SourceChunk {
   uint64_t offset = 0;
   uint64_t length = 0;
-  bool hole = false;          // true: no data buffer; reads as zeros
-  ByteBuffer data;            // length bytes when !hole
+  bool hole = false;  // true: no data buffer; reads as zeros
+  ByteBuffer data;    // length bytes when !hole
 };
 
 class SourceReader {

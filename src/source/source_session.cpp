@@ -9,8 +9,8 @@
 #include "common/interrupt.h"
 #include "common/proto/messages.h"
 #include "common/rate_limiter.h"
-#include "source/data_compressor.h"
 #include "common/units.h"
+#include "source/data_compressor.h"
 #include "source/planner.h"
 #include "source/source_reader.h"
 #include "source/target_reports.h"
@@ -81,8 +81,7 @@ class Receiver {
         case proto::MsgType::kHash: {
           proto::Hash h;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, digest_len, &h));
-          SPARSYNC_RETURN_IF_ERROR(
-              reports_.add_run(TargetRun{h.first_block, h.count, false, std::move(h.digests)}));
+          SPARSYNC_RETURN_IF_ERROR(reports_.add_run(TargetRun{h.first_block, h.count, false, std::move(h.digests)}));
           break;
         }
         case proto::MsgType::kHashZero: {
@@ -150,19 +149,15 @@ class Receiver {
 // --bwlimit is set.
 class Emitter {
  public:
-  Emitter(FrameWriter& out, bool dry_run, SyncStats& stats, ChangeMap* map, uint64_t bwlimit,
-          int compress_level)
-      : out_(out), dry_run_(dry_run), stats_(stats), map_(map), limiter_(bwlimit),
-        compressor_(compress_level) {}
+  Emitter(FrameWriter& out, bool dry_run, SyncStats& stats, ChangeMap* map, uint64_t bwlimit, int compress_level)
+      : out_(out), dry_run_(dry_run), stats_(stats), map_(map), limiter_(bwlimit), compressor_(compress_level) {}
 
   Status emit(const SourceChunk& chunk, const std::vector<PlanOp>& ops) {
-    const uint64_t frame_max =
-        limiter_.enabled() ? std::min<uint64_t>(proto::kMaxDataPerFrame, limiter_.max_burst())
-                           : proto::kMaxDataPerFrame;
+    const uint64_t frame_max = limiter_.enabled() ? std::min<uint64_t>(proto::kMaxDataPerFrame, limiter_.max_burst())
+                                                  : proto::kMaxDataPerFrame;
     for (const PlanOp& op : ops) {
       if (map_ != nullptr) {
-        map_->mark(op.offset, op.length,
-                   op.kind == OpKind::kHole ? ChangeMap::Cell::kHole : ChangeMap::Cell::kData);
+        map_->mark(op.offset, op.length, op.kind == OpKind::kHole ? ChangeMap::Cell::kHole : ChangeMap::Cell::kData);
       }
       if (op.kind == OpKind::kHole) {
         if (hole_len_ > 0 && hole_off_ + hole_len_ == op.offset) {
@@ -232,8 +227,7 @@ Status plan_chunk(const SessionParams& params, const SourceChunk& chunk, TargetR
     SPARSYNC_RETURN_IF_ERROR(reports.wait_for(block, &run, stop));
     uint64_t run_end = std::min(end, params.block_offset(run->first_block + run->count));
     SourcePiece sp{pos, run_end - pos, chunk.hole ? nullptr : chunk.data.data() + (pos - chunk.offset)};
-    TargetPiece tp{run->zero, run->zero ? nullptr
-                                        : run->digests.data() + (block - run->first_block) * digest_len};
+    TargetPiece tp{run->zero, run->zero ? nullptr : run->digests.data() + (block - run->first_block) * digest_len};
     plan_piece(params, sp, tp, ops, counts);
     pos = run_end;
     reports.consume_before(pos / params.block_size);
@@ -275,9 +269,9 @@ Status stop_with_checkpoint(Emitter& emitter, FrameWriter& out, Receiver& receiv
   if (!params.dry_run && options.checkpoints) {
     SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
     if (receiver.wait_ack(done_to, 30)) {
-      return Status(ErrorKind::kInterrupted,
-                    std::string(why) + " at " + format_bytes(done_to) + " of " + format_bytes(params.image_size) +
-                        "; the target is checkpointed there: run the same command to resume");
+      return Status(ErrorKind::kInterrupted, std::string(why) + " at " + format_bytes(done_to) + " of " +
+                                                 format_bytes(params.image_size) +
+                                                 "; the target is checkpointed there: run the same command to resume");
     }
   }
   return Status(ErrorKind::kInterrupted, std::string(why) + "; run the same command to resume");
@@ -285,11 +279,9 @@ Status stop_with_checkpoint(Emitter& emitter, FrameWriter& out, Receiver& receiv
 
 // Plans and sends everything from the resume point on. Returns kInterrupted
 // after a final checkpoint when a signal arrived or the target sent STOP.
-Status send_all(SourceReader& reader, const SessionParams& params,
-                const SourceSessionOptions& options, uint64_t start, TargetReports& reports,
-                Receiver& receiver, FrameWriter& out, SyncStats& stats) {
-  Emitter emitter(out, params.dry_run, stats, options.change_map, options.bwlimit,
-                  options.compress_level);
+Status send_all(SourceReader& reader, const SessionParams& params, const SourceSessionOptions& options, uint64_t start,
+                TargetReports& reports, Receiver& receiver, FrameWriter& out, SyncStats& stats) {
+  Emitter emitter(out, params.dry_run, stats, options.change_map, options.bwlimit, options.compress_level);
   // Small DATA and HOLE frames go out in batches (FrameWriter says why);
   // not under --bwlimit, whose pacing is per frame. Nothing the target
   // answers is batched, so no wait below can hold frames back from it.
@@ -352,9 +344,8 @@ Status read_resume(FrameReader& in, const SessionParams& params, uint64_t* offse
 
 }  // namespace
 
-Status run_source_session(Device& source, const SessionParams& params,
-                          const SourceSessionOptions& options, FrameReader& in, FrameWriter& out,
-                          SourceSessionResult* result) {
+Status run_source_session(Device& source, const SessionParams& params, const SourceSessionOptions& options,
+                          FrameReader& in, FrameWriter& out, SourceSessionResult* result) {
   SyncStats& stats = result->stats;
   uint64_t start = 0;
   Status resumed = read_resume(in, params, &start);
@@ -388,8 +379,8 @@ Status run_source_session(Device& source, const SessionParams& params,
   if (s.is_ok()) s = source.check_unchanged();
   if (s.is_ok()) {
     stats.bytes_read = reader.bytes_read();
-    proto::Done done{params.image_size, stats.bytes_scanned, stats.bytes_read, stats.data_bytes,
-                     stats.hole_bytes, stats.unchanged_blocks, stats.changed_blocks};
+    proto::Done done{params.image_size, stats.bytes_scanned,    stats.bytes_read,    stats.data_bytes,
+                     stats.hole_bytes,  stats.unchanged_blocks, stats.changed_blocks};
     s = out.write(proto::MsgType::kDone, proto::encode(done)).with_context("sending to target");
   }
   proto::Summary summary;
@@ -423,12 +414,11 @@ Status run_source_session(Device& source, const SessionParams& params,
     return Status(ErrorKind::kTarget, "target reports size " + std::to_string(summary.final_size) +
                                           " after the sync, expected " + std::to_string(params.image_size));
   }
-  if (!params.dry_run &&
-      (summary.bytes_written != stats.data_bytes || summary.bytes_zeroed != stats.hole_bytes)) {
-    return Status(ErrorKind::kProtocol, "target applied " + std::to_string(summary.bytes_written) +
-                                            " data bytes and " + std::to_string(summary.bytes_zeroed) +
-                                            " hole bytes, but " + std::to_string(stats.data_bytes) +
-                                            " and " + std::to_string(stats.hole_bytes) + " were sent");
+  if (!params.dry_run && (summary.bytes_written != stats.data_bytes || summary.bytes_zeroed != stats.hole_bytes)) {
+    return Status(ErrorKind::kProtocol, "target applied " + std::to_string(summary.bytes_written) + " data bytes and " +
+                                            std::to_string(summary.bytes_zeroed) + " hole bytes, but " +
+                                            std::to_string(stats.data_bytes) + " and " +
+                                            std::to_string(stats.hole_bytes) + " were sent");
   }
   if (params.verify) {
     if (options.progress != nullptr) options.progress->set_phase(Phase::kVerifying);

@@ -6,9 +6,9 @@
 // Thread-safety: one call at a time; it owns its threads.
 #pragma once
 
+#include "common/change_map.h"
 #include "common/device.h"
 #include "common/frame_io.h"
-#include "common/change_map.h"
 #include "common/progress.h"
 #include "common/session.h"
 #include "common/verify.h"
@@ -20,8 +20,8 @@ struct SourceSessionOptions {
   // a resumed run re-sends at most about this much.
   uint64_t checkpoint_bytes = 1ull << 30;
   double checkpoint_seconds = 30;
-  bool checkpoints = true;  // kFeatureCheckpoint was negotiated (PROTOCOL.md §3)
-  Progress* progress = nullptr;  // live counters for display; may be null
+  bool checkpoints = true;          // kFeatureCheckpoint was negotiated (PROTOCOL.md §3)
+  Progress* progress = nullptr;     // live counters for display; may be null
   ChangeMap* change_map = nullptr;  // where DATA/HOLE went, for --map; may be null
   uint64_t bwlimit = 0;             // DATA bytes per second, 0 = unlimited
   int compress_level = 0;           // zstd level for DATA_ZSTD (negotiated), 0 = off
@@ -38,12 +38,11 @@ struct SourceSessionResult {
   VerifyOutcome verify;
 };
 
-Status run_source_session(Device& source, const SessionParams& params,
-                          const SourceSessionOptions& options, FrameReader& in, FrameWriter& out,
-                          SourceSessionResult* result);
+Status run_source_session(Device& source, const SessionParams& params, const SourceSessionOptions& options,
+                          FrameReader& in, FrameWriter& out, SourceSessionResult* result);
 
-inline Status run_source_session(Device& source, const SessionParams& params, FrameReader& in,
-                                 FrameWriter& out, SourceSessionResult* result) {
+inline Status run_source_session(Device& source, const SessionParams& params, FrameReader& in, FrameWriter& out,
+                                 SourceSessionResult* result) {
   return run_source_session(source, params, SourceSessionOptions{}, in, out, result);
 }
 

@@ -25,8 +25,7 @@ int read_up_to(int fd, uint8_t* buf, size_t len, size_t* got) {
 
 }  // namespace
 
-Result<std::unique_ptr<StreamSource>> StreamSource::open(int fd, std::string name,
-                                                         std::optional<uint64_t> size) {
+Result<std::unique_ptr<StreamSource>> StreamSource::open(int fd, std::string name, std::optional<uint64_t> size) {
   std::optional<uint64_t> known;  // a redirect's own size
   struct stat st {};
   if (::fstat(fd, &st) != 0) return errno_status(ErrorKind::kSource, "cannot stat " + name, errno);
@@ -51,8 +50,9 @@ Result<std::unique_ptr<StreamSource>> StreamSource::open(int fd, std::string nam
   }
   if (!size) {
     if (!known) {
-      return Status(ErrorKind::kUsage, name + " is a pipe or terminal, so its size is unknown: give it with "
-                                              "--size, e.g. --size 20G (the exact size in bytes of the image)");
+      return Status(ErrorKind::kUsage, name +
+                                           " is a pipe or terminal, so its size is unknown: give it with "
+                                           "--size, e.g. --size 20G (the exact size in bytes of the image)");
     }
     origin = "it had when sparsync started";
     size = known;
@@ -72,8 +72,9 @@ Status StreamSource::read_at(uint64_t offset, uint8_t* buf, size_t len) {
   }
   size_t got = 0;
   int err = read_up_to(fd_, buf, len, &got);
-  if (err != 0) return errno_status(ErrorKind::kSource, "read error on " + name_ + " at offset " +
-                                                            std::to_string(offset + got), err);
+  if (err != 0)
+    return errno_status(ErrorKind::kSource, "read error on " + name_ + " at offset " + std::to_string(offset + got),
+                        err);
   next_ += got;
   if (got != len) {
     return Status(ErrorKind::kSource, name_ + " ended after " + std::to_string(next_) + " bytes, before the " +

@@ -28,8 +28,7 @@ class StreamSource : public Device {
  public:
   // `fd` is not owned. `size`: nullopt to take it from `fd`, which fails
   // (kUsage) for a pipe or terminal. `name` is what messages call it.
-  static Result<std::unique_ptr<StreamSource>> open(int fd, std::string name,
-                                                     std::optional<uint64_t> size);
+  static Result<std::unique_ptr<StreamSource>> open(int fd, std::string name, std::optional<uint64_t> size);
 
   const std::string& path() const override { return name_; }
   proto::DeviceKind kind() const override { return proto::DeviceKind::kRegularFile; }
@@ -51,7 +50,7 @@ class StreamSource : public Device {
   std::string name_;
   uint64_t size_;
   std::string size_origin_;  // for messages: "given by --size", ...
-  uint64_t next_ = 0;  // the only offset read_at accepts
+  uint64_t next_ = 0;        // the only offset read_at accepts
 };
 
 }  // namespace sparsync

@@ -5,21 +5,21 @@
 
 namespace sparsync {
 
-TargetReports::TargetReports(uint64_t first_block, uint64_t total_blocks, size_t digest_len,
-                             size_t max_digest_bytes)
-    : total_blocks_(total_blocks), digest_len_(digest_len), max_digest_bytes_(max_digest_bytes),
+TargetReports::TargetReports(uint64_t first_block, uint64_t total_blocks, size_t digest_len, size_t max_digest_bytes)
+    : total_blocks_(total_blocks),
+      digest_len_(digest_len),
+      max_digest_bytes_(max_digest_bytes),
       next_block_(first_block) {}
 
 Status TargetReports::add_run(TargetRun run) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!failure_.is_ok()) return failure_;
-  if (finished_ || run.first_block != next_block_ || run.count == 0 ||
-      run.count > total_blocks_ - next_block_ ||
+  if (finished_ || run.first_block != next_block_ || run.count == 0 || run.count > total_blocks_ - next_block_ ||
       (!run.zero && run.digests.size() != run.count * digest_len_)) {
-    return Status(ErrorKind::kProtocol,
-                  "target sent a hash report for blocks " + std::to_string(run.first_block) + "+" +
-                      std::to_string(run.count) + " where block " + std::to_string(next_block_) +
-                      " of " + std::to_string(total_blocks_) + " was expected");
+    return Status(ErrorKind::kProtocol, "target sent a hash report for blocks " + std::to_string(run.first_block) +
+                                            "+" + std::to_string(run.count) + " where block " +
+                                            std::to_string(next_block_) + " of " + std::to_string(total_blocks_) +
+                                            " was expected");
   }
   changed_.wait(lock, [&] {
     return !failure_.is_ok() || digest_bytes_ == 0 || digest_bytes_ + run.digests.size() <= max_digest_bytes_;
@@ -35,9 +35,8 @@ Status TargetReports::add_run(TargetRun run) {
 Status TargetReports::finish(uint64_t total_blocks) {
   std::lock_guard<std::mutex> lock(mu_);
   if (total_blocks != total_blocks_ || next_block_ != total_blocks_) {
-    return Status(ErrorKind::kProtocol, "target ended its hash reports at block " +
-                                            std::to_string(next_block_) + " of " +
-                                            std::to_string(total_blocks_));
+    return Status(ErrorKind::kProtocol, "target ended its hash reports at block " + std::to_string(next_block_) +
+                                            " of " + std::to_string(total_blocks_));
   }
   finished_ = true;
   changed_.notify_all();

@@ -28,8 +28,7 @@ struct TargetRun {
 class TargetReports {
  public:
   // Reports are expected from `first_block` (the resume point) on.
-  TargetReports(uint64_t first_block, uint64_t total_blocks, size_t digest_len,
-                size_t max_digest_bytes);
+  TargetReports(uint64_t first_block, uint64_t total_blocks, size_t digest_len, size_t max_digest_bytes);
 
   // Receiver side. Runs must arrive contiguous from block 0; anything else is
   // a protocol error. add_run blocks while the buffer is full.

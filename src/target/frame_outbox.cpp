@@ -6,7 +6,9 @@ FrameOutbox::FrameOutbox(FrameWriter& out, size_t max_bulk) : out_(out), max_bul
 
 FrameOutbox::~FrameOutbox() { (void)close_and_flush(); }
 
-void FrameOutbox::start() { thread_ = std::thread([this] { run(); }); }
+void FrameOutbox::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 bool FrameOutbox::push_bulk(Frame frame) {
   std::unique_lock<std::mutex> lock(mu_);

@@ -15,12 +15,16 @@ constexpr uint64_t kReadBytes = 256u << 10;
 // 1 % framing. A partial frame waits only as long as the next reads take (a
 // hole and the end flush it); the hasher never waits for the source.
 constexpr uint64_t kDigestsPerFrame = 256;
-}
+}  // namespace
 
-TargetHasher::TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset,
-                           uint64_t readable_size, bool known_zero, FrameOutbox& outbox)
-    : device_(device), params_(params), start_offset_(start_offset), readable_size_(readable_size),
-      known_zero_(known_zero), outbox_(outbox) {}
+TargetHasher::TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset, uint64_t readable_size,
+                           bool known_zero, FrameOutbox& outbox)
+    : device_(device),
+      params_(params),
+      start_offset_(start_offset),
+      readable_size_(readable_size),
+      known_zero_(known_zero),
+      outbox_(outbox) {}
 
 Status TargetHasher::flush_zero() {
   if (zero_count_ == 0) return Status::ok();

@@ -19,8 +19,8 @@ class TargetHasher {
  public:
   // `device` may be null when known_zero (a missing target in a dry run).
   // Reports blocks from `start_offset` (the resume point, block-aligned) on.
-  TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset,
-               uint64_t readable_size, bool known_zero, FrameOutbox& outbox);
+  TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset, uint64_t readable_size,
+               bool known_zero, FrameOutbox& outbox);
   Status run();
   void cancel() { cancelled_.store(true); }
   uint64_t bytes_read() const { return bytes_read_.load(); }

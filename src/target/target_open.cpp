@@ -15,12 +15,18 @@ namespace sparsync {
 
 const char* checkpoint_ignored_name(CheckpointIgnored why) {
   switch (why) {
-    case CheckpointIgnored::kNone: return "";
-    case CheckpointIgnored::kRestart: return "restart";
-    case CheckpointIgnored::kUnreadable: return "unreadable";
-    case CheckpointIgnored::kOtherSource: return "source-changed";
-    case CheckpointIgnored::kTargetChanged: return "target-changed";
-    case CheckpointIgnored::kOldFormat: return "old-format";
+    case CheckpointIgnored::kNone:
+      return "";
+    case CheckpointIgnored::kRestart:
+      return "restart";
+    case CheckpointIgnored::kUnreadable:
+      return "unreadable";
+    case CheckpointIgnored::kOtherSource:
+      return "source-changed";
+    case CheckpointIgnored::kTargetChanged:
+      return "target-changed";
+    case CheckpointIgnored::kOldFormat:
+      return "old-format";
   }
   return "";
 }
@@ -79,22 +85,24 @@ Status decide_resume(const TargetOpenRequest& req, const Device& dev, OpenedTarg
                   "replaced, or its last run was killed); comparing from the start");
   }
   t->resume_offset = rec->durable_offset;
-  t->notice = "resuming an interrupted run at " + format_bytes(rec->durable_offset) + " of " +
-              format_bytes(rec->source_size);
+  t->notice =
+      "resuming an interrupted run at " + format_bytes(rec->durable_offset) + " of " + format_bytes(rec->source_size);
   return Status::ok();
 }
 
 // The record that marks the target incomplete, written before its first change.
 Status mark_incomplete(const TargetOpenRequest& req, const Device& dev, const std::string& where_name,
                        OpenedTarget* t) {
-  t->checkpoint = CheckpointRecord{req.source_id, req.source_size, req.block_size, req.hash_kind,
-                                   t->resume_offset, static_cast<uint64_t>(::time(nullptr)),
+  t->checkpoint = CheckpointRecord{req.source_id,         req.source_size,  req.block_size,
+                                   req.hash_kind,         t->resume_offset, static_cast<uint64_t>(::time(nullptr)),
                                    dev.current_identity()};
   Status s = save_checkpoint(*t->record, t->checkpoint);
   if (s.is_ok()) return s;
   return Status(s.kind(), "refusing to sync onto " + where_name + ": its checkpoint record cannot be written (" +
-                              s.message() + "), so an interrupted run could not be resumed or told apart "
-                              "from a complete one; make " + t->record->dir_shown + " writable");
+                              s.message() +
+                              "), so an interrupted run could not be resumed or told apart "
+                              "from a complete one; make " +
+                              t->record->dir_shown + " writable");
 }
 
 bool under_dev(const std::string& dir) { return dir == "/dev" || dir.rfind("/dev/", 0) == 0; }
@@ -111,10 +119,11 @@ void unmark_if_ours(const OpenedTarget& t) {
 
 // Removes the empty file this run made at `where`, if the name still holds it.
 void remove_if_ours(const ResolvedPath& where, const FileDevice& dev) {
-  struct stat ours {}, named {};
+  struct stat ours {
+  }, named{};
   if (::fstat(dev.fd(), &ours) == 0 &&
-      ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
-      ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
+      ::fstatat(where.dir.get(), where.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 && ours.st_dev == named.st_dev &&
+      ours.st_ino == named.st_ino) {
     (void)::unlinkat(where.dir.get(), where.name.c_str(), 0);
   }
 }
@@ -203,8 +212,8 @@ Status check_single_link(const TargetOpenRequest& req, const FileDevice& dev, co
   if (req.dry_run || ::fstat(dev.fd(), &st) != 0 || st.st_nlink <= 1) return Status::ok();
   return Status(ErrorKind::kTarget, "refusing to sync onto " + path + ": it has " + std::to_string(st.st_nlink) +
                                         " hard links, and writing it in place would change every one of them; "
-                                        "break the link first (cp --sparse=always " + path + " " + path +
-                                        ".new && mv " + path + ".new " + path + ")");
+                                        "break the link first (cp --sparse=always " +
+                                        path + " " + path + ".new && mv " + path + ".new " + path + ")");
 }
 
 }  // namespace
@@ -226,11 +235,12 @@ Result<std::string> target_status(const std::string& path) {
   if (corrupt) return path + ": incomplete (checkpoint " + cp + " is unreadable; the next run compares from the start)";
   if (!rec) return path + ": complete (no interrupted sync recorded)";
   if (rec->durable_offset == 0) {
-    return path + ": incomplete: a sync was interrupted before its first checkpoint; the next run compares "
-                  "from the start";
+    return path +
+           ": incomplete: a sync was interrupted before its first checkpoint; the next run compares "
+           "from the start";
   }
-  return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(rec->durable_offset) +
-         " of " + format_bytes(rec->source_size) +
+  return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(rec->durable_offset) + " of " +
+         format_bytes(rec->source_size) +
          "; the next run from the same source resumes there if the target is unchanged";
 }
 

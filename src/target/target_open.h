@@ -37,9 +37,9 @@ struct TargetOpenRequest {
   std::string source_id;
   uint32_t block_size = 0;
   proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
-  bool restart = false;  // ignore any checkpoint deliberately
-  bool force = false;    // skip the mount check of a block device (common/in_use.h)
-  bool retry = false;    // an automatic retry: wait briefly for the previous run's lock
+  bool restart = false;      // ignore any checkpoint deliberately
+  bool force = false;        // skip the mount check of a block device (common/in_use.h)
+  bool retry = false;        // an automatic retry: wait briefly for the previous run's lock
   uint32_t source_mode = 0;  // the source's permission bits, 0 when unknown
 
   bool operator==(const TargetOpenRequest&) const = default;
@@ -50,16 +50,16 @@ using proto::CheckpointIgnored;
 const char* checkpoint_ignored_name(CheckpointIgnored why);
 
 struct OpenedTarget {
-  std::unique_ptr<Device> device;  // null only for a missing target in a dry run
-  proto::OpenOk reply;             // what to tell the source
-  bool known_zero = false;         // new file: every block is zero, nothing to hash
-  uint64_t readable_size = 0;      // bytes of existing content within the image
-  uint64_t resume_offset = 0;      // from a matching checkpoint, else 0
+  std::unique_ptr<Device> device;     // null only for a missing target in a dry run
+  proto::OpenOk reply;                // what to tell the source
+  bool known_zero = false;            // new file: every block is zero, nothing to hash
+  uint64_t readable_size = 0;         // bytes of existing content within the image
+  uint64_t resume_offset = 0;         // from a matching checkpoint, else 0
   std::optional<RecordPlace> record;  // where this target's record lives; none in a dry run
-  CheckpointRecord checkpoint;     // as written when the target was opened
-  std::string notice;              // one line for the user about the checkpoint, if any
+  CheckpointRecord checkpoint;        // as written when the target was opened
+  std::string notice;                 // one line for the user about the checkpoint, if any
   CheckpointIgnored ignored = CheckpointIgnored::kNone;
-  UniqueFd created_in;             // directory of a file this run created, to fsync
+  UniqueFd created_in;  // directory of a file this run created, to fsync
   std::string created_in_shown;
 };
 

@@ -3,9 +3,9 @@
 #include <zstd.h>
 
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <optional>
-#include <ctime>
 #include <thread>
 
 #include "common/bounded_queue.h"
@@ -29,10 +29,15 @@ constexpr size_t kMaxQueuedWrites = 6;
 class TargetSession {
  public:
   TargetSession(const TargetSessionInput& input, FrameReader& in, FrameWriter& out)
-      : input_(input), params_(input.params), in_(in), out_(out), outbox_(out, kMaxQueuedHashFrames),
-        hasher_(input.device, input.params, input.resume_offset, input.readable_size,
-                input.known_zero, outbox_),
-        writes_(kMaxQueuedWrites), spare_buffers_(kMaxQueuedWrites + 2), write_behind_(input.device),
+      : input_(input),
+        params_(input.params),
+        in_(in),
+        out_(out),
+        outbox_(out, kMaxQueuedHashFrames),
+        hasher_(input.device, input.params, input.resume_offset, input.readable_size, input.known_zero, outbox_),
+        writes_(kMaxQueuedWrites),
+        spare_buffers_(kMaxQueuedWrites + 2),
+        write_behind_(input.device),
         durable_offset_(input.resume_offset) {}
 
   Status run(TargetSessionResult* result) {
@@ -197,11 +202,12 @@ class TargetSession {
     if (auto spare = spare_buffers_.try_pop()) raw = std::move(*spare);
     // Laid out as a DATA payload, so the applier treats both alike.
     raw.resize(proto::kDataPrefixBytes + static_cast<size_t>(z.raw_length));
-    size_t n = ZSTD_decompressDCtx(dctx_.get(), raw.data() + proto::kDataPrefixBytes, z.raw_length, z.bytes,
-                                   z.length);
+    size_t n = ZSTD_decompressDCtx(dctx_.get(), raw.data() + proto::kDataPrefixBytes, z.raw_length, z.bytes, z.length);
     if (ZSTD_isError(n) || n != z.raw_length) {
-      return Status(ErrorKind::kProtocol, "source sent a DATA_ZSTD frame that does not decompress to its "
-                                          "stated " + std::to_string(z.raw_length) + " bytes");
+      return Status(ErrorKind::kProtocol,
+                    "source sent a DATA_ZSTD frame that does not decompress to its "
+                    "stated " +
+                        std::to_string(z.raw_length) + " bytes");
     }
     w->type = proto::MsgType::kData;
     w->offset = z.offset;
@@ -304,15 +310,15 @@ class TargetSession {
 
   void finish(const proto::Done& done, TargetSessionResult* result) {
     if (done.final_size != params_.image_size) {
-      fail(Status(ErrorKind::kProtocol, "source finished at size " + std::to_string(done.final_size) +
-                                            ", expected " + std::to_string(params_.image_size)));
+      fail(Status(ErrorKind::kProtocol, "source finished at size " + std::to_string(done.final_size) + ", expected " +
+                                            std::to_string(params_.image_size)));
       return;
     }
     if (!params_.dry_run && (done.data_bytes != bytes_written_ || done.hole_bytes != bytes_zeroed_)) {
-      fail(Status(ErrorKind::kProtocol, "source says it sent " + std::to_string(done.data_bytes) +
-                                            " data and " + std::to_string(done.hole_bytes) +
-                                            " hole bytes; " + std::to_string(bytes_written_) + " and " +
-                                            std::to_string(bytes_zeroed_) + " arrived"));
+      fail(Status(ErrorKind::kProtocol, "source says it sent " + std::to_string(done.data_bytes) + " data and " +
+                                            std::to_string(done.hole_bytes) + " hole bytes; " +
+                                            std::to_string(bytes_written_) + " and " + std::to_string(bytes_zeroed_) +
+                                            " arrived"));
       return;
     }
     if (input_.device != nullptr && !params_.dry_run) {
@@ -379,9 +385,7 @@ class TargetSession {
     (void)save_record(durable_offset_);
   }
 
-  static Frame error_frame(const Status& s) {
-    return Frame{proto::MsgType::kError, encode_error(s)};
-  }
+  static Frame error_frame(const Status& s) { return Frame{proto::MsgType::kError, encode_error(s)}; }
 
   // Records the first failure and tells the peer once, through the outbox.
   void fail(const Status& s) {
@@ -419,8 +423,8 @@ class TargetSession {
   bool stopping_ = false;
   bool stop_sent_ = false;
   std::optional<uint64_t> final_checkpoint_;  // the CHECKPOINT that answered STOP
-  uint64_t durable_offset_ = 0;  // applier thread: the last checkpoint recorded (or the resume point)
-  uint64_t bytes_written_ = 0;  // applier thread only, read after join
+  uint64_t durable_offset_ = 0;               // applier thread: the last checkpoint recorded (or the resume point)
+  uint64_t bytes_written_ = 0;                // applier thread only, read after join
   uint64_t bytes_zeroed_ = 0;
 };
 

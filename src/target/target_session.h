@@ -9,10 +9,10 @@
 #include <chrono>
 #include <string>
 
+#include "common/change_map.h"
 #include "common/checkpoint_store.h"
 #include "common/device.h"
 #include "common/frame_io.h"
-#include "common/change_map.h"
 #include "common/progress.h"
 #include "common/session.h"
 #include "common/verify.h"
@@ -24,14 +24,14 @@ struct TargetSessionInput {
   SessionParams params;
   uint64_t readable_size = 0;
   bool known_zero = false;
-  uint64_t resume_offset = 0;   // block-aligned; sent to the source in RESUME
+  uint64_t resume_offset = 0;  // block-aligned; sent to the source in RESUME
   // Where the target's record lives (target/target_open.h wrote the first
   // one, marking the target incomplete); null: no records (dry run).
   const RecordPlace* record = nullptr;
   CheckpointRecord checkpoint;  // source identity etc.; offset and target state are ours to set
   int sync_directory = -1;      // fsync'd before SUMMARY (the target file was created)
   std::string sync_directory_shown;
-  Progress* progress = nullptr;  // live counters for display; may be null
+  Progress* progress = nullptr;     // live counters for display; may be null
   ChangeMap* change_map = nullptr;  // where DATA/HOLE landed, for --map; may be null
   // A pull's client: a read that reports an interrupt (FrameReader::
   // set_interruptible) stops the run. With `stop_source` (kFeatureStop) it

@@ -34,9 +34,9 @@ class WriteBehind {
   };
   Device* device_;
   uint64_t window_;
-  Range pending_;         // written since the last start, not yet started
+  Range pending_;  // written since the last start, not yet started
   uint64_t pending_bytes_ = 0;
-  Range started_;         // started, not yet waited for
+  Range started_;  // started, not yet waited for
 };
 
 }  // namespace sparsync

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -104,11 +104,10 @@ Result<std::unique_ptr<LaneListener>> LaneListener::create(std::optional<LaneOwn
   // The socket first, while the directory is still only ours.
   if (owner && (::fchownat(l->dir_fd_.get(), "s", owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) != 0 ||
                 ::fchown(l->dir_fd_.get(), owner->uid, owner->gid) != 0)) {
-    return errno_status(ErrorKind::kTarget,
-                        "handing the lane socket " + path + " to uid " + std::to_string(owner->uid), errno);
+    return errno_status(ErrorKind::kTarget, "handing the lane socket " + path + " to uid " + std::to_string(owner->uid),
+                        errno);
   }
-  if (::getrandom(l->offer_.token.data(), l->offer_.token.size(), 0) !=
-      static_cast<ssize_t>(l->offer_.token.size())) {
+  if (::getrandom(l->offer_.token.data(), l->offer_.token.size(), 0) != static_cast<ssize_t>(l->offer_.token.size())) {
     return errno_status(ErrorKind::kInternal, "getrandom", errno);
   }
   l->offer_.path = path;
@@ -133,14 +132,14 @@ Status LaneListener::make_directory(const std::string& parent) {
       return errno_status(ErrorKind::kTarget, "creating a directory for lanes in " + parent, errno);
     }
   }
-  if (name_.empty()) return Status(ErrorKind::kTarget, "creating a directory for lanes in " + parent + ": all names taken");
+  if (name_.empty())
+    return Status(ErrorKind::kTarget, "creating a directory for lanes in " + parent + ": all names taken");
   dir_fd_.reset(::openat(parent_fd_.get(), name_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st {};
-  if (!dir_fd_.valid() || ::fstat(dir_fd_.get(), &st) != 0 || st.st_uid != ::geteuid() ||
-      (st.st_mode & 0777) != 0700) {
+  if (!dir_fd_.valid() || ::fstat(dir_fd_.get(), &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 0777) != 0700) {
     dir_fd_.reset();  // not ours: nothing is removed from it either
-    return Status(ErrorKind::kTarget, "the lane directory " + parent + "/" + name_ +
-                                          " was replaced as it was made; not using lanes");
+    return Status(ErrorKind::kTarget,
+                  "the lane directory " + parent + "/" + name_ + " was replaced as it was made; not using lanes");
   }
   return Status::ok();
 }
@@ -153,10 +152,11 @@ void LaneListener::remove() {
   listener_.reset();
   if (dir_fd_.valid()) ::unlinkat(dir_fd_.get(), "s", 0);
   if (!name_.empty() && parent_fd_.valid() && dir_fd_.valid()) {
-    struct stat ours {}, there {};
+    struct stat ours {
+    }, there{};
     if (::fstat(dir_fd_.get(), &ours) == 0 &&
-        ::fstatat(parent_fd_.get(), name_.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 &&
-        ours.st_dev == there.st_dev && ours.st_ino == there.st_ino) {
+        ::fstatat(parent_fd_.get(), name_.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 && ours.st_dev == there.st_dev &&
+        ours.st_ino == there.st_ino) {
       ::unlinkat(parent_fd_.get(), name_.c_str(), AT_REMOVEDIR);
     }
   }
@@ -166,8 +166,8 @@ void LaneListener::remove() {
 }
 
 Result<std::vector<UniqueFd>> LaneListener::accept_lanes(uint16_t count, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                         std::chrono::duration<double>(seconds));
   std::vector<UniqueFd> lanes(count);
   uint16_t joined = 0;
   while (joined < count) {

@@ -62,7 +62,7 @@ class LaneReader : public ByteSource {
   // receive()'s poll set and the lane of each entry, kept between calls.
   std::vector<pollfd> poll_fds_;
   std::vector<size_t> poll_lanes_;
-  size_t current_ = 0;        // the lane the current segment is on
+  size_t current_ = 0;         // the lane the current segment is on
   uint32_t segment_left_ = 0;  // bytes of it not yet read
   bool started_ = false;       // false until the first segment's header
   int idle_ms_ = -1;           // poll timeout; -1: none

@@ -77,8 +77,7 @@ Status LocalTransport::finish() {
   pid_ = -1;
   if (r < 0) return errno_status(ErrorKind::kInternal, "waiting for the server process", errno);
   if (WIFSIGNALED(st)) {
-    return Status(ErrorKind::kConnection,
-                  "the server process was killed by signal " + std::to_string(WTERMSIG(st)));
+    return Status(ErrorKind::kConnection, "the server process was killed by signal " + std::to_string(WTERMSIG(st)));
   }
   int code = WEXITSTATUS(st);
   if (code == 127) return Status(ErrorKind::kConnection, "could not start the server process");

@@ -133,8 +133,9 @@ Status SshConnection::configure() {
   // Bulk transfer: AES-GCM runs in hardware on common CPUs and libssh's
   // chacha20-poly1305 does not, so prefer it; a Ciphers line in the ssh
   // config (parsed next) still wins.
-  const char* ciphers = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
-                        "aes128-ctr,aes192-ctr,aes256-ctr";
+  const char* ciphers =
+      "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+      "aes128-ctr,aes192-ctr,aes256-ctr";
   ssh_options_set(session_, SSH_OPTIONS_CIPHERS_C_S, ciphers);
   ssh_options_set(session_, SSH_OPTIONS_CIPHERS_S_C, ciphers);
   // The config first, then the command line, so that -p/-l/-i win over it.
@@ -219,10 +220,11 @@ Status SshConnection::check_host_key() {
       return Status::ok();
     case SSH_KNOWN_HOSTS_CHANGED:
     case SSH_KNOWN_HOSTS_OTHER:
-      return Status(ErrorKind::kConnection,
-                    "host key of " + options_.host + " (" + entry + ") does not match " + file + " (it now offers " +
-                        key_text + "); someone may be intercepting the connection; if the host was "
-                        "reinstalled, check the new key and remove the old one with " + remove_hint);
+      return Status(ErrorKind::kConnection, "host key of " + options_.host + " (" + entry + ") does not match " + file +
+                                                " (it now offers " + key_text +
+                                                "); someone may be intercepting the connection; if the host was "
+                                                "reinstalled, check the new key and remove the old one with " +
+                                                remove_hint);
     case SSH_KNOWN_HOSTS_NOT_FOUND:
     case SSH_KNOWN_HOSTS_UNKNOWN:
       if (!options_.accept_new_host_key) {

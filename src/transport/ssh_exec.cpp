@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <vector>
 
-
 namespace sparsync {
 namespace {
 
@@ -41,8 +40,8 @@ std::string first_line(const std::string& text) {
 Result<ExecResult> ssh_exec(SshConnection& c, const std::string& command, int stdin_fd) {
   ssh_session s = c.session();
   auto lost = [&](const char* what) {
-    return Status(ErrorKind::kConnection, std::string(what) + " '" + command + "' on " + c.peer_name() + ": " +
-                                              ssh_get_error(s));
+    return Status(ErrorKind::kConnection,
+                  std::string(what) + " '" + command + "' on " + c.peer_name() + ": " + ssh_get_error(s));
   };
   Channel ch(s);
   if (ch.get() == nullptr) return Status(ErrorKind::kInternal, "libssh could not create a channel");

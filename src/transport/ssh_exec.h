@@ -12,9 +12,9 @@
 namespace sparsync {
 
 struct ExecResult {
-  int exit_status = -1;  // -1: none (killed)
-  std::string out;       // stdout, capped at 64 KiB
-  std::string err;       // stderr, capped at 64 KiB
+  int exit_status = -1;        // -1: none (killed)
+  std::string out;             // stdout, capped at 64 KiB
+  std::string err;             // stderr, capped at 64 KiB
   bool stdin_complete = true;  // false: the command stopped reading its input
 };
 

@@ -254,17 +254,17 @@ struct ChannelPump::LoopState {
   using Clock = std::chrono::steady_clock;
   LoopState() : to_local(kCap), to_remote(kCap), scratch(kChunk), inbound(kReadWindow) {}
 
-  ByteQueue to_local;          // far side's stdout, on its way to the engines
-  ByteQueue to_remote;         // the engines' output, on its way to the far side
-  std::vector<char> scratch;   // far stderr and local reads pass through here
-  ByteBuffer inbound;          // far stdout reads; not zero-filled: pages count only once used
+  ByteQueue to_local;         // far side's stdout, on its way to the engines
+  ByteQueue to_remote;        // the engines' output, on its way to the far side
+  std::vector<char> scratch;  // far stderr and local reads pass through here
+  ByteBuffer inbound;         // far stdout reads; not zero-filled: pages count only once used
   // Start by asking for the big window, so a pull runs at full speed at once.
   uint64_t received_since_grow = kGrowEvery;
-  bool remote_eof = false;        // the far side's stdout ended (EOF, or the channel closed)
-  bool local_eof = false;         // the engines' output ended (or broke)
-  bool eof_sent = false;          // our EOF went to the channel (or could not, it was closed)
-  bool local_write_shut = false;  // the engines were told the far side's stdout ended
-  bool local_gone = false;        // the engines stopped reading: drop what the far side sends
+  bool remote_eof = false;                        // the far side's stdout ended (EOF, or the channel closed)
+  bool local_eof = false;                         // the engines' output ended (or broke)
+  bool eof_sent = false;                          // our EOF went to the channel (or could not, it was closed)
+  bool local_write_shut = false;                  // the engines were told the far side's stdout ended
+  bool local_gone = false;                        // the engines stopped reading: drop what the far side sends
   Clock::time_point last_traffic = Clock::now();  // with the far side, for keepalives
 
   // This turn only. The channel's closed state is sampled once, before writing
@@ -426,9 +426,7 @@ bool ChannelPump::finished(const LoopState& st) const {
   return st.remote_eof && st.to_local.empty() && (st.eof_sent || st.channel_closed) && lanes_done;
 }
 
-bool ChannelPump::session_write_pending() const {
-  return (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) != 0;
-}
+bool ChannelPump::session_write_pending() const { return (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) != 0; }
 
 // Pushes out what libssh still holds; never waits.
 Status ChannelPump::flush_session_output() {
@@ -463,8 +461,8 @@ Status ChannelPump::wait_for_io(const LoopState& st) {
 }
 
 Status ChannelPump::keepalive_if_quiet(LoopState& st) {
-  bool quiet = keepalive_seconds_ > 0 &&
-               LoopState::Clock::now() - st.last_traffic > std::chrono::seconds(keepalive_seconds_);
+  bool quiet =
+      keepalive_seconds_ > 0 && LoopState::Clock::now() - st.last_traffic > std::chrono::seconds(keepalive_seconds_);
   if (!quiet) return Status::ok();
   SPARSYNC_RETURN_IF_ERROR(keepalive());
   st.last_traffic = LoopState::Clock::now();

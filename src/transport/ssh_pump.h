@@ -53,8 +53,8 @@ class ChannelPump {
   // `local` is the pump's end of the socketpair; `host` prefixes stderr lines.
   // `io_timeout_seconds` is the session's timeout, restored after a
   // keepalive probe (which waits at most 3 keepalive intervals).
-  ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,
-              int keepalive_seconds, long io_timeout_seconds);
+  ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host, int keepalive_seconds,
+              long io_timeout_seconds);
   ~ChannelPump();
   ChannelPump(const ChannelPump&) = delete;
   ChannelPump& operator=(const ChannelPump&) = delete;

@@ -54,7 +54,8 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
   const std::string& host = t.peer_name();
   if (o.sudo && (contains(err, "password is required") || contains(err, "terminal is required"))) {
     return Status(ErrorKind::kConnection, "sudo on " + host + " wants a password (" + far_first_line(err) +
-                                              "); allow " + t.connection().destination() + " to run sparsync with NOPASSWD there, "
+                                              "); allow " + t.connection().destination() +
+                                              " to run sparsync with NOPASSWD there, "
                                               "or drop --sudo");
   }
   if (o.sudo && code == 127 && contains(err, "sudo")) {
@@ -67,9 +68,8 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
   }
   print_far_stderr(host, err);
   if (code == 0) {
-    return Status(ErrorKind::kConnection, "the server on " + host +
-                                              " exited (status 0) before the session ended: '" + cmd +
-                                              "' did not answer HELLO");
+    return Status(ErrorKind::kConnection, "the server on " + host + " exited (status 0) before the session ended: '" +
+                                              cmd + "' did not answer HELLO");
   }
   return remote_exit_status(code, host, "'" + cmd + "'");
 }
@@ -110,7 +110,8 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   if (s.timed_out()) {
     return Status(ErrorKind::kConnection, s.message() + " after starting '" + shown + "' there").as_timeout();
   }
-  if (s.kind() == ErrorKind::kInterrupted) return Status(ErrorKind::kInterrupted, "interrupted before the sync started; run the same command to start it");
+  if (s.kind() == ErrorKind::kInterrupted)
+    return Status(ErrorKind::kInterrupted, "interrupted before the sync started; run the same command to start it");
   if (!s.is_ok() && s.kind() == ErrorKind::kConnection) {
     // The stream ended before an answer: the exit status says why.
     t->close_write();
@@ -167,15 +168,15 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
   auto found = start_server(&c, options.remote_path, nullptr, &t, &seen);
   if (!found.is_ok()) return found.status();
   if (found.value() == Found::kReady) return std::unique_ptr<Transport>(std::move(t));
-  std::string why = found.value() == Found::kMissing
-                        ? host + " has no sparsync at '" + options.remote_path + "'" +
-                              (seen.empty() ? "" : " (" + seen + ")")
-                        : host + " does not have this sparsync's protocol version " +
-                              std::to_string(proto::kProtocolVersion) + " (" + seen + ")";
+  std::string why = found.value() == Found::kMissing ? host + " has no sparsync at '" + options.remote_path + "'" +
+                                                           (seen.empty() ? "" : " (" + seen + ")")
+                                                     : host + " does not have this sparsync's protocol version " +
+                                                           std::to_string(proto::kProtocolVersion) + " (" + seen + ")";
   if (!options.upload) {
     ErrorKind kind = found.value() == Found::kMissing ? ErrorKind::kConnection : ErrorKind::kProtocol;
-    return Status(kind, why + "; install the same sparsync there, give its path with --remote-path, or "
-                              "drop --no-upload to upload this one for the run");
+    return Status(kind, why +
+                            "; install the same sparsync there, give its path with --remote-path, or "
+                            "drop --no-upload to upload this one for the run");
   }
   auto upload = upload_self(*c, why);
   if (!upload.is_ok()) return upload.status();

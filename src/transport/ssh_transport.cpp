@@ -11,8 +11,8 @@ namespace sparsync {
 Status remote_exit_status(int code, const std::string& host, const std::string& what) {
   if (code == 0) return Status::ok();
   if (code < 0) {
-    return Status(ErrorKind::kConnection, what + " on " + host +
-                                              " ended without an exit status (killed, or the link dropped)");
+    return Status(ErrorKind::kConnection,
+                  what + " on " + host + " ended without an exit status (killed, or the link dropped)");
   }
   if (code == 127) {
     return Status(ErrorKind::kConnection, what + " on " + host +
@@ -49,9 +49,8 @@ Status engine_socketpair(UniqueFd* engine, UniqueFd* pump) {
 
 }  // namespace
 
-Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshConnection> c,
-                                                         const std::string& command,
-                                                         std::unique_ptr<RemoteUpload> upload) {
+Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshConnection> c, const std::string& command,
+                                                          std::unique_ptr<RemoteUpload> upload) {
   std::unique_ptr<SshTransport> t(new SshTransport());
   t->host_ = c->peer_name();
   t->command_ = command;
@@ -62,14 +61,12 @@ Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshCon
   if (t->channel_ == nullptr) return Status(ErrorKind::kInternal, "libssh could not create a channel");
   if (ssh_channel_open_session(t->channel_) != SSH_OK ||
       ssh_channel_request_exec(t->channel_, command.c_str()) != SSH_OK) {
-    return Status(ErrorKind::kConnection,
-                  "cannot start '" + command + "' on " + t->host_ + ": " + ssh_get_error(s));
+    return Status(ErrorKind::kConnection, "cannot start '" + command + "' on " + t->host_ + ": " + ssh_get_error(s));
   }
   UniqueFd pump_end;
   SPARSYNC_RETURN_IF_ERROR(engine_socketpair(&t->engine_, &pump_end));
   t->pump_ = std::make_unique<ChannelPump>(s, t->channel_, std::move(pump_end), t->host_,
-                                           t->connection_->options().keepalive,
-                                           t->connection_->io_timeout_seconds());
+                                           t->connection_->options().keepalive, t->connection_->io_timeout_seconds());
   t->pump_->hold_stderr();
   SPARSYNC_RETURN_IF_ERROR(t->pump_->start());
   return t;

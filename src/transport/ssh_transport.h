@@ -27,8 +27,7 @@ class SshTransport : public Transport {
   // has ended. The far command's stderr is held back (see
   // ChannelPump::hold_stderr) until hello_done() or release_stderr().
   static Result<std::unique_ptr<SshTransport>> start(std::unique_ptr<SshConnection> connection,
-                                                     const std::string& command,
-                                                     std::unique_ptr<RemoteUpload> upload);
+                                                     const std::string& command, std::unique_ptr<RemoteUpload> upload);
   ~SshTransport() override;
 
   int read_fd() override { return engine_.get(); }

@@ -29,13 +29,21 @@ std::string upload_holder_command(uint64_t size) {
   const std::string n = std::to_string(size);
   // Traps first, so that no signal after mktemp finds the shell without one.
   return "set -C; umask 077; d=; "
-         "trap '[ -z \"$d\" ] || rm -rf -- \"$d\" || exit " + std::to_string(kNotRemoved) + "' EXIT; "
+         "trap '[ -z \"$d\" ] || rm -rf -- \"$d\" || exit " +
+         std::to_string(kNotRemoved) +
+         "' EXIT; "
          "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; "
          "d=$(mktemp -d \"${TMPDIR:-/tmp}/sparsync.XXXXXXXXXX\") || exit 1; "
-         "echo \"" + std::string(kReadyMarker) + "$(uname -m) $d\"; "
-         "head -c " + n + " > \"$d/sparsync\" && [ $(wc -c < \"$d/sparsync\") -eq " + n + " ] && "
+         "echo \"" +
+         std::string(kReadyMarker) +
+         "$(uname -m) $d\"; "
+         "head -c " +
+         n + " > \"$d/sparsync\" && [ $(wc -c < \"$d/sparsync\") -eq " + n +
+         " ] && "
          "chmod 700 \"$d/sparsync\" || exit 1; "
-         "echo " + kCopiedMarker + "; "
+         "echo " +
+         kCopiedMarker +
+         "; "
          "cat > /dev/null";
 }
 
@@ -138,8 +146,8 @@ void RemoteUpload::release() {
     (void)ssh_channel_send_eof(ch_);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kReleaseSeconds);
     std::vector<char> buf(16 * 1024);
-    while (std::chrono::steady_clock::now() < deadline && ssh_is_connected(s) != 0 &&
-           ssh_channel_is_eof(ch_) == 0 && ssh_channel_is_closed(ch_) == 0) {
+    while (std::chrono::steady_clock::now() < deadline && ssh_is_connected(s) != 0 && ssh_channel_is_eof(ch_) == 0 &&
+           ssh_channel_is_closed(ch_) == 0) {
       if (ssh_channel_read_timeout(ch_, buf.data(), static_cast<uint32_t>(buf.size()), 0, 200) == SSH_ERROR) break;
       (void)ssh_channel_read_nonblocking(ch_, buf.data(), static_cast<uint32_t>(buf.size()), 1);
     }

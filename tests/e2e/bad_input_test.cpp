@@ -169,8 +169,7 @@ class Frames {
   Frames& hello(uint16_t version = kProtocolVersion) {
     return frame(MsgType::kHello, encode(Hello{version, kFeaturesOffered, "bad-input test"}));
   }
-  Frames& open(const std::string& path, uint64_t size, uint32_t block_size = 4096,
-               Role role = Role::kServerIsTarget) {
+  Frames& open(const std::string& path, uint64_t size, uint32_t block_size = 4096, Role role = Role::kServerIsTarget) {
     Open o;
     o.role = role;
     o.block_size = block_size;
@@ -192,8 +191,14 @@ class Frames {
 };
 
 std::vector<uint8_t> header(uint8_t type, uint8_t reserved, uint32_t length) {
-  return {type, reserved, 0, 0, static_cast<uint8_t>(length), static_cast<uint8_t>(length >> 8),
-          static_cast<uint8_t>(length >> 16), static_cast<uint8_t>(length >> 24)};
+  return {type,
+          reserved,
+          0,
+          0,
+          static_cast<uint8_t>(length),
+          static_cast<uint8_t>(length >> 8),
+          static_cast<uint8_t>(length >> 16),
+          static_cast<uint8_t>(length >> 24)};
 }
 
 struct ServerRun {
@@ -243,13 +248,11 @@ TEST_F(BadInput, ServerRejectsBadFrames) {
   const uint64_t size = 64 * kKiB;
   const std::vector<uint8_t> original = pattern_bytes(7, 0, size);
   const FrameRow rows[] = {
-      {"not a HELLO first", [](auto&) { return Frames().frame(MsgType::kData, encode_data_prefix(0)); }, 6,
-       "HELLO"},
+      {"not a HELLO first", [](auto&) { return Frames().frame(MsgType::kData, encode_data_prefix(0)); }, 6, "HELLO"},
       {"HELLO without the magic", [](auto&) { return Frames().frame(MsgType::kHello, std::vector<uint8_t>(30, 'x')); },
        6, ""},
       {"another protocol version", [](auto&) { return Frames().hello(kProtocolVersion + 1); }, 6, "version"},
-      {"length over kMaxPayload", [](auto&) { return Frames().hello().raw(header(0x20, 0, kMaxPayload + 1)); }, 6,
-       ""},
+      {"length over kMaxPayload", [](auto&) { return Frames().hello().raw(header(0x20, 0, kMaxPayload + 1)); }, 6, ""},
       {"unknown frame type", [](auto&) { return Frames().hello().raw(header(0x99, 0, 0)); }, 6, ""},
       {"non-zero reserved header byte", [](auto&) { return Frames().hello().raw(header(0x02, 1, 0)); }, 6, ""},
       {"DATA before OPEN", [](auto&) { return Frames().hello().data(0, 4096); }, 6, "OPEN"},
@@ -257,15 +260,14 @@ TEST_F(BadInput, ServerRejectsBadFrames) {
       {"block size 8 MiB", [](auto& t) { return Frames().hello().open(t, 64 * kKiB, 8u << 20); }, 6, "block size"},
       {"block size 0", [](auto& t) { return Frames().hello().open(t, 64 * kKiB, 0); }, 6, "block size"},
       {"a second OPEN", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).open(t, 64 * kKiB); }, 6, ""},
-      {"DATA past the end", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).data(64 * kKiB, 4096); }, 6,
-       ""},
+      {"DATA past the end", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).data(64 * kKiB, 4096); }, 6, ""},
       {"DATA offset + length overflows",
        [](auto& t) { return Frames().hello().open(t, 64 * kKiB).data(kMax - 100, 4096); }, 6, ""},
       {"DATA with no bytes", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).data(0, 0); }, 6, ""},
-      {"HOLE near UINT64_MAX", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).hole(kMax - 4095, 4096); },
+      {"HOLE near UINT64_MAX", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).hole(kMax - 4095, 4096); }, 6,
+       ""},
+      {"HOLE offset + length overflows", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).hole(4096, kMax); },
        6, ""},
-      {"HOLE offset + length overflows",
-       [](auto& t) { return Frames().hello().open(t, 64 * kKiB).hole(4096, kMax); }, 6, ""},
       {"HOLE of length 0", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).hole(0, 0); }, 6, ""},
       {"CHECKPOINT past the end",
        [](auto& t) {
@@ -273,14 +275,14 @@ TEST_F(BadInput, ServerRejectsBadFrames) {
        },
        6, ""},
       {"CHECKPOINT off a block boundary",
-       [](auto& t) {
-         return Frames().hello().open(t, 64 * kKiB).frame(MsgType::kCheckpoint, encode(Checkpoint{100}));
-       },
+       [](auto& t) { return Frames().hello().open(t, 64 * kKiB).frame(MsgType::kCheckpoint, encode(Checkpoint{100})); },
        6, ""},
       {"DONE whose counters do not match",
        [](auto& t) {
-         return Frames().hello().open(t, 64 * kKiB).frame(
-             MsgType::kDone, encode(Done{64 * kKiB, 64 * kKiB, 64 * kKiB, 8192, 0, 0, 2}));
+         return Frames()
+             .hello()
+             .open(t, 64 * kKiB)
+             .frame(MsgType::kDone, encode(Done{64 * kKiB, 64 * kKiB, 64 * kKiB, 8192, 0, 0, 2}));
        },
        6, ""},
       {"DONE with another size",
@@ -290,8 +292,10 @@ TEST_F(BadInput, ServerRejectsBadFrames) {
        6, ""},
       {"peer closes after OPEN", [](auto& t) { return Frames().hello().open(t, 64 * kKiB); }, 5, nullptr},
       {"peer closes mid-frame",
-       [](auto& t) { return Frames().hello().open(t, 64 * kKiB).raw(header(0x20, 0, 4104)).raw({1, 2, 3}); }, 5,
-       nullptr},
+       [](auto& t) {
+         return Frames().hello().open(t, 64 * kKiB).raw(header(0x20, 0, 4104)).raw({1, 2, 3});
+       },
+       5, nullptr},
       {"target directory missing", [](auto& t) { return Frames().hello().open(t + ".d/x.img", 64 * kKiB); }, 4,
        ".d/x.img"},
   };
@@ -342,8 +346,7 @@ TEST_F(BadInput, ServerAsSourceRejectsBadHashBatches) {
   const std::string source = dir_.file("pull-src.img");
   SparseImage(source, 64 * kKiB).data(0, 64 * kKiB, 4);
   auto start = [&] {
-    return Frames().hello().open(source, 0, 4096, Role::kServerIsSource).frame(MsgType::kResume,
-                                                                             encode(Resume{0}));
+    return Frames().hello().open(source, 0, 4096, Role::kServerIsSource).frame(MsgType::kResume, encode(Resume{0}));
   };
   struct Row {
     const char* name;
@@ -351,11 +354,12 @@ TEST_F(BadInput, ServerAsSourceRejectsBadHashBatches) {
   } rows[] = {
       // count says 2 blocks, the digests are for 1.
       {"HASH count and digests disagree",
-       start().frame(MsgType::kHash, [] {
-         std::vector<uint8_t> p = encode(Hash{0, 1, std::vector<uint8_t>(16, 1)});
-         p[8] = 2;  // count, right after first_block
-         return p;
-       }())},
+       start().frame(MsgType::kHash,
+                     [] {
+                       std::vector<uint8_t> p = encode(Hash{0, 1, std::vector<uint8_t>(16, 1)});
+                       p[8] = 2;  // count, right after first_block
+                       return p;
+                     }())},
       {"HASH past the end", start().frame(MsgType::kHash, encode(Hash{1ull << 40, 1, std::vector<uint8_t>(16, 1)}))},
       {"HASH_ZERO overflowing", start().frame(MsgType::kHashZero, encode(HashZero{1, kMax}))},
       {"HASH_END with another block count", start().frame(MsgType::kHashEnd, encode(HashEnd{1000}))},
@@ -391,7 +395,9 @@ TEST_F(BadInput, ServerSendsNothingAfterItsError) {
 TEST_F(BadInput, ServerAsSourceAnswersABadResumeWithError) {
   const std::string source = dir_.file("pull-src.img");
   SparseImage(source, 64 * kKiB).data(0, 64 * kKiB, 4);
-  ServerRun run = run_server_with(dir_, Frames().hello().open(source, 0, 4096, Role::kServerIsSource)
+  ServerRun run = run_server_with(dir_, Frames()
+                                            .hello()
+                                            .open(source, 0, 4096, Role::kServerIsSource)
                                             .frame(MsgType::kResume, encode(Resume{1ull << 40}))
                                             .bytes());
   EXPECT_EQ(run.exit_code, 6) << run.err;

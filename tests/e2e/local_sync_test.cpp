@@ -12,9 +12,9 @@
 namespace sparsync {
 namespace {
 
+using testing::CommandResult;
 using testing::kKiB;
 using testing::kMiB;
-using testing::CommandResult;
 using testing::SparseImage;
 using testing::TempDir;
 

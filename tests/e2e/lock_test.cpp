@@ -24,14 +24,12 @@ TEST(Lock, SecondRunOntoALockedTargetFailsAtOnceNamingTheHolder) {
   ASSERT_TRUE(first);
   // The target exists (and is locked: it is created locked) once its first
   // DATA has landed.
-  ASSERT_TRUE(wait_until([&] { return exists(dst) && allocated_bytes(dst) > 0; }, 20))
-      << first->stderr_so_far();
+  ASSERT_TRUE(wait_until([&] { return exists(dst) && allocated_bytes(dst) > 0; }, 20)) << first->stderr_so_far();
   ASSERT_TRUE(first->running());
 
   CommandResult second = run_sparsync({other, dst});
   EXPECT_EQ(second.exit_code, 4) << second.err;
-  EXPECT_NE(second.err.find("is being written by another sparsync run (pid "), std::string::npos)
-      << second.err;
+  EXPECT_NE(second.err.find("is being written by another sparsync run (pid "), std::string::npos) << second.err;
   EXPECT_EQ(second.err_lines().size(), 1u) << "one line, no command line pasted in: " << second.err;
   // "At once": the first run (about four seconds long) is still going. Had
   // the second waited for the lock, it would have got it and succeeded.

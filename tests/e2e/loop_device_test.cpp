@@ -13,9 +13,9 @@
 namespace sparsync {
 namespace {
 
+using testing::CommandResult;
 using testing::kKiB;
 using testing::kMiB;
-using testing::CommandResult;
 using testing::LoopDevice;
 using testing::SparseImage;
 using testing::TempDir;

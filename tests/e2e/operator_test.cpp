@@ -24,8 +24,8 @@
 namespace sparsync {
 namespace {
 
-using testing::kMiB;
 using testing::CommandResult;
+using testing::kMiB;
 using testing::SparseImage;
 using testing::TempDir;
 
@@ -130,8 +130,7 @@ TEST_F(Operator, NoProgressWithoutATerminal) {
 
 TEST_F(Operator, ProgressFlagWritesPlainLinesForLogs) {
   std::string src = big_image();
-  CommandResult r =
-      testing::run_sparsync({"--progress", "--progress-interval", "0.1", src, dir_.file("dst.img")});
+  CommandResult r = testing::run_sparsync({"--progress", "--progress-interval", "0.1", src, dir_.file("dst.img")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos);
   EXPECT_EQ(r.err.find('\033'), std::string::npos);
@@ -143,8 +142,7 @@ TEST_F(Operator, ProgressFlagWritesPlainLinesForLogs) {
   auto lines = r.err_lines();
   for (const auto& l : lines) EXPECT_TRUE(std::regex_match(l, line)) << l;
   ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.back().rfind("sparsync: done 1.00 GiB of 1.00 GiB scanned (100%), 152 MiB sent", 0),
-            0u)
+  EXPECT_EQ(lines.back().rfind("sparsync: done 1.00 GiB of 1.00 GiB scanned (100%), 152 MiB sent", 0), 0u)
       << lines.back();
 }
 
@@ -242,10 +240,10 @@ TEST_F(Operator, MetricsFileForTheTextfileCollector) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string text = slurp(prom);
   const std::string label = "{target=\"" + dst + "\"} ";
-  for (const char* name : {"sparsync_last_run_timestamp_seconds", "sparsync_last_success_timestamp_seconds",
-                           "sparsync_duration_seconds", "sparsync_bytes_scanned", "sparsync_bytes_data",
-                           "sparsync_bytes_holes", "sparsync_bytes_wire_sent", "sparsync_bytes_wire_received",
-                           "sparsync_changed_blocks", "sparsync_exit_code"}) {
+  for (const char* name :
+       {"sparsync_last_run_timestamp_seconds", "sparsync_last_success_timestamp_seconds", "sparsync_duration_seconds",
+        "sparsync_bytes_scanned", "sparsync_bytes_data", "sparsync_bytes_holes", "sparsync_bytes_wire_sent",
+        "sparsync_bytes_wire_received", "sparsync_changed_blocks", "sparsync_exit_code"}) {
     std::string n = name;
     EXPECT_NE(text.find("# HELP " + n + " "), std::string::npos) << n;
     EXPECT_NE(text.find("# TYPE " + n + " gauge\n"), std::string::npos) << n;
@@ -265,8 +263,7 @@ TEST_F(Operator, MetricsFileForTheTextfileCollector) {
   EXPECT_EQ(f.exit_code, 3);
   text = slurp(prom);
   EXPECT_NE(text.find("\nsparsync_exit_code" + label + "3\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("\nsparsync_last_success_timestamp_seconds" + label + success + "\n"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("\nsparsync_last_success_timestamp_seconds" + label + success + "\n"), std::string::npos) << text;
   // Nothing but the file in its directory's listing of *.prom and temporaries.
   for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
     EXPECT_EQ(e.path().filename().string().find(".sparsync.prom."), std::string::npos) << e.path();
@@ -294,7 +291,8 @@ std::map<std::string, std::string> documented_json_fields() {
   return fields;
 }
 
-void collect_keys(const nlohmann::json& j, const std::string& prefix, std::map<std::string, const nlohmann::json*>* out) {
+void collect_keys(const nlohmann::json& j, const std::string& prefix,
+                  std::map<std::string, const nlohmann::json*>* out) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string key = prefix + it.key();
     (*out)[key] = &it.value();

@@ -90,12 +90,14 @@ class StdinFedRun {
   std::optional<int> end_and_wait(double seconds) {
     ::close(feed_);
     feed_ = -1;
-    bool ended = testing::wait_until([&] {
-      int st = 0;
-      if (::waitpid(pid_, &st, WNOHANG) != pid_) return false;
-      exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-      return true;
-    }, seconds);
+    bool ended = testing::wait_until(
+        [&] {
+          int st = 0;
+          if (::waitpid(pid_, &st, WNOHANG) != pid_) return false;
+          exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+          return true;
+        },
+        seconds);
     return ended ? exit_code_ : std::nullopt;
   }
   std::string err() const { return whole_text(err_); }

@@ -154,9 +154,8 @@ TEST_P(PartialBlock, ShortLastBlockHalfHole) {
 }
 
 INSTANTIATE_TEST_SUITE_P(LargerThanTheFilesystemBlock, PartialBlock,
-                         ::testing::Values(Params{"64K", 64 * kKiB, "xxh3"},
-                                           Params{"64K", 64 * kKiB, "sha256"}, Params{"1M", kMiB, "xxh3"},
-                                           Params{"1M", kMiB, "sha256"}),
+                         ::testing::Values(Params{"64K", 64 * kKiB, "xxh3"}, Params{"64K", 64 * kKiB, "sha256"},
+                                           Params{"1M", kMiB, "xxh3"}, Params{"1M", kMiB, "sha256"}),
                          params_name);
 
 }  // namespace

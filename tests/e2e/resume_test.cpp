@@ -4,8 +4,8 @@
 // nothing below the checkpoint. Also: --restart, a checkpoint of another
 // source, torn and corrupt checkpoint files, and --verify catching a target
 // corrupted behind sparsync's back.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,11 +102,13 @@ class ResumeLocal : public ::testing::Test {
   }
   pid_t server_child(Process& p) {
     pid_t child = -1;
-    wait_until([&] {
-      auto kids = p.children();
-      if (kids.size() == 1) child = kids[0];
-      return child > 0;
-    }, 10);
+    wait_until(
+        [&] {
+          auto kids = p.children();
+          if (kids.size() == 1) child = kids[0];
+          return child > 0;
+        },
+        10);
     return child;
   }
   // A run stopped with SIGINT, leaving a checkpoint; returns its offset.

@@ -18,8 +18,8 @@
 namespace sparsync {
 namespace {
 
-using testing::kMiB;
 using testing::CommandResult;
+using testing::kMiB;
 using testing::LoopDevice;
 using testing::SparseImage;
 using testing::TempDir;

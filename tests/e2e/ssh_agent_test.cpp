@@ -40,10 +40,10 @@ TEST(SshAgent, AgentKeyLogsIn) {
     std::string src = dir.file("src.img");
     SparseImage(src, 1 << 20).data(0, 65536);
     std::string dst = dir.file("dst.img");
-    CommandResult r = run_command({"/usr/bin/env", "SSH_AUTH_SOCK=" + sock, "HOME=" + sshd->home(), SPARSYNC_BINARY,
-                                   "-p", std::to_string(sshd->port()), "-F", sshd->file("ssh_config"),
-                                   "--known-hosts", sshd->known_hosts(), "--batch", "--remote-path", SPARSYNC_BINARY,
-                                   src, SshdFixture::remote(dst)});
+    CommandResult r =
+        run_command({"/usr/bin/env", "SSH_AUTH_SOCK=" + sock, "HOME=" + sshd->home(), SPARSYNC_BINARY, "-p",
+                     std::to_string(sshd->port()), "-F", sshd->file("ssh_config"), "--known-hosts", sshd->known_hosts(),
+                     "--batch", "--remote-path", SPARSYNC_BINARY, src, SshdFixture::remote(dst)});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(first_difference(src, dst), std::nullopt);
   }

@@ -180,7 +180,8 @@ TEST_F(SshConfig, UnknownHostKeyMessageNamesTheConfigsKnownHostsFile) {
 TEST_F(SshConfig, CommandLinePortWinsOverTheConfig) {
   sshd_->trust_host_key();
   std::string cfg = dir_.file("config");
-  std::ofstream(cfg) << "Host backup-alias\n  HostName 127.0.0.1\n  Port 1\n  IdentityFile " + sshd_->client_key() + "\n";
+  std::ofstream(cfg) << "Host backup-alias\n  HostName 127.0.0.1\n  Port 1\n  IdentityFile " + sshd_->client_key() +
+                            "\n";
   std::vector<std::string> args = bare_args();
   args.insert(args.end(), {"-F", cfg, "-p", std::to_string(sshd_->port())});
   CommandResult r = push_to("backup-alias", args);

@@ -71,8 +71,8 @@ TEST_F(SshFence, PushOutsideTheRootIsRefused) {
 
 TEST_F(SshFence, DotDotEscapesAreRefused) {
   fence("");
-  for (const std::string& dst : {root_ + "/../outside/a.img", root_ + "/../outside",
-                                 root_ + "/missing/../../outside/a.img"}) {
+  for (const std::string& dst :
+       {root_ + "/../outside/a.img", root_ + "/../outside", root_ + "/missing/../../outside/a.img"}) {
     SCOPED_TRACE(dst);
     CommandResult r = sync(src_, SshdFixture::remote(dst));
     EXPECT_EQ(r.exit_code, 4) << r.err;

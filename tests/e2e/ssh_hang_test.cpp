@@ -31,7 +31,14 @@ const std::string kHelloOld =
 const std::string kKeepalive3s = "600000000400000003000000";
 // OPEN_OK (§4.2): a file of 18432 bytes at /srv/vm1.img (in a pull: the source).
 const std::string kOpenOk =
-    "0300000020000000" "01" "00" "0000" "00000000" "0048000000000000" "0c002f7372762f766d312e696d67" "0000";
+    "0300000020000000"
+    "01"
+    "00"
+    "0000"
+    "00000000"
+    "0048000000000000"
+    "0c002f7372762f766d312e696d67"
+    "0000";
 
 class SshHang : public SshdTest {
  protected:
@@ -71,10 +78,12 @@ class SshHang : public SshdTest {
   }
   pid_t far_pid() {
     pid_t pid = -1;
-    wait_until([&] {
-      std::ifstream in(pid_file_);
-      return static_cast<bool>(in >> pid) && pid > 0;
-    }, 20);
+    wait_until(
+        [&] {
+          std::ifstream in(pid_file_);
+          return static_cast<bool>(in >> pid) && pid > 0;
+        },
+        20);
     return pid;
   }
   std::optional<CheckpointRecord> record_at(const std::string& target) {
@@ -122,7 +131,9 @@ TEST_F(SshHang, SilenceAfterOpenOkIsRetriedThenExits5) {
 TEST_F(SshHang, StoppedMidFrameEndsAfterTheTimeout) {
   std::string src = dir_.file("a.img");
   SparseImage(src, 18432).data(0, 18432, 3);
-  const std::string half_resume = "1300000008000000" "00200000";
+  const std::string half_resume =
+      "1300000008000000"
+      "00200000";
   std::string far = far_side("mid-frame", kHelloAll, kKeepalive3s + kOpenOk + half_resume);
   auto r = run(far, {"--timeout", "2", "--retries", "0", "--lanes", "1", src, SshdFixture::remote(dir_.file("b.img"))});
   ASSERT_TRUE(r.has_value()) << "the client waited for ever inside a frame";
@@ -154,7 +165,8 @@ class SshStalledPull : public SshHang, public ::testing::WithParamInterface<bool
 TEST_P(SshStalledPull, StopsOnTheFirstSignal) {
   const bool can_stop = GetParam();
   std::string dst = dir_.file("pulled.img");
-  std::string far = far_side("stalled-source", can_stop ? kHelloAll : kHelloOld, (can_stop ? kKeepalive3s : "") + kOpenOk);
+  std::string far =
+      far_side("stalled-source", can_stop ? kHelloAll : kHelloOld, (can_stop ? kKeepalive3s : "") + kOpenOk);
   auto p = Process::start(argv(far, {"--timeout", "4", SshdFixture::remote("/srv/vm1.img"), dst}));
   ASSERT_TRUE(wait_until([&] { return exists(checkpoint_path(dst, false)) || !p->running(); }, 30));
   ASSERT_TRUE(p->running());
@@ -218,13 +230,16 @@ TEST_F(SshHang, PullWhoseSourceStoppedStopsAtItsLastCheckpoint) {
   std::string src = dir_.file("src.img");
   SparseImage(src, 64 * kMiB).data(0, 64 * kMiB, 32);
   std::string dst = dir_.file("pulled.img");
-  auto p = Process::start(argv(recording_far_side(), {"--bwlimit", "8M", "--timeout", "60", SshdFixture::remote(src), dst}));
+  auto p =
+      Process::start(argv(recording_far_side(), {"--bwlimit", "8M", "--timeout", "60", SshdFixture::remote(src), dst}));
   pid_t far = far_pid();
   ASSERT_GT(far, 0);
-  ASSERT_TRUE(wait_until([&] {
-    auto rec = exists(checkpoint_path(dst, false)) ? record_at(dst) : std::nullopt;
-    return (rec && rec->durable_offset >= 8 * kMiB) || !p->running();
-  }, 60));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto rec = exists(checkpoint_path(dst, false)) ? record_at(dst) : std::nullopt;
+        return (rec && rec->durable_offset >= 8 * kMiB) || !p->running();
+      },
+      60));
   ASSERT_TRUE(p->running());
   ASSERT_EQ(::kill(far, SIGSTOP), 0);
   ASSERT_TRUE(p->signal(SIGINT));
@@ -256,8 +271,8 @@ TEST_F(SshHang, KeepalivesTravelOverLanes) {
   std::string dst = dir_.file("dst.img");
   ASSERT_EQ(run_sparsync({src, dst}).exit_code, 0);
   std::string cmd;
-  for (const std::string& a : argv(SPARSYNC_BINARY, {"--timeout", "1", "--lanes", "2", "-v", "-", SshdFixture::remote(dst),
-                                                     "--size", std::to_string(8 * kMiB)})) {
+  for (const std::string& a : argv(SPARSYNC_BINARY, {"--timeout", "1", "--lanes", "2", "-v", "-",
+                                                     SshdFixture::remote(dst), "--size", std::to_string(8 * kMiB)})) {
     cmd += " '" + a + "'";
   }
   auto p = Process::start({"/bin/sh", "-c", "(cat '" + src + "'; sleep 3) | exec" + cmd});

@@ -10,11 +10,11 @@
 
 #include <regex>
 
-#include "transport/lane_count.h"
 #include "app/sync_request.h"
 #include "support/files.h"
 #include "support/sizes.h"
 #include "support/sshd_test.h"
+#include "transport/lane_count.h"
 
 namespace sparsync::testing {
 namespace {

@@ -15,9 +15,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/printable.h"
 #include "common/proto/frame_codec.h"
 #include "common/proto/messages.h"
-#include "common/printable.h"
 #include "support/files.h"
 #include "support/pty.h"
 #include "support/sshd_test.h"
@@ -28,8 +28,10 @@ namespace {
 // Every class of byte the issue names, in one message.
 const std::string kHostileText =
     "disk gone\r\nsynced /a -> b:/c: 1.00 GiB scanned, 0 B sent as data\n"
-    "\x1b[2K\x1b]0;pwned\x07 bad \xff\xfe utf8, C1 \xc2\x9b" "31m and raw \x9b, "
-    "bidi \xe2\x80\xae" "fdp.exe, tab\there";
+    "\x1b[2K\x1b]0;pwned\x07 bad \xff\xfe utf8, C1 \xc2\x9b"
+    "31m and raw \x9b, "
+    "bidi \xe2\x80\xae"
+    "fdp.exe, tab\there";
 
 std::string peer_frame(proto::MsgType type, const std::vector<uint8_t>& payload) {
   uint8_t header[proto::kFrameHeaderSize];
@@ -137,7 +139,8 @@ class SshPeerText : public SshdTest {
 };
 
 TEST_F(SshPeerText, ErrorTextIsOneEscapedLine) {
-  std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), peer_error(proto::ErrorCode::kTarget, kHostileText));
+  std::string far =
+      hostile_far_side(peer_hello(1, "sparsync 0.1.0"), peer_error(proto::ErrorCode::kTarget, kHostileText));
   CommandResult r = run_against(far, {});
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_EQ(r.out, "");
@@ -146,7 +149,8 @@ TEST_F(SshPeerText, ErrorTextIsOneEscapedLine) {
 }
 
 TEST_F(SshPeerText, ErrorTextInJsonParsesAndHoldsTheEscapedText) {
-  std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), peer_error(proto::ErrorCode::kSource, kHostileText));
+  std::string far =
+      hostile_far_side(peer_hello(1, "sparsync 0.1.0"), peer_error(proto::ErrorCode::kSource, kHostileText));
   CommandResult r = run_against(far, {"--json"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_safe_output(r.out, false);
@@ -167,8 +171,7 @@ TEST_F(SshPeerText, OpenedPathIsEscapedInTheSummaryAndVerboseLines) {
   expect_safe_output(r.out, true);
   expect_safe_output(r.err, false);
   ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
-  EXPECT_EQ(r.out.rfind("synced " + src() + " -> 127.0.0.1:" + printable(path) + ": 4.00 KiB scanned", 0), 0u)
-      << r.out;
+  EXPECT_EQ(r.out.rfind("synced " + src() + " -> 127.0.0.1:" + printable(path) + ": 4.00 KiB scanned", 0), 0u) << r.out;
   EXPECT_NE(r.err.find("target 127.0.0.1:" + printable(path) + " (created)\n"), std::string::npos) << r.err;
 }
 
@@ -191,8 +194,8 @@ TEST_F(SshPeerText, PulledSourcePathIsEscapedInTheSummary) {
   ok.size = 4096;
   ok.path = path;
   proto::Done done{4096, 4096, 0, 0, 0, 1, 0};
-  std::string session = peer_frame(proto::MsgType::kOpenOk, proto::encode(ok)) +
-                        peer_frame(proto::MsgType::kDone, proto::encode(done));
+  std::string session =
+      peer_frame(proto::MsgType::kOpenOk, proto::encode(ok)) + peer_frame(proto::MsgType::kDone, proto::encode(done));
   std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), session);
   CommandResult r = run_against(far, {}, true);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -205,8 +208,8 @@ TEST_F(SshPeerText, PulledSourcePathIsEscapedInTheSummary) {
 // On a terminal the only escapes are our own progress line's ("\r",
 // "\x1b[K"); the far side's stderr and ERROR arrive while it is drawn.
 TEST_F(SshPeerText, OnATerminalOnlyOurOwnEscapesReachIt) {
-  std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), peer_error(proto::ErrorCode::kTarget, kHostileText),
-                                     "", kHostileText + "\n", 0);
+  std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"),
+                                     peer_error(proto::ErrorCode::kTarget, kHostileText), "", kHostileText + "\n", 0);
   std::vector<std::string> argv = {"/usr/bin/env", "-u", "SSH_AUTH_SOCK", "HOME=" + sshd_->home(), SPARSYNC_BINARY};
   std::vector<std::string> args = sshd_->ssh_args();
   for (size_t i = 0; i + 1 < args.size(); ++i) {
@@ -236,7 +239,8 @@ TEST_F(SshPeerText, HelloSoftwareTextIsEscaped) {
 // Before HELLO the far stderr is held (it may be a shell's "not found"),
 // then printed by the runner; after HELLO the pump relays it. Both escape.
 TEST_F(SshPeerText, FarStderrBeforeHelloIsEscapedLineByLine) {
-  std::string far = hostile_far_side("", "", "first\x1b[2K\rsynced a -> b: 0 B scanned\nsecond \xc2\x9b\xff\r\n", "", 3);
+  std::string far =
+      hostile_far_side("", "", "first\x1b[2K\rsynced a -> b: 0 B scanned\nsecond \xc2\x9b\xff\r\n", "", 3);
   CommandResult r = run_against(far, {});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_safe_output(r.err, false);

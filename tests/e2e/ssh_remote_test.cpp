@@ -90,10 +90,13 @@ TEST_F(SshRemote, UploadIsRemovedWhenTheClientDiesMidRun) {
   std::smatch m;
   std::string err;
   // The target exists once the uploaded server has opened it.
-  ASSERT_TRUE(wait_until([&] {
-    err = client->stderr_so_far();
-    return std::regex_search(err, m, uploaded) && exists(dst) && allocated_bytes(dst) > 0;
-  }, 30)) << client->stderr_so_far();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        err = client->stderr_so_far();
+        return std::regex_search(err, m, uploaded) && exists(dst) && allocated_bytes(dst) > 0;
+      },
+      30))
+      << client->stderr_so_far();
   std::string upload_dir = m[1].str();
   ASSERT_TRUE(exists(upload_dir + "/sparsync"));
   ASSERT_TRUE(client->running()) << "the run ended before it could be killed";
@@ -207,7 +210,9 @@ TEST_F(SshRemote, SudoRunsTheFarSideOrSaysWhyNot) {
 TEST_F(SshRemote, FarSideErrorsArePrintedWithTheHostAndExitCode) {
   CommandResult r = run(sshd_->ssh_args(), src(), SshdFixture::remote("/nonexistent-dir/dst.img"));
   EXPECT_EQ(r.exit_code, 4) << r.err;
-  EXPECT_NE(r.err.find("127.0.0.1: cannot open /nonexistent-dir/dst.img: /nonexistent-dir: No such file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("127.0.0.1: cannot open /nonexistent-dir/dst.img: /nonexistent-dir: No such file"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(SshRemote, FarSideStderrIsRelayedWithTheHostPrefix) {

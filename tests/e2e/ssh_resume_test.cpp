@@ -105,8 +105,7 @@ class SshResume : public SshdTest {
     // In a pull the target is here: its record can be read directly. In a
     // push the far server may still be finishing its queue; ask --status
     // once its record settles, through the rerun instead.
-    CommandResult again = pull ? sync(SshdFixture::remote(src_), dst, {})
-                               : sync(src_, SshdFixture::remote(dst), {});
+    CommandResult again = pull ? sync(SshdFixture::remote(src_), dst, {}) : sync(src_, SshdFixture::remote(dst), {});
     ASSERT_EQ(again.exit_code, 0) << again.err;
     expect_identical(dst);
     auto j = json_of(again);

@@ -71,8 +71,7 @@ class SshUpload : public SshdTest {
 
   // Starts the client with HOME set as SshdFixture::run does.
   std::unique_ptr<Process> start_client() {
-    std::vector<std::string> argv = {"/usr/bin/env", "-u", "SSH_AUTH_SOCK", "HOME=" + sshd_->home(),
-                                     SPARSYNC_BINARY};
+    std::vector<std::string> argv = {"/usr/bin/env", "-u", "SSH_AUTH_SOCK", "HOME=" + sshd_->home(), SPARSYNC_BINARY};
     for (const auto& a : upload_args(0)) argv.push_back(a);
     return Process::start(argv);
   }
@@ -109,10 +108,13 @@ TEST_F(SshUpload, ClientKilledOnceTheCopyIsCompleteLeavesNothing) {
   uint64_t size = uploaded_binary_size();
   auto client = start_client();
   ASSERT_TRUE(client);
-  ASSERT_TRUE(wait_until([&] {
-    std::string binary = binary_in_far_tmp();
-    return !binary.empty() && exists(binary) && file_size(binary) == size;
-  }, 30)) << client->stderr_so_far();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::string binary = binary_in_far_tmp();
+        return !binary.empty() && exists(binary) && file_size(binary) == size;
+      },
+      30))
+      << client->stderr_so_far();
   ASSERT_TRUE(client->signal(SIGKILL));
   ASSERT_TRUE(client->wait(10).has_value());
   expect_far_tmp_emptied();

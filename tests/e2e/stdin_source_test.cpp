@@ -15,9 +15,9 @@
 namespace sparsync {
 namespace {
 
+using testing::CommandResult;
 using testing::kKiB;
 using testing::kMiB;
-using testing::CommandResult;
 using testing::SparseImage;
 using testing::TempDir;
 
@@ -43,8 +43,8 @@ class StdinSource : public ::testing::Test {
 
   // cat SRC | sparsync ARGS - DST --size N
   CommandResult piped(const std::string& args, uint64_t size) {
-    return sh_with_sparsync("cat " + shell_quoted(src_) + " | \"$SPARSYNC\" -b 64K " + args + " - " + shell_quoted(dst_) + " --size " +
-              std::to_string(size));
+    return sh_with_sparsync("cat " + shell_quoted(src_) + " | \"$SPARSYNC\" -b 64K " + args + " - " +
+                            shell_quoted(dst_) + " --size " + std::to_string(size));
   }
 
   TempDir dir_;

@@ -56,11 +56,13 @@ class IdleTimeout : public ::testing::Test {
   // The server child of a local run.
   pid_t server_of(Process& p) {
     pid_t child = -1;
-    wait_until([&] {
-      auto kids = p.children();
-      if (kids.size() == 1) child = kids[0];
-      return child > 0;
-    }, 10);
+    wait_until(
+        [&] {
+          auto kids = p.children();
+          if (kids.size() == 1) child = kids[0];
+          return child > 0;
+        },
+        10);
     return child;
   }
   // Stops the server (it neither talks nor reads any more) once the target
@@ -172,7 +174,8 @@ std::vector<uint8_t> idle_frame(proto::MsgType type, const std::vector<uint8_t>&
 // The frames a client sends up to OPEN (a push of `size` bytes to `target`),
 // announcing `timeout`.
 std::vector<uint8_t> idle_client_opening(const std::string& target, uint64_t size, uint32_t timeout) {
-  std::vector<uint8_t> in = idle_frame(proto::MsgType::kHello, proto::encode(proto::Hello{1, proto::kFeaturesOffered, "test"}));
+  std::vector<uint8_t> in =
+      idle_frame(proto::MsgType::kHello, proto::encode(proto::Hello{1, proto::kFeaturesOffered, "test"}));
   auto k = idle_frame(proto::MsgType::kKeepalive, proto::encode(proto::Keepalive{timeout}));
   in.insert(in.end(), k.begin(), k.end());
   proto::Open o;

@@ -14,8 +14,8 @@
 namespace sparsync {
 namespace {
 
-using testing::kMiB;
 using testing::CommandResult;
+using testing::kMiB;
 using testing::SparseImage;
 using testing::TempDir;
 
@@ -89,8 +89,8 @@ TEST_F(Transfer, BwlimitStillCopiesExactly) {
 TEST_F(Transfer, BadValuesAreUsageErrors) {
   const std::string src = dir_.file("src.img");
   SparseImage(src, kMiB);
-  for (auto args : std::vector<std::vector<std::string>>{{"--compress=0"}, {"--compress=20"},
-                                                         {"--bwlimit", "fast"}, {"--bwlimit", "10"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--compress=0"}, {"--compress=20"}, {"--bwlimit", "fast"}, {"--bwlimit", "10"}}) {
     args.push_back(src);
     args.push_back(dir_.file("dst.img"));
     CommandResult r = testing::run_sparsync(args);

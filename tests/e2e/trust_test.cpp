@@ -170,9 +170,9 @@ TEST_F(Trust, StdinSizeThatDisagreesWithTheRedirectIsRefusedFirst) {
   write_all(dst_, old);
   for (const char* size : {"4M", "16M"}) {
     SCOPED_TRACE(size);
-    CommandResult r = run_command({"/bin/sh", "-c",
-                                   std::string("exec \"$0\" --retries=0 - \"$1\" --size ") + size + " < \"$2\"",
-                                   SPARSYNC_BINARY, dst_, src_});
+    CommandResult r =
+        run_command({"/bin/sh", "-c", std::string("exec \"$0\" --retries=0 - \"$1\" --size ") + size + " < \"$2\"",
+                     SPARSYNC_BINARY, dst_, src_});
     EXPECT_EQ(r.exit_code, 3) << r.err;
     ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
     EXPECT_NE(r.err.find("but --size says"), std::string::npos) << r.err;
@@ -255,11 +255,10 @@ TEST_F(Trust, ACopyOfAReadOnlySourceCanBeSyncedAgainByItsOwner) {
 TEST_F(Trust, ASourceWrittenDuringTheRunFailsAndTheNextRunIsIdentical) {
   std::string src = dir_.file("busy.img");
   SparseImage(src, 32 * kMiB).data(0, 32 * kMiB, 4);
-  auto p = Process::start({SPARSYNC_BINARY, "--retries=0", "--bwlimit", "8M", "--checkpoint-interval", "4M",
-                           src, dst_});
+  auto p =
+      Process::start({SPARSYNC_BINARY, "--retries=0", "--bwlimit", "8M", "--checkpoint-interval", "4M", src, dst_});
   ASSERT_TRUE(p);
-  ASSERT_TRUE(wait_until([&] { return exists(dst_) && allocated_bytes(dst_) >= 4 * kMiB; }, 30))
-      << p->stderr_so_far();
+  ASSERT_TRUE(wait_until([&] { return exists(dst_) && allocated_bytes(dst_) >= 4 * kMiB; }, 30)) << p->stderr_so_far();
   trust_poke(src, kMiB + 17, 0xee);  // below what was sent: a torn copy
   auto r = p->wait(60);
   ASSERT_TRUE(r.has_value());
@@ -299,17 +298,18 @@ TEST_F(Trust, ABlockDeviceSourceOpenForWritingIsReportedLive) {
   auto writer = Process::start({"/bin/sh", "-c", "exec 3<>\"$0\"; exec sleep 60", lo->path()});
   ASSERT_TRUE(writer);
   const std::string held = "/proc/" + std::to_string(writer->pid()) + "/fd/3";
-  ASSERT_TRUE(wait_until([&] {
-    struct stat st {};
-    return ::lstat(held.c_str(), &st) == 0;
-  }, 10));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        struct stat st {};
+        return ::lstat(held.c_str(), &st) == 0;
+      },
+      10));
   CommandResult r = run_sparsync({"--retries=0", "--json", lo->path(), dst_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(first_difference(lo->path(), dst_), std::nullopt);
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["source_live"].get<bool>()) << r.out;
-  EXPECT_TRUE(trust_has_line(r, "is live (it is open for writing by pid " + std::to_string(writer->pid())))
-      << r.err;
+  EXPECT_TRUE(trust_has_line(r, "is live (it is open for writing by pid " + std::to_string(writer->pid()))) << r.err;
   writer->signal(SIGKILL);
   writer->wait(10);
   r = run_sparsync({"--retries=0", "--json", lo->path(), dst_});

@@ -25,13 +25,12 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   for (const auto& [name, bytes] : sparsync::fuzz::session_seeds()) {
-    if (!write(dir + "/server/session_" + name + ".bin", reinterpret_cast<const char*>(bytes.data()),
-               bytes.size())) {
+    if (!write(dir + "/server/session_" + name + ".bin", reinterpret_cast<const char*>(bytes.data()), bytes.size())) {
       return 1;
     }
   }
-  sparsync::CheckpointRecord record{"file:2049:1234:262144:1700000000", 262144, 4096,
-                                    sparsync::proto::HashKind::kXxh3_128, 65536, 1700000000};
+  sparsync::CheckpointRecord record{"file:2049:1234:262144:1700000000",   262144, 4096,
+                                    sparsync::proto::HashKind::kXxh3_128, 65536,  1700000000};
   std::string bytes = sparsync::encode_checkpoint(record);
   return write(dir + "/checkpoint/record.bin", bytes.data(), bytes.size()) ? 0 : 1;
 }

@@ -45,8 +45,8 @@ inline std::vector<uint8_t> confine(const uint8_t* data, size_t size, const std:
   size_t pos = 0;
   while (pos + proto::kFrameHeaderSize <= size) {
     const uint8_t* h = data + pos;
-    uint32_t len = static_cast<uint32_t>(h[4]) | static_cast<uint32_t>(h[5]) << 8 |
-                   static_cast<uint32_t>(h[6]) << 16 | static_cast<uint32_t>(h[7]) << 24;
+    uint32_t len = static_cast<uint32_t>(h[4]) | static_cast<uint32_t>(h[5]) << 8 | static_cast<uint32_t>(h[6]) << 16 |
+                   static_cast<uint32_t>(h[7]) << 24;
     size_t end = pos + proto::kFrameHeaderSize + len;
     if (end > size || end < pos) break;
     proto::Open open;

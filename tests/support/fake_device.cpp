@@ -9,18 +9,19 @@ namespace sparsync::testing {
 
 std::string to_string(const DeviceOp& op) {
   static const char* names[] = {"write", "zero", "sync", "set_size"};
-  return std::string(names[op.kind]) + "(" + std::to_string(op.offset) + "," +
-         std::to_string(op.length) + ")";
+  return std::string(names[op.kind]) + "(" + std::to_string(op.offset) + "," + std::to_string(op.length) + ")";
 }
 
 MemoryDevice::MemoryDevice(uint64_t size, ErrorKind role, proto::DeviceKind kind, std::string path)
-    : path_(std::move(path)), role_(role), kind_(kind), bytes_(size, 0),
+    : path_(std::move(path)),
+      role_(role),
+      kind_(kind),
+      bytes_(size, 0),
       allocated_((size + kPage - 1) / kPage, false) {}
 
 void MemoryDevice::allocate(uint64_t offset, uint64_t len) {
   if (len == 0) return;
-  for (uint64_t p = offset / kPage; p <= (offset + len - 1) / kPage && p < allocated_.size(); ++p)
-    allocated_[p] = true;
+  for (uint64_t p = offset / kPage; p <= (offset + len - 1) / kPage && p < allocated_.size(); ++p) allocated_[p] = true;
 }
 
 bool MemoryDevice::page_allocated(uint64_t page) const {
@@ -113,8 +114,7 @@ Status MemoryDevice::read_at(uint64_t offset, uint8_t* buf, size_t len) {
   std::lock_guard<std::mutex> lock(mu_);
   ++reads_;
   if (fail_read_ != 0 && reads_ == fail_read_) {
-    return errno_status(role_, "read error on " + path_ + " at offset " + std::to_string(offset),
-                        fail_errno_);
+    return errno_status(role_, "read error on " + path_ + " at offset " + std::to_string(offset), fail_errno_);
   }
   if (offset + len > bytes_.size()) {
     return Status(role_, path_ + " ended at offset " + std::to_string(bytes_.size()) +
@@ -135,8 +135,7 @@ Status MemoryDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
   std::lock_guard<std::mutex> lock(mu_);
   ++writes_;
   if (fail_write_ != 0 && writes_ == fail_write_) {
-    return errno_status(role_, "write error on " + path_ + " at offset " + std::to_string(offset),
-                        fail_errno_);
+    return errno_status(role_, "write error on " + path_ + " at offset " + std::to_string(offset), fail_errno_);
   }
   if (offset + len > bytes_.size()) {
     if (kind_ != proto::DeviceKind::kRegularFile) {
@@ -157,8 +156,7 @@ Status MemoryDevice::zero_range(uint64_t offset, uint64_t length) {
   ++zeros_;
   zeroed_any_ = true;
   if (fail_zero_ != 0 && zeros_ == fail_zero_) {
-    return errno_status(role_, "cannot zero " + path_ + " at offset " + std::to_string(offset),
-                        fail_errno_);
+    return errno_status(role_, "cannot zero " + path_ + " at offset " + std::to_string(offset), fail_errno_);
   }
   uint64_t end = std::min<uint64_t>(offset + length, bytes_.size());
   if (offset < end) std::memset(bytes_.data() + offset, 0, end - offset);

@@ -34,8 +34,7 @@ class MemoryDevice : public Device {
  public:
   static constexpr uint64_t kPage = 4096;
 
-  MemoryDevice(uint64_t size, ErrorKind role,
-               proto::DeviceKind kind = proto::DeviceKind::kRegularFile,
+  MemoryDevice(uint64_t size, ErrorKind role, proto::DeviceKind kind = proto::DeviceKind::kRegularFile,
                std::string path = "mem");
 
   // Setup, without recording: fill bytes (allocating their pages).
@@ -43,10 +42,22 @@ class MemoryDevice : public Device {
   void fill_pattern(uint64_t offset, uint64_t len, uint32_t seed);
 
   // Faults. `n` counts calls from 1; 0 disables.
-  void fail_write_call(int n, int err) { fail_write_ = n; fail_errno_ = err; }
-  void fail_zero_call(int n, int err) { fail_zero_ = n; fail_errno_ = err; }
-  void fail_read_call(int n, int err) { fail_read_ = n; fail_errno_ = err; }
-  void fail_sync_call(int n, int err) { fail_sync_ = n; fail_errno_ = err; }
+  void fail_write_call(int n, int err) {
+    fail_write_ = n;
+    fail_errno_ = err;
+  }
+  void fail_zero_call(int n, int err) {
+    fail_zero_ = n;
+    fail_errno_ = err;
+  }
+  void fail_read_call(int n, int err) {
+    fail_read_ = n;
+    fail_errno_ = err;
+  }
+  void fail_sync_call(int n, int err) {
+    fail_sync_ = n;
+    fail_errno_ = err;
+  }
   // After `reads` successful read_at calls, the device shrinks to new_size.
   void shrink_after_reads(int reads, uint64_t new_size) {
     shrink_after_ = reads;

@@ -18,9 +18,7 @@
 namespace sparsync::testing {
 namespace {
 
-[[noreturn]] void die(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
+[[noreturn]] void die(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
 int open_or_die(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
@@ -120,9 +118,7 @@ SparseImage& SparseImage::bytes(uint64_t offset, const std::vector<uint8_t>& byt
   return *this;
 }
 
-SparseImage& SparseImage::zeros(uint64_t offset, uint64_t len) {
-  return bytes(offset, std::vector<uint8_t>(len, 0));
-}
+SparseImage& SparseImage::zeros(uint64_t offset, uint64_t len) { return bytes(offset, std::vector<uint8_t>(len, 0)); }
 
 SparseImage& SparseImage::hole(uint64_t offset, uint64_t len) {
   int fd = open_or_die(path_, O_RDWR);

@@ -47,7 +47,7 @@ class SparseImage {
 };
 
 uint64_t allocated_bytes(const std::string& path);  // st_blocks * 512
-uint64_t file_size(const std::string& path);  // block devices: BLKGETSIZE64
+uint64_t file_size(const std::string& path);        // block devices: BLKGETSIZE64
 bool exists(const std::string& path);
 std::vector<uint8_t> read_all(const std::string& path);
 std::vector<uint8_t> read_range(const std::string& path, uint64_t offset, size_t len);

@@ -172,8 +172,17 @@ void SshdFixture::force_command(const std::string& command) const {
 }
 
 std::vector<std::string> SshdFixture::ssh_args() const {
-  return {"-p", std::to_string(port_), "-i", client_key(), "-F", file("ssh_config"), "--known-hosts",
-          known_hosts(), "--batch", "--remote-path", SPARSYNC_BINARY};
+  return {"-p",
+          std::to_string(port_),
+          "-i",
+          client_key(),
+          "-F",
+          file("ssh_config"),
+          "--known-hosts",
+          known_hosts(),
+          "--batch",
+          "--remote-path",
+          SPARSYNC_BINARY};
 }
 
 CommandResult SshdFixture::run(const std::vector<std::string>& args) const {

@@ -36,16 +36,16 @@ TEST(ChangeMapTest, CellSizeIsFixedResolution) {
 TEST(ChangeMapTest, MarkKeepsTheMostSignificant) {
   ChangeMap m(8);
   for (Cell c : m.cells()) EXPECT_EQ(c, Cell::kUnchanged);
-  m.mark(0, 2, Cell::kZero);     // cells 0,1 zero
-  m.mark(1, 2, Cell::kHole);     // 1,2 zeroed (beats zero and unchanged)
-  m.mark(2, 1, Cell::kData);     // 2 data beats zeroed
-  m.mark(2, 1, Cell::kHole);     // ... and stays data
+  m.mark(0, 2, Cell::kZero);  // cells 0,1 zero
+  m.mark(1, 2, Cell::kHole);  // 1,2 zeroed (beats zero and unchanged)
+  m.mark(2, 1, Cell::kData);  // 2 data beats zeroed
+  m.mark(2, 1, Cell::kHole);  // ... and stays data
   m.mark(3, 1, Cell::kData);
-  m.mark(3, 1, Cell::kZero);     // zero never overrides a change
-  m.mark(5, 100, Cell::kZero);   // clipped at the image end
-  m.mark(8, 4, Cell::kData);     // past the end: ignored
-  m.mark(4, 0, Cell::kData);     // empty: ignored
-  std::vector<Cell> want = {Cell::kZero, Cell::kHole, Cell::kData, Cell::kData,
+  m.mark(3, 1, Cell::kZero);    // zero never overrides a change
+  m.mark(5, 100, Cell::kZero);  // clipped at the image end
+  m.mark(8, 4, Cell::kData);    // past the end: ignored
+  m.mark(4, 0, Cell::kData);    // empty: ignored
+  std::vector<Cell> want = {Cell::kZero,      Cell::kHole, Cell::kData, Cell::kData,
                             Cell::kUnchanged, Cell::kZero, Cell::kZero, Cell::kZero};
   EXPECT_EQ(m.cells(), want);
 }
@@ -97,8 +97,7 @@ TEST(MapOutputTest, ReportSaysWhyADryRunPullHasNoMap) {
   EXPECT_EQ(map_report(r, 10), map_text(m, 10));
   r.pull = true;
   r.dry_run = true;
-  EXPECT_EQ(map_report(r, 10),
-            "map: not available for a dry-run pull (the far side plans and sends no operations)\n");
+  EXPECT_EQ(map_report(r, 10), "map: not available for a dry-run pull (the far side plans and sends no operations)\n");
   std::string bar = "[";
   bar += m.render(78);
   bar += ']';

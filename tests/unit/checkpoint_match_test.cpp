@@ -11,9 +11,9 @@
 #include <string>
 
 #include "common/checkpoint_store.h"
+#include "common/device.h"
 #include "support/files.h"
 #include "support/sizes.h"
-#include "common/device.h"
 #include "target/target_open.h"
 
 namespace sparsync {

@@ -57,8 +57,7 @@ void expect_every_truncation_fails(const Bytes& full, const DecodeFn& dec, const
   for (size_t len = 0; len < end; ++len) {
     Bytes cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(len));
     Status s = dec(cut);
-    EXPECT_FALSE(s.is_ok()) << name << " truncated to " << len << " of " << full.size()
-                            << " bytes was accepted";
+    EXPECT_FALSE(s.is_ok()) << name << " truncated to " << len << " of " << full.size() << " bytes was accepted";
     EXPECT_EQ(s.kind(), ErrorKind::kProtocol) << name << " truncated to " << len << ": " << s.message();
   }
 }
@@ -119,8 +118,7 @@ TEST(CodecRoundTrip, Hello) {
 TEST(CodecRoundTrip, Open) {
   for (Role role : {Role::kServerIsTarget, Role::kServerIsSource}) {
     for (HashKind kind : {HashKind::kXxh3_128, HashKind::kSha256}) {
-      for (uint16_t flags : {uint16_t{0}, uint16_t{kOpenDryRun}, uint16_t{kOpenVerify},
-                             uint16_t{kOpenKnownFlags}}) {
+      for (uint16_t flags : {uint16_t{0}, uint16_t{kOpenDryRun}, uint16_t{kOpenVerify}, uint16_t{kOpenKnownFlags}}) {
         for (size_t len : {size_t{0}, size_t{kMaxPathBytes}}) {
           Open in;
           in.role = role;
@@ -154,8 +152,7 @@ TEST(CodecRoundTrip, Open) {
 
 TEST(CodecRoundTrip, OpenOk) {
   for (DeviceKind kind : {DeviceKind::kRegularFile, DeviceKind::kBlockDevice}) {
-    for (TargetState state :
-         {TargetState::kExisting, TargetState::kCreated, TargetState::kMissingDryRun}) {
+    for (TargetState state : {TargetState::kExisting, TargetState::kCreated, TargetState::kMissingDryRun}) {
       for (size_t len : {size_t{0}, size_t{kMaxPathBytes}}) {
         OpenOk in;
         in.kind = kind;
@@ -306,8 +303,8 @@ TEST(CodecRoundTrip, Done) {
 
 TEST(CodecRoundTrip, Summary) {
   for (uint64_t v : {uint64_t{0}, kU64Max}) {
-    for (ZeroMethod zm : {ZeroMethod::kNone, ZeroMethod::kPunchHole, ZeroMethod::kZeroRange,
-                          ZeroMethod::kBlkZeroOut, ZeroMethod::kWriteZeros}) {
+    for (ZeroMethod zm : {ZeroMethod::kNone, ZeroMethod::kPunchHole, ZeroMethod::kZeroRange, ZeroMethod::kBlkZeroOut,
+                          ZeroMethod::kWriteZeros}) {
       Summary in{v, v ^ 1, v ^ 2, v ^ 3, v ^ 4, zm};
       Bytes p = encode(in);
       EXPECT_EQ(p.size(), 41u);
@@ -358,9 +355,8 @@ TEST(CodecRoundTrip, VerifyEnd) {
 }
 
 TEST(CodecRoundTrip, Error) {
-  for (ErrorCode code : {ErrorCode::kInternal, ErrorCode::kUsage, ErrorCode::kSource,
-                         ErrorCode::kTarget, ErrorCode::kConnection, ErrorCode::kProtocol,
-                         ErrorCode::kVerify, ErrorCode::kInterrupted}) {
+  for (ErrorCode code : {ErrorCode::kInternal, ErrorCode::kUsage, ErrorCode::kSource, ErrorCode::kTarget,
+                         ErrorCode::kConnection, ErrorCode::kProtocol, ErrorCode::kVerify, ErrorCode::kInterrupted}) {
     for (size_t len : {size_t{0}, size_t{kMaxTextBytes}}) {
       Error in{code, pattern_string(len)};
       Bytes p = encode(in);
@@ -613,8 +609,7 @@ TEST(CodecReject, HoleEmpty) {
 
 TEST(CodecReject, HashZeroCountZero) {
   expect_protocol_error(decoder<HashZero>()(encode(HashZero{0, 0})), "HASH_ZERO count 0");
-  expect_protocol_error(decoder<HashZero>()(encode(HashZero{kU64Max, 0})),
-                        "HASH_ZERO count 0 at max block");
+  expect_protocol_error(decoder<HashZero>()(encode(HashZero{kU64Max, 0})), "HASH_ZERO count 0 at max block");
 }
 
 TEST(CodecReject, DataEmptyOrTooLarge) {
@@ -632,8 +627,7 @@ TEST(CodecReject, DataEmptyOrTooLarge) {
 }
 
 TEST(CodecReject, VerifyDigestsCount) {
-  expect_protocol_error(decoder<VerifyDigests>()(encode(VerifyDigests{0, 0, {}})),
-                        "VERIFY_DIGESTS count 0");
+  expect_protocol_error(decoder<VerifyDigests>()(encode(VerifyDigests{0, 0, {}})), "VERIFY_DIGESTS count 0");
   // Over the per-frame limit, even with the digest bytes to match.
   const uint32_t over = kVerifyDigestsPerFrame + 1;
   VerifyDigests m{0, over, pattern_bytes(static_cast<size_t>(over) * 32)};
@@ -738,11 +732,11 @@ TEST(CodecReject, StringLengthAboveLimit) {
 // Frame header (frame_codec)
 
 const MsgType kAllTypes[] = {
-    MsgType::kHello,    MsgType::kOpen,      MsgType::kOpenOk,        MsgType::kHash,
-    MsgType::kHashZero, MsgType::kHashEnd,   MsgType::kResume,        MsgType::kData,
-    MsgType::kHole,     MsgType::kDataZstd,  MsgType::kCheckpoint, MsgType::kAck,   MsgType::kDone,
-    MsgType::kSummary,  MsgType::kVerifyDigests, MsgType::kVerifyEnd, MsgType::kError,
-    MsgType::kLanes,    MsgType::kLanesStart, MsgType::kStop,       MsgType::kKeepalive,
+    MsgType::kHello,      MsgType::kOpen,   MsgType::kOpenOk, MsgType::kHash,       MsgType::kHashZero,
+    MsgType::kHashEnd,    MsgType::kResume, MsgType::kData,   MsgType::kHole,       MsgType::kDataZstd,
+    MsgType::kCheckpoint, MsgType::kAck,    MsgType::kDone,   MsgType::kSummary,    MsgType::kVerifyDigests,
+    MsgType::kVerifyEnd,  MsgType::kError,  MsgType::kLanes,  MsgType::kLanesStart, MsgType::kStop,
+    MsgType::kKeepalive,
 };
 
 bool is_known(uint8_t t) {

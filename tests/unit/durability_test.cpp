@@ -25,8 +25,8 @@
 namespace sparsync {
 namespace {
 
-using testing::kMiB;
 using testing::DeviceOp;
+using testing::kMiB;
 using testing::MemoryDevice;
 using testing::TempDir;
 
@@ -37,8 +37,8 @@ struct Outcome {
   SyncStats source_stats;
 };
 
-Outcome run_pair(MemoryDevice& src, MemoryDevice& dst, const SessionParams& params,
-                 const SourceSessionOptions& options, const TargetSessionInput& input) {
+Outcome run_pair(MemoryDevice& src, MemoryDevice& dst, const SessionParams& params, const SourceSessionOptions& options,
+                 const TargetSessionInput& input) {
   int sv[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   Outcome o;
@@ -104,7 +104,8 @@ class Durability : public ::testing::Test {
       std::string why = record_backed(cp_path_, dst_, want_);
       std::lock_guard<std::mutex> lock(mu_);
       ++checks_;
-      if (!why.empty() && violations_.size() < 5) violations_.push_back("before " + testing::to_string(op) + ": " + why);
+      if (!why.empty() && violations_.size() < 5)
+        violations_.push_back("before " + testing::to_string(op) + ": " + why);
     });
     params_.image_size = kSize;
     params_.block_size = kBs;

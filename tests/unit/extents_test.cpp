@@ -62,8 +62,10 @@ class Extents : public ::testing::Test {
 TEST_F(Extents, DataHoleData) {
   SparseImage img(dir_.file("a"), 4 * kMiB);
   img.data(0, 64 * kKiB).data(3 * kMiB, 64 * kKiB);
-  expect(map(img.path()), {{0, 64 * kKiB, false}, {64 * kKiB, 3 * kMiB - 64 * kKiB, true},
-                           {3 * kMiB, 64 * kKiB, false}, {3 * kMiB + 64 * kKiB, kMiB - 64 * kKiB, true}});
+  expect(map(img.path()), {{0, 64 * kKiB, false},
+                           {64 * kKiB, 3 * kMiB - 64 * kKiB, true},
+                           {3 * kMiB, 64 * kKiB, false},
+                           {3 * kMiB + 64 * kKiB, kMiB - 64 * kKiB, true}});
 }
 
 TEST_F(Extents, HoleDataHoleAtEnd) {
@@ -108,7 +110,8 @@ TEST_F(Extents, ClippedToTheRequestedEnd) {
   // Starting inside a hole, ending inside data.
   expect(map(img.path(), 512 * kKiB, kMiB + 4 * kKiB), {{512 * kKiB, 512 * kKiB, true}, {kMiB, 4 * kKiB, false}});
   // Starting inside data, ending inside the trailing hole.
-  expect(map(img.path(), kMiB + 8 * kKiB, 3 * kMiB), {{kMiB + 8 * kKiB, kMiB - 8 * kKiB, false}, {2 * kMiB, kMiB, true}});
+  expect(map(img.path(), kMiB + 8 * kKiB, 3 * kMiB),
+         {{kMiB + 8 * kKiB, kMiB - 8 * kKiB, false}, {2 * kMiB, kMiB, true}});
 }
 
 TEST_F(Extents, PunchedHoleInTheMiddle) {

@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/proto/frame_codec.h"
 #include "common/frame_io.h"
+#include "common/proto/frame_codec.h"
 #include "common/proto/messages.h"
 #include "common/proto/protocol_constants.h"
 #include "common/status.h"
@@ -373,10 +373,9 @@ TEST_F(FrameIoTest, BadHeaderTypeOrReservedRejected) {
 // unexpected_frame
 
 TEST(FrameIoUnexpected, ErrorFrameCarriesPeerCode) {
-  for (proto::ErrorCode code :
-       {proto::ErrorCode::kInternal, proto::ErrorCode::kUsage, proto::ErrorCode::kSource,
-        proto::ErrorCode::kTarget, proto::ErrorCode::kConnection, proto::ErrorCode::kProtocol,
-        proto::ErrorCode::kVerify, proto::ErrorCode::kInterrupted}) {
+  for (proto::ErrorCode code : {proto::ErrorCode::kInternal, proto::ErrorCode::kUsage, proto::ErrorCode::kSource,
+                                proto::ErrorCode::kTarget, proto::ErrorCode::kConnection, proto::ErrorCode::kProtocol,
+                                proto::ErrorCode::kVerify, proto::ErrorCode::kInterrupted}) {
     Frame f;
     f.type = MsgType::kError;
     auto e = proto::encode(proto::Error{code, "no space left on device"});
@@ -592,8 +591,8 @@ TEST_F(FrameIoTest, CoalescingWritesWhenFullAndLetsLargeFramesThroughInOrder) {
 TEST_F(FrameIoTest, ReaderServesFramesOfEverySizeFromOneStreamWrittenAtOnce) {
   // Many frames in one write: the reader's read-ahead holds the start of the
   // next frames, including large ones that continue past its buffer.
-  const size_t sizes[] = {0, 1, 7, 4096, FrameReader::kReadAhead - 8, FrameReader::kReadAhead,
-                          FrameReader::kReadAhead + 9, 3, 300000, 16};
+  const size_t sizes[] = {
+      0, 1, 7, 4096, FrameReader::kReadAhead - 8, FrameReader::kReadAhead, FrameReader::kReadAhead + 9, 3, 300000, 16};
   Bytes stream;
   std::vector<Bytes> payloads;
   for (size_t i = 0; i < std::size(sizes); ++i) {

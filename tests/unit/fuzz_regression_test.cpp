@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "app/server_fence.h"
-#include "common/proto/frame_codec.h"
 #include "common/log.h"
+#include "common/proto/frame_codec.h"
 #include "common/proto/messages.h"
 #include "common/unique_fd.h"
 #include "fuzz/server_input.h"
@@ -83,8 +83,8 @@ std::vector<uint8_t> pull_with_bwlimit(uint64_t bwlimit) {
 
 TEST(FuzzRegression, ConfineKeepsNoRateCapAndLiftsTinyOnes) {
   const std::string target = "/fuzz/target.img", source = "/fuzz/source.img";
-  for (uint64_t asked : {uint64_t{0}, uint64_t{1}, uint64_t{1024}, fuzz::kMinFuzzBwlimit - 1,
-                         fuzz::kMinFuzzBwlimit, uint64_t{5} << 30}) {
+  for (uint64_t asked : {uint64_t{0}, uint64_t{1}, uint64_t{1024}, fuzz::kMinFuzzBwlimit - 1, fuzz::kMinFuzzBwlimit,
+                         uint64_t{5} << 30}) {
     std::vector<uint8_t> in = pull_with_bwlimit(asked);
     proto::Open open = open_of(fuzz::confine(in.data(), in.size(), target, source));
     EXPECT_EQ(open.path, source);

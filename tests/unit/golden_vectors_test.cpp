@@ -293,8 +293,7 @@ TEST(GoldenVectors, Hash) {
   Hash m{0, 1, example_digest()};
   EXPECT_EQ(frame(MsgType::kHash, encode(m)), golden("HASH"));
   Hash d;
-  ASSERT_TRUE(decode(payload_of(golden("HASH"), MsgType::kHash), hash_length(HashKind::kXxh3_128), &d)
-                  .is_ok());
+  ASSERT_TRUE(decode(payload_of(golden("HASH"), MsgType::kHash), hash_length(HashKind::kXxh3_128), &d).is_ok());
   EXPECT_EQ(d.first_block, 0u);
   EXPECT_EQ(d.count, 1u);
   EXPECT_EQ(d.digests, example_digest());
@@ -438,14 +437,13 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(hash_length(HashKind::kXxh3_128), 16u);
   EXPECT_EQ(hash_length(HashKind::kSha256), 32u);
   const std::map<MsgType, uint8_t> codes = {
-      {MsgType::kHello, 0x01},      {MsgType::kOpen, 0x02},     {MsgType::kOpenOk, 0x03},
-      {MsgType::kLanes, 0x04},      {MsgType::kLanesStart, 0x05},
-      {MsgType::kHash, 0x10},       {MsgType::kHashZero, 0x11}, {MsgType::kHashEnd, 0x12},
-      {MsgType::kData, 0x20},       {MsgType::kHole, 0x21},     {MsgType::kCheckpoint, 0x30},
-      {MsgType::kResume, 0x13},     {MsgType::kVerifyDigests, 0x50}, {MsgType::kVerifyEnd, 0x51},
-      {MsgType::kAck, 0x31},        {MsgType::kDone, 0x40},     {MsgType::kSummary, 0x41},
-      {MsgType::kStop, 0x32},       {MsgType::kKeepalive, 0x60},
-      {MsgType::kError, 0x7f}};
+      {MsgType::kHello, 0x01},         {MsgType::kOpen, 0x02},       {MsgType::kOpenOk, 0x03},
+      {MsgType::kLanes, 0x04},         {MsgType::kLanesStart, 0x05}, {MsgType::kHash, 0x10},
+      {MsgType::kHashZero, 0x11},      {MsgType::kHashEnd, 0x12},    {MsgType::kData, 0x20},
+      {MsgType::kHole, 0x21},          {MsgType::kCheckpoint, 0x30}, {MsgType::kResume, 0x13},
+      {MsgType::kVerifyDigests, 0x50}, {MsgType::kVerifyEnd, 0x51},  {MsgType::kAck, 0x31},
+      {MsgType::kDone, 0x40},          {MsgType::kSummary, 0x41},    {MsgType::kStop, 0x32},
+      {MsgType::kKeepalive, 0x60},     {MsgType::kError, 0x7f}};
   for (const auto& [type, code] : codes) EXPECT_EQ(static_cast<uint8_t>(type), code);
 }
 
@@ -488,7 +486,8 @@ std::set<int> grammar_types(const std::string& doc) {
   while (std::getline(lines, line)) {
     if (line.rfind("type ", 0) == 0 && line.find('=') != std::string::npos) {
       in_rule = true;
-    } else if (in_rule && line.find_first_not_of(' ') != std::string::npos && line[line.find_first_not_of(' ')] != '/') {
+    } else if (in_rule && line.find_first_not_of(' ') != std::string::npos &&
+               line[line.find_first_not_of(' ')] != '/') {
       break;
     }
     if (!in_rule) continue;

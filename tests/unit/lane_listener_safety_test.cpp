@@ -11,8 +11,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "transport/lane_listener.h"
 #include "support/files.h"
+#include "transport/lane_listener.h"
 
 namespace sparsync {
 namespace {

@@ -2,12 +2,12 @@
 // striped stream back together, its LaneListener accepting only lanes with
 // the session's token, and the codecs of LANES, LANES_START and the preamble.
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <grp.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -21,10 +21,10 @@
 #include <string>
 #include <thread>
 
+#include "common/frame_io.h"
+#include "common/proto/frame_codec.h"
 #include "transport/lane_count.h"
 #include "transport/lane_listener.h"
-#include "common/proto/frame_codec.h"
-#include "common/frame_io.h"
 #include "transport/lane_reader.h"
 
 namespace sparsync {
@@ -297,7 +297,8 @@ TEST(LaneListener, HandedToTheSudoCallerWhoCanJoinWhereOthersCannot) {
     ASSERT_TRUE(plain.is_ok()) << plain.status().message();
     int err = 0;
     EXPECT_EQ(join_as(nobody, nobody, plain.value()->offer().path,
-                      proto::encode(proto::LanePreamble{plain.value()->offer().token, 0, 2}), &err), 1);
+                      proto::encode(proto::LanePreamble{plain.value()->offer().token, 0, 2}), &err),
+              1);
     EXPECT_EQ(err, EACCES) << std::strerror(err);
   }
   Listening l;
@@ -306,7 +307,7 @@ TEST(LaneListener, HandedToTheSudoCallerWhoCanJoinWhereOthersCannot) {
   const proto::Lanes& offer = l.offer;
   EXPECT_EQ(l.dir_stat.st_uid, nobody);
   EXPECT_EQ(l.dir_stat.st_mode & 0777, 0700u) << "only the sudo caller may reach the lane socket";
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(offer.path.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, nobody);
   int err = 0;

@@ -44,35 +44,54 @@ TEST(MetricsTest, ExactTextOfASuccessfulRun) {
   std::string want =
       "# HELP sparsync_last_run_timestamp_seconds Unix time at the end of the last run, successful or not.\n"
       "# TYPE sparsync_last_run_timestamp_seconds gauge\n"
-      "sparsync_last_run_timestamp_seconds" + l + " 1700000000\n"
+      "sparsync_last_run_timestamp_seconds" +
+      l +
+      " 1700000000\n"
       "# HELP sparsync_last_success_timestamp_seconds Unix time at the end of the last successful run (0: none "
       "recorded).\n"
       "# TYPE sparsync_last_success_timestamp_seconds gauge\n"
-      "sparsync_last_success_timestamp_seconds" + l + " 1700000000\n"
+      "sparsync_last_success_timestamp_seconds" +
+      l +
+      " 1700000000\n"
       "# HELP sparsync_duration_seconds Wall time of the last run.\n"
       "# TYPE sparsync_duration_seconds gauge\n"
-      "sparsync_duration_seconds" + l + " 12.346\n"
+      "sparsync_duration_seconds" +
+      l +
+      " 12.346\n"
       "# HELP sparsync_bytes_scanned Bytes of the image the last run compared.\n"
       "# TYPE sparsync_bytes_scanned gauge\n"
-      "sparsync_bytes_scanned" + l + " 1073741824\n"
+      "sparsync_bytes_scanned" +
+      l +
+      " 1073741824\n"
       "# HELP sparsync_bytes_data Bytes the last run sent as data.\n"
       "# TYPE sparsync_bytes_data gauge\n"
-      "sparsync_bytes_data" + l + " 10485760\n"
+      "sparsync_bytes_data" +
+      l +
+      " 10485760\n"
       "# HELP sparsync_bytes_holes Bytes the last run sent as holes (zero runs).\n"
       "# TYPE sparsync_bytes_holes gauge\n"
-      "sparsync_bytes_holes" + l + " 4096\n"
+      "sparsync_bytes_holes" +
+      l +
+      " 4096\n"
       "# HELP sparsync_bytes_wire_sent Protocol bytes this side wrote to the link in the last run.\n"
       "# TYPE sparsync_bytes_wire_sent gauge\n"
-      "sparsync_bytes_wire_sent" + l + " 10600000\n"
+      "sparsync_bytes_wire_sent" +
+      l +
+      " 10600000\n"
       "# HELP sparsync_bytes_wire_received Protocol bytes this side read from the link in the last run.\n"
       "# TYPE sparsync_bytes_wire_received gauge\n"
-      "sparsync_bytes_wire_received" + l + " 4200000\n"
+      "sparsync_bytes_wire_received" +
+      l +
+      " 4200000\n"
       "# HELP sparsync_changed_blocks Blocks the last run had to write or zero.\n"
       "# TYPE sparsync_changed_blocks gauge\n"
-      "sparsync_changed_blocks" + l + " 2561\n"
+      "sparsync_changed_blocks" +
+      l +
+      " 2561\n"
       "# HELP sparsync_exit_code Exit code of the last run (0 success; see README \"Exit codes\").\n"
       "# TYPE sparsync_exit_code gauge\n"
-      "sparsync_exit_code" + l + " 0\n";
+      "sparsync_exit_code" +
+      l + " 0\n";
   EXPECT_EQ(metrics_text(sample_run(0), std::nullopt), want);
 }
 
@@ -98,8 +117,7 @@ TEST(MetricsTest, FailedRunKeepsTheLastSuccess) {
   EXPECT_NE(metrics_text(sample_run(5), std::nullopt)
                 .find("sparsync_last_success_timestamp_seconds{target=\"backup:/srv/a.img\"} 0\n"),
             std::string::npos);
-  EXPECT_EQ(find_last_success("garbage\nsparsync_last_success_timestamp_seconds{target=\"x\"} abc\n"),
-            std::nullopt);
+  EXPECT_EQ(find_last_success("garbage\nsparsync_last_success_timestamp_seconds{target=\"x\"} abc\n"), std::nullopt);
   EXPECT_EQ(find_last_success(""), std::nullopt);
 }
 
@@ -148,8 +166,7 @@ TEST(ProgressTextTest, Formats) {
   s.hole_bytes = 0;
   s.rate = 128.0 * 1024 * 1024;
   s.eta_seconds = 6;
-  EXPECT_EQ(progress_text(s),
-            "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 128 MiB/s, ETA 0:06");
+  EXPECT_EQ(progress_text(s), "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 128 MiB/s, ETA 0:06");
   s.phase = Phase::kDone;  // no ETA once finished
   EXPECT_EQ(progress_text(s), "done 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 128 MiB/s");
   EXPECT_EQ(format_duration(0), "0:00");

@@ -53,34 +53,23 @@ struct Layout {
 
 const Layout kLayouts[] = {
     {"data after a hole inside a block", [](uint64_t b) { return 4 * b; },
-     [](SparseImage& img, uint64_t b) {
-       img.data(0, b, 1).data(b + kFsBlock, b - kFsBlock, 2).data(3 * b, b, 3);
-     }},
+     [](SparseImage& img, uint64_t b) { img.data(0, b, 1).data(b + kFsBlock, b - kFsBlock, 2).data(3 * b, b, 3); }},
     {"only the last 4 KiB of a block is data", [](uint64_t b) { return 3 * b; },
      [](SparseImage& img, uint64_t b) { img.data(2 * b - kFsBlock, kFsBlock, 4); }},
     {"a hole starting inside a block, to its end", [](uint64_t b) { return 4 * b; },
      [](SparseImage& img, uint64_t b) { img.data(0, 2 * b + kFsBlock, 5).data(3 * b, b, 6); }},
     {"a hole from inside one block to inside the next", [](uint64_t b) { return 5 * b; },
-     [](SparseImage& img, uint64_t b) {
-       img.data(0, b + kFsBlock, 7).data(2 * b + kFsBlock, 3 * b - kFsBlock, 8);
-     }},
+     [](SparseImage& img, uint64_t b) { img.data(0, b + kFsBlock, 7).data(2 * b + kFsBlock, 3 * b - kFsBlock, 8); }},
     {"holes in the middle of blocks only", [](uint64_t b) { return 3 * b; },
      [](SparseImage& img, uint64_t b) {
-       img.data(0, 3 * b, 9)
-           .hole(kFsBlock, kFsBlock)
-           .hole(b + b / 2, kFsBlock)
-           .hole(3 * b - 2 * kFsBlock, kFsBlock);
+       img.data(0, 3 * b, 9).hole(kFsBlock, kFsBlock).hole(b + b / 2, kFsBlock).hole(3 * b - 2 * kFsBlock, kFsBlock);
      }},
     {"short last block: a hole, then data to the end", [](uint64_t b) { return 2 * b + b / 2 + 100; },
-     [](SparseImage& img, uint64_t b) {
-       img.data(0, b, 10).data(2 * b + kFsBlock, b / 2 + 100 - kFsBlock, 11);
-     }},
+     [](SparseImage& img, uint64_t b) { img.data(0, b, 10).data(2 * b + kFsBlock, b / 2 + 100 - kFsBlock, 11); }},
     {"short last block: data, then a hole to the end", [](uint64_t b) { return 2 * b + b / 2 + 100; },
      [](SparseImage& img, uint64_t b) { img.data(2 * b, kFsBlock, 12); }},
     {"written zeros after a hole inside a block", [](uint64_t b) { return 3 * b; },
-     [](SparseImage& img, uint64_t b) {
-       img.data(0, b, 13).zeros(b + kFsBlock, b - kFsBlock).data(2 * b, b, 14);
-     }},
+     [](SparseImage& img, uint64_t b) { img.data(0, b, 13).zeros(b + kFsBlock, b - kFsBlock).data(2 * b, b, 14); }},
 };
 
 struct Report {
@@ -156,8 +145,8 @@ std::vector<std::optional<Report>> hasher_reports(Device* dev, const SessionPara
       proto::Hash h;
       EXPECT_TRUE(proto::decode(f.payload, len, &h).is_ok());
       for (uint32_t i = 0; i < h.count; ++i) {
-        put(h.first_block + i, Report{false, std::vector<uint8_t>(h.digests.begin() + i * len,
-                                                                  h.digests.begin() + (i + 1) * len)});
+        put(h.first_block + i,
+            Report{false, std::vector<uint8_t>(h.digests.begin() + i * len, h.digests.begin() + (i + 1) * len)});
       }
     } else if (f.type == proto::MsgType::kHashZero) {
       proto::HashZero z;

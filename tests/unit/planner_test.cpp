@@ -21,8 +21,7 @@ SessionParams params(uint64_t size, proto::HashKind kind = proto::HashKind::kXxh
 std::vector<uint8_t> filled(size_t len, uint8_t value) { return std::vector<uint8_t>(len, value); }
 
 // Digests of `data` per block, as the target would report them.
-std::vector<uint8_t> digests_of(const SessionParams& p, const std::vector<uint8_t>& data,
-                                uint64_t offset = 0) {
+std::vector<uint8_t> digests_of(const SessionParams& p, const std::vector<uint8_t>& data, uint64_t offset = 0) {
   const size_t n = proto::hash_length(p.hash_kind);
   std::vector<uint8_t> out;
   for (uint64_t done = 0; done < data.size();) {
@@ -146,12 +145,10 @@ TEST(Planner, CoalescesAcrossPiecesOnlyWhenAdjacentAndSameKind) {
   PlanCounts counts;
   // Two adjacent DATA pieces merge into one op.
   plan_piece(p, SourcePiece{0, 2 * kBs, data.data()}, TargetPiece{true, nullptr}, &ops, &counts);
-  plan_piece(p, SourcePiece{2 * kBs, 2 * kBs, data.data() + 2 * kBs}, TargetPiece{true, nullptr}, &ops,
-             &counts);
+  plan_piece(p, SourcePiece{2 * kBs, 2 * kBs, data.data() + 2 * kBs}, TargetPiece{true, nullptr}, &ops, &counts);
   // An unchanged piece in between breaks adjacency.
   auto dig = digests_of(p, std::vector<uint8_t>(data.begin() + 4 * kBs, data.begin() + 5 * kBs), 4 * kBs);
-  plan_piece(p, SourcePiece{4 * kBs, kBs, data.data() + 4 * kBs}, TargetPiece{false, dig.data()}, &ops,
-             &counts);
+  plan_piece(p, SourcePiece{4 * kBs, kBs, data.data() + 4 * kBs}, TargetPiece{false, dig.data()}, &ops, &counts);
   plan_piece(p, SourcePiece{5 * kBs, kBs, data.data() + 5 * kBs}, TargetPiece{true, nullptr}, &ops, &counts);
   // A hole right after data does not merge into it.
   auto tdig = digests_of(p, filled(2 * kBs, 5), 6 * kBs);
@@ -231,8 +228,8 @@ TEST(Planner, DigestsDifferingInAnySingleByteMeanData) {
     ASSERT_EQ(same.size(), 5 * digest_len);
     for (size_t byte = 0; byte < digest_len; ++byte) {
       for (uint64_t block : {uint64_t{4}, uint64_t{6}}) {
-        SCOPED_TRACE(std::string(kind == proto::HashKind::kSha256 ? "SHA-256" : "XXH3-128") +
-                     ", digest byte " + std::to_string(byte) + " of block " + std::to_string(block));
+        SCOPED_TRACE(std::string(kind == proto::HashKind::kSha256 ? "SHA-256" : "XXH3-128") + ", digest byte " +
+                     std::to_string(byte) + " of block " + std::to_string(block));
         auto target = same;
         target[(block - 2) * digest_len + byte] ^= 0x01;
         auto r = plan(p, SourcePiece{2 * kBs, size - 2 * kBs, piece}, TargetPiece{false, target.data()});

@@ -57,8 +57,8 @@ TEST(Printable, C1ControlsAreEscapedAsCodePointsAndAsRawBytes) {
 
 TEST(Printable, BidiControlsAndLineSeparatorsAreEscaped) {
   EXPECT_EQ(printable("a\u202eb"), "a\\u202eb");
-  for (const char* c : {"\u202a", "\u202b", "\u202c", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069",
-                        "\u200e", "\u200f", "\u061c", "\u2028", "\u2029"}) {
+  for (const char* c : {"\u202a", "\u202b", "\u202c", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e",
+                        "\u200f", "\u061c", "\u2028", "\u2029"}) {
     std::string out = printable(c);
     EXPECT_EQ(out.substr(0, 2), "\\u") << out;
     EXPECT_EQ(out.size(), 6u) << out;
@@ -69,9 +69,9 @@ TEST(Printable, BidiControlsAndLineSeparatorsAreEscaped) {
 }
 
 TEST(Printable, WellFormedUtf8IsKeptAtEveryBoundary) {
-  for (const char* s : {"\xc2\xa0", "\xdf\xbf",               // U+00A0, U+07FF
-                        "\xe0\xa0\x80", "\xed\x9f\xbf",       // U+0800, U+D7FF
-                        "\xee\x80\x80", "\xef\xbf\xbf",       // U+E000, U+FFFF
+  for (const char* s : {"\xc2\xa0", "\xdf\xbf",                  // U+00A0, U+07FF
+                        "\xe0\xa0\x80", "\xed\x9f\xbf",          // U+0800, U+D7FF
+                        "\xee\x80\x80", "\xef\xbf\xbf",          // U+E000, U+FFFF
                         "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf",  // U+10000, U+10FFFF
                         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"}) {
     EXPECT_EQ(printable(s), s);
@@ -90,8 +90,8 @@ TEST(Printable, OverlongFormsAreEscapedByteByByte) {
 }
 
 TEST(Printable, SurrogatesAndCodePointsPastTheLastAreEscaped) {
-  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // U+D800
-  EXPECT_EQ(printable("\xed\xbf\xbf"), "\\xed\\xbf\\xbf");  // U+DFFF
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // U+D800
+  EXPECT_EQ(printable("\xed\xbf\xbf"), "\\xed\\xbf\\xbf");           // U+DFFF
   EXPECT_EQ(printable("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // U+110000
   for (int lead = 0xf5; lead <= 0xff; ++lead) {
     std::string s = {static_cast<char>(lead), '\x80', '\x80', '\x80'};
@@ -102,7 +102,9 @@ TEST(Printable, SurrogatesAndCodePointsPastTheLastAreEscaped) {
 
 TEST(Printable, CutOffSequencesAreEscapedAndTheNextCharacterKept) {
   EXPECT_EQ(printable("\xe2\x82"), "\\xe2\\x82");
-  EXPECT_EQ(printable("\xe2\x82" "A"), "\\xe2\\x82A");
+  EXPECT_EQ(printable("\xe2\x82"
+                      "A"),
+            "\\xe2\\x82A");
   EXPECT_EQ(printable("\xf0\x9f\x98"), "\\xf0\\x9f\\x98");
   EXPECT_EQ(printable("\xc3"), "\\xc3");
   EXPECT_EQ(printable("\xc3\n"), "\\xc3\\n");

@@ -86,9 +86,9 @@ TEST_F(SafePath, RefusesSymlinksOfAnotherUserAnywhereOnThePath) {
 TEST_F(SafePath, RefusesWhatCannotBeATargetName) {
   link(real_ + "/nowhere.img", real_ + "/dangling");
   link("loop", real_ + "/loop");
-  for (const std::string& p : {std::string(""), std::string("/"), real_ + "/d/..", real_ + "/d/.",
-                               real_ + "/dangling", real_ + "/loop", real_ + "/missing/x.img",
-                               real_ + "/d/f.img/x", std::string("a\0b", 3)}) {
+  for (const std::string& p :
+       {std::string(""), std::string("/"), real_ + "/d/..", real_ + "/d/.", real_ + "/dangling", real_ + "/loop",
+        real_ + "/missing/x.img", real_ + "/d/f.img/x", std::string("a\0b", 3)}) {
     auto r = resolve(p);
     EXPECT_FALSE(r.is_ok()) << "'" << p << "'";
     EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
@@ -122,13 +122,16 @@ TEST_F(SafePath, OpenDirectoryTakesEveryWayOfNamingADirectory) {
   // "/", a trailing "/", "." and ".." (a state directory or fence root
   // written that way) all name a directory; the walk used to refuse them as
   // files, so `--allow-root /` allowed nothing.
-  for (const auto& [p, want] : std::vector<std::pair<std::string, std::string>>{
-           {"/", "/"}, {real_ + "/d/", real_ + "/d"}, {real_ + "/d/.", real_ + "/d"},
-           {real_ + "/d/..", real_}, {real_ + "//d//", real_ + "/d"}}) {
+  for (const auto& [p, want] : std::vector<std::pair<std::string, std::string>>{{"/", "/"},
+                                                                                {real_ + "/d/", real_ + "/d"},
+                                                                                {real_ + "/d/.", real_ + "/d"},
+                                                                                {real_ + "/d/..", real_},
+                                                                                {real_ + "//d//", real_ + "/d"}}) {
     auto opened = open_directory(p, ErrorKind::kTarget, 0);
     ASSERT_TRUE(opened.is_ok()) << p << ": " << opened.status().message();
     EXPECT_EQ(opened.value().shown, want) << p;
-    struct stat a {}, b {};
+    struct stat a {
+    }, b{};
     ASSERT_EQ(::fstat(opened.value().fd.get(), &a), 0);
     ASSERT_EQ(::stat(want.c_str(), &b), 0);
     EXPECT_TRUE(a.st_dev == b.st_dev && a.st_ino == b.st_ino) << p;

@@ -75,8 +75,8 @@ Answer play_source(int fd, const Script& script) {
   }
   if (script.hang_up_before_done) return a;
   if (!script.error_instead_of_done.empty()) {
-    EXPECT_TRUE(out.write(proto::MsgType::kError, proto::encode(proto::Error{proto::ErrorCode::kSource,
-                                                                             script.error_instead_of_done}))
+    EXPECT_TRUE(out.write(proto::MsgType::kError,
+                          proto::encode(proto::Error{proto::ErrorCode::kSource, script.error_instead_of_done}))
                     .is_ok());
     return a;
   }
@@ -117,9 +117,9 @@ class ScriptedSource : public ::testing::Test {
     EXPECT_TRUE(place.is_ok()) << place.status().message();
     if (!place.is_ok()) return place.status();
     // The record open_target would have left, marking the target incomplete.
-    EXPECT_TRUE(save_checkpoint(place.value(), CheckpointRecord{"mem:src", kImage, kBlock,
-                                                                proto::HashKind::kXxh3_128, 0, 0})
-                    .is_ok());
+    EXPECT_TRUE(
+        save_checkpoint(place.value(), CheckpointRecord{"mem:src", kImage, kBlock, proto::HashKind::kXxh3_128, 0, 0})
+            .is_ok());
     input.record = &place.value();
     input.checkpoint = CheckpointRecord{"mem:src", kImage, kBlock, proto::HashKind::kXxh3_128, 0, 0};
     Status s;

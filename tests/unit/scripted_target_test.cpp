@@ -91,8 +91,7 @@ struct PairResult {
 // The source session against `serve`, which plays the target on the other
 // end of a socketpair. Each side shuts its end down when it returns, as a
 // process exit would.
-PairResult run_against(Device& source, const SessionParams& params,
-                       const std::function<Status(int fd)>& serve) {
+PairResult run_against(Device& source, const SessionParams& params, const std::function<Status(int fd)>& serve) {
   int sv[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0) << std::strerror(errno);
   PairResult o;
@@ -173,8 +172,7 @@ bool read_until_done(FrameReader& in, Received* got) {
 void report_all_zero(FrameWriter& out, const SessionParams& p) {
   ASSERT_TRUE(out.write(proto::MsgType::kResume, proto::encode(proto::Resume{0})).is_ok());
   if (p.total_blocks() > 0) {
-    ASSERT_TRUE(
-        out.write(proto::MsgType::kHashZero, proto::encode(proto::HashZero{0, p.total_blocks()})).is_ok());
+    ASSERT_TRUE(out.write(proto::MsgType::kHashZero, proto::encode(proto::HashZero{0, p.total_blocks()})).is_ok());
   }
   ASSERT_TRUE(out.write(proto::MsgType::kHashEnd, proto::encode(proto::HashEnd{p.total_blocks()})).is_ok());
 }
@@ -336,8 +334,7 @@ TEST_F(SummaryRequired, ErrorRightAfterHashEndIsReportedWithTheTargetsWords) {
       FrameReader in(fd);
       FrameWriter out(fd);
       report_all_zero(out, p);
-      Status s =
-          out.write(proto::MsgType::kError, proto::encode(proto::Error{proto::ErrorCode::kTarget, why}));
+      Status s = out.write(proto::MsgType::kError, proto::encode(proto::Error{proto::ErrorCode::kTarget, why}));
       Frame f;
       while (in.read(&f).is_ok()) {
       }
@@ -360,10 +357,8 @@ TEST_F(SummaryRequired, SummaryFiguresThatDisagreeFailTheRun) {
   };
   const Case cases[] = {
       {"final size", [](proto::Summary* s) { ++s->final_size; }, ErrorKind::kTarget, "target reports size"},
-      {"final size 0", [](proto::Summary* s) { s->final_size = 0; }, ErrorKind::kTarget,
-       "target reports size 0"},
-      {"bytes written", [](proto::Summary* s) { --s->bytes_written; }, ErrorKind::kProtocol,
-       "target applied"},
+      {"final size 0", [](proto::Summary* s) { s->final_size = 0; }, ErrorKind::kTarget, "target reports size 0"},
+      {"bytes written", [](proto::Summary* s) { --s->bytes_written; }, ErrorKind::kProtocol, "target applied"},
       {"bytes zeroed", [](proto::Summary* s) { ++s->bytes_zeroed; }, ErrorKind::kProtocol, "target applied"},
   };
   // 1 MiB of data, then a hole over target data, so both counts are non-zero.

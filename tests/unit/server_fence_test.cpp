@@ -56,17 +56,15 @@ class FenceTree : public ::testing::Test {
     ASSERT_EQ(::symlink("loop", (root_ + "/loop").c_str()), 0);
     fence_.allow_roots = {root_};
   }
-  Status check(const std::string& path, Role role = Role::kServerIsTarget) {
-    return check_fence(fence_, role, path);
-  }
+  Status check(const std::string& path, Role role = Role::kServerIsTarget) { return check_fence(fence_, role, path); }
   TempDir dir_;
   std::string root_, out_;
   ServerFence fence_;
 };
 
 TEST_F(FenceTree, InsideTheRootIsAllowed) {
-  for (const std::string& p : {root_ + "/in.img", root_ + "/new.img", root_ + "/sub/new.img",
-                               root_ + "/sub/../in.img", root_ + "/inner-link.img", root_ + "//sub/./x"}) {
+  for (const std::string& p : {root_ + "/in.img", root_ + "/new.img", root_ + "/sub/new.img", root_ + "/sub/../in.img",
+                               root_ + "/inner-link.img", root_ + "//sub/./x"}) {
     EXPECT_TRUE(check(p).is_ok()) << p << ": " << check(p).message();
   }
   EXPECT_TRUE(check(root_ + "/in.img", Role::kServerIsSource).is_ok());
@@ -74,10 +72,9 @@ TEST_F(FenceTree, InsideTheRootIsAllowed) {
 
 TEST_F(FenceTree, EscapesAreRefused) {
   for (const std::string& p :
-       {out_ + "/x.img", out_ + "/new.img", root_ + "/../out/x.img", root_ + "/../out/new.img",
-        root_ + "/escape/x.img", root_ + "/escape/new.img", root_ + "/link.img", root_ + "/dangling.img",
-        root_ + "/missing/../../out/new.img", root_ + "/loop", root_ + "/..",
-        std::string("/"), std::string("")}) {
+       {out_ + "/x.img", out_ + "/new.img", root_ + "/../out/x.img", root_ + "/../out/new.img", root_ + "/escape/x.img",
+        root_ + "/escape/new.img", root_ + "/link.img", root_ + "/dangling.img", root_ + "/missing/../../out/new.img",
+        root_ + "/loop", root_ + "/..", std::string("/"), std::string("")}) {
     Status s = check(p);
     EXPECT_EQ(s.kind(), ErrorKind::kTarget) << p << ": " << s.message();
     EXPECT_NE(s.message().find("refusing"), std::string::npos) << s.message();

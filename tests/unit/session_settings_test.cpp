@@ -157,15 +157,16 @@ TEST(SessionSettings, EachOpenFlagComesFromItsOwnOption) {
     bool SyncRequest::*option;
     bool TargetOpenRequest::*setting;
   };
-  for (Case c : {Case{&SyncRequest::dry_run, &TargetOpenRequest::dry_run},
-                 Case{&SyncRequest::allow_larger_target, &TargetOpenRequest::allow_larger_target},
-                 Case{&SyncRequest::restart, &TargetOpenRequest::restart},
-                 Case{&SyncRequest::force, &TargetOpenRequest::force},
-                 Case{&SyncRequest::retry, &TargetOpenRequest::retry}}) {
+  for (Case c :
+       {Case{&SyncRequest::dry_run, &TargetOpenRequest::dry_run},
+        Case{&SyncRequest::allow_larger_target, &TargetOpenRequest::allow_larger_target},
+        Case{&SyncRequest::restart, &TargetOpenRequest::restart}, Case{&SyncRequest::force, &TargetOpenRequest::force},
+        Case{&SyncRequest::retry, &TargetOpenRequest::retry}}) {
     SyncRequest r;
     r.block_size = 65536;
     r.*c.option = true;
-    const TargetOpenRequest on = target_open_request(over_the_wire(open_request(r, proto::Role::kServerIsTarget, kAllFeatures)));
+    const TargetOpenRequest on =
+        target_open_request(over_the_wire(open_request(r, proto::Role::kServerIsTarget, kAllFeatures)));
     EXPECT_TRUE(on.*c.setting);
     // ... and no other flag.
     TargetOpenRequest only = on;

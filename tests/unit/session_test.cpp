@@ -22,9 +22,9 @@
 namespace sparsync {
 namespace {
 
+using testing::DeviceOp;
 using testing::kKiB;
 using testing::kMiB;
-using testing::DeviceOp;
 using testing::MemoryDevice;
 
 constexpr uint32_t kBs = 4096;
@@ -65,8 +65,7 @@ class Watchdog {
 
 // Runs both sessions. Each side's socket is shut down when its session
 // returns, as the process exit would close its end of the pipe or channel.
-Outcome run_pair(Device& source, MemoryDevice* target, SessionParams params, uint64_t readable_size,
-                 bool known_zero) {
+Outcome run_pair(Device& source, MemoryDevice* target, SessionParams params, uint64_t readable_size, bool known_zero) {
   int sv[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   Outcome o;
@@ -98,8 +97,7 @@ Outcome run_pair(Device& source, MemoryDevice* target, SessionParams params, uin
   return o;
 }
 
-SessionParams params(uint64_t size, proto::HashKind kind = proto::HashKind::kXxh3_128,
-                     bool dry_run = false) {
+SessionParams params(uint64_t size, proto::HashKind kind = proto::HashKind::kXxh3_128, bool dry_run = false) {
   SessionParams p;
   p.image_size = size;
   p.block_size = kBs;
@@ -139,10 +137,10 @@ class Session : public ::testing::Test {
 TEST_F(Session, FirstCloneSendsOnlyDataBlocks) {
   const uint64_t size = kMiB + 1000;
   MemoryDevice src(size, ErrorKind::kSource);
-  src.fill_pattern(0, 8 * kKiB, 1);                // blocks 0-1
-  src.fill_pattern(64 * kKiB, 4 * kKiB + 10, 2);     // block 16 and 10 bytes of 17
+  src.fill_pattern(0, 8 * kKiB, 1);                         // blocks 0-1
+  src.fill_pattern(64 * kKiB, 4 * kKiB + 10, 2);            // block 16 and 10 bytes of 17
   src.fill(128 * kKiB, std::vector<uint8_t>(8 * kKiB, 0));  // allocated zeros: no DATA
-  src.fill_pattern(kMiB, 1000, 3);                 // the short last block
+  src.fill_pattern(kMiB, 1000, 3);                          // the short last block
   MemoryDevice dst(size, ErrorKind::kTarget);
   Outcome o = run_pair(src, &dst, params(size), 0, true);
   ASSERT_TRUE(o.source.is_ok()) << o.source.message();
@@ -158,9 +156,8 @@ TEST_F(Session, FirstCloneSendsOnlyDataBlocks) {
   EXPECT_EQ(s.target_bytes_hashed, 0u);  // a new target is never read
   // Holes of the source are never read.
   EXPECT_LE(s.bytes_read, 24 * kKiB + 1000);
-  std::vector<DeviceOp> want{{DeviceOp::kWrite, 0, 8 * kKiB},
-                             {DeviceOp::kWrite, 64 * kKiB, 8 * kKiB},
-                             {DeviceOp::kWrite, kMiB, 1000}};
+  std::vector<DeviceOp> want{
+      {DeviceOp::kWrite, 0, 8 * kKiB}, {DeviceOp::kWrite, 64 * kKiB, 8 * kKiB}, {DeviceOp::kWrite, kMiB, 1000}};
   EXPECT_EQ(changes(dst), want) << describe(changes(dst));
   EXPECT_TRUE(synced_after_last_change(dst));
   // The target's view of the counters agrees.

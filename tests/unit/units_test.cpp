@@ -25,8 +25,8 @@ TEST(ParseSize, BinarySuffixesAnyCase) {
 }
 
 TEST(ParseSize, RejectsGarbage) {
-  for (const char* bad : {"", "K", "-1", " 4K", "4K ", "4 K", "4X", "4KX", "4BB", "4Bi", "1.5G",
-                          "0x10", "4KiBB", "4iB"}) {
+  for (const char* bad :
+       {"", "K", "-1", " 4K", "4K ", "4 K", "4X", "4KX", "4BB", "4Bi", "1.5G", "0x10", "4KiBB", "4iB"}) {
     EXPECT_FALSE(parse_size(bad).has_value()) << "'" << bad << "'";
   }
 }

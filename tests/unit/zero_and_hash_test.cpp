@@ -24,8 +24,7 @@ std::string hex(const uint8_t* p, size_t n) {
 TEST(IsAllZero, EmptyAndAllZero) {
   std::vector<uint8_t> z(65536, 0);
   EXPECT_TRUE(is_all_zero(z.data(), 0));
-  for (size_t len : {1, 2, 15, 16, 17, 31, 32, 33, 4095, 4096, 65536})
-    EXPECT_TRUE(is_all_zero(z.data(), len)) << len;
+  for (size_t len : {1, 2, 15, 16, 17, 31, 32, 33, 4095, 4096, 65536}) EXPECT_TRUE(is_all_zero(z.data(), len)) << len;
 }
 
 TEST(IsAllZero, OneByteSetAnywhere) {
@@ -96,8 +95,8 @@ TEST(DigestBlock, Avx2PathMatchesTheLibrary) {
   if (!xxh3_avx2_built() || !__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 on this CPU or build";
   std::vector<uint8_t> data((1 << 20) + 77);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
-  for (size_t len : {size_t{0}, size_t{1}, size_t{16}, size_t{17}, size_t{128}, size_t{129}, size_t{240},
-                     size_t{241}, size_t{1000}, size_t{4096}, size_t{65536}, data.size()}) {
+  for (size_t len : {size_t{0}, size_t{1}, size_t{16}, size_t{17}, size_t{128}, size_t{129}, size_t{240}, size_t{241},
+                     size_t{1000}, size_t{4096}, size_t{65536}, data.size()}) {
     XXH128_canonical_t want;
     XXH128_canonicalFromHash(&want, XXH3_128bits(data.data(), len));
     uint8_t got[16];

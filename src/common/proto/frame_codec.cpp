@@ -13,12 +13,25 @@ void encode_header(MsgType type, uint32_t length, uint8_t out[kFrameHeaderSize])
 
 static bool known_type(uint8_t t) {
   switch (static_cast<MsgType>(t)) {
-    case MsgType::kHello: case MsgType::kOpen: case MsgType::kOpenOk:
-    case MsgType::kLanes: case MsgType::kLanesStart:
-    case MsgType::kHash: case MsgType::kHashZero: case MsgType::kHashEnd:
-    case MsgType::kResume: case MsgType::kVerifyDigests: case MsgType::kVerifyEnd:
-    case MsgType::kData: case MsgType::kHole: case MsgType::kDataZstd: case MsgType::kCheckpoint:
-    case MsgType::kAck: case MsgType::kStop: case MsgType::kDone: case MsgType::kSummary:
+    case MsgType::kHello:
+    case MsgType::kOpen:
+    case MsgType::kOpenOk:
+    case MsgType::kLanes:
+    case MsgType::kLanesStart:
+    case MsgType::kHash:
+    case MsgType::kHashZero:
+    case MsgType::kHashEnd:
+    case MsgType::kResume:
+    case MsgType::kVerifyDigests:
+    case MsgType::kVerifyEnd:
+    case MsgType::kData:
+    case MsgType::kHole:
+    case MsgType::kDataZstd:
+    case MsgType::kCheckpoint:
+    case MsgType::kAck:
+    case MsgType::kStop:
+    case MsgType::kDone:
+    case MsgType::kSummary:
     case MsgType::kKeepalive:
     case MsgType::kError:
       return true;
@@ -39,8 +52,8 @@ Status decode_header(const uint8_t in[kFrameHeaderSize], FrameHeader* out) {
   uint32_t length = 0;
   for (int i = 0; i < 4; ++i) length |= static_cast<uint32_t>(in[4 + i]) << (8 * i);
   if (length > kMaxPayload) {
-    return Status(ErrorKind::kProtocol, "peer sent an oversized frame (" + std::to_string(length) +
-                                            " bytes, limit " + std::to_string(kMaxPayload) + ")");
+    return Status(ErrorKind::kProtocol, "peer sent an oversized frame (" + std::to_string(length) + " bytes, limit " +
+                                            std::to_string(kMaxPayload) + ")");
   }
   out->type = static_cast<MsgType>(in[0]);
   out->length = length;

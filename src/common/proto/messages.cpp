@@ -231,12 +231,10 @@ Status decode(std::span<const uint8_t> p, Open* m) {
   if (m->source_mode > 07777) return malformed("OPEN (source mode)");
   if (m->compress_level > kMaxCompressLevel) return malformed("OPEN (compression level)");
   if (m->flags & ~kOpenKnownFlags) return malformed("OPEN (unknown flags)");
-  if (role != static_cast<uint8_t>(Role::kServerIsTarget) &&
-      role != static_cast<uint8_t>(Role::kServerIsSource)) {
+  if (role != static_cast<uint8_t>(Role::kServerIsTarget) && role != static_cast<uint8_t>(Role::kServerIsSource)) {
     return malformed("OPEN (unknown role)");
   }
-  if (hash != static_cast<uint8_t>(HashKind::kXxh3_128) &&
-      hash != static_cast<uint8_t>(HashKind::kSha256)) {
+  if (hash != static_cast<uint8_t>(HashKind::kXxh3_128) && hash != static_cast<uint8_t>(HashKind::kSha256)) {
     return malformed("OPEN (unknown hash kind)");
   }
   m->role = static_cast<Role>(role);
@@ -304,8 +302,8 @@ Status decode(std::span<const uint8_t> p, DataView* m) {
 
 Status decode(std::span<const uint8_t> p, DataZstdView* m) {
   ByteReader r(p.data(), p.size());
-  if (!r.u64(&m->offset) || !r.u32(&m->raw_length) || m->raw_length == 0 ||
-      m->raw_length > kMaxDataPerFrame || r.remaining() == 0) {
+  if (!r.u64(&m->offset) || !r.u32(&m->raw_length) || m->raw_length == 0 || m->raw_length > kMaxDataPerFrame ||
+      r.remaining() == 0) {
     return malformed("DATA_ZSTD");
   }
   m->bytes = r.pos();
@@ -438,27 +436,48 @@ Status decode(std::span<const uint8_t> p, VerifyEnd* m) {
 
 const char* msg_type_name(MsgType type) {
   switch (type) {
-    case MsgType::kHello: return "HELLO";
-    case MsgType::kOpen: return "OPEN";
-    case MsgType::kOpenOk: return "OPEN_OK";
-    case MsgType::kLanes: return "LANES";
-    case MsgType::kLanesStart: return "LANES_START";
-    case MsgType::kHash: return "HASH";
-    case MsgType::kHashZero: return "HASH_ZERO";
-    case MsgType::kHashEnd: return "HASH_END";
-    case MsgType::kResume: return "RESUME";
-    case MsgType::kVerifyDigests: return "VERIFY_DIGESTS";
-    case MsgType::kVerifyEnd: return "VERIFY_END";
-    case MsgType::kData: return "DATA";
-    case MsgType::kHole: return "HOLE";
-    case MsgType::kDataZstd: return "DATA_ZSTD";
-    case MsgType::kCheckpoint: return "CHECKPOINT";
-    case MsgType::kAck: return "ACK";
-    case MsgType::kStop: return "STOP";
-    case MsgType::kKeepalive: return "KEEPALIVE";
-    case MsgType::kDone: return "DONE";
-    case MsgType::kSummary: return "SUMMARY";
-    case MsgType::kError: return "ERROR";
+    case MsgType::kHello:
+      return "HELLO";
+    case MsgType::kOpen:
+      return "OPEN";
+    case MsgType::kOpenOk:
+      return "OPEN_OK";
+    case MsgType::kLanes:
+      return "LANES";
+    case MsgType::kLanesStart:
+      return "LANES_START";
+    case MsgType::kHash:
+      return "HASH";
+    case MsgType::kHashZero:
+      return "HASH_ZERO";
+    case MsgType::kHashEnd:
+      return "HASH_END";
+    case MsgType::kResume:
+      return "RESUME";
+    case MsgType::kVerifyDigests:
+      return "VERIFY_DIGESTS";
+    case MsgType::kVerifyEnd:
+      return "VERIFY_END";
+    case MsgType::kData:
+      return "DATA";
+    case MsgType::kHole:
+      return "HOLE";
+    case MsgType::kDataZstd:
+      return "DATA_ZSTD";
+    case MsgType::kCheckpoint:
+      return "CHECKPOINT";
+    case MsgType::kAck:
+      return "ACK";
+    case MsgType::kStop:
+      return "STOP";
+    case MsgType::kKeepalive:
+      return "KEEPALIVE";
+    case MsgType::kDone:
+      return "DONE";
+    case MsgType::kSummary:
+      return "SUMMARY";
+    case MsgType::kError:
+      return "ERROR";
   }
   return "UNKNOWN";
 }

@@ -34,8 +34,8 @@ struct Open {
   uint64_t checkpoint_bytes = 1ull << 30;
   uint32_t checkpoint_seconds = 30;
   // Source options a server that is the source (pull) must honour:
-  uint64_t bwlimit = 0;         // DATA bytes per second, 0 = unlimited
-  uint8_t compress_level = 0;   // zstd level for DATA_ZSTD, 0 = off
+  uint64_t bwlimit = 0;        // DATA bytes per second, 0 = unlimited
+  uint8_t compress_level = 0;  // zstd level for DATA_ZSTD, 0 = off
   // The tail sent only with kFeatureSourceFacts (a version 1 peer without
   // it would reject the longer payload): the source's permission bits for a
   // new target (push; 0 unknown). Decoding sets `has_source_facts` when the
@@ -51,7 +51,7 @@ struct OpenOk {
   // Pull: the source's permission bits, for a new target (0 unknown); only
   // with kFeatureSourceFacts, else this word is reserved (0).
   uint32_t source_mode = 0;
-  uint64_t size = 0;  // the target's size before the sync, or the source's size
+  uint64_t size = 0;      // the target's size before the sync, or the source's size
   std::string path;       // the path the server actually opened (absolute)
   std::string source_id;  // the server's source identity (pull); empty for push
 };

@@ -56,8 +56,8 @@ enum Feature : uint64_t {
   kFeatureXxh3 = 1u << 0,
   kFeatureSha256 = 1u << 1,
   kFeatureCheckpoint = 1u << 2,
-  kFeatureZstd = 1u << 3,  // DATA_ZSTD frames (--compress)
-  kFeatureLanes = 1u << 4,  // LANES/LANES_START: a push's stream over several channels
+  kFeatureZstd = 1u << 3,       // DATA_ZSTD frames (--compress)
+  kFeatureLanes = 1u << 4,      // LANES/LANES_START: a push's stream over several channels
   kFeatureKeepalive = 1u << 5,  // KEEPALIVE: idle timeouts announced, quiet streams kept alive
   kFeatureStop = 1u << 6,       // STOP: the target asks the source for a final checkpoint
   // OPEN's source_mode tail, OPEN_OK's source_mode and flags (§4.1, §4.2)
