@@ -22,7 +22,7 @@ namespace {
 
 constexpr const char* kLastSuccess = "sparsync_last_success_timestamp_seconds";
 // A file of ours is about 1.6 KiB; this bounds what a planted one costs.
-constexpr size_t kPreviousFileCap = 64 * 1024;
+constexpr size_t kPreviousFileCap = size_t{64} * 1024;
 
 struct Metric {
   const char* name;

@@ -43,7 +43,7 @@ std::string record_name(const std::string& name) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
   char hex[33];
-  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + static_cast<ptrdiff_t>(2 * i), 3, "%02x", digest[i]);
   return full.append(name, 0, 150).append(".").append(hex).append(kLongSuffix);
 }
 

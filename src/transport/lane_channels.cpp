@@ -16,9 +16,9 @@ namespace {
 
 // A segment is what one recv returns, up to this much: big enough that the
 // 4-byte headers cost nothing, small enough that every lane gets work.
-constexpr size_t kSegment = 256 * 1024;
+constexpr size_t kSegment = size_t{256} * 1024;
 // Largest single channel write, as for the main channel.
-constexpr size_t kWriteChunk = 256 * 1024;
+constexpr size_t kWriteChunk = size_t{256} * 1024;
 // Opening waits at most this long for sshd's answers.
 constexpr auto kOpenTimeout = std::chrono::seconds(30);
 

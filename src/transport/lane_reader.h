@@ -22,7 +22,7 @@ namespace sparsync {
 
 // Bytes a lane may hold read ahead of its turn: two of the client's
 // segments (transport/lane_channels.cpp), so 8 MiB for 16 lanes.
-inline constexpr size_t kLaneHold = 512 * 1024;
+inline constexpr size_t kLaneHold = size_t{512} * 1024;
 
 class LaneReader : public ByteSource {
  public:

@@ -27,6 +27,7 @@ Result<std::unique_ptr<LocalTransport>> LocalTransport::start(const std::vector<
   }
   UniqueFd to_r(to[0]), to_w(to[1]), from_r(from[0]), from_w(from[1]);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = ::fork();

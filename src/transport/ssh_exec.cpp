@@ -8,7 +8,7 @@
 namespace sparsync {
 namespace {
 
-constexpr size_t kCaptureCap = 64 * 1024;
+constexpr size_t kCaptureCap = size_t{64} * 1024;
 
 class Channel {
  public:
@@ -48,7 +48,7 @@ Result<ExecResult> ssh_exec(SshConnection& c, const std::string& command, int st
   if (ssh_channel_open_session(ch.get()) != SSH_OK) return lost("cannot open a channel for");
   if (ssh_channel_request_exec(ch.get(), command.c_str()) != SSH_OK) return lost("cannot run");
   ExecResult r;
-  std::vector<char> buf(256 * 1024);
+  std::vector<char> buf(size_t{256} * 1024);
   if (stdin_fd >= 0) {
     // Blocking writes are safe here: the commands we feed (cat) read all of
     // stdin before they write anything, and their stderr fits the window.

@@ -21,11 +21,11 @@ namespace sparsync {
 namespace {
 
 // Big transfers keep the SSH window full; the caps bound memory per direction.
-constexpr size_t kChunk = 256 * 1024;
+constexpr size_t kChunk = size_t{256} * 1024;
 // How long the far side's last stderr bytes are waited for after the
 // session's stream ended (a far side that closes the channel ends it sooner).
 constexpr int kStderrDrainMs = 1000;
-constexpr size_t kCap = 1024 * 1024;
+constexpr size_t kCap = size_t{1024} * 1024;
 // libssh grants the far side a receive window of about 1.25 MB and tops it up
 // past that only when a read asks for more than is buffered plus the window
 // (libssh 0.10 channels.c, ssh_channel_read_timeout). At 50 ms that caps what
@@ -37,7 +37,7 @@ constexpr size_t kCap = 1024 * 1024;
 constexpr uint32_t kReadWindow = 8u << 20;
 constexpr uint64_t kGrowEvery = kReadWindow / 2;
 // Held stderr is for diagnosis (a shell's complaint, a sudo prompt): a line or two.
-constexpr size_t kHeldCap = 64 * 1024;
+constexpr size_t kHeldCap = size_t{64} * 1024;
 
 }  // namespace
 

@@ -18,7 +18,7 @@ constexpr const char* kReadyMarker = "sparsync-upload ";
 constexpr const char* kCopiedMarker = "sparsync-upload-complete";
 // The holding shell's exit status when its EXIT trap could not remove the directory.
 constexpr int kNotRemoved = 71;
-constexpr size_t kOutputCap = 64 * 1024;
+constexpr size_t kOutputCap = size_t{64} * 1024;
 // Releasing is the last thing a run does: a far side that does not answer
 // within this is gone, and its shell sees its stdin close when sshd does.
 constexpr int kReleaseSeconds = 10;
@@ -76,7 +76,7 @@ Result<std::unique_ptr<RemoteUpload>> RemoteUpload::start(SshConnection& c, int 
   }
   log::info(why + "; uploading this sparsync (" + format_bytes(size) + ") to " + host + ":" + u->binary() +
             " for this run");
-  std::vector<char> buf(256 * 1024);
+  std::vector<char> buf(size_t{256} * 1024);
   for (uint64_t sent = 0; sent < size;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
@@ -99,7 +99,7 @@ Result<std::unique_ptr<RemoteUpload>> RemoteUpload::start(SshConnection& c, int 
 // is kept for messages. The shell ending first is a failure.
 Status RemoteUpload::read_line(std::string* line, const std::string& what) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c_.io_timeout_seconds());
-  std::vector<char> buf(16 * 1024);
+  std::vector<char> buf(size_t{16} * 1024);
   for (;;) {
     size_t nl = out_.find('\n');
     if (nl != std::string::npos) {
@@ -125,7 +125,7 @@ Status RemoteUpload::failure(const std::string& what) {
   if (ssh_is_connected(c_.session()) == 0) {
     return Status(ErrorKind::kConnection, "lost the connection to " + c_.peer_name() + " while " + what);
   }
-  std::vector<char> buf(16 * 1024);
+  std::vector<char> buf(size_t{16} * 1024);
   for (int i = 0; i < 50 && ssh_channel_is_eof(ch_) == 0 && ssh_channel_is_closed(ch_) == 0; ++i) {
     (void)ssh_channel_read_timeout(ch_, buf.data(), static_cast<uint32_t>(buf.size()), 1, 100);
   }
@@ -145,7 +145,7 @@ void RemoteUpload::release() {
   if (!ended && ssh_is_connected(s) != 0) {
     (void)ssh_channel_send_eof(ch_);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kReleaseSeconds);
-    std::vector<char> buf(16 * 1024);
+    std::vector<char> buf(size_t{16} * 1024);
     while (std::chrono::steady_clock::now() < deadline && ssh_is_connected(s) != 0 && ssh_channel_is_eof(ch_) == 0 &&
            ssh_channel_is_closed(ch_) == 0) {
       if (ssh_channel_read_timeout(ch_, buf.data(), static_cast<uint32_t>(buf.size()), 0, 200) == SSH_ERROR) break;
