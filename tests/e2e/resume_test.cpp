@@ -86,6 +86,13 @@ class ResumeLocal : public ::testing::Test {
     argv.push_back(dst_);
     return Process::start(argv);
   }
+  // A run to be struck mid-way: throttled to about 2 s for the image, so the
+  // strike lands mid-run on an idle machine and a loaded one alike (unthrottled,
+  // a local copy of 256 MiB can end between two looks at the target).
+  std::unique_ptr<Process> start_to_interrupt(std::vector<std::string> args, const std::string& src = "") {
+    args.insert(args.end(), {"--bwlimit", "128M"});
+    return start(std::move(args), src);
+  }
   CommandResult sync(std::vector<std::string> args, const std::string& src = "") {
     auto p = start(std::move(args), src);
     auto r = p->wait(60);
@@ -113,7 +120,7 @@ class ResumeLocal : public ::testing::Test {
   }
   // A run stopped with SIGINT, leaving a checkpoint; returns its offset.
   uint64_t interrupted_run(const std::string& src = "") {
-    auto p = start({}, src);
+    auto p = start_to_interrupt({}, src);
     wait_for_progress(*p);
     p->signal(SIGINT);
     auto r = p->wait(30);
@@ -139,7 +146,7 @@ TempDir* ResumeLocal::source_dir_ = nullptr;
 // move the target's ctime): the next run compares from the start, says why,
 // and still sends only what differs.
 TEST_F(ResumeLocal, KilledServerExits5AndTheRerunComparesFromTheStart) {
-  auto p = start({"--retries", "0"});
+  auto p = start_to_interrupt({"--retries", "0"});
   pid_t child = server_child(*p);
   ASSERT_GT(child, 0);
   uint64_t held = wait_for_progress(*p);
@@ -166,7 +173,7 @@ TEST_F(ResumeLocal, KilledServerExits5AndTheRerunComparesFromTheStart) {
 }
 
 TEST_F(ResumeLocal, KilledServerIsRetriedByTheSameRun) {
-  auto p = start({"--json", "--retry-wait", "0.2"});
+  auto p = start_to_interrupt({"--json", "--retry-wait", "0.2"});
   pid_t child = server_child(*p);
   ASSERT_GT(child, 0);
   uint64_t held = wait_for_progress(*p);
@@ -183,7 +190,7 @@ TEST_F(ResumeLocal, KilledServerIsRetriedByTheSameRun) {
 }
 
 TEST_F(ResumeLocal, KilledClientThenRerunResumes) {
-  auto p = start({});
+  auto p = start_to_interrupt({});
   pid_t child = server_child(*p);
   ASSERT_GT(child, 0);
   uint64_t held = wait_for_progress(*p);
@@ -207,7 +214,7 @@ TEST_F(ResumeLocal, KilledClientThenRerunResumes) {
 }
 
 TEST_F(ResumeLocal, SigintCheckpointsExits8AndTheRerunResumes) {
-  auto p = start({});
+  auto p = start_to_interrupt({});
   uint64_t held = wait_for_progress(*p);
   ASSERT_TRUE(p->signal(SIGINT));
   auto r = p->wait(30);
@@ -377,7 +384,7 @@ TEST_F(ResumeLocal, VerifyCatchesABlockDeviceCorruptedBelowTheCheckpoint) {
   if (!lo) GTEST_SKIP() << why;
   ::setenv("SPARSYNC_STATE_DIR", dir_.file("state").c_str(), 1);
   dst_ = lo->path();
-  auto p = start({});
+  auto p = start_to_interrupt({});
   ASSERT_TRUE(wait_until([&] { return allocated(backing) >= kStopAt || !p->running(); }, 30));
   p->signal(SIGINT);
   auto stopped = p->wait(30);
