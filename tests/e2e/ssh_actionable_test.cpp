@@ -1,0 +1,92 @@
+// Errors and progress a person can act on (issue 19), over a real sshd: a
+// local problem in a push is one line about it (nothing from the far side
+// that points at the network), -q silences the far side's notices, --status
+// host:path asks the far host, and the far side's refusals say what to do.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "support/files.h"
+#include "support/sizes.h"
+#include "support/sshd_test.h"
+
+namespace sparsync::testing {
+namespace {
+
+class SshActionable : public SshdTest {
+ protected:
+  void SetUp() override {
+    start_sshd(true);
+    if (IsSkipped()) return;
+    SparseImage(src(), 4 * kMiB).data(0, kMiB, 1).data(3 * kMiB, 256 * 1024, 2);
+  }
+  std::string src() const { return dir_.file("src.img"); }
+  CommandResult run(std::vector<std::string> extra, const std::string& from, const std::string& to) const {
+    std::vector<std::string> args = sshd_->ssh_args();
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(from);
+    args.push_back(to);
+    return sshd_->run(args);
+  }
+  TempDir dir_;
+};
+
+void expect_only_line_naming(const CommandResult& r, const std::string& what) {
+  std::vector<std::string> lines = r.err_lines();
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_NE(lines[0].find(what), std::string::npos) << lines[0];
+  EXPECT_EQ(r.err.find("peer closed"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("[server]"), std::string::npos) << r.err;
+}
+
+// Issue 19 item 4: a missing source, or a directory, is this host's problem;
+// the far side must not add "peer closed the connection", -q or not.
+TEST_F(SshActionable, LocalSourceProblemIsTheOnlyLine) {
+  std::string dst = dir_.file("dst.img");
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, std::vector<std::string>{"-q"}}) {
+    SCOPED_TRACE(extra.empty() ? "default" : "-q");
+    CommandResult missing = run(extra, dir_.file("no-such.img"), SshdFixture::remote(dst));
+    EXPECT_EQ(missing.exit_code, 3) << missing.err;
+    expect_only_line_naming(missing, dir_.file("no-such.img"));
+    CommandResult directory = run(extra, dir_.path(), SshdFixture::remote(dst));
+    EXPECT_EQ(directory.exit_code, 3) << directory.err;
+    expect_only_line_naming(directory, dir_.path());
+  }
+  EXPECT_FALSE(exists(dst));
+}
+
+// A pipe without --size: a usage error here, before the far side is started.
+TEST_F(SshActionable, PipeWithoutSizeIsTheOnlyLine) {
+  std::vector<std::string> argv{"/bin/sh",
+                                "-c",
+                                "printf data | exec \"$@\"",
+                                "sh",
+                                "/usr/bin/env",
+                                "-u",
+                                "SSH_AUTH_SOCK",
+                                "HOME=" + sshd_->home(),
+                                SPARSYNC_BINARY};
+  std::vector<std::string> args = sshd_->ssh_args();
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("-");
+  argv.push_back(SshdFixture::remote(dir_.file("dst.img")));
+  CommandResult r = run_command(argv);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  expect_only_line_naming(r, "--size");
+}
+
+// Nothing is connected for a source that cannot be opened: a host that
+// cannot be reached does not hide the real problem.
+TEST_F(SshActionable, SourceIsCheckedBeforeConnecting) {
+  std::vector<std::string> args = sshd_->ssh_args();
+  args[1] = "1";  // -p 1: nothing listens there
+  args.push_back(dir_.file("no-such.img"));
+  args.push_back(SshdFixture::remote(dir_.file("dst.img")));
+  CommandResult r = sshd_->run(args);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  expect_only_line_naming(r, dir_.file("no-such.img"));
+}
+
+}  // namespace
+}  // namespace sparsync::testing
