@@ -20,8 +20,10 @@ namespace {
 void print_version() { std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n"; }
 
 // The server maps its own failures to exit codes: it decides which are worth
-// a line on its stderr (app/server.h).
+// a line on its stderr (app/server.h). A client run with -q starts it with
+// -q: its notices would reach that user's terminal (or cron mail).
 int run_server_mode(const CliOptions& options) {
+  if (options.verbosity < 0) log::set_level(log::Level::kError);
   ServerFence fence{options.allow_roots, options.read_only, options.write_only};
   Status fence_ok = validate_fence(fence);
   if (!fence_ok.is_ok()) return exit_code(fence_ok);
@@ -35,7 +37,7 @@ int run_server_mode(const CliOptions& options) {
   return run_server(STDIN_FILENO, STDOUT_FILENO, fence, timeout);
 }
 
-// -q, -v and -vv; the client modes only (a server logs at its default level).
+// -q, -v and -vv; the client modes (a server takes -q only).
 void apply_verbosity(int verbosity) {
   log::set_level(verbosity < 0    ? log::Level::kError
                  : verbosity == 0 ? log::Level::kInfo

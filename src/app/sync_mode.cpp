@@ -6,6 +6,8 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "app/location.h"
 #include "app/map_output.h"
@@ -43,11 +45,14 @@ Status prepare(const CliOptions& options, SyncRequest* request, RemoteSide* remo
 }
 
 // One transport per attempt: SSH to the far host, or this binary as a
-// local --server child. `remote` must outlive the factory.
-TransportFactory connector(const RemoteSide& remote) {
-  return [&remote]() -> Result<std::unique_ptr<Transport>> {
+// local --server child (quiet with -q, like a far one). `remote` must
+// outlive the factory.
+TransportFactory connector(const RemoteSide& remote, bool quiet) {
+  return [&remote, quiet]() -> Result<std::unique_ptr<Transport>> {
     if (remote.remote) return open_ssh_transport(remote.ssh);
-    auto local = LocalTransport::start({self_executable(), "--server"});
+    std::vector<std::string> argv{self_executable(), "--server"};
+    if (quiet) argv.push_back("-q");
+    auto local = LocalTransport::start(argv);
     if (!local.is_ok()) return local.status();
     return std::unique_ptr<Transport>(local.take());
   };
@@ -67,7 +72,7 @@ Status transfer(const CliOptions& options, const SyncRequest& request, const Rem
   ProgressDisplay display(*progress, choose_progress_mode(options.verbosity, options.progress, tty),
                           options.progress_interval, STDERR_FILENO);
   install_interrupt_handlers();
-  TransportFactory connect = connector(remote);
+  TransportFactory connect = connector(remote, options.verbosity < 0);
   RetryPolicy policy = retry_policy(options, request);
   display.start();
   Status s = run_with_retries(connect, request, policy, outcome);

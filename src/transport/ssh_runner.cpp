@@ -40,6 +40,10 @@ std::string command_for(const SshOptions& o, const std::string& binary, const ch
   return std::string(o.sudo ? "sudo -n " : "") + shell_quote(binary) + " " + args;
 }
 
+// With -q the far side's notices (resuming, a live source) stay unsaid
+// rather than being relayed: its errors still come.
+const char* server_args(const SshOptions& o) { return o.verbosity < 0 ? "--server -q" : "--server"; }
+
 // The far command's stderr, once it is known to be for the user: one line
 // each, prefixed with the host like everything the pump relays.
 void print_far_stderr(const std::string& host, const std::string& text) {
@@ -83,7 +87,7 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
                            std::unique_ptr<RemoteUpload> upload, std::unique_ptr<SshTransport>* started,
                            std::string* seen) {
   const SshOptions o = (*connection)->options();
-  const std::string shown = command_for(o, binary, "--server");  // what messages quote
+  const std::string shown = command_for(o, binary, server_args(o));  // what messages quote
   std::string cmd = shown;
   // The shell that holds an upload removes it however the run ends
   // (transport/ssh_upload.h); this one removes it too once the server ends, in

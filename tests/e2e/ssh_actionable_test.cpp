@@ -4,9 +4,11 @@
 // host:path asks the far host, and the far side's refusals say what to do.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "common/checkpoint_store.h"
 #include "support/files.h"
 #include "support/sizes.h"
 #include "support/sshd_test.h"
@@ -86,6 +88,21 @@ TEST_F(SshActionable, SourceIsCheckedBeforeConnecting) {
   CommandResult r = sshd_->run(args);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   expect_only_line_naming(r, dir_.file("no-such.img"));
+}
+
+// Issue 19 item 7: the far side's notices are info, and -q prints errors only.
+TEST_F(SshActionable, QuietSilencesTheFarSidesNotices) {
+  std::string dst = dir_.file("dst.img");
+  ASSERT_EQ(run({}, src(), SshdFixture::remote(dst)).exit_code, 0);
+  auto plant_unreadable_checkpoint = [&] { std::ofstream(checkpoint_path(dst, false)) << "not a checkpoint"; };
+  plant_unreadable_checkpoint();
+  CommandResult loud = run({}, src(), SshdFixture::remote(dst));
+  ASSERT_EQ(loud.exit_code, 0) << loud.err;
+  EXPECT_NE(loud.err.find("ignoring unreadable checkpoint"), std::string::npos) << loud.err;
+  plant_unreadable_checkpoint();
+  CommandResult quiet = run({"-q"}, src(), SshdFixture::remote(dst));
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
 }
 
 }  // namespace
