@@ -3,7 +3,12 @@
 // terminal, and a target that cannot be written says what to do next.
 // The same over SSH is tests/e2e/ssh_actionable_test.cpp.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <regex>
@@ -101,6 +106,53 @@ TEST_F(Actionable, ServerDoesNotReportAClientThatHungUp) {
       run_command({"/bin/sh", "-c", "exec \"$0\" --server < \"$1\" > /dev/null", SPARSYNC_BINARY, frames});
   EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_EQ(r.err, "");
+}
+
+std::string only_line(const CommandResult& r) {
+  std::vector<std::string> lines = r.err_lines();
+  EXPECT_EQ(lines.size(), 1u) << r.err;
+  return lines.empty() ? "" : lines[0];
+}
+
+// Issue 19 item 8: a target that cannot be written says what to do next.
+TEST_F(Actionable, TargetIsADirectorySaysToNameAFileInIt) {
+  CommandResult r = run_sparsync({"--retries=0", src(), dir_.path()});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(only_line(r).find(dir_.path() + " is a directory; give the name of an image file inside it (" +
+                              dir_.path() + "/NAME.img)"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(Actionable, MissingTargetDirectorySaysToCreateIt) {
+  const std::string dst = dir_.file("a/b/dst.img");
+  CommandResult r = run_sparsync({"--retries=0", src(), dst});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(only_line(r).find("create the directory first (mkdir -p " + dir_.file("a/b") + ") or check the path"),
+            std::string::npos)
+      << r.err;
+  CommandResult source = run_sparsync({"--retries=0", dir_.file("no/src.img"), dst});
+  EXPECT_EQ(source.exit_code, 3) << source.err;
+  EXPECT_NE(only_line(source).find("; check the path"), std::string::npos) << source.err;
+}
+
+TEST_F(Actionable, NoSpaceSaysHowMuchIsNeededAndFree) {
+  const std::string small = dir_.file("small");
+  ::mkdir(small.c_str(), 0755);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    GTEST_SKIP() << "mount -t tmpfs -o size=4m failed: " << std::strerror(errno);
+  }
+  const std::string dense = dir_.file("dense.img");
+  SparseImage(dense, 16 * kMiB).data(0, 16 * kMiB, 3);
+  CommandResult r = run_sparsync({"--retries=0", dense, small + "/dst.img"});
+  ::umount2(small.c_str(), MNT_DETACH);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  std::string line = only_line(r);
+  EXPECT_NE(line.find("No space left on device; the 16.0 MiB image needs up to "), std::string::npos) << line;
+  EXPECT_TRUE(std::regex_search(line, std::regex("more space and its filesystem has [0-9.]+ [KMG]?i?B free: make "
+                                                 "room there \\(or give a target on a larger filesystem\\), then "
+                                                 "run the same command to resume$")))
+      << line;
 }
 
 }  // namespace

@@ -105,5 +105,20 @@ TEST_F(SshActionable, QuietSilencesTheFarSidesNotices) {
   EXPECT_EQ(quiet.err, "");
 }
 
+// Issue 19 item 8: the far side's refusals say what to do there.
+TEST_F(SshActionable, FarTargetProblemsSayWhatToDo) {
+  CommandResult missing = run({"--retries=0"}, src(), SshdFixture::remote(dir_.file("no/such/dst.img")));
+  EXPECT_EQ(missing.exit_code, 4) << missing.err;
+  ASSERT_EQ(missing.err_lines().size(), 1u) << missing.err;
+  EXPECT_NE(missing.err.find("127.0.0.1: "), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("(mkdir -p " + dir_.file("no/such") + ") or check the path"), std::string::npos)
+      << missing.err;
+  CommandResult directory = run({"--retries=0"}, src(), SshdFixture::remote(dir_.path()));
+  EXPECT_EQ(directory.exit_code, 4) << directory.err;
+  ASSERT_EQ(directory.err_lines().size(), 1u) << directory.err;
+  EXPECT_NE(directory.err.find("is a directory; give the name of an image file inside it"), std::string::npos)
+      << directory.err;
+}
+
 }  // namespace
 }  // namespace sparsync::testing
