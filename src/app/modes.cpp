@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/exit_code.h"
+#include "app/location.h"
 #include "app/server.h"
 #include "app/server_fence.h"
 #include "app/sync_mode.h"
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "common/proto/protocol_constants.h"
 #include "target/target_open.h"
+#include "transport/ssh_status.h"
 
 namespace sparsync {
 namespace {
@@ -45,11 +47,17 @@ void apply_verbosity(int verbosity) {
                                   : log::Level::kDebug);
 }
 
+// The record is beside the target, so a far target's status comes from its host.
 Status print_target_status(const CliOptions& options) {
   if (options.source.empty() || !options.target.empty()) {
     return Status(ErrorKind::kUsage, "--status takes one path: the target");
   }
-  auto report = target_status(options.source);
+  auto where = parse_location(options.source);
+  if (!where.is_ok()) return where.status();
+  const uint32_t timeout = options.timeout >= 0 ? static_cast<uint32_t>(options.timeout) : kDefaultIdleTimeout;
+  auto report = where.value().remote
+                    ? remote_target_status(ssh_options_for(options, where.value(), timeout), where.value().path)
+                    : target_status(where.value().path);
   if (!report.is_ok()) return report.status();
   std::cout << report.value() << std::endl;
   return Status::ok();

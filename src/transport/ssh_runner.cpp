@@ -1,10 +1,5 @@
 #include "transport/ssh_runner.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-
-#include <cerrno>
 #include <vector>
 
 #include "common/frame_io.h"
@@ -12,7 +7,6 @@
 #include "common/log.h"
 #include "common/printable.h"
 #include "common/proto/protocol_constants.h"
-#include "common/unique_fd.h"
 #include "common/units.h"
 #include "transport/ssh_connection.h"
 #include "transport/ssh_exec.h"
@@ -148,18 +142,6 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   return found;
 }
 
-// Copies /proc/self/exe to the far host (transport/ssh_upload.h): into a
-// directory a far shell holds and removes however the run ends.
-Result<std::unique_ptr<RemoteUpload>> upload_self(SshConnection& c, const std::string& why) {
-  struct utsname u;
-  if (::uname(&u) != 0) return errno_status(ErrorKind::kInternal, "uname", errno);
-  UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
-  if (!self.valid()) return errno_status(ErrorKind::kInternal, "opening /proc/self/exe to upload it", errno);
-  struct stat st;
-  if (::fstat(self.get(), &st) != 0) return errno_status(ErrorKind::kInternal, "fstat /proc/self/exe", errno);
-  return RemoteUpload::start(c, self.get(), static_cast<uint64_t>(st.st_size), u.machine, why);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options) {
@@ -182,7 +164,7 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
                             "; install the same sparsync there, give its path with --remote-path, or "
                             "drop --no-upload to upload this one for the run");
   }
-  auto upload = upload_self(*c, why);
+  auto upload = upload_this_binary(*c, why);
   if (!upload.is_ok()) return upload.status();
   std::string binary = upload.value()->binary();
   // From here the transport (or what start built of it) holds the upload

@@ -4,6 +4,7 @@
 // host:path asks the far host, and the far side's refusals say what to do.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -118,6 +119,46 @@ TEST_F(SshActionable, FarTargetProblemsSayWhatToDo) {
   ASSERT_EQ(directory.err_lines().size(), 1u) << directory.err;
   EXPECT_NE(directory.err.find("is a directory; give the name of an image file inside it"), std::string::npos)
       << directory.err;
+}
+
+// Issue 19 item 6: --status host:path asks the far host, with the sync's SSH
+// options, and prints its report escaped.
+TEST_F(SshActionable, StatusOfARemoteTargetAsksTheFarHost) {
+  // A name with an escape sequence in it: the far side's text is printed escaped.
+  const std::string dst = dir_.file("dst\x1b[31m.img");
+  ASSERT_EQ(run({}, src(), SshdFixture::remote(dst)).exit_code, 0);
+  std::vector<std::string> args = sshd_->ssh_args();
+  args.insert(args.end(), {"--status", SshdFixture::remote(dst)});
+  CommandResult complete = sshd_->run(args);
+  ASSERT_EQ(complete.exit_code, 0) << complete.err;
+  EXPECT_EQ(complete.out.find('\x1b'), std::string::npos) << complete.out;
+  EXPECT_EQ(complete.out.rfind("127.0.0.1:" + dir_.path() + "/dst", 0), 0u) << complete.out;
+  EXPECT_NE(complete.out.find(".img: complete (no interrupted sync recorded)\n"), std::string::npos) << complete.out;
+
+  std::ofstream(checkpoint_path(dst, false)) << "not a checkpoint";
+  CommandResult incomplete = sshd_->run(args);
+  ASSERT_EQ(incomplete.exit_code, 0) << incomplete.err;
+  EXPECT_NE(incomplete.out.find(": incomplete (checkpoint "), std::string::npos) << incomplete.out;
+
+  // A far host without sparsync: this one is uploaded for the question.
+  args = sshd_->ssh_args();
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--remote-path") args[i + 1] = "/nonexistent/sparsync";
+  }
+  args.insert(args.end(), {"--status", SshdFixture::remote(dst)});
+  CommandResult uploaded = sshd_->run(args);
+  ASSERT_EQ(uploaded.exit_code, 0) << uploaded.err;
+  EXPECT_NE(uploaded.out.find(": incomplete (checkpoint "), std::string::npos) << uploaded.out;
+  EXPECT_TRUE(std::filesystem::is_empty(sshd_->far_tmpdir())) << "the upload was left on the far host";
+
+  // A far target that does not exist: its exit code, its line, from its host.
+  args = sshd_->ssh_args();
+  args.insert(args.end(), {"--status", SshdFixture::remote(dir_.file("none.img"))});
+  CommandResult missing = sshd_->run(args);
+  EXPECT_EQ(missing.exit_code, 4) << missing.err;
+  ASSERT_EQ(missing.err_lines().size(), 1u) << missing.err;
+  EXPECT_EQ(missing.err.rfind("sparsync: 127.0.0.1: ", 0), 0u) << missing.err;
+  EXPECT_NE(missing.err.find(dir_.file("none.img")), std::string::npos) << missing.err;
 }
 
 }  // namespace
