@@ -92,7 +92,8 @@ void describe_resume(CLI::App& app, CliOptions* o) {
       ->check(CLI::Range(0.0, 3600.0))
       ->group(g);
   app.add_flag("--status", o->status,
-               "Say whether TARGET (the only path given) has an interrupted sync to resume; sync nothing")
+               "Say whether TARGET (the only path given; host:path asks that host) has an interrupted sync to "
+               "resume; sync nothing")
       ->group(g);
 }
 

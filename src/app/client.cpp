@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "app/push_source.h"
 #include "app/session_settings.h"
 #include "app/source_facts.h"
 #include "app/summary.h"
@@ -15,7 +16,6 @@
 #include "common/printable.h"
 #include "common/units.h"
 #include "source/source_session.h"
-#include "source/stream_source.h"
 #include "target/target_open.h"
 #include "target/target_session.h"
 #include "transport/lane_count.h"
@@ -49,19 +49,6 @@ Status start_timeouts(FrameReader& in, FrameWriter& out, const SyncRequest& r, u
   }
   in.accept_keepalives(peer);
   return out.write(proto::MsgType::kKeepalive, proto::encode(proto::Keepalive{r.timeout}));
-}
-
-// The source of a push: a file or block device, or stdin read once ("-").
-Result<std::unique_ptr<Device>> open_source(const SyncRequest& r) {
-  if (r.source_stdin) {
-    auto stream = StreamSource::open(STDIN_FILENO, "stdin", r.stdin_size);
-    if (!stream.is_ok()) return stream.status();
-    return std::unique_ptr<Device>(stream.take());
-  }
-  // On a retry a run of our own may still hold it for a moment.
-  auto file = FileDevice::open(r.source, false, ErrorKind::kSource, r.retry);
-  if (!file.is_ok()) return file.status();
-  return std::unique_ptr<Device>(file.take());
 }
 
 // The most lanes a push may use: none in a dry run (nothing to carry), on a
@@ -111,7 +98,7 @@ Result<int> start_lanes(Transport& t, FrameReader& in, FrameWriter& out, uint16_
 }
 
 Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequest& r, SyncOutcome* o) {
-  auto opened = open_source(r);
+  auto opened = open_push_source(r);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<Device> source = opened.take();
   uint64_t features = 0;

@@ -68,8 +68,12 @@ Status resolve_locations(const CliOptions& o, SyncRequest* r, RemoteSide* remote
   r->pull = src.value().remote;
   const Location& far = r->pull ? src.value() : dst.value();
   remote->remote = far.remote;
-  if (!far.remote) return Status::ok();
-  SshOptions& s = remote->ssh;
+  if (far.remote) remote->ssh = ssh_options_for(o, far, r->timeout);
+  return Status::ok();
+}
+
+SshOptions ssh_options_for(const CliOptions& o, const Location& far, uint32_t timeout) {
+  SshOptions s;
   s.host = far.host;
   s.user = !far.user.empty() ? far.user : o.ssh_login;
   s.port = o.ssh_port;
@@ -80,12 +84,12 @@ Status resolve_locations(const CliOptions& o, SyncRequest* r, RemoteSide* remote
   s.batch = o.batch;
   s.connect_timeout = o.connect_timeout;
   s.keepalive = o.keepalive;
-  s.timeout = static_cast<int>(r->timeout);
+  s.timeout = static_cast<int>(timeout);
   s.remote_path = o.remote_path;
   s.sudo = o.sudo;
   s.upload = !o.no_upload;
   s.verbosity = o.verbosity;
-  return Status::ok();
+  return s;
 }
 
 }  // namespace sparsync

@@ -33,6 +33,10 @@ struct RemoteSide {
   SshOptions ssh;
 };
 
+// The SSH options of the command line for reaching `far`, with the idle
+// timeout in seconds.
+SshOptions ssh_options_for(const CliOptions& options, const Location& far, uint32_t timeout);
+
 // Rewrites request->source/target to plain paths, sets request->pull when the
 // source is the remote side and fills *remote. Both sides remote is a usage
 // error.

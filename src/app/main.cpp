@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "app/exit_code.h"
 #include "app/modes.h"
+#include "app/refused_run.h"
 
 using namespace sparsync;
 
@@ -14,8 +15,10 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   CliOptions options;
   Status parsed = parse_cli(argc, argv, &options);
-  if (!parsed.is_ok()) return exit_code(parsed);
-  Result<Mode> mode = pick_mode(options);
-  if (!mode.is_ok()) return exit_code(mode.status());
+  Result<Mode> mode = parsed.is_ok() ? pick_mode(options) : Result<Mode>(parsed);
+  if (!mode.is_ok()) {
+    record_refused_run(refused_run_metrics_path(options, argc, argv), options.target, mode.status());
+    return exit_code(mode.status());
+  }
   return run_mode(mode.value(), options);
 }

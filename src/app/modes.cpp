@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/exit_code.h"
+#include "app/location.h"
 #include "app/server.h"
 #include "app/server_fence.h"
 #include "app/sync_mode.h"
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "common/proto/protocol_constants.h"
 #include "target/target_open.h"
+#include "transport/ssh_status.h"
 
 namespace sparsync {
 namespace {
@@ -20,8 +22,10 @@ namespace {
 void print_version() { std::cout << software_version() << " (protocol " << proto::kProtocolVersion << ")\n"; }
 
 // The server maps its own failures to exit codes: it decides which are worth
-// a line on its stderr (app/server.h).
+// a line on its stderr (app/server.h). A client run with -q starts it with
+// -q: its notices would reach that user's terminal (or cron mail).
 int run_server_mode(const CliOptions& options) {
+  if (options.verbosity < 0) log::set_level(log::Level::kError);
   ServerFence fence{options.allow_roots, options.read_only, options.write_only};
   Status fence_ok = validate_fence(fence);
   if (!fence_ok.is_ok()) return exit_code(fence_ok);
@@ -35,7 +39,7 @@ int run_server_mode(const CliOptions& options) {
   return run_server(STDIN_FILENO, STDOUT_FILENO, fence, timeout);
 }
 
-// -q, -v and -vv; the client modes only (a server logs at its default level).
+// -q, -v and -vv; the client modes (a server takes -q only).
 void apply_verbosity(int verbosity) {
   log::set_level(verbosity < 0    ? log::Level::kError
                  : verbosity == 0 ? log::Level::kInfo
@@ -43,11 +47,17 @@ void apply_verbosity(int verbosity) {
                                   : log::Level::kDebug);
 }
 
+// The record is beside the target, so a far target's status comes from its host.
 Status print_target_status(const CliOptions& options) {
   if (options.source.empty() || !options.target.empty()) {
     return Status(ErrorKind::kUsage, "--status takes one path: the target");
   }
-  auto report = target_status(options.source);
+  auto where = parse_location(options.source);
+  if (!where.is_ok()) return where.status();
+  const uint32_t timeout = options.timeout >= 0 ? static_cast<uint32_t>(options.timeout) : kDefaultIdleTimeout;
+  auto report = where.value().remote
+                    ? remote_target_status(ssh_options_for(options, where.value(), timeout), where.value().path)
+                    : target_status(where.value().path);
   if (!report.is_ok()) return report.status();
   std::cout << report.value() << std::endl;
   return Status::ok();

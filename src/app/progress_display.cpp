@@ -52,9 +52,25 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
+// --verify reads the whole image again, once the sync's figures are final.
+std::string verify_text(const ProgressSample& p) {
+  std::string t = "verifying ";
+  t += format_bytes(p.verified);
+  t += " of ";
+  t += format_bytes(p.total);
+  t += " read";
+  if (p.total > 0) {
+    t += " (" + std::to_string(p.verified >= p.total ? 100 : p.verified * 100 / p.total) + "%)";
+  }
+  if (p.rate > 0) t += ", " + format_rate(p.rate);
+  if (p.eta_seconds >= 0) t += ", ETA " + format_duration(p.eta_seconds);
+  return t;
+}
+
 std::string progress_text(const ProgressSample& p) {
   std::string t = phase_name(p.phase);
   if (p.phase == Phase::kConnecting) return t;
+  if (p.phase == Phase::kVerifying) return verify_text(p);
   // Appended piece by piece (GCC 12 -Wrestrict false positive on " " + string&&).
   t += ' ';
   t += format_bytes(p.scanned);
@@ -157,13 +173,27 @@ ProgressSample ProgressDisplay::sample() {
   s.scanned = progress_.scanned.load();
   s.data_bytes = progress_.data_bytes.load();
   s.hole_bytes = progress_.hole_bytes.load();
+  s.verified = progress_.verified.load();
   auto now = std::chrono::steady_clock::now();
   if (s.phase != Phase::kConnecting && !syncing_seen_) {
     syncing_seen_ = true;
     sync_start_ = now;
     sync_start_scanned_ = s.scanned;
   }
-  double elapsed = syncing_seen_ ? std::chrono::duration<double>(now - sync_start_).count() : 0;
+  if ((s.phase == Phase::kVerifying || s.verified > 0) && !verify_seen_) {
+    verify_seen_ = true;
+    verify_start_ = now;
+  }
+  if (s.phase == Phase::kVerifying) {
+    double verifying = std::chrono::duration<double>(now - verify_start_).count();
+    if (verifying >= 0.5 && s.verified > 0) {
+      s.rate = static_cast<double>(s.verified) / verifying;
+      if (s.total >= s.verified) s.eta_seconds = static_cast<double>(s.total - s.verified) / s.rate;
+    }
+    return s;
+  }
+  double elapsed =
+      syncing_seen_ ? std::chrono::duration<double>((verify_seen_ ? verify_start_ : now) - sync_start_).count() : 0;
   // A rate over less than half a second says little.
   if (elapsed >= 0.5 && s.scanned > sync_start_scanned_) {
     s.rate = static_cast<double>(s.scanned - sync_start_scanned_) / elapsed;

@@ -31,13 +31,15 @@ struct ProgressSample {
   uint64_t scanned = 0;
   uint64_t data_bytes = 0;
   uint64_t hole_bytes = 0;
-  double rate = 0;          // bytes scanned per second since syncing began; 0 unknown
+  uint64_t verified = 0;    // --verify: bytes hashed
+  double rate = 0;          // bytes scanned (verifying: hashed) per second in this phase; 0 unknown
   double eta_seconds = -1;  // < 0: unknown
 };
 
 // "syncing 412 MiB of 1.00 GiB scanned (40%), 12.0 MiB sent, 380 MiB/s,
 // ETA 0:02" (", 2.00 MiB as holes" after "sent" once there are any);
-// "connecting"; "flushing ...", "verifying ...", "done ...".
+// "connecting"; "flushing ...", "done ..."; and --verify's own pass,
+// "verifying 256 MiB of 1.00 GiB read (25%), 400 MiB/s, ETA 0:02".
 std::string progress_text(const ProgressSample& sample);
 // "0:07", "12:05", "1:02:03"
 std::string format_duration(double seconds);
@@ -79,6 +81,8 @@ class ProgressDisplay {
   bool syncing_seen_ = false;
   std::chrono::steady_clock::time_point sync_start_;
   uint64_t sync_start_scanned_ = 0;
+  bool verify_seen_ = false;  // the sync's rate stops where verification starts
+  std::chrono::steady_clock::time_point verify_start_;
   std::thread thread_;
 };
 

@@ -218,9 +218,11 @@ int run_server(int in_fd, int out_fd, const ServerFence& fence, const ServerTime
   // What went to the client in an ERROR frame is printed there, once; what
   // came from the client was printed there already. Only a broken link, which
   // the client may not see explained, is worth a line here.
-  // A client that hung up before saying anything (it refused its own
-  // arguments, or was a port probe) has explained itself, if at all.
-  if (s.kind() == ErrorKind::kConnection && !s.from_peer() && in.bytes_read() > 0) {
+  // A client that hung up (before HELLO: it refused its own arguments, or was
+  // a port probe; after it: a local problem, such as a missing source) has
+  // explained itself, if at all: a line here, relayed to its terminal, would
+  // only point the user at the network.
+  if (s.kind() == ErrorKind::kConnection && !s.from_peer() && in.bytes_read() > 0 && !in.peer_hung_up()) {
     log::error(s.message());
   } else {
     log::verbose(s.message());

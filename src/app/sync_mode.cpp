@@ -6,11 +6,15 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "app/location.h"
 #include "app/map_output.h"
 #include "app/metrics_file.h"
 #include "app/progress_display.h"
+#include "app/push_source.h"
+#include "app/refused_run.h"
 #include "app/run_sync.h"
 #include "app/safety.h"
 #include "app/summary.h"
@@ -24,22 +28,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Everything that can refuse the run from the command line alone, before
-// anything is connected or opened.
+// Everything that can refuse the run from the command line and this host
+// alone, before anything is connected or the target opened.
 Status prepare(const CliOptions& options, SyncRequest* request, RemoteSide* remote) {
   SPARSYNC_RETURN_IF_ERROR(build_request(options, request));
   SPARSYNC_RETURN_IF_ERROR(resolve_locations(options, request, remote));
   SPARSYNC_RETURN_IF_ERROR(check_sides(*request, remote->remote));
+  // The client opens it again for each attempt; this one costs an open and
+  // spares a connection (and the far side's complaint that we hung up).
+  if (!request->pull) {
+    auto source = open_push_source(*request);
+    if (!source.is_ok()) return source.status();
+  }
   if (!options.metrics_file.empty()) SPARSYNC_RETURN_IF_ERROR(check_metrics_path(options.metrics_file));
   return Status::ok();
 }
 
 // One transport per attempt: SSH to the far host, or this binary as a
-// local --server child. `remote` must outlive the factory.
-TransportFactory connector(const RemoteSide& remote) {
-  return [&remote]() -> Result<std::unique_ptr<Transport>> {
+// local --server child (quiet with -q, like a far one). `remote` must
+// outlive the factory.
+TransportFactory connector(const RemoteSide& remote, bool quiet) {
+  return [&remote, quiet]() -> Result<std::unique_ptr<Transport>> {
     if (remote.remote) return open_ssh_transport(remote.ssh);
-    auto local = LocalTransport::start({self_executable(), "--server"});
+    std::vector<std::string> argv{self_executable(), "--server"};
+    if (quiet) argv.push_back("-q");
+    auto local = LocalTransport::start(argv);
     if (!local.is_ok()) return local.status();
     return std::unique_ptr<Transport>(local.take());
   };
@@ -59,7 +72,7 @@ Status transfer(const CliOptions& options, const SyncRequest& request, const Rem
   ProgressDisplay display(*progress, choose_progress_mode(options.verbosity, options.progress, tty),
                           options.progress_interval, STDERR_FILENO);
   install_interrupt_handlers();
-  TransportFactory connect = connector(remote);
+  TransportFactory connect = connector(remote, options.verbosity < 0);
   RetryPolicy policy = retry_policy(options, request);
   display.start();
   Status s = run_with_retries(connect, request, policy, outcome);
@@ -83,6 +96,10 @@ void record_metrics(const CliOptions& options, Clock::time_point started, const 
   if (!written.is_ok()) log::error(written.message());  // the sync's own result still decides the exit code
 }
 
+void print_failure_json(const CliOptions& options, const Status& failure) {
+  if (options.json) std::cout << failure_json(static_cast<int>(failure.kind()), failure.message()) << std::endl;
+}
+
 // A finished run's report: -v details on stderr, the summary line (or JSON)
 // and the map on stdout.
 void print_results(const CliOptions& options, const SyncRequest& request, const SyncOutcome& outcome) {
@@ -100,17 +117,22 @@ void print_results(const CliOptions& options, const SyncRequest& request, const 
 Status run_sync_mode(const CliOptions& options) {
   SyncRequest request;
   RemoteSide remote;
-  SPARSYNC_RETURN_IF_ERROR(prepare(options, &request, &remote));
+  Status prepared = prepare(options, &request, &remote);
+  if (!prepared.is_ok()) {
+    record_refused_run(options.metrics_file, options.target, prepared);
+    print_failure_json(options, prepared);
+    return prepared;
+  }
+  auto started = Clock::now();
+  SyncOutcome outcome;
   Progress progress;
   ChangeMap change_map;
   request.progress = &progress;
   if (options.map) request.change_map = &change_map;
-  auto started = Clock::now();
-  SyncOutcome outcome;
   Status result = transfer(options, request, remote, &progress, &outcome);
   if (!options.metrics_file.empty()) record_metrics(options, started, result, outcome);
   if (!result.is_ok()) {
-    if (options.json) std::cout << failure_json(static_cast<int>(result.kind()), result.message()) << std::endl;
+    print_failure_json(options, result);
     return result;
   }
   print_results(options, request, outcome);

@@ -1,6 +1,7 @@
 #include "common/device.h"
 
 #include "common/image_lock.h"
+#include "common/space_advice.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -27,8 +28,19 @@ bool is_unsupported(int err) {
   return err == EOPNOTSUPP || err == ENOTSUP || err == ENOSYS || err == ENOTTY || err == ENODEV;
 }
 
+// A write, zero or flush that failed; out of space, with what to free.
+Status write_failure(ErrorKind role, const std::string& what, int err, int fd, uint64_t image_size) {
+  Status failed = errno_status(role, what, err);
+  if (err != ENOSPC) return failed;
+  return Status(role, failed.message() + no_space_advice(fd, image_size));
+}
+
 // What cannot be an image, said so that the user knows what to do instead.
 Status refuse_kind(const std::string& path, mode_t mode, ErrorKind role) {
+  if (S_ISDIR(mode) && role == ErrorKind::kTarget) {
+    return Status(role, path + " is a directory; give the name of an image file inside it (" + path +
+                            (path.back() == '/' ? "" : "/") + "NAME.img), or the path of a block device");
+  }
   if (S_ISDIR(mode)) return Status(role, path + " is a directory; give the path of an image file or block device");
   if (S_ISFIFO(mode)) {
     return Status(role, path +
@@ -321,12 +333,12 @@ Status FileDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
       // included (rewriting what a partial direct write may have put there).
       direct_ok_.store(false);
     } else {
-      return errno_status(role_, "write error on " + at(path_, offset), err);
+      return write_failure(role_, "write error on " + at(path_, offset), err, fd_.get(), size_);
     }
     if (len == 0) return Status::ok();
   }
   int err = pwrite_full(fd_.get(), buf, len, offset);
-  if (err != 0) return errno_status(role_, "write error on " + at(path_, offset), err);
+  if (err != 0) return write_failure(role_, "write error on " + at(path_, offset), err, fd_.get(), size_);
   return Status::ok();
 }
 
@@ -381,8 +393,9 @@ Status FileDevice::zero_range(uint64_t offset, uint64_t length) {
     if (!s.is_ok()) return s;
     if (err == 0) return Status::ok();
     if (!is_unsupported(err) || step + 1 == static_cast<int>(std::size(kZeroCascade))) {
-      return errno_status(role_,
-                          std::string("cannot zero ") + at(path_, offset) + " (" + zero_method_name(method) + ")", err);
+      return write_failure(role_,
+                           std::string("cannot zero ") + at(path_, offset) + " (" + zero_method_name(method) + ")", err,
+                           fd_.get(), size_);
     }
     // Downgrade once for the rest of the run; another thread may have already.
     int expected = step;
@@ -392,7 +405,7 @@ Status FileDevice::zero_range(uint64_t offset, uint64_t length) {
 
 Status FileDevice::sync() {
   if (::fdatasync(fd_.get()) != 0) {
-    return errno_status(role_, "cannot flush " + path_ + " to stable storage", errno);
+    return write_failure(role_, "cannot flush " + path_ + " to stable storage", errno, fd_.get(), size_);
   }
   return Status::ok();
 }

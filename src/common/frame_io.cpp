@@ -114,6 +114,7 @@ Status FrameReader::read_one(Frame* frame) {
   size_t got = 0;
   int err = fill(header, sizeof(header), &got, true);
   if (err != 0) return read_failure(err, "reading from peer");
+  hung_up_ = got < sizeof(header);
   if (got == 0) return Status(ErrorKind::kConnection, "peer closed the connection");
   if (got < sizeof(header)) return Status(ErrorKind::kConnection, "peer closed the connection mid-frame");
   proto::FrameHeader h;
@@ -122,6 +123,7 @@ Status FrameReader::read_one(Frame* frame) {
   frame->payload.resize(h.length);
   err = fill(frame->payload.data(), h.length, &got, false);
   if (err != 0) return read_failure(err, "reading from peer");
+  hung_up_ = got < h.length;
   if (got < h.length) return Status(ErrorKind::kConnection, "peer closed the connection mid-frame");
   bytes_read_ += sizeof(header) + h.length;
   return Status::ok();

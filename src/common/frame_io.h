@@ -71,6 +71,9 @@ class FrameReader {
   // boundary with kInterrupted.
   Status read(Frame* frame);
   uint64_t bytes_read() const { return bytes_read_; }
+  // True once a read found the stream closed (between frames or inside one):
+  // the peer hung up, as opposed to a read error or a timeout.
+  bool peer_hung_up() const { return hung_up_; }
 
   // Each wait for the peer's bytes ends after `seconds` without one (0: no
   // bound); `peer` names the far end in the message.
@@ -106,6 +109,7 @@ class FrameReader {
   int fd_;
   ByteSource* source_ = nullptr;
   uint64_t bytes_read_ = 0;
+  bool hung_up_ = false;
   WaitLimits limits_;  // deadline_ns is set per wait, to deadline_ns_
   std::atomic<int64_t> deadline_ns_{0};
   std::string peer_ = "the peer";

@@ -18,6 +18,9 @@ struct Progress {
   std::atomic<uint64_t> scanned{0};     // bytes of the image decided so far (from offset 0)
   std::atomic<uint64_t> data_bytes{0};  // DATA bytes sent (source) or applied (target)
   std::atomic<uint64_t> hole_bytes{0};
+  // --verify: bytes of this side's image read and hashed so far (a pass of
+  // its own after the sync, as long again as a full read of the image).
+  std::atomic<uint64_t> verified{0};
 
   void set_phase(Phase p) { phase.store(static_cast<int>(p)); }
   Phase get_phase() const { return static_cast<Phase>(phase.load()); }

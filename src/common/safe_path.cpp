@@ -58,7 +58,9 @@ class Walk {
     // The kernel too reads "disk.img/" as a directory (ENOTDIR), and a
     // missing "backups/vm1/" is no file to create.
     if (!directory_ && path_.back() == '/') {
-      return refuse("it ends with '/', so it names a directory, not an image file or block device");
+      return refuse(
+          "it ends with '/', so it names a directory, not an image file or block device; "
+          "give the name of an image file inside it");
     }
     std::deque<std::string> todo = components(path_);
     SPARSYNC_RETURN_IF_ERROR(start(path_[0] == '/'));
@@ -82,7 +84,10 @@ class Walk {
           }
           return finish(c, false);
         }
-        return errno_status(role_, "cannot open " + path_ + ": " + here(c), errno);
+        const int err = errno;
+        Status failed = errno_status(role_, "cannot open " + path_ + ": " + here(c), err);
+        if (err == ENOENT) return Status(role_, failed.message() + missing_directory_advice(c, todo));
+        return failed;
       }
       if (S_ISLNK(st.st_mode)) {
         // What remains after a final symlink all comes from its target.
@@ -95,13 +100,26 @@ class Walk {
     }
     if (directory_) return finish_here();
     // The path named a directory ("/", "/srv/"): no last component to open.
-    return refuse("it names a directory, not an image file or block device");
+    return refuse(
+        "it names a directory, not an image file or block device; give the name of an image file "
+        "inside it");
   }
 
  private:
   Status refuse(const std::string& why) const { return Status(role_, "refusing " + path_ + ": " + why); }
 
   std::string here(const std::string& c) const { return (real_.empty() ? "" : join(real_)) + "/" + c; }
+
+  // What to do about directory `c` missing on the way (`rest` follows it):
+  // a target's directories are the user's to create (sparsync creates only
+  // the file), a source's path is mistyped.
+  std::string missing_directory_advice(const std::string& c, const std::deque<std::string>& rest) const {
+    if (role_ != ErrorKind::kTarget) return "; check the path";
+    std::string dir = here(c);
+    for (size_t i = 0; i + 1 < rest.size(); ++i) dir += "/" + rest[i];
+    if (directory_ && !rest.empty()) dir += "/" + rest.back();
+    return "; create the directory first (mkdir -p " + dir + ") or check the path";
+  }
 
   Status start(bool absolute) {
     real_.clear();

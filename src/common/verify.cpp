@@ -39,7 +39,8 @@ Status send_batch(FrameWriter* out, uint64_t first_region, std::vector<uint8_t>&
 
 }  // namespace
 
-Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* regions, uint8_t whole[32], FrameWriter* out) {
+Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* regions, uint8_t whole[32], FrameWriter* out,
+                    Progress* progress) {
   static const std::vector<uint8_t> zeros(1 << 20, 0);
   std::vector<uint8_t> buf(1 << 20);
   EvpCtx all = new_sha256();
@@ -60,6 +61,7 @@ Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* regions
     EVP_DigestUpdate(all.get(), p, n);
     EVP_DigestUpdate(region.get(), p, n);
     pos += n;
+    if (progress != nullptr) progress->verified.store(pos);
     if (pos == region_end) {
       uint8_t d[32];
       EVP_DigestFinal_ex(region.get(), d, nullptr);
@@ -82,11 +84,12 @@ Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* regions
   return Status::ok();
 }
 
-Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out, VerifyOutcome* outcome) {
+Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out, VerifyOutcome* outcome,
+                       Progress* progress) {
   std::vector<uint8_t> mine;
   uint8_t my_whole[32] = {};
   Status local;
-  std::thread worker([&] { local = digest_image(device, size, &mine, my_whole, &out); });
+  std::thread worker([&] { local = digest_image(device, size, &mine, my_whole, &out, progress); });
 
   std::vector<uint8_t> theirs;
   uint8_t their_whole[32] = {};

@@ -11,6 +11,7 @@
 
 #include "common/device.h"
 #include "common/frame_io.h"
+#include "common/progress.h"
 
 namespace sparsync {
 
@@ -21,10 +22,12 @@ struct VerifyOutcome {
   std::string peer_sha256;
 };
 
-Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out, VerifyOutcome* outcome);
+// `progress` (may be null) counts the bytes hashed here in `verified`.
+Status exchange_verify(Device& device, uint64_t size, FrameReader& in, FrameWriter& out, VerifyOutcome* outcome,
+                       Progress* progress = nullptr);
 
 // SHA-256 of [0, size) of the device and of each region, as sent on the wire.
 Status digest_image(Device& device, uint64_t size, std::vector<uint8_t>* region_digests, uint8_t whole[32],
-                    FrameWriter* out);
+                    FrameWriter* out, Progress* progress = nullptr);
 
 }  // namespace sparsync

@@ -422,7 +422,7 @@ Status run_source_session(Device& source, const SessionParams& params, const Sou
   }
   if (params.verify) {
     if (options.progress != nullptr) options.progress->set_phase(Phase::kVerifying);
-    SPARSYNC_RETURN_IF_ERROR(exchange_verify(source, params.image_size, in, out, &result->verify));
+    SPARSYNC_RETURN_IF_ERROR(exchange_verify(source, params.image_size, in, out, &result->verify, options.progress));
     result->verified = true;
   }
   stats.wire_bytes_in = in.bytes_read();

@@ -77,7 +77,8 @@ class TargetSession {
     in_.set_interruptible(false);
     if (params_.verify && input_.device != nullptr) {
       if (input_.progress != nullptr) input_.progress->set_phase(Phase::kVerifying);
-      SPARSYNC_RETURN_IF_ERROR(exchange_verify(*input_.device, params_.image_size, in_, out_, &result->verify));
+      SPARSYNC_RETURN_IF_ERROR(
+          exchange_verify(*input_.device, params_.image_size, in_, out_, &result->verify, input_.progress));
       result->verified = true;
     }
     return Status::ok();

@@ -1,10 +1,5 @@
 #include "transport/ssh_runner.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-
-#include <cerrno>
 #include <vector>
 
 #include "common/frame_io.h"
@@ -12,7 +7,6 @@
 #include "common/log.h"
 #include "common/printable.h"
 #include "common/proto/protocol_constants.h"
-#include "common/unique_fd.h"
 #include "common/units.h"
 #include "transport/ssh_connection.h"
 #include "transport/ssh_exec.h"
@@ -39,6 +33,10 @@ std::string far_first_line(const std::string& text) { return printable(trim(firs
 std::string command_for(const SshOptions& o, const std::string& binary, const char* args) {
   return std::string(o.sudo ? "sudo -n " : "") + shell_quote(binary) + " " + args;
 }
+
+// With -q the far side's notices (resuming, a live source) stay unsaid
+// rather than being relayed: its errors still come.
+const char* server_args(const SshOptions& o) { return o.verbosity < 0 ? "--server -q" : "--server"; }
 
 // The far command's stderr, once it is known to be for the user: one line
 // each, prefixed with the host like everything the pump relays.
@@ -83,7 +81,7 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
                            std::unique_ptr<RemoteUpload> upload, std::unique_ptr<SshTransport>* started,
                            std::string* seen) {
   const SshOptions o = (*connection)->options();
-  const std::string shown = command_for(o, binary, "--server");  // what messages quote
+  const std::string shown = command_for(o, binary, server_args(o));  // what messages quote
   std::string cmd = shown;
   // The shell that holds an upload removes it however the run ends
   // (transport/ssh_upload.h); this one removes it too once the server ends, in
@@ -144,18 +142,6 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
   return found;
 }
 
-// Copies /proc/self/exe to the far host (transport/ssh_upload.h): into a
-// directory a far shell holds and removes however the run ends.
-Result<std::unique_ptr<RemoteUpload>> upload_self(SshConnection& c, const std::string& why) {
-  struct utsname u;
-  if (::uname(&u) != 0) return errno_status(ErrorKind::kInternal, "uname", errno);
-  UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
-  if (!self.valid()) return errno_status(ErrorKind::kInternal, "opening /proc/self/exe to upload it", errno);
-  struct stat st;
-  if (::fstat(self.get(), &st) != 0) return errno_status(ErrorKind::kInternal, "fstat /proc/self/exe", errno);
-  return RemoteUpload::start(c, self.get(), static_cast<uint64_t>(st.st_size), u.machine, why);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options) {
@@ -178,7 +164,7 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
                             "; install the same sparsync there, give its path with --remote-path, or "
                             "drop --no-upload to upload this one for the run");
   }
-  auto upload = upload_self(*c, why);
+  auto upload = upload_this_binary(*c, why);
   if (!upload.is_ok()) return upload.status();
   std::string binary = upload.value()->binary();
   // From here the transport (or what start built of it) holds the upload

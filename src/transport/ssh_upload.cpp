@@ -1,5 +1,8 @@
 #include "transport/ssh_upload.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/printable.h"
+#include "common/unique_fd.h"
 #include "common/units.h"
 #include "transport/ssh_exec.h"
 
@@ -165,5 +169,15 @@ void RemoteUpload::release() {
 }
 
 RemoteUpload::~RemoteUpload() { release(); }
+
+Result<std::unique_ptr<RemoteUpload>> upload_this_binary(SshConnection& c, const std::string& why) {
+  struct utsname u;
+  if (::uname(&u) != 0) return errno_status(ErrorKind::kInternal, "uname", errno);
+  UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!self.valid()) return errno_status(ErrorKind::kInternal, "opening /proc/self/exe to upload it", errno);
+  struct stat st;
+  if (::fstat(self.get(), &st) != 0) return errno_status(ErrorKind::kInternal, "fstat /proc/self/exe", errno);
+  return RemoteUpload::start(c, self.get(), static_cast<uint64_t>(st.st_size), u.machine, why);
+}
 
 }  // namespace sparsync

@@ -60,6 +60,9 @@ class RemoteUpload {
   std::string err_;  // the shell's stderr, capped, for messages
 };
 
+// Copies /proc/self/exe to the far host, as above; `why` as for start.
+Result<std::unique_ptr<RemoteUpload>> upload_this_binary(SshConnection& c, const std::string& why);
+
 // The command the holding shell runs, for `size` bytes (public for tests).
 std::string upload_holder_command(uint64_t size);
 

@@ -97,7 +97,7 @@ TEST_F(Operator, ProgressLineOnATerminalIsRedrawnAndClearedAtTheEnd) {
   EXPECT_EQ(r.err.substr(r.err.size() - 4), "\r\033[K");
   EXPECT_EQ(r.err.find('\n'), std::string::npos) << r.err;
   static const std::regex frame(
-      R"(\r(connecting|(syncing|flushing|verifying|done) \S+ \S+ of \S+ \S+ scanned \(\d+%\), \S+ \S+ sent)"
+      R"(\r(connecting|(syncing|flushing|done) \S+ \S+ of \S+ \S+ scanned \(\d+%\), \S+ \S+ sent)"
       R"((, \S+ \S+ as holes)?(, \S+ \S+/s)?(, ETA [0-9:]+)?)\x1b\[K)");
   std::string rest = std::regex_replace(r.err, frame, "");
   EXPECT_EQ(rest, "\r\033[K") << "unexpected bytes on the terminal: " << r.err;
@@ -136,14 +136,40 @@ TEST_F(Operator, ProgressFlagWritesPlainLinesForLogs) {
   EXPECT_EQ(r.err.find('\033'), std::string::npos);
   ASSERT_FALSE(r.err.empty());
   EXPECT_EQ(r.err.back(), '\n');
-  static const std::regex line(
-      R"(sparsync: (connecting|(syncing|flushing|verifying|done) \S+ \S+ of \S+ \S+ scanned \(\d+%\), )"
-      R"(\S+ \S+ sent(, \S+ \S+ as holes)?(, \S+ \S+/s)?(, ETA [0-9:]+)?))");
+  static const std::regex line(R"(sparsync: (connecting|(syncing|flushing|done) \S+ \S+ of \S+ \S+ scanned \(\d+%\), )"
+                               R"(\S+ \S+ sent(, \S+ \S+ as holes)?(, \S+ \S+/s)?(, ETA [0-9:]+)?))");
   auto lines = r.err_lines();
   for (const auto& l : lines) EXPECT_TRUE(std::regex_match(l, line)) << l;
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back().rfind("sparsync: done 1.00 GiB of 1.00 GiB scanned (100%), 152 MiB sent", 0), 0u)
       << lines.back();
+}
+
+// Issue 19 item 5: --verify reads both images again, which takes as long as
+// a full read; its progress is its own (bytes hashed, rate, ETA), not a
+// frozen "100% scanned" with a falling rate.
+TEST_F(Operator, VerifyHasItsOwnProgress) {
+  // 2 GiB, nearly all holes: the sync is quick, the verify hashes every byte.
+  SparseImage src(dir_.file("verify.img"), 2048 * kMiB);
+  src.data(0, 4 * kMiB, 1).data(2000 * kMiB, 4 * kMiB, 2);
+  CommandResult r = testing::run_sparsync(
+      {"--verify", "--progress", "--progress-interval", "0.1", src.path(), dir_.file("verify-copy.img")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  static const std::regex verifying(
+      R"(sparsync: verifying (\S+) (\S+) of 2\.00 GiB read \((\d+)%\)(, \S+ \S+/s)?(, ETA [0-9:]+)?)");
+  int lines = 0, with_eta = 0, last_percent = -1;
+  for (const std::string& l : r.err_lines()) {
+    if (l.rfind("sparsync: verifying", 0) != 0) continue;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(l, m, verifying)) << l;
+    ++lines;
+    if (m[5].matched) ++with_eta;
+    int percent = std::stoi(m[3]);
+    EXPECT_GE(percent, last_percent) << r.err;
+    last_percent = percent;
+  }
+  EXPECT_GE(lines, 2) << r.err;
+  EXPECT_GE(with_eta, 1) << r.err;
 }
 
 TEST_F(Operator, LogLinesClearTheProgressLineFirst) {

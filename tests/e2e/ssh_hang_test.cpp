@@ -100,6 +100,8 @@ class SshHang : public SshdTest {
 
 TEST_F(SshHang, NoHelloEndsAfterTheTimeout) {
   std::string far = far_side("silent", "");
+  // The source is opened before connecting: it must exist for the wait to start.
+  SparseImage(dir_.file("a.img"), kMiB).data(0, 4096, 1);
   auto r = run(far, {"--timeout", "2", dir_.file("a.img"), SshdFixture::remote(dir_.file("b.img"))});
   ASSERT_TRUE(r.has_value()) << "the client waited for ever for a HELLO";
   EXPECT_EQ(r->exit_code, 5) << r->err;

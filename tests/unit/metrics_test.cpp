@@ -169,6 +169,12 @@ TEST(ProgressTextTest, Formats) {
   EXPECT_EQ(progress_text(s), "syncing 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 128 MiB/s, ETA 0:06");
   s.phase = Phase::kDone;  // no ETA once finished
   EXPECT_EQ(progress_text(s), "done 256 MiB of 1.00 GiB scanned (25%), 12.0 MiB sent, 128 MiB/s");
+  // --verify's pass: the bytes it hashed, at its own rate.
+  s.phase = Phase::kVerifying;
+  s.verified = 768ull * 1024 * 1024;
+  s.rate = 256.0 * 1024 * 1024;
+  s.eta_seconds = 1;
+  EXPECT_EQ(progress_text(s), "verifying 768 MiB of 1.00 GiB read (75%), 256 MiB/s, ETA 0:01");
   EXPECT_EQ(format_duration(0), "0:00");
   EXPECT_EQ(format_duration(125.4), "2:05");
   EXPECT_EQ(format_duration(3723), "1:02:03");

@@ -1,0 +1,61 @@
+#include "transport/ssh_status.h"
+
+#include <memory>
+
+#include "common/printable.h"
+#include "transport/ssh_connection.h"
+#include "transport/ssh_exec.h"
+#include "transport/ssh_upload.h"
+
+namespace sparsync {
+namespace {
+
+Result<ExecResult> ask(SshConnection& c, const SshOptions& o, const std::string& binary, const std::string& path) {
+  // "--" keeps a path that starts with '-' a path.
+  return ssh_exec(c, std::string(o.sudo ? "sudo -n " : "") + shell_quote(binary) + " --status -- " + shell_quote(path));
+}
+
+bool binary_missing(const ExecResult& r) {
+  return r.exit_status == 127 || r.exit_status == 126 || r.err.find("command not found") != std::string::npos;
+}
+
+// The far side logs "sparsync: <message>"; ours adds its own prefix.
+std::string far_message(const std::string& err) {
+  std::string line = first_line(err);
+  const std::string prefix = "sparsync: ";
+  if (line.rfind(prefix, 0) == 0) line = line.substr(prefix.size());
+  return printable(line);
+}
+
+}  // namespace
+
+Result<std::string> remote_target_status(const SshOptions& o, const std::string& path) {
+  auto opened = SshConnection::open(o);
+  if (!opened.is_ok()) return opened.status();
+  std::unique_ptr<SshConnection> c = opened.take();
+  const std::string host = c->peer_name();
+  auto asked = ask(*c, o, o.remote_path, path);
+  if (!asked.is_ok()) return asked.status();
+  ExecResult r = asked.take();
+  std::unique_ptr<RemoteUpload> upload;  // released (the far copy removed) when this returns
+  if (binary_missing(r)) {
+    const std::string why = host + " has no sparsync at '" + o.remote_path + "'";
+    if (!o.upload) {
+      return Status(ErrorKind::kConnection,
+                    why + "; install sparsync there, give its path with --remote-path, or drop --no-upload");
+    }
+    auto uploaded = upload_this_binary(*c, why);
+    if (!uploaded.is_ok()) return uploaded.status();
+    upload = uploaded.take();
+    asked = ask(*c, o, upload->binary(), path);
+    if (!asked.is_ok()) return asked.status();
+    r = asked.take();
+  }
+  if (r.exit_status == 0) return host + ":" + printable(first_line(r.out));
+  const bool ours = r.exit_status >= 1 && r.exit_status <= 8;  // sparsync's exit codes
+  const std::string said = r.err.empty() ? "exit status " + std::to_string(r.exit_status) : far_message(r.err);
+  return Status(ours ? static_cast<ErrorKind>(r.exit_status) : ErrorKind::kConnection,
+                host + ": " + said + (ours ? "" : " (running sparsync --status there)"));
+}
+
+}  // namespace sparsync
