@@ -75,6 +75,7 @@ Status resolve_locations(const CliOptions& o, SyncRequest* r, RemoteSide* remote
   s.port = o.ssh_port;
   s.identities = o.ssh_identities;
   s.config_file = o.ssh_config;
+  s.jump = o.ssh_jump;
   s.known_hosts = o.known_hosts;
   s.accept_new_host_key = o.accept_new_host_key;
   s.batch = o.batch;

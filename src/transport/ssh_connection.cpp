@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/printable.h"
+#include "transport/ssh_hop.h"
 
 namespace sparsync {
 namespace {
@@ -90,6 +91,7 @@ SshConnection::~SshConnection() {
     if (ssh_is_connected(session_) != 0) ssh_disconnect(session_);
     ssh_free(session_);
   }
+  hop_.reset();  // only now: the session above ran through it
 }
 
 std::string SshConnection::destination() const {
@@ -110,10 +112,75 @@ Status SshConnection::error(const std::string& what, const std::string& todo) co
 Result<std::unique_ptr<SshConnection>> SshConnection::open(const SshOptions& options) {
   std::unique_ptr<SshConnection> c(new SshConnection(options));
   SPARSYNC_RETURN_IF_ERROR(c->configure());
+  Result<std::vector<JumpHost>> hops = c->jump_chain();
+  if (!hops.is_ok()) return hops.status();
+  if (!hops.value().empty()) {
+    Result<std::unique_ptr<SshConnection>> last = open_jumps(options, hops.value());
+    if (!last.is_ok()) return last.status();
+    SPARSYNC_RETURN_IF_ERROR(c->connect_through(last.take()));
+  }
   SPARSYNC_RETURN_IF_ERROR(c->connect());
   SPARSYNC_RETURN_IF_ERROR(c->check_host_key());
   SPARSYNC_RETURN_IF_ERROR(c->authenticate());
   return c;
+}
+
+Result<std::unique_ptr<SshConnection>> SshConnection::open_jumps(const SshOptions& target,
+                                                                 const std::vector<JumpHost>& hops) {
+  std::unique_ptr<SshConnection> previous;
+  for (const JumpHost& hop : hops) {
+    // Everything that says how to connect and whom to trust carries over;
+    // -l and -p name the far host's user and port, not the jump host's.
+    SshOptions o = target;
+    o.host = hop.host;
+    o.user = hop.user;
+    o.port = hop.port;
+    o.jump.clear();
+    std::unique_ptr<SshConnection> c(new SshConnection(o));
+    c->is_hop_ = true;
+    auto named = [&hop](const Status& s) { return Status(s.kind(), "jump host " + hop.spec + ": " + s.message()); };
+    Status s = c->configure();
+    if (s.is_ok()) s = c->jump_chain().status();  // clears the hop's own ProxyJump
+    if (!s.is_ok()) return named(s);
+    // A failure to reach this hop through the one before names both already.
+    if (previous != nullptr) SPARSYNC_RETURN_IF_ERROR(c->connect_through(std::move(previous)));
+    for (Status (SshConnection::*step)() :
+         {&SshConnection::connect, &SshConnection::check_host_key, &SshConnection::authenticate}) {
+      s = (c.get()->*step)();
+      if (!s.is_ok()) return named(s);
+    }
+    previous = std::move(c);
+  }
+  return previous;
+}
+
+// The hops to go through: -J wins over the config, as in ssh. The config's
+// ProxyJump reaches us only as the ssh command libssh made of it, which must
+// never run (it would not know our options), so it is cleared here either
+// way; any other ProxyCommand is the user's and libssh runs it.
+Result<std::vector<JumpHost>> SshConnection::jump_chain() {
+  std::string proxy = session_string(session_, SSH_OPTIONS_PROXYCOMMAND);
+  std::string list;
+  bool config_jump = !proxy.empty() && jump_list_from_proxy_command(proxy, &list);
+  if (is_hop_) list = "none";  // the chain says how to reach a jump host
+  if (!options_.jump.empty()) list = options_.jump;
+  if (config_jump || !list.empty()) ssh_options_set(session_, SSH_OPTIONS_PROXYCOMMAND, "none");
+  return parse_jump_list(list);
+}
+
+Status SshConnection::connect_through(std::unique_ptr<SshConnection> jump) {
+  unsigned int port = 22;
+  ssh_options_get_port(session_, &port);
+  Result<std::unique_ptr<SshHop>> hop = SshHop::open(std::move(jump), session_string(session_, SSH_OPTIONS_HOST), port);
+  if (!hop.is_ok()) return hop.status();
+  hop_ = hop.take();
+  // libssh owns the socket from here and closes it with the session.
+  socket_t fd = hop_->release_next_fd();
+  if (ssh_options_set(session_, SSH_OPTIONS_FD, &fd) != SSH_OK) {
+    ::close(fd);
+    return error("cannot hand the jump host's channel to libssh", "");
+  }
+  return Status::ok();
 }
 
 Status SshConnection::configure() {
