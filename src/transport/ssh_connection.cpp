@@ -6,12 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "common/log.h"
 #include "common/printable.h"
+#include "transport/ssh_config_lookup.h"
 #include "transport/ssh_hop.h"
 
 namespace sparsync {
@@ -211,6 +213,12 @@ Status SshConnection::configure() {
     return error("cannot read ssh config " + (config != nullptr ? options_.config_file : "~/.ssh/config"),
                  "fix it or give another with -F");
   }
+  // libssh itself takes "StrictHostKeyChecking no" to mean a key that is
+  // not in the global known_hosts is fine, even one that does not match
+  // ours: the host key policy is ours alone (check_host_key).
+  int strict = 1;
+  ssh_options_set(session_, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict);
+  read_host_key_policy();
   if (!options_.user.empty()) ssh_options_set(session_, SSH_OPTIONS_USER, options_.user.c_str());
   if (options_.port > 0) {
     unsigned int port = static_cast<unsigned int>(options_.port);
@@ -252,6 +260,18 @@ Status SshConnection::connect() {
   return Status::ok();
 }
 
+// As ssh: "accept-new" adds an unknown key and refuses a changed one. ssh's
+// "no" would also accept a changed key, which for a DR copy means writing a
+// disk to whoever answers; it is taken as accept-new instead (docs/usage.md).
+void SshConnection::read_host_key_policy() {
+  std::optional<std::string> v = ssh_config_value(options_.config_file, options_.host, "StrictHostKeyChecking");
+  if (!v) return;
+  std::string policy;
+  for (char c : *v) policy += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  config_said_no_ = policy == "no" || policy == "off" || policy == "false";
+  config_accepts_new_ = config_said_no_ || policy == "accept-new";
+}
+
 Status SshConnection::check_host_key() {
   ssh_key key = nullptr;
   if (ssh_get_server_publickey(session_, &key) != SSH_OK) {
@@ -291,10 +311,14 @@ Status SshConnection::check_host_key() {
                                                 " (it now offers " + key_text +
                                                 "); someone may be intercepting the connection; if the host was "
                                                 "reinstalled, check the new key and remove the old one with " +
-                                                remove_hint);
+                                                remove_hint +
+                                                (config_said_no_ ? " (StrictHostKeyChecking no in the ssh config "
+                                                                   "is taken as accept-new: a changed key is "
+                                                                   "never accepted)"
+                                                                 : ""));
     case SSH_KNOWN_HOSTS_NOT_FOUND:
     case SSH_KNOWN_HOSTS_UNKNOWN:
-      if (!options_.accept_new_host_key) {
+      if (!options_.accept_new_host_key && !config_accepts_new_) {
         return Status(ErrorKind::kConnection,
                       "host key of " + options_.host + " (" + entry + ") is not in " + file + ": " + key_text +
                           "; check that fingerprint on the host, then run again with --accept-new-host-key "
@@ -303,7 +327,8 @@ Status SshConnection::check_host_key() {
       if (ssh_session_update_known_hosts(session_) != SSH_OK) {
         return error("cannot add the host key of " + options_.host + " to " + file, "check that it is writable");
       }
-      log::info("added host key of " + entry + " (" + key_text + ") to " + file);
+      log::info("added host key of " + entry + " (" + key_text + ") to " + file +
+                (options_.accept_new_host_key ? "" : " (StrictHostKeyChecking in the ssh config)"));
       return Status::ok();
     case SSH_KNOWN_HOSTS_ERROR:
     default:

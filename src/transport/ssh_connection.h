@@ -50,6 +50,7 @@ class SshConnection {
   // chain opened: the last hop's connection, which carries ours.
   static Result<std::unique_ptr<SshConnection>> open_jumps(const SshOptions& target, const std::vector<JumpHost>& hops);
   Status configure();
+  void read_host_key_policy();
   Result<std::vector<JumpHost>> jump_chain();
   Status connect_through(std::unique_ptr<SshConnection> jump);
   Status connect();
@@ -62,6 +63,10 @@ class SshConnection {
   std::string peer_name_;
   bool interactive_ = false;
   bool is_hop_ = false;  // a jump host: the chain, not its own config, says how to reach it
+  // The config's StrictHostKeyChecking, which libssh drops: "accept-new", or
+  // "no" taken as accept-new (a changed key is never accepted).
+  bool config_accepts_new_ = false;
+  bool config_said_no_ = false;
   ssh_session session_ = nullptr;
   // The jump host this session runs through; it outlives the session.
   std::unique_ptr<SshHop> hop_;
