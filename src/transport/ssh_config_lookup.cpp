@@ -72,13 +72,16 @@ struct Lookup {
   std::string host;
   std::string keyword;
   std::string include_base;  // for relative Include paths
-  std::optional<std::string> value;
+  bool all = false;          // every value (IdentityFile), not just the first
+  std::vector<std::string> values;
+
+  bool done() const { return !all && !values.empty(); }
 
   // `applies`: whether the lines before this file's first Host/Match apply.
   void read(const std::string& path, bool applies, int depth) {
     std::ifstream in(path);
     std::string line;
-    while (!value && std::getline(in, line)) {
+    while (!done() && std::getline(in, line)) {
       std::vector<std::string> words = words_of(line);
       if (words.empty()) continue;
       if (same(words[0], "host")) {
@@ -88,9 +91,9 @@ struct Lookup {
       } else if (!applies) {
         continue;
       } else if (same(words[0], "include") && depth < kMaxIncludeDepth) {
-        for (size_t i = 1; i < words.size() && !value; ++i) include(words[i], depth);
+        for (size_t i = 1; i < words.size() && !done(); ++i) include(words[i], depth);
       } else if (same(words[0], keyword.c_str()) && words.size() >= 2) {
-        value = words[1];
+        values.push_back(words[1]);
       }
     }
   }
@@ -105,7 +108,7 @@ struct Lookup {
     }
     glob_t g{};
     if (::glob(full.c_str(), 0, nullptr, &g) == 0) {
-      for (size_t i = 0; i < g.gl_pathc && !value; ++i) read(g.gl_pathv[i], true, depth + 1);
+      for (size_t i = 0; i < g.gl_pathc && !done(); ++i) read(g.gl_pathv[i], true, depth + 1);
     }
     ::globfree(&g);
   }
@@ -133,20 +136,35 @@ bool ssh_pattern_match(const std::string& pattern, const std::string& text) {
   return p == pattern.size();
 }
 
-std::optional<std::string> ssh_config_value(const std::string& config_file, const std::string& host,
-                                            const std::string& keyword) {
+namespace {
+
+std::vector<std::string> lookup(const std::string& config_file, const std::string& host, const std::string& keyword,
+                                bool all) {
   const char* home = std::getenv("HOME");
   std::string user_dir = std::string(home != nullptr ? home : "") + "/.ssh";
-  Lookup lookup{host, keyword, user_dir, std::nullopt};
+  Lookup l{host, keyword, user_dir, all, {}};
   if (!config_file.empty()) {
-    lookup.read(config_file, true, 0);
-    return lookup.value;
+    l.read(config_file, true, 0);
+    return l.values;
   }
-  lookup.read(user_dir + "/config", true, 0);
-  if (lookup.value) return lookup.value;
-  lookup.include_base = "/etc/ssh";
-  lookup.read("/etc/ssh/ssh_config", true, 0);
-  return lookup.value;
+  l.read(user_dir + "/config", true, 0);
+  l.include_base = "/etc/ssh";
+  if (!l.done()) l.read("/etc/ssh/ssh_config", true, 0);
+  return l.values;
+}
+
+}  // namespace
+
+std::optional<std::string> ssh_config_value(const std::string& config_file, const std::string& host,
+                                            const std::string& keyword) {
+  std::vector<std::string> values = lookup(config_file, host, keyword, false);
+  if (values.empty()) return std::nullopt;
+  return values.front();
+}
+
+std::vector<std::string> ssh_config_values(const std::string& config_file, const std::string& host,
+                                           const std::string& keyword) {
+  return lookup(config_file, host, keyword, true);
 }
 
 }  // namespace sparsync

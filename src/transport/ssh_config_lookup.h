@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sparsync {
 
@@ -20,6 +21,10 @@ namespace sparsync {
 // value is returned as written (first word, quotes removed).
 std::optional<std::string> ssh_config_value(const std::string& config_file, const std::string& host,
                                             const std::string& keyword);
+
+// Every value, in order, for keywords that add up (IdentityFile).
+std::vector<std::string> ssh_config_values(const std::string& config_file, const std::string& host,
+                                           const std::string& keyword);
 
 // ssh's glob for Host patterns: '*' any run, '?' one character.
 bool ssh_pattern_match(const std::string& pattern, const std::string& text);

@@ -15,17 +15,17 @@
 #include "common/printable.h"
 #include "transport/ssh_config_lookup.h"
 #include "transport/ssh_hop.h"
+#include "transport/ssh_key_auth.h"
+#include "transport/terminal_prompt.h"
 
 namespace sparsync {
 namespace {
 
-// Passphrases for encrypted keys: asked on the terminal only when a person
-// can answer, so cron jobs fail fast instead of hanging on a prompt.
-int passphrase_prompt(const char* prompt, char* buf, size_t len, int echo, int verify, void* userdata) {
-  bool interactive = *static_cast<bool*>(userdata);
-  if (!interactive) return -1;
-  return ssh_getpass(prompt, buf, len, echo, verify);
-}
+// libssh asks here while publickey_auto loads a key that needs a passphrase,
+// saying only "Passphrase" and not which key: refused, so that auto tries
+// the agent and the keys that need none; authenticate() then asks for the
+// others by name (transport/ssh_key_auth.h).
+int refuse_passphrase(const char*, char*, size_t, int, int, void*) { return -1; }
 
 std::string home_dir() {
   const char* home = std::getenv("HOME");
@@ -239,8 +239,7 @@ Status SshConnection::configure() {
   int nodelay = 1;  // HASH batches and acks are small; do not let Nagle hold them
   ssh_options_set(session_, SSH_OPTIONS_NODELAY, &nodelay);
   ssh_callbacks_init(&callbacks_);
-  callbacks_.userdata = &interactive_;
-  callbacks_.auth_function = passphrase_prompt;
+  callbacks_.auth_function = refuse_passphrase;
   ssh_set_callbacks(session_, &callbacks_);
   return Status::ok();
 }
@@ -347,14 +346,12 @@ int SshConnection::keyboard_interactive() {
     for (int i = 0; i < prompts; ++i) {
       char echo = 0;
       const char* prompt = ssh_userauth_kbdint_getprompt(session_, static_cast<unsigned int>(i), &echo);
-      char buf[512];
       // The far sshd's words on our terminal: escaped like all its text.
       std::string shown = printable(prompt != nullptr ? prompt : "");
-      if (ssh_getpass(shown.c_str(), buf, sizeof(buf), echo != 0 ? 1 : 0, 0) != 0) {
-        return SSH_AUTH_DENIED;
-      }
-      ssh_userauth_kbdint_setanswer(session_, static_cast<unsigned int>(i), buf);
-      std::memset(buf, 0, sizeof(buf));
+      std::string answer;
+      if (!ask_on_terminal(shown, echo != 0, &answer)) return SSH_AUTH_DENIED;
+      ssh_userauth_kbdint_setanswer(session_, static_cast<unsigned int>(i), answer.c_str());
+      std::memset(answer.data(), 0, answer.size());
     }
     rc = ssh_userauth_kbdint(session_, nullptr, nullptr);
   }
@@ -367,10 +364,18 @@ Status SshConnection::authenticate() {
   if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
   int methods = ssh_userauth_list(session_, nullptr);
   std::vector<std::string> tried;
+  std::vector<std::string> locked;  // keys that need a passphrase nobody could type
   if ((methods & SSH_AUTH_METHOD_PUBLICKEY) != 0) {
     // publickey_auto goes the way ssh does: agent keys, then the identity
-    // list (our -i first, the config's IdentityFile, the default key files).
+    // list (our -i first, the config's IdentityFile, the default key files),
+    // skipping keys that need a passphrase; those come next, asked by name.
     rc = ssh_userauth_publickey_auto(session_, nullptr, nullptr);
+    if (rc == SSH_AUTH_SUCCESS) return Status::ok();
+    if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
+    std::string ssh_dir = home_dir().empty() ? "~/.ssh" : home_dir() + "/.ssh";
+    std::vector<KeyFile> keys = candidate_keys(
+        options_.identities, ssh_config_values(options_.config_file, options_.host, "IdentityFile"), ssh_dir);
+    rc = authenticate_with_locked_keys(session_, keys, interactive_, &locked);
     if (rc == SSH_AUTH_SUCCESS) return Status::ok();
     if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
     std::vector<std::string> sources;
@@ -385,11 +390,10 @@ Status SshConnection::authenticate() {
   }
   if ((methods & SSH_AUTH_METHOD_PASSWORD) != 0) {
     if (interactive_) {
-      char buf[512];
-      std::string prompt = destination() + "'s password: ";
-      if (ssh_getpass(prompt.c_str(), buf, sizeof(buf), 0, 0) == 0) {
-        rc = ssh_userauth_password(session_, nullptr, buf);
-        std::memset(buf, 0, sizeof(buf));
+      std::string password;
+      if (ask_on_terminal(destination() + "'s password: ", false, &password)) {
+        rc = ssh_userauth_password(session_, nullptr, password.c_str());
+        std::memset(password.data(), 0, password.size());
         if (rc == SSH_AUTH_SUCCESS) return Status::ok();
       }
       tried.push_back("password");
@@ -404,6 +408,13 @@ Status SshConnection::authenticate() {
     } else {
       tried.push_back("keyboard-interactive (not asked: --batch or no terminal)");
     }
+  }
+  if (!locked.empty()) {
+    return Status(ErrorKind::kConnection,
+                  "authentication to " + destination() + " failed: key " + join(locked, ", key ") +
+                      " needs a passphrase and there is no terminal to ask it on (or --batch was given); load it "
+                      "into ssh-agent (ssh-add " +
+                      locked.front() + ") and run again with SSH_AUTH_SOCK set");
   }
   std::vector<std::string> offered;
   if ((methods & SSH_AUTH_METHOD_PUBLICKEY) != 0) offered.push_back("publickey");

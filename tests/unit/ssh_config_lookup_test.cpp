@@ -42,6 +42,14 @@ TEST(SshConfigLookup, IncludedFilesAreReadInPlace) {
   EXPECT_EQ(ssh_config_value(cfg, "x", "StrictHostKeyChecking"), "yes");
 }
 
+TEST(SshConfigLookup, IdentityFilesAddUpInOrder) {
+  TempDir dir;
+  std::string cfg = dir.file("config");
+  std::ofstream(cfg) << "Host dr\n  IdentityFile ~/.ssh/dr_key\nHost *\n  IdentityFile /keys/all\n";
+  EXPECT_EQ(ssh_config_values(cfg, "dr", "IdentityFile"), (std::vector<std::string>{"~/.ssh/dr_key", "/keys/all"}));
+  EXPECT_EQ(ssh_config_values(cfg, "x", "identityfile"), (std::vector<std::string>{"/keys/all"}));
+}
+
 TEST(SshConfigLookup, PatternsAsSshMatchesThem) {
   EXPECT_TRUE(ssh_pattern_match("*", "anything"));
   EXPECT_TRUE(ssh_pattern_match("10.0.?.*", "10.0.1.25"));
