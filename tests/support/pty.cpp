@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <stdexcept>
 
 namespace sparsync::testing {
@@ -106,14 +107,18 @@ CommandResult run_on_terminal(const std::vector<std::string>& argv, const std::v
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {master, POLLIN, 0}};
   std::string* sinks[2] = {&r.out, &r.err};
   size_t next_answer = 0, seen_up_to = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   int open_count = 2;
   while (open_count > 0) {
-    // A program that waits for a question nobody answers fails the test, not hangs it.
-    int ready = ::poll(fds, 2, 30000);
-    if (ready == 0) {
+    // A program that waits for an answer nobody types (a prompt this helper
+    // did not recognise) fails the test instead of hanging it, even while it
+    // keeps redrawing a progress line.
+    if (std::chrono::steady_clock::now() >= deadline) {
       ::kill(pid, SIGKILL);
+      r.err += "\n[killed: still running after 60 s]";
       break;
     }
+    int ready = ::poll(fds, 2, 1000);
     if (ready < 0) {
       if (errno == EINTR) continue;
       break;
