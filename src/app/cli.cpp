@@ -21,6 +21,10 @@ void describe_ssh(CLI::App& app, CliOptions* o) {
                  "SSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config")
       ->check(CLI::ExistingFile)
       ->group(g);
+  app.add_option("-J,--jump", o->ssh_jump,
+                 "Jump hosts to reach the far host through, [user@]host[:port] separated by commas, as ssh -J "
+                 "(default: the ssh config's ProxyJump)")
+      ->group(g);
   app.add_option("--known-hosts", o->known_hosts, "known_hosts file (default ~/.ssh/known_hosts)")->group(g);
   app.add_flag("--accept-new-host-key", o->accept_new_host_key,
                "Add an unknown host key to known_hosts (a changed key is still refused)")

@@ -49,6 +49,7 @@ struct CliOptions {
   std::string ssh_login;
   std::vector<std::string> ssh_identities;
   std::string ssh_config;
+  std::string ssh_jump;
   std::string known_hosts;
   bool accept_new_host_key = false;
   bool batch = false;

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/units.h"
+#include "transport/terminal_prompt.h"
 
 namespace sparsync {
 namespace {
@@ -115,6 +116,7 @@ void ProgressDisplay::start() {
       draw_terminal(sample());
     }
     log::set_sink([this](const std::string& text) { write_log_line(text); });
+    set_prompt_guard([this](bool prompting) { hold_for_prompt(prompting); });
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -138,6 +140,7 @@ void ProgressDisplay::stop() {
       line_shown_ = false;
     }
     log::set_sink(nullptr);
+    set_prompt_guard(nullptr);
   } else {
     log::info(progress_text(last));
   }
@@ -202,7 +205,19 @@ ProgressSample ProgressDisplay::sample() {
   return s;
 }
 
+// A passphrase prompt is on the terminal (transport/terminal_prompt.h): the
+// line would overdraw it, and the run would look hung.
+void ProgressDisplay::hold_for_prompt(bool prompting) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_ = prompting;
+  if (prompting && line_shown_) {
+    write_all(kClear);
+    line_shown_ = false;
+  }
+}
+
 void ProgressDisplay::draw_terminal(const ProgressSample& s) {
+  if (held_) return;
   std::string text = progress_text(s);
   // One column short of the width: writing the last column wraps on some
   // terminals, and a wrapped line cannot be redrawn with '\r'.

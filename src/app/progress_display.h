@@ -64,6 +64,7 @@ class ProgressDisplay {
  private:
   void run();
   ProgressSample sample();
+  void hold_for_prompt(bool prompting);
   void draw_terminal(const ProgressSample& s);   // needs mu_
   void write_log_line(const std::string& text);  // the log sink
   void write_all(const std::string& bytes) const;
@@ -77,7 +78,8 @@ class ProgressDisplay {
   bool stopping_ = false;
   bool started_ = false;
   bool line_shown_ = false;
-  std::string line_;  // what is on the terminal now
+  bool held_ = false;  // a prompt is up: draw nothing
+  std::string line_;   // what is on the terminal now
   bool syncing_seen_ = false;
   std::chrono::steady_clock::time_point sync_start_;
   uint64_t sync_start_scanned_ = 0;

@@ -6,23 +6,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "common/log.h"
 #include "common/printable.h"
+#include "transport/ssh_config_lookup.h"
+#include "transport/ssh_hop.h"
+#include "transport/ssh_key_auth.h"
+#include "transport/terminal_prompt.h"
 
 namespace sparsync {
 namespace {
 
-// Passphrases for encrypted keys: asked on the terminal only when a person
-// can answer, so cron jobs fail fast instead of hanging on a prompt.
-int passphrase_prompt(const char* prompt, char* buf, size_t len, int echo, int verify, void* userdata) {
-  bool interactive = *static_cast<bool*>(userdata);
-  if (!interactive) return -1;
-  return ssh_getpass(prompt, buf, len, echo, verify);
-}
+// libssh asks here while publickey_auto loads a key that needs a passphrase,
+// saying only "Passphrase" and not which key: refused, so that auto tries
+// the agent and the keys that need none; authenticate() then asks for the
+// others by name (transport/ssh_key_auth.h).
+int refuse_passphrase(const char*, char*, size_t, int, int, void*) { return -1; }
 
 std::string home_dir() {
   const char* home = std::getenv("HOME");
@@ -90,6 +93,7 @@ SshConnection::~SshConnection() {
     if (ssh_is_connected(session_) != 0) ssh_disconnect(session_);
     ssh_free(session_);
   }
+  hop_.reset();  // only now: the session above ran through it
 }
 
 std::string SshConnection::destination() const {
@@ -110,10 +114,75 @@ Status SshConnection::error(const std::string& what, const std::string& todo) co
 Result<std::unique_ptr<SshConnection>> SshConnection::open(const SshOptions& options) {
   std::unique_ptr<SshConnection> c(new SshConnection(options));
   SPARSYNC_RETURN_IF_ERROR(c->configure());
+  Result<std::vector<JumpHost>> hops = c->jump_chain();
+  if (!hops.is_ok()) return hops.status();
+  if (!hops.value().empty()) {
+    Result<std::unique_ptr<SshConnection>> last = open_jumps(options, hops.value());
+    if (!last.is_ok()) return last.status();
+    SPARSYNC_RETURN_IF_ERROR(c->connect_through(last.take()));
+  }
   SPARSYNC_RETURN_IF_ERROR(c->connect());
   SPARSYNC_RETURN_IF_ERROR(c->check_host_key());
   SPARSYNC_RETURN_IF_ERROR(c->authenticate());
   return c;
+}
+
+Result<std::unique_ptr<SshConnection>> SshConnection::open_jumps(const SshOptions& target,
+                                                                 const std::vector<JumpHost>& hops) {
+  std::unique_ptr<SshConnection> previous;
+  for (const JumpHost& hop : hops) {
+    // Everything that says how to connect and whom to trust carries over;
+    // -l and -p name the far host's user and port, not the jump host's.
+    SshOptions o = target;
+    o.host = hop.host;
+    o.user = hop.user;
+    o.port = hop.port;
+    o.jump.clear();
+    std::unique_ptr<SshConnection> c(new SshConnection(o));
+    c->is_hop_ = true;
+    auto named = [&hop](const Status& s) { return Status(s.kind(), "jump host " + hop.spec + ": " + s.message()); };
+    Status s = c->configure();
+    if (s.is_ok()) s = c->jump_chain().status();  // clears the hop's own ProxyJump
+    if (!s.is_ok()) return named(s);
+    // A failure to reach this hop through the one before names both already.
+    if (previous != nullptr) SPARSYNC_RETURN_IF_ERROR(c->connect_through(std::move(previous)));
+    for (Status (SshConnection::*step)() :
+         {&SshConnection::connect, &SshConnection::check_host_key, &SshConnection::authenticate}) {
+      s = (c.get()->*step)();
+      if (!s.is_ok()) return named(s);
+    }
+    previous = std::move(c);
+  }
+  return previous;
+}
+
+// The hops to go through: -J wins over the config, as in ssh. The config's
+// ProxyJump reaches us only as the ssh command libssh made of it, which must
+// never run (it would not know our options), so it is cleared here either
+// way; any other ProxyCommand is the user's and libssh runs it.
+Result<std::vector<JumpHost>> SshConnection::jump_chain() {
+  std::string proxy = session_string(session_, SSH_OPTIONS_PROXYCOMMAND);
+  std::string list;
+  bool config_jump = !proxy.empty() && jump_list_from_proxy_command(proxy, &list);
+  if (is_hop_) list = "none";  // the chain says how to reach a jump host
+  if (!options_.jump.empty()) list = options_.jump;
+  if (config_jump || !list.empty()) ssh_options_set(session_, SSH_OPTIONS_PROXYCOMMAND, "none");
+  return parse_jump_list(list);
+}
+
+Status SshConnection::connect_through(std::unique_ptr<SshConnection> jump) {
+  unsigned int port = 22;
+  ssh_options_get_port(session_, &port);
+  Result<std::unique_ptr<SshHop>> hop = SshHop::open(std::move(jump), session_string(session_, SSH_OPTIONS_HOST), port);
+  if (!hop.is_ok()) return hop.status();
+  hop_ = hop.take();
+  // libssh owns the socket from here and closes it with the session.
+  socket_t fd = hop_->release_next_fd();
+  if (ssh_options_set(session_, SSH_OPTIONS_FD, &fd) != SSH_OK) {
+    ::close(fd);
+    return error("cannot hand the jump host's channel to libssh", "");
+  }
+  return Status::ok();
 }
 
 Status SshConnection::configure() {
@@ -144,6 +213,12 @@ Status SshConnection::configure() {
     return error("cannot read ssh config " + (config != nullptr ? options_.config_file : "~/.ssh/config"),
                  "fix it or give another with -F");
   }
+  // libssh itself takes "StrictHostKeyChecking no" to mean a key that is
+  // not in the global known_hosts is fine, even one that does not match
+  // ours: the host key policy is ours alone (check_host_key).
+  int strict = 1;
+  ssh_options_set(session_, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict);
+  read_host_key_policy();
   if (!options_.user.empty()) ssh_options_set(session_, SSH_OPTIONS_USER, options_.user.c_str());
   if (options_.port > 0) {
     unsigned int port = static_cast<unsigned int>(options_.port);
@@ -164,8 +239,7 @@ Status SshConnection::configure() {
   int nodelay = 1;  // HASH batches and acks are small; do not let Nagle hold them
   ssh_options_set(session_, SSH_OPTIONS_NODELAY, &nodelay);
   ssh_callbacks_init(&callbacks_);
-  callbacks_.userdata = &interactive_;
-  callbacks_.auth_function = passphrase_prompt;
+  callbacks_.auth_function = refuse_passphrase;
   ssh_set_callbacks(session_, &callbacks_);
   return Status::ok();
 }
@@ -183,6 +257,18 @@ Status SshConnection::connect() {
   long io_timeout = io_timeout_seconds();
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &io_timeout);
   return Status::ok();
+}
+
+// As ssh: "accept-new" adds an unknown key and refuses a changed one. ssh's
+// "no" would also accept a changed key, which for a DR copy means writing a
+// disk to whoever answers; it is taken as accept-new instead (docs/usage.md).
+void SshConnection::read_host_key_policy() {
+  std::optional<std::string> v = ssh_config_value(options_.config_file, options_.host, "StrictHostKeyChecking");
+  if (!v) return;
+  std::string policy;
+  for (char c : *v) policy += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  config_said_no_ = policy == "no" || policy == "off" || policy == "false";
+  config_accepts_new_ = config_said_no_ || policy == "accept-new";
 }
 
 Status SshConnection::check_host_key() {
@@ -224,10 +310,14 @@ Status SshConnection::check_host_key() {
                                                 " (it now offers " + key_text +
                                                 "); someone may be intercepting the connection; if the host was "
                                                 "reinstalled, check the new key and remove the old one with " +
-                                                remove_hint);
+                                                remove_hint +
+                                                (config_said_no_ ? " (StrictHostKeyChecking no in the ssh config "
+                                                                   "is taken as accept-new: a changed key is "
+                                                                   "never accepted)"
+                                                                 : ""));
     case SSH_KNOWN_HOSTS_NOT_FOUND:
     case SSH_KNOWN_HOSTS_UNKNOWN:
-      if (!options_.accept_new_host_key) {
+      if (!options_.accept_new_host_key && !config_accepts_new_) {
         return Status(ErrorKind::kConnection,
                       "host key of " + options_.host + " (" + entry + ") is not in " + file + ": " + key_text +
                           "; check that fingerprint on the host, then run again with --accept-new-host-key "
@@ -236,7 +326,8 @@ Status SshConnection::check_host_key() {
       if (ssh_session_update_known_hosts(session_) != SSH_OK) {
         return error("cannot add the host key of " + options_.host + " to " + file, "check that it is writable");
       }
-      log::info("added host key of " + entry + " (" + key_text + ") to " + file);
+      log::info("added host key of " + entry + " (" + key_text + ") to " + file +
+                (options_.accept_new_host_key ? "" : " (StrictHostKeyChecking in the ssh config)"));
       return Status::ok();
     case SSH_KNOWN_HOSTS_ERROR:
     default:
@@ -255,14 +346,12 @@ int SshConnection::keyboard_interactive() {
     for (int i = 0; i < prompts; ++i) {
       char echo = 0;
       const char* prompt = ssh_userauth_kbdint_getprompt(session_, static_cast<unsigned int>(i), &echo);
-      char buf[512];
       // The far sshd's words on our terminal: escaped like all its text.
       std::string shown = printable(prompt != nullptr ? prompt : "");
-      if (ssh_getpass(shown.c_str(), buf, sizeof(buf), echo != 0 ? 1 : 0, 0) != 0) {
-        return SSH_AUTH_DENIED;
-      }
-      ssh_userauth_kbdint_setanswer(session_, static_cast<unsigned int>(i), buf);
-      std::memset(buf, 0, sizeof(buf));
+      std::string answer;
+      if (!ask_on_terminal(shown, echo != 0, &answer)) return SSH_AUTH_DENIED;
+      ssh_userauth_kbdint_setanswer(session_, static_cast<unsigned int>(i), answer.c_str());
+      std::memset(answer.data(), 0, answer.size());
     }
     rc = ssh_userauth_kbdint(session_, nullptr, nullptr);
   }
@@ -275,10 +364,18 @@ Status SshConnection::authenticate() {
   if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
   int methods = ssh_userauth_list(session_, nullptr);
   std::vector<std::string> tried;
+  std::vector<std::string> locked;  // keys that need a passphrase nobody could type
   if ((methods & SSH_AUTH_METHOD_PUBLICKEY) != 0) {
     // publickey_auto goes the way ssh does: agent keys, then the identity
-    // list (our -i first, the config's IdentityFile, the default key files).
+    // list (our -i first, the config's IdentityFile, the default key files),
+    // skipping keys that need a passphrase; those come next, asked by name.
     rc = ssh_userauth_publickey_auto(session_, nullptr, nullptr);
+    if (rc == SSH_AUTH_SUCCESS) return Status::ok();
+    if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
+    std::string ssh_dir = home_dir().empty() ? "~/.ssh" : home_dir() + "/.ssh";
+    std::vector<KeyFile> keys = candidate_keys(
+        options_.identities, ssh_config_values(options_.config_file, options_.host, "IdentityFile"), ssh_dir);
+    rc = authenticate_with_locked_keys(session_, keys, interactive_, &locked);
     if (rc == SSH_AUTH_SUCCESS) return Status::ok();
     if (rc == SSH_AUTH_ERROR) return error("authentication to " + destination() + " failed", "");
     std::vector<std::string> sources;
@@ -293,11 +390,10 @@ Status SshConnection::authenticate() {
   }
   if ((methods & SSH_AUTH_METHOD_PASSWORD) != 0) {
     if (interactive_) {
-      char buf[512];
-      std::string prompt = destination() + "'s password: ";
-      if (ssh_getpass(prompt.c_str(), buf, sizeof(buf), 0, 0) == 0) {
-        rc = ssh_userauth_password(session_, nullptr, buf);
-        std::memset(buf, 0, sizeof(buf));
+      std::string password;
+      if (ask_on_terminal(destination() + "'s password: ", false, &password)) {
+        rc = ssh_userauth_password(session_, nullptr, password.c_str());
+        std::memset(password.data(), 0, password.size());
         if (rc == SSH_AUTH_SUCCESS) return Status::ok();
       }
       tried.push_back("password");
@@ -312,6 +408,13 @@ Status SshConnection::authenticate() {
     } else {
       tried.push_back("keyboard-interactive (not asked: --batch or no terminal)");
     }
+  }
+  if (!locked.empty()) {
+    return Status(ErrorKind::kConnection,
+                  "authentication to " + destination() + " failed: key " + join(locked, ", key ") +
+                      " needs a passphrase and there is no terminal to ask it on (or --batch was given); load it "
+                      "into ssh-agent (ssh-add " +
+                      locked.front() + ") and run again with SSH_AUTH_SOCK set");
   }
   std::vector<std::string> offered;
   if ((methods & SSH_AUTH_METHOD_PUBLICKEY) != 0) offered.push_back("publickey");

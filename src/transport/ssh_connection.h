@@ -4,6 +4,9 @@
 // way ssh does: ssh-agent, then -i keys, then the config's and default keys,
 // then password and keyboard-interactive prompts, only when a person is at
 // the terminal (never with --batch or when stdin is not a terminal).
+// Through jump hosts (-J, or the config's ProxyJump) it first opens one
+// SshConnection per hop, each with the same config, keys and host key
+// policy, and carries the next session through it (transport/ssh_hop.h).
 // Thread-safety: none. libssh sessions are not thread-safe, so exactly one
 // thread may use session() at a time (the pump thread while a transport runs,
 // the owner otherwise).
@@ -14,11 +17,15 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
+#include "transport/ssh_jump.h"
 #include "transport/ssh_options.h"
 
 namespace sparsync {
+
+class SshHop;
 
 class SshConnection {
  public:
@@ -39,7 +46,13 @@ class SshConnection {
 
  private:
   explicit SshConnection(const SshOptions& options);
+  // The hops before the far host, in the order they are reached, and the
+  // chain opened: the last hop's connection, which carries ours.
+  static Result<std::unique_ptr<SshConnection>> open_jumps(const SshOptions& target, const std::vector<JumpHost>& hops);
   Status configure();
+  void read_host_key_policy();
+  Result<std::vector<JumpHost>> jump_chain();
+  Status connect_through(std::unique_ptr<SshConnection> jump);
   Status connect();
   Status check_host_key();
   Status authenticate();
@@ -49,7 +62,14 @@ class SshConnection {
   SshOptions options_;
   std::string peer_name_;
   bool interactive_ = false;
+  bool is_hop_ = false;  // a jump host: the chain, not its own config, says how to reach it
+  // The config's StrictHostKeyChecking, which libssh drops: "accept-new", or
+  // "no" taken as accept-new (a changed key is never accepted).
+  bool config_accepts_new_ = false;
+  bool config_said_no_ = false;
   ssh_session session_ = nullptr;
+  // The jump host this session runs through; it outlives the session.
+  std::unique_ptr<SshHop> hop_;
   // libssh keeps a pointer to this, so it lives as long as the session.
   ssh_callbacks_struct callbacks_{};
 };

@@ -16,4 +16,14 @@ namespace sparsync::testing {
 // `err` holds everything written to the pty.
 CommandResult run_with_pty_stderr(const std::vector<std::string>& argv, unsigned short columns = 80);
 
+// A person at a terminal: stdin and stderr on a pty that is the program's
+// controlling terminal (/dev/tty), stdout on a pipe. Each time the terminal
+// shows `answers[i].first` (after the previous one), `answers[i].second` and
+// a newline are typed. The pty is in line mode, as a login terminal is.
+struct TerminalAnswer {
+  std::string when_shown;
+  std::string typed;
+};
+CommandResult run_on_terminal(const std::vector<std::string>& argv, const std::vector<TerminalAnswer>& answers);
+
 }  // namespace sparsync::testing
