@@ -25,6 +25,10 @@ void describe_ssh(CLI::App& app, CliOptions* o) {
                  "Jump hosts to reach the far host through, [user@]host[:port] separated by commas, as ssh -J "
                  "(default: the ssh config's ProxyJump)")
       ->group(g);
+  app.add_option("--proxy-command", o->proxy_command,
+                 "Command whose stdin and stdout reach the far host's sshd, as ssh's ProxyCommand (%h %p %r %n "
+                 "expanded); none ignores the config's")
+      ->group(g);
   app.add_option("--known-hosts", o->known_hosts, "known_hosts file (default ~/.ssh/known_hosts)")->group(g);
   app.add_flag("--accept-new-host-key", o->accept_new_host_key,
                "Add an unknown host key to known_hosts (a changed key is still refused)")

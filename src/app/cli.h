@@ -50,6 +50,7 @@ struct CliOptions {
   std::vector<std::string> ssh_identities;
   std::string ssh_config;
   std::string ssh_jump;
+  std::string proxy_command;
   std::string known_hosts;
   bool accept_new_host_key = false;
   bool batch = false;

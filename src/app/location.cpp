@@ -80,6 +80,7 @@ SshOptions ssh_options_for(const CliOptions& o, const Location& far, uint32_t ti
   s.identities = o.ssh_identities;
   s.config_file = o.ssh_config;
   s.jump = o.ssh_jump;
+  s.proxy_command = o.proxy_command;
   s.known_hosts = o.known_hosts;
   s.accept_new_host_key = o.accept_new_host_key;
   s.batch = o.batch;

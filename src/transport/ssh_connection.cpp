@@ -94,6 +94,7 @@ SshConnection::~SshConnection() {
     ssh_free(session_);
   }
   hop_.reset();  // only now: the session above ran through it
+  proxy_.reset();
 }
 
 std::string SshConnection::destination() const {
@@ -112,6 +113,10 @@ Status SshConnection::error(const std::string& what, const std::string& todo) co
 }
 
 Result<std::unique_ptr<SshConnection>> SshConnection::open(const SshOptions& options) {
+  if (!options.jump.empty() && options.jump != "none" && !options.proxy_command.empty() &&
+      options.proxy_command != "none") {
+    return Status(ErrorKind::kUsage, "-J and --proxy-command both say how to reach the far host: give one of them");
+  }
   std::unique_ptr<SshConnection> c(new SshConnection(options));
   SPARSYNC_RETURN_IF_ERROR(c->configure());
   Result<std::vector<JumpHost>> hops = c->jump_chain();
@@ -120,8 +125,11 @@ Result<std::unique_ptr<SshConnection>> SshConnection::open(const SshOptions& opt
     Result<std::unique_ptr<SshConnection>> last = open_jumps(options, hops.value());
     if (!last.is_ok()) return last.status();
     SPARSYNC_RETURN_IF_ERROR(c->connect_through(last.take()));
+  } else {
+    SPARSYNC_RETURN_IF_ERROR(c->start_proxy_command());
   }
-  SPARSYNC_RETURN_IF_ERROR(c->connect());
+  Status connected = c->connect();
+  if (!connected.is_ok()) return c->proxy_ != nullptr ? c->proxy_->explain(connected) : connected;
   SPARSYNC_RETURN_IF_ERROR(c->check_host_key());
   SPARSYNC_RETURN_IF_ERROR(c->authenticate());
   return c;
@@ -181,6 +189,32 @@ Status SshConnection::connect_through(std::unique_ptr<SshConnection> jump) {
   if (ssh_options_set(session_, SSH_OPTIONS_FD, &fd) != SSH_OK) {
     ::close(fd);
     return error("cannot hand the jump host's channel to libssh", "");
+  }
+  return Status::ok();
+}
+
+// A ProxyCommand (--proxy-command, else the config's) is run by us, not by
+// libssh, so that its failure can be told (ssh_proxy_command.h).
+Status SshConnection::start_proxy_command() {
+  std::string command = session_string(session_, SSH_OPTIONS_PROXYCOMMAND);
+  if (!options_.proxy_command.empty()) command = options_.proxy_command;
+  ssh_options_set(session_, SSH_OPTIONS_PROXYCOMMAND, "none");
+  if (command.empty() || command == "none") return Status::ok();
+  unsigned int port = 22;
+  ssh_options_get_port(session_, &port);
+  ProxyTarget target{.host = session_string(session_, SSH_OPTIONS_HOST),
+                     .port = port,
+                     .user = session_string(session_, SSH_OPTIONS_USER),
+                     .original = options_.host};
+  auto started = ProxyCommand::start(command, target);
+  if (!started.is_ok()) return started.status();
+  proxy_ = started.take();
+  auto fd = proxy_->session_fd();
+  if (!fd.is_ok()) return fd.status();
+  socket_t handed = fd.value();
+  if (ssh_options_set(session_, SSH_OPTIONS_FD, &handed) != SSH_OK) {
+    ::close(handed);
+    return error("cannot hand the proxy command's socket to libssh", "");
   }
   return Status::ok();
 }

@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "transport/ssh_jump.h"
 #include "transport/ssh_options.h"
+#include "transport/ssh_proxy_command.h"
 
 namespace sparsync {
 
@@ -53,6 +54,7 @@ class SshConnection {
   void read_host_key_policy();
   Result<std::vector<JumpHost>> jump_chain();
   Status connect_through(std::unique_ptr<SshConnection> jump);
+  Status start_proxy_command();
   Status connect();
   Status check_host_key();
   Status authenticate();
@@ -70,6 +72,8 @@ class SshConnection {
   ssh_session session_ = nullptr;
   // The jump host this session runs through; it outlives the session.
   std::unique_ptr<SshHop> hop_;
+  // The ProxyCommand this session runs over, if any; it outlives the session.
+  std::unique_ptr<ProxyCommand> proxy_;
   // libssh keeps a pointer to this, so it lives as long as the session.
   ssh_callbacks_struct callbacks_{};
 };

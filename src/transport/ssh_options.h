@@ -15,6 +15,7 @@ struct SshOptions {
   std::vector<std::string> identities;   // -i, tried before the config's and default keys
   std::string config_file;               // -F; empty: ~/.ssh/config and /etc/ssh/ssh_config
   std::string jump;                      // -J hop[,hop...]; empty: the config's ProxyJump; "none": no jump
+  std::string proxy_command;             // --proxy-command; empty: the config's ProxyCommand; "none": none
   std::string known_hosts;               // --known-hosts; empty: ~/.ssh/known_hosts
   bool accept_new_host_key = false;      // like ssh's StrictHostKeyChecking=accept-new
   bool batch = false;                    // never prompt (also when stdin is not a terminal)
