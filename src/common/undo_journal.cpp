@@ -71,7 +71,8 @@ Status read_header(int fd, const std::string& shown, UndoScan* scan) {
   uint16_t version = 0, reserved = 0;
   UndoHeader& h = scan->header;
   r.bytes(magic, sizeof(magic));
-  if (r.failed() || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) return corrupt(shown, "its header is torn or not a journal's");
+  if (r.failed() || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0)
+    return corrupt(shown, "its header is torn or not a journal's");
   r.u16(&version);
   if (!r.failed() && version != kUndoFormatVersion) {
     return corrupt(shown, "format version " + std::to_string(version) + ", this sparsync reads version " +
@@ -148,8 +149,8 @@ Status scan_undo_journal(int fd, const std::string& shown, const std::function<S
     const size_t stored = e.zero ? 0 : static_cast<size_t>(e.length);
     buf.resize(sizeof(prefix) + stored + kChecksumBytes);
     std::memcpy(buf.data(), prefix, sizeof(prefix));
-    SPARSYNC_RETURN_IF_ERROR(read_at(fd, shown, at + sizeof(prefix), buf.data() + sizeof(prefix),
-                                     stored + kChecksumBytes, &got));
+    SPARSYNC_RETURN_IF_ERROR(
+        read_at(fd, shown, at + sizeof(prefix), buf.data() + sizeof(prefix), stored + kChecksumBytes, &got));
     if (got < stored + kChecksumBytes) break;
     ByteReader tail(buf.data() + sizeof(prefix) + stored, kChecksumBytes);
     uint64_t sum = 0;
@@ -298,7 +299,8 @@ Status UndoJournal::preserve(Device& device, uint64_t offset, uint64_t length) {
 
 Status UndoJournal::commit() {
   if (!dirty_) return Status::ok();
-  if (::fdatasync(fd_.get()) != 0) return errno_status(ErrorKind::kTarget, "cannot flush undo journal " + shown(), errno);
+  if (::fdatasync(fd_.get()) != 0)
+    return errno_status(ErrorKind::kTarget, "cannot flush undo journal " + shown(), errno);
   dirty_ = false;
   return Status::ok();
 }

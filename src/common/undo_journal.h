@@ -65,10 +65,10 @@ struct UndoScan {
   UndoHeader header;
   uint64_t header_bytes = 0;
   uint64_t records = 0;
-  uint64_t data_bytes = 0;   // old bytes stored
-  uint64_t zero_bytes = 0;   // bytes recorded as "was zero"
-  uint64_t whole_end = 0;    // end of the last whole record
-  uint64_t file_bytes = 0;   // the file's size; past whole_end lies a torn tail
+  uint64_t data_bytes = 0;  // old bytes stored
+  uint64_t zero_bytes = 0;  // bytes recorded as "was zero"
+  uint64_t whole_end = 0;   // end of the last whole record
+  uint64_t file_bytes = 0;  // the file's size; past whole_end lies a torn tail
   uint64_t torn_bytes() const { return file_bytes - whole_end; }
 };
 

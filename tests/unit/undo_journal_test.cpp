@@ -19,7 +19,7 @@ namespace {
 using testing::MemoryDevice;
 using testing::TempDir;
 
-constexpr uint64_t kSize = 64 * 1024;
+constexpr uint64_t kOldSize = 64 * 1024;
 constexpr uint64_t kRecord = 512;
 
 RecordPlace place_in(const TempDir& dir) {
@@ -28,7 +28,7 @@ RecordPlace place_in(const TempDir& dir) {
   return place.take();
 }
 
-std::unique_ptr<UndoJournal> create(const RecordPlace& place, uint64_t old_size) {
+std::unique_ptr<UndoJournal> create_journal(const RecordPlace& place, uint64_t old_size) {
   auto j = UndoJournal::create(place, UndoHeader{0, old_size, 1, "file:1:2"});
   EXPECT_TRUE(j.is_ok()) << j.status().message();
   return j.take();
@@ -36,9 +36,9 @@ std::unique_ptr<UndoJournal> create(const RecordPlace& place, uint64_t old_size)
 
 // An old image: pattern bytes with a hole at [16 KiB, 24 KiB) and zeros written at [40 KiB, 44 KiB).
 std::unique_ptr<MemoryDevice> old_image() {
-  auto dev = std::make_unique<MemoryDevice>(kSize, ErrorKind::kTarget);
+  auto dev = std::make_unique<MemoryDevice>(kOldSize, ErrorKind::kTarget);
   dev->fill_pattern(0, 16 * 1024, 7);
-  dev->fill_pattern(24 * 1024, kSize - 24 * 1024, 8);
+  dev->fill_pattern(24 * 1024, kOldSize - 24 * 1024, 8);
   dev->fill(40 * 1024, std::vector<uint8_t>(4096, 0));
   return dev;
 }
@@ -47,7 +47,7 @@ std::unique_ptr<MemoryDevice> old_image() {
 // to try): old data at 0, the hole at 16 KiB, the written zeros at 40 KiB.
 std::string journal_of_three(const TempDir& dir, MemoryDevice& dev) {
   RecordPlace place = place_in(dir);
-  auto j = create(place, kSize);
+  auto j = create_journal(place, kOldSize);
   EXPECT_TRUE(j->preserve(dev, 0, kRecord).is_ok());
   EXPECT_TRUE(j->preserve(dev, 16 * 1024, kRecord).is_ok());
   EXPECT_TRUE(j->preserve(dev, 40 * 1024, kRecord).is_ok());
@@ -55,15 +55,17 @@ std::string journal_of_three(const TempDir& dir, MemoryDevice& dev) {
   return place.shown();
 }
 
-void overwrite_all(MemoryDevice& dev) { ASSERT_TRUE(dev.write_at(0, std::vector<uint8_t>(kSize, 0xAB).data(), kSize).is_ok()); }
+void overwrite_all(MemoryDevice& dev) {
+  ASSERT_TRUE(dev.write_at(0, std::vector<uint8_t>(kOldSize, 0xAB).data(), kOldSize).is_ok());
+}
 
 TEST(UndoJournal, ReplayRestoresTheBeforeImages) {
   TempDir dir;
   auto dev = old_image();
   const std::vector<uint8_t> before = dev->contents();
   RecordPlace place = place_in(dir);
-  auto j = create(place, kSize);
-  ASSERT_TRUE(j->preserve(*dev, 0, kSize).is_ok());
+  auto j = create_journal(place, kOldSize);
+  ASSERT_TRUE(j->preserve(*dev, 0, kOldSize).is_ok());
   ASSERT_TRUE(j->commit().is_ok());
   overwrite_all(*dev);
   UndoReplay replay;
@@ -82,7 +84,7 @@ TEST(UndoJournal, OnlyTheFirstOverwriteOfABlockIsJournaled) {
   auto dev = old_image();
   const std::vector<uint8_t> before = dev->contents();
   RecordPlace place = place_in(dir);
-  auto j = create(place, kSize);
+  auto j = create_journal(place, kOldSize);
   ASSERT_TRUE(j->preserve(*dev, 0, 8192).is_ok());
   ASSERT_TRUE(j->commit().is_ok());
   overwrite_all(*dev);
@@ -112,12 +114,12 @@ TEST(UndoJournal, GrowthNeedsNoBeforeImageAndIsCutOff) {
   auto dev = old_image();
   const std::vector<uint8_t> before = dev->contents();
   RecordPlace place = place_in(dir);
-  auto j = create(place, kSize);
-  ASSERT_TRUE(dev->set_size(2 * kSize).is_ok());
+  auto j = create_journal(place, kOldSize);
+  ASSERT_TRUE(dev->set_size(2 * kOldSize).is_ok());
   const uint64_t empty = j->bytes();
-  ASSERT_TRUE(j->preserve(*dev, kSize, kSize).is_ok());
+  ASSERT_TRUE(j->preserve(*dev, kOldSize, kOldSize).is_ok());
   EXPECT_EQ(j->bytes(), empty);
-  ASSERT_TRUE(dev->write_at(kSize, std::vector<uint8_t>(4096, 1).data(), 4096).is_ok());
+  ASSERT_TRUE(dev->write_at(kOldSize, std::vector<uint8_t>(4096, 1).data(), 4096).is_ok());
   UndoReplay replay;
   ASSERT_TRUE(replay_undo_journal(place, *dev, &replay).is_ok());
   EXPECT_EQ(dev->contents(), before);
@@ -128,10 +130,10 @@ TEST(UndoJournal, AShrinkIsUndoneFromItsJournaledTail) {
   auto dev = old_image();
   const std::vector<uint8_t> before = dev->contents();
   RecordPlace place = place_in(dir);
-  auto j = create(place, kSize);
-  ASSERT_TRUE(j->preserve(*dev, kSize / 2, kSize / 2).is_ok());
+  auto j = create_journal(place, kOldSize);
+  ASSERT_TRUE(j->preserve(*dev, kOldSize / 2, kOldSize / 2).is_ok());
   ASSERT_TRUE(j->commit().is_ok());
-  ASSERT_TRUE(dev->set_size(kSize / 2).is_ok());
+  ASSERT_TRUE(dev->set_size(kOldSize / 2).is_ok());
   UndoReplay replay;
   ASSERT_TRUE(replay_undo_journal(place, *dev, &replay).is_ok());
   EXPECT_EQ(dev->contents(), before);
@@ -174,17 +176,18 @@ TEST(UndoJournal, TornTailIsCutAtEveryTruncationSize) {
       continue;
     }
     ASSERT_TRUE(j.is_ok()) << j.status().message();
-    const uint64_t whole_records = static_cast<uint64_t>(std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
+    const uint64_t whole_records =
+        static_cast<uint64_t>(std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
     const uint64_t keep = whole_records == 0 ? header : ends[whole_records - 1];
     EXPECT_EQ(j.value()->opened_scan().records, whole_records);
     EXPECT_EQ(j.value()->bytes(), keep);
     EXPECT_EQ(testing::file_size(path), keep);  // the tail is cut off on open
     // The records that survived replay; nothing else is touched.
-    MemoryDevice copy(kSize, ErrorKind::kTarget);
-    ASSERT_TRUE(copy.write_at(0, std::vector<uint8_t>(kSize, 0xAB).data(), kSize).is_ok());
+    MemoryDevice copy(kOldSize, ErrorKind::kTarget);
+    ASSERT_TRUE(copy.write_at(0, std::vector<uint8_t>(kOldSize, 0xAB).data(), kOldSize).is_ok());
     UndoReplay replay;
     ASSERT_TRUE(replay_undo_journal(place, copy, &replay).is_ok());
-    std::vector<uint8_t> want(kSize, 0xAB);
+    std::vector<uint8_t> want(kOldSize, 0xAB);
     const uint64_t starts[] = {0, 16 * 1024, 40 * 1024};
     for (uint64_t r = 0; r < whole_records; ++r) {
       std::copy_n(before.begin() + static_cast<ptrdiff_t>(starts[r]), kRecord,
