@@ -18,9 +18,8 @@ Status cannot(const std::string& path, const std::string& why) {
 
 std::string what_was_done(const std::string& path, const UndoReplay& r, uint64_t old_size, uint64_t torn) {
   std::string line = "rolled back " + path + " to its state before the interrupted run: restored " +
-                     format_bytes(r.scan.data_bytes + r.scan.zero_bytes) + " from " +
-                     std::to_string(r.scan.records) + " records (" + format_bytes(r.scan.zero_bytes) +
-                     " of it zeros), size " + format_bytes(old_size);
+                     format_bytes(r.scan.data_bytes + r.scan.zero_bytes) + " from " + std::to_string(r.scan.records) +
+                     " records (" + format_bytes(r.scan.zero_bytes) + " of it zeros), size " + format_bytes(old_size);
   if (r.size_before != old_size) line += " (was " + format_bytes(r.size_before) + ")";
   line += "; removed its undo journal and checkpoint record";
   if (torn > 0) {

@@ -20,7 +20,7 @@ namespace {
 
 constexpr uint64_t kNewSize = 256 * kMiB;
 constexpr uint64_t kPreviousSize = 192 * kMiB;  // the previous image was smaller: the run grows it
-constexpr uint64_t kStrikeAt = 32 * kMiB;  // journal bytes when the target process is killed
+constexpr uint64_t kStrikeAt = 32 * kMiB;       // journal bytes when the target process is killed
 
 std::string journal_of(const std::string& target) {
   auto slash = target.rfind('/');
@@ -53,8 +53,8 @@ class Rollback : public ::testing::Test {
   }
 
   std::unique_ptr<Process> start(std::vector<std::string> args) {
-    std::vector<std::string> argv{SPARSYNC_BINARY, "--retries", "0", "--bwlimit", "128M", "--checkpoint-interval",
-                                  "8M"};
+    std::vector<std::string> argv{SPARSYNC_BINARY,         "--retries", "0", "--bwlimit", "128M",
+                                  "--checkpoint-interval", "8M"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back(src_);
     argv.push_back(dst_);
@@ -170,7 +170,8 @@ TEST_F(Rollback, ATargetTheRunCreatedHasNothingToReturnTo) {
   ASSERT_TRUE(p->wait(30).has_value());
   CommandResult r = run_sparsync({"--rollback", dst_});
   EXPECT_EQ(r.exit_code, 4);
-  EXPECT_TRUE(mentions(r, "cannot roll back " + dst_ + ": it has no undo journal (the interrupted run created it")) << r.err;
+  EXPECT_TRUE(mentions(r, "cannot roll back " + dst_ + ": it has no undo journal (the interrupted run created it"))
+      << r.err;
 }
 
 }  // namespace

@@ -35,8 +35,8 @@ using testing::TempDir;
 constexpr uint32_t kPageBlock = 4096;
 constexpr uint64_t kImage = 16 * kMiB;
 
-Status run_journaled_pair(MemoryDevice& src, MemoryDevice& dst, const SessionParams& params, const SourceSessionOptions& options,
-                const TargetSessionInput& input) {
+Status run_journaled_pair(MemoryDevice& src, MemoryDevice& dst, const SessionParams& params,
+                          const SourceSessionOptions& options, const TargetSessionInput& input) {
   int sv[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   Status target;
