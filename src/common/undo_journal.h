@@ -97,7 +97,7 @@ class UndoJournal {
   const UndoHeader& header() const { return header_; }
   const UndoScan& opened_scan() const { return scan_; }  // as found by open()
   std::string shown() const { return place_.shown(); }
-  uint64_t bytes() const { return end_; }
+  uint64_t bytes() const { return end_ + pending_.size(); }
 
   // Appends the before-image of [offset, offset + length) as `device` holds
   // it now: only the parts below the old size that no record covers yet.
@@ -111,14 +111,20 @@ class UndoJournal {
 
  private:
   UndoJournal(RecordPlace place, UniqueFd fd, UndoHeader header, uint64_t end);
+  // Records are gathered in memory and written in one go by commit(), or
+  // when this many bytes are waiting.
+  static constexpr size_t kMaxPendingBytes = 1u << 20;
   Status append(const UndoEntry& entry);
+  Status write_pending();
+  Status append_runs(uint64_t offset, const uint8_t* data, uint64_t length);
   void cover(uint64_t begin, uint64_t end);
 
   RecordPlace place_;
   UniqueFd fd_;
   UndoHeader header_;
   UndoScan scan_;
-  uint64_t end_ = 0;  // where the next record goes
+  uint64_t end_ = 0;     // where the next write of pending_ goes
+  std::string pending_;  // encoded records not yet written
   bool dirty_ = false;
   std::map<uint64_t, uint64_t> covered_;  // begin -> end, merged, disjoint
 };
