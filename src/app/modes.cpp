@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/exit_code.h"
+#include "app/location.h"
 #include "app/server.h"
 #include "app/server_fence.h"
 #include "app/sync_mode.h"
@@ -57,6 +58,11 @@ Status print_target_status(const CliOptions& options) {
 Status roll_back_target(const CliOptions& options) {
   if (options.source.empty() || !options.target.empty()) {
     return Status(ErrorKind::kUsage, "--rollback takes one path: the target (on this host)");
+  }
+  auto where = parse_location(options.source);
+  if (where.is_ok() && where.value().remote) {
+    return Status(ErrorKind::kUsage, "--rollback works on this host only for now: run sparsync --rollback " +
+                                         where.value().path + " on " + where.value().host);
   }
   auto report = rollback_target(options.source);
   if (!report.is_ok()) return report.status();

@@ -12,6 +12,7 @@
 #include "common/checkpoint_store.h"
 #include "support/command.h"
 #include "support/files.h"
+#include "support/loop_device.h"
 #include "support/process.h"
 #include "support/sizes.h"
 
@@ -50,6 +51,7 @@ class Rollback : public ::testing::Test {
     // Last night's image: other data, a hole in the middle, smaller.
     SparseImage(dst_, kPreviousSize).data(0, 64 * kMiB, 12).data(96 * kMiB, kPreviousSize - 96 * kMiB, 13);
     ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", dst_, prev_}).exit_code, 0);
+    journal_ = journal_of(dst_);
   }
 
   std::unique_ptr<Process> start(std::vector<std::string> args) {
@@ -74,7 +76,7 @@ class Rollback : public ::testing::Test {
   // Starts a run and kills its target process (the local server) with
   // SIGKILL once `journal_bytes` more of the journal exist.
   void killed_run(std::vector<std::string> args = {}) {
-    const std::string journal = journal_of(dst_);
+    const std::string journal = journal_;
     const uint64_t before = exists(journal) ? file_size(journal) : 0;
     auto p = start(std::move(args));
     pid_t child = server_child(*p);
@@ -94,8 +96,8 @@ class Rollback : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(mentions(r, "rolled back " + dst_ + " to its state before the interrupted run")) << r.out;
     EXPECT_EQ(first_difference(prev_, dst_), std::nullopt) << "rollback gives exactly the previous image";
-    EXPECT_FALSE(exists(journal_of(dst_)));
-    EXPECT_FALSE(exists(checkpoint_path(dst_, false)));
+    EXPECT_FALSE(exists(journal_));
+    EXPECT_FALSE(exists(checkpoint_path(dst_, block_)));
     CommandResult status = run_sparsync({"--status", dst_});
     EXPECT_TRUE(mentions(status, "complete (no interrupted sync recorded)")) << status.out;
   }
@@ -103,6 +105,14 @@ class Rollback : public ::testing::Test {
   static TempDir* source_dir_;
   TempDir dir_;
   std::string src_, dst_, prev_;
+  std::string journal_;  // where the target's journal lives
+  bool block_ = false;
+};
+
+// $SPARSYNC_STATE_DIR for one test, whatever way it ends.
+struct StateDir {
+  explicit StateDir(const std::string& dir) { ::setenv("SPARSYNC_STATE_DIR", dir.c_str(), 1); }
+  ~StateDir() { ::unsetenv("SPARSYNC_STATE_DIR"); }
 };
 
 TempDir* Rollback::source_dir_ = nullptr;
@@ -171,6 +181,33 @@ TEST_F(Rollback, ATargetTheRunCreatedHasNothingToReturnTo) {
   CommandResult r = run_sparsync({"--rollback", dst_});
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_TRUE(mentions(r, "cannot roll back " + dst_ + ": it has no undo journal (the interrupted run created it"))
+      << r.err;
+}
+
+TEST_F(Rollback, AKilledSyncOntoABlockDeviceIsRolledBackFromTheStateDirectory) {
+  const std::string backing = dir_.file("dev.img");
+  SparseImage(backing, kNewSize).data(0, 128 * kMiB, 12);
+  std::string why;
+  auto lo = LoopDevice::attach(backing, &why);
+  if (!lo) GTEST_SKIP() << "loop devices unavailable: " << why;
+  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", backing, prev_}).exit_code, 0);
+  StateDir state(dir_.file("state"));
+  dst_ = lo->path();
+  block_ = true;
+  std::string name = dst_;
+  for (char& c : name) {
+    if (c == '/') c = '!';
+  }
+  journal_ = dir_.file("state/" + name + ".undo");
+  killed_run();
+  expect_rolled_back();
+}
+
+TEST_F(Rollback, ARemoteTargetIsRolledBackOnItsHost) {
+  CommandResult r = run_sparsync({"--rollback", "backup1:/srv/dst.img"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(
+      mentions(r, "--rollback works on this host only for now: run sparsync --rollback /srv/dst.img on backup1"))
       << r.err;
 }
 
