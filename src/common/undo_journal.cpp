@@ -38,20 +38,25 @@ Status corrupt(const std::string& shown, const std::string& why) {
 // wrote: a symlink or FIFO planted at its name, or a file of another user
 // (whoever can write the directory could otherwise have rollback write
 // bytes of their choosing into the target). ENOENT leaves `fd` invalid.
-Status open_checked(const RecordPlace& place, int flags, UniqueFd* fd) {
+Status open_checked(const RecordPlace& place, int flags, UniqueFd* fd, bool* foreign = nullptr) {
   fd->reset(::openat(place.dir.get(), place.name.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  auto not_ours = [&](const std::string& why) {
+    fd->reset();
+    if (foreign != nullptr) *foreign = true;
+    return corrupt(place.shown(), why);
+  };
   if (!fd->valid()) {
     if (errno == ENOENT) return Status::ok();
-    if (errno == ELOOP || errno == ENXIO) return corrupt(place.shown(), "not a regular file; remove it");
+    if (errno == ELOOP || errno == ENXIO) return not_ours("not a regular file; remove it");
     return errno_status(ErrorKind::kTarget, "cannot open undo journal " + place.shown(), errno);
   }
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) {
     return errno_status(ErrorKind::kTarget, "cannot open undo journal " + place.shown(), errno);
   }
-  if (!S_ISREG(st.st_mode)) return corrupt(place.shown(), "not a regular file; remove it");
+  if (!S_ISREG(st.st_mode)) return not_ours("not a regular file; remove it");
   if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    return corrupt(place.shown(), "owned by another user (uid " + std::to_string(st.st_uid) + "); remove it");
+    return not_ours("owned by another user (uid " + std::to_string(st.st_uid) + "); remove it");
   }
   return Status::ok();
 }
@@ -206,9 +211,10 @@ Result<std::unique_ptr<UndoJournal>> UndoJournal::create(const RecordPlace& plac
   return j;
 }
 
-Result<std::unique_ptr<UndoJournal>> UndoJournal::open(const RecordPlace& place) {
+Result<std::unique_ptr<UndoJournal>> UndoJournal::open(const RecordPlace& place, bool* foreign) {
+  if (foreign != nullptr) *foreign = false;
   UniqueFd fd;
-  SPARSYNC_RETURN_IF_ERROR(open_checked(place, O_RDWR, &fd));
+  SPARSYNC_RETURN_IF_ERROR(open_checked(place, O_RDWR, &fd, foreign));
   if (!fd.valid()) return std::unique_ptr<UndoJournal>();
   RecordPlace own;
   own.dir.reset(::fcntl(place.dir.get(), F_DUPFD_CLOEXEC, 0));

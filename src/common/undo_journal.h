@@ -91,8 +91,10 @@ class UndoJournal {
   // The journal at `place` if there is one (null and ok if not), read
   // through, its torn tail cut off and flushed, ready for appending. A
   // journal that is not a regular file, is owned by neither root nor this
-  // user, or whose header is unreadable is an error (kTarget).
-  static Result<std::unique_ptr<UndoJournal>> open(const RecordPlace& place);
+  // user, or whose header is unreadable is an error (kTarget); `foreign`, if
+  // given, then says whether it is one that no sparsync run wrote (not a
+  // regular file, or another user's), which a new journal may replace.
+  static Result<std::unique_ptr<UndoJournal>> open(const RecordPlace& place, bool* foreign = nullptr);
 
   const UndoHeader& header() const { return header_; }
   const UndoScan& opened_scan() const { return scan_; }  // as found by open()

@@ -116,7 +116,12 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
                     bool incomplete, OpenedTarget* t) {
   auto place = undo_journal_place(where, block);
   if (!place.is_ok()) return place.status();
-  auto pending = UndoJournal::open(place.value());
+  bool foreign = false;
+  auto pending = UndoJournal::open(place.value(), &foreign);
+  // A symlink, FIFO or other user's file planted at the journal's name is no
+  // way back: the new journal is renamed over it (never following it), so a
+  // user who can write the directory cannot block the syncs of its targets.
+  if (!pending.is_ok() && foreign) pending = std::unique_ptr<UndoJournal>();
   if (!pending.is_ok()) {
     return Status(ErrorKind::kTarget, "refusing to sync onto " + where.given + ": " + pending.status().message() +
                                           " (no run can roll back with it: remove it to sync without a way back)");

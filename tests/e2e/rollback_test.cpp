@@ -203,6 +203,17 @@ TEST_F(Rollback, AKilledSyncOntoABlockDeviceIsRolledBackFromTheStateDirectory) {
   expect_rolled_back();
 }
 
+TEST_F(Rollback, ASymlinkPlantedAtTheJournalsNameIsReplacedNeverFollowed) {
+  const std::string victim = dir_.file("victim");
+  write_all(victim, {1, 2, 3});
+  ASSERT_EQ(::symlink(victim.c_str(), journal_.c_str()), 0);
+  CommandResult r = run_sparsync({src_, dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_all(victim), (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_FALSE(exists(journal_));
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
+}
+
 TEST_F(Rollback, ARemoteTargetIsRolledBackOnItsHost) {
   CommandResult r = run_sparsync({"--rollback", "backup1:/srv/dst.img"});
   EXPECT_EQ(r.exit_code, 2);
