@@ -284,7 +284,7 @@ Status UndoJournal::append_runs(uint64_t offset, const uint8_t* data, uint64_t l
 Status UndoJournal::write_pending() {
   if (pending_.empty()) return Status::ok();
   int err = pwrite_full(fd_.get(), pending_.data(), pending_.size(), end_);
-  if (err != 0) return errno_status(ErrorKind::kTarget, "cannot append to undo journal " + shown(), err);
+  if (err != 0) return write_failed("cannot append to undo journal " + shown(), err);
   // Start writing it back now, so the batch's fdatasync finds less to do.
   // Only a hint: durability still comes from commit().
   (void)::sync_file_range(fd_.get(), static_cast<off_t>(end_), static_cast<off_t>(pending_.size()),
@@ -336,10 +336,20 @@ Status UndoJournal::preserve(Device& device, uint64_t offset, uint64_t length) {
 Status UndoJournal::commit() {
   SPARSYNC_RETURN_IF_ERROR(write_pending());
   if (!dirty_) return Status::ok();
-  if (::fdatasync(fd_.get()) != 0)
-    return errno_status(ErrorKind::kTarget, "cannot flush undo journal " + shown(), errno);
+  if (::fdatasync(fd_.get()) != 0) return write_failed("cannot flush undo journal " + shown(), errno);
   dirty_ = false;
   return Status::ok();
+}
+
+// The run stops before the writes the journal was to cover; a full disk
+// says how to go on.
+Status UndoJournal::write_failed(const std::string& what, int err) const {
+  Status s = errno_status(ErrorKind::kTarget, what, err);
+  if (err != ENOSPC && err != EDQUOT) return s;
+  return Status(ErrorKind::kTarget, s.message() +
+                                        " (the journal holds the old content of every changed block: free "
+                                        "space in " +
+                                        place_.dir_shown + ", or pass --no-undo)");
 }
 
 Status UndoJournal::discard() { return remove_undo_journal(place_); }

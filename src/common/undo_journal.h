@@ -119,6 +119,7 @@ class UndoJournal {
   Status append(const UndoEntry& entry);
   Status write_pending();
   Status append_runs(uint64_t offset, const uint8_t* data, uint64_t length);
+  Status write_failed(const std::string& what, int err) const;
   void cover(uint64_t begin, uint64_t end);
 
   RecordPlace place_;
