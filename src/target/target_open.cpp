@@ -123,8 +123,9 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
   // user who can write the directory cannot block the syncs of its targets.
   if (!pending.is_ok() && foreign) pending = std::unique_ptr<UndoJournal>();
   if (!pending.is_ok()) {
-    return Status(ErrorKind::kTarget, "refusing to sync onto " + where.given + ": " + pending.status().message() +
-                                          " (no run can roll back with it: remove it to sync without a way back)");
+    return Status(ErrorKind::kTarget,
+                  "refusing to sync onto " + where.given + ": " + pending.status().message() +
+                      "; removing it gives up the way back to the state before the interrupted run");
   }
   std::unique_ptr<UndoJournal> journal = pending.take();
   if (journal && !incomplete) {
