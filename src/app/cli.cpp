@@ -103,6 +103,12 @@ void describe_resume(CLI::App& app, CliOptions* o) {
                "Say whether TARGET (the only path given; host:path asks that host) has an interrupted sync to "
                "resume; sync nothing")
       ->group(g);
+  app.add_flag("--rollback", o->rollback,
+               "Return TARGET (the only path given) to its state before an interrupted sync, from its undo journal")
+      ->group(g);
+  app.add_flag("--no-undo", o->no_undo,
+               "Keep no undo journal of the blocks this run overwrites (then --rollback cannot undo it)")
+      ->group(g);
 }
 
 void describe(CLI::App& app, CliOptions* o) {
@@ -201,6 +207,7 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   r->dry_run = o.dry_run;
   r->allow_larger_target = o.allow_larger_target;
   r->force = o.force;
+  r->no_undo = o.no_undo;
   SPARSYNC_RETURN_IF_ERROR(build_stdin_source(o, r));
   r->restart = o.restart;
   r->verify = o.verify;

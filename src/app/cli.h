@@ -31,7 +31,10 @@ struct CliOptions {
   bool restart = false;
   bool verify = false;
   bool status = false;  // --status TARGET: report, sync nothing
-  bool json = false;    // the summary as one JSON object on stdout
+  // Undo journal (docs/undo-journal.md).
+  bool rollback = false;  // --rollback TARGET: restore the state before an interrupted run
+  bool no_undo = false;
+  bool json = false;  // the summary as one JSON object on stdout
   // Operator output (docs/usage.md "Progress, summary and monitoring").
   bool progress = false;         // progress lines even when stderr is not a terminal
   double progress_interval = 5;  // seconds between plain progress lines

@@ -13,6 +13,7 @@
 #include "common/handshake.h"
 #include "common/log.h"
 #include "common/proto/protocol_constants.h"
+#include "target/rollback.h"
 #include "target/target_open.h"
 #include "transport/ssh_status.h"
 
@@ -63,6 +64,21 @@ Status print_target_status(const CliOptions& options) {
   return Status::ok();
 }
 
+Status roll_back_target(const CliOptions& options) {
+  if (options.source.empty() || !options.target.empty()) {
+    return Status(ErrorKind::kUsage, "--rollback takes one path: the target (on this host)");
+  }
+  auto where = parse_location(options.source);
+  if (where.is_ok() && where.value().remote) {
+    return Status(ErrorKind::kUsage, "--rollback works on this host only for now: run sparsync --rollback " +
+                                         where.value().path + " on " + where.value().host);
+  }
+  auto report = rollback_target(options.source);
+  if (!report.is_ok()) return report.status();
+  std::cout << report.value() << std::endl;
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<Mode> pick_mode(const CliOptions& options) {
@@ -74,7 +90,10 @@ Result<Mode> pick_mode(const CliOptions& options) {
                   "--allow-root, --read-only and --write-only go with --server "
                   "(in the far host's authorized_keys)");
   }
-  return options.status ? Mode::kStatus : Mode::kSync;
+  if (options.status && options.rollback)
+    return Status(ErrorKind::kUsage, "--status and --rollback do not go together");
+  if (options.status) return Mode::kStatus;
+  return options.rollback ? Mode::kRollback : Mode::kSync;
 }
 
 int run_mode(Mode mode, const CliOptions& options) {
@@ -90,6 +109,9 @@ int run_mode(Mode mode, const CliOptions& options) {
     case Mode::kStatus:
       apply_verbosity(options.verbosity);
       return exit_code(print_target_status(options));
+    case Mode::kRollback:
+      apply_verbosity(options.verbosity);
+      return exit_code(roll_back_target(options));
     case Mode::kSync:
       apply_verbosity(options.verbosity);
       return exit_code(run_sync_mode(options));

@@ -15,6 +15,7 @@ uint16_t open_flags(const SyncRequest& r) {
   if (r.verify) flags |= proto::kOpenVerify;
   if (r.force) flags |= proto::kOpenForce;
   if (r.retry) flags |= proto::kOpenRetry;
+  if (r.no_undo) flags |= proto::kOpenNoUndo;
   return flags;
 }
 
@@ -83,7 +84,8 @@ TargetOpenRequest target_open_request(const proto::Open& open) {
                            .restart = has(open, proto::kOpenRestart),
                            .force = has(open, proto::kOpenForce),
                            .retry = has(open, proto::kOpenRetry),
-                           .source_mode = open.has_source_facts ? open.source_mode : 0};
+                           .source_mode = open.has_source_facts ? open.source_mode : 0,
+                           .no_undo = has(open, proto::kOpenNoUndo)};
 }
 
 TargetSessionInput target_session_input(const proto::Open& open, uint64_t features, const OpenedTarget& target) {
@@ -96,7 +98,8 @@ TargetSessionInput target_session_input(const proto::Open& open, uint64_t featur
                             .checkpoint = target.checkpoint,
                             .sync_directory = target.created_in.get(),
                             .sync_directory_shown = target.created_in_shown,
-                            .stop_source = target_is_pull_client(open) && (features & proto::kFeatureStop) != 0};
+                            .stop_source = target_is_pull_client(open) && (features & proto::kFeatureStop) != 0,
+                            .undo = target.undo.get()};
 }
 
 }  // namespace sparsync

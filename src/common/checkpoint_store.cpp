@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "common/byte_codec.h"
@@ -24,6 +25,9 @@ constexpr char kSuffix[] = ".sparsync-checkpoint";
 // The record of a long name ends otherwise: no short name's record (which
 // always ends in kSuffix) can then be the same file.
 constexpr char kLongSuffix[] = ".sparsync-checkpoint-long";
+// The undo journal (common/undo_journal.h) is named the same way.
+constexpr char kUndoSuffix[] = ".sparsync-undo";
+constexpr char kUndoLongSuffix[] = ".sparsync-undo-long";
 // Room left in NAME_MAX for the temporary's ".tmp.<16 hex>" tail.
 constexpr size_t kMaxRecordName = 255 - 21;
 
@@ -34,9 +38,12 @@ std::string state_dir() {
 
 }  // namespace
 
-std::string record_name(const std::string& name) {
+namespace {
+
+// "." + name + suffix, or for a long name a readable head and a hash.
+std::string sibling_name(const std::string& name, const char* suffix, const char* long_suffix) {
   std::string full(".");
-  if (name.size() + sizeof(kSuffix) <= kMaxRecordName) return full.append(name).append(kSuffix);
+  if (name.size() + std::strlen(suffix) + 1 <= kMaxRecordName) return full.append(name).append(suffix);
   // Keep a readable head and make the rest unique by its hash: 128 bits of
   // SHA-256, since whoever picks target names could otherwise pick two that
   // share a record.
@@ -44,16 +51,20 @@ std::string record_name(const std::string& name) {
   SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest);
   char hex[33];
   for (int i = 0; i < 16; ++i) std::snprintf(hex + static_cast<ptrdiff_t>(2 * i), 3, "%02x", digest[i]);
-  return full.append(name, 0, 150).append(".").append(hex).append(kLongSuffix);
+  return full.append(name, 0, 150).append(".").append(hex).append(long_suffix);
 }
 
-Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device) {
+// The place of a file kept beside a target (its checkpoint record, its undo
+// journal): in the file's directory, or for a block device in
+// $SPARSYNC_STATE_DIR, named after the device's resolved path.
+Result<RecordPlace> sibling_place(const ResolvedPath& target, bool block_device, const char* suffix,
+                                  const char* long_suffix, const char* device_suffix) {
   RecordPlace place;
   if (!block_device) {
     place.dir.reset(::fcntl(target.dir.get(), F_DUPFD_CLOEXEC, 0));
     if (!place.dir.valid()) return errno_status(ErrorKind::kTarget, "cannot open " + target.dir_shown, errno);
     place.dir_shown = target.dir_shown;
-    place.name = record_name(target.name);
+    place.name = sibling_name(target.name, suffix, long_suffix);
     return place;
   }
   auto dir = open_directory(state_dir(), ErrorKind::kTarget, 0700);
@@ -66,8 +77,22 @@ Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device) 
   for (char& c : name) {
     if (c == '/') c = '!';
   }
-  place.name = name + ".checkpoint";
+  place.name = name + device_suffix;
   return place;
+}
+
+}  // namespace
+
+std::string record_name(const std::string& name) { return sibling_name(name, kSuffix, kLongSuffix); }
+
+std::string undo_journal_name(const std::string& name) { return sibling_name(name, kUndoSuffix, kUndoLongSuffix); }
+
+Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device) {
+  return sibling_place(target, block_device, kSuffix, kLongSuffix, ".checkpoint");
+}
+
+Result<RecordPlace> undo_journal_place(const ResolvedPath& target, bool block_device) {
+  return sibling_place(target, block_device, kUndoSuffix, kUndoLongSuffix, ".undo");
 }
 
 std::string checkpoint_path(const std::string& target_path, bool block_device) {

@@ -54,6 +54,11 @@ struct RecordPlace {
 Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device);
 // The record's file name for a target file named `name` (no directory).
 std::string record_name(const std::string& name);
+// Where the target's undo journal (common/undo_journal.h) lives: beside the
+// record, ".<name>.sparsync-undo" (long names: "...sparsync-undo-long"), or
+// for a block device "$SPARSYNC_STATE_DIR/<path with / as !>.undo".
+Result<RecordPlace> undo_journal_place(const ResolvedPath& target, bool block_device);
+std::string undo_journal_name(const std::string& name);
 
 std::string encode_checkpoint(const CheckpointRecord& record);
 // nullopt when the bytes are torn, corrupt or of an unknown format.

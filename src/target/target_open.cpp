@@ -48,10 +48,11 @@ mode_t new_file_mode(uint32_t source_mode) { return source_mode != 0 ? ((source_
 // Finds the checkpoint of an interrupted run and decides whether it applies:
 // only a record naming this very source, size, block size and hash, written
 // when the target was exactly as it is now, resumes.
-Status decide_resume(const TargetOpenRequest& req, const Device& dev, OpenedTarget* t) {
+Status decide_resume(const TargetOpenRequest& req, const Device& dev, OpenedTarget* t, bool* incomplete) {
   std::optional<CheckpointRecord> rec;
   bool corrupt = false;
   SPARSYNC_RETURN_IF_ERROR(load_checkpoint(*t->record, &rec, &corrupt));
+  *incomplete = corrupt || rec.has_value();
   auto ignore = [&](CheckpointIgnored why, const std::string& notice) {
     t->ignored = why;
     t->notice = notice;
@@ -103,6 +104,59 @@ Status mark_incomplete(const TargetOpenRequest& req, const Device& dev, const st
                               "), so an interrupted run could not be resumed or told apart "
                               "from a complete one; make " +
                               t->record->dir_shown + " writable");
+}
+
+// The undo journal of an existing target, before anything changes it
+// (docs/undo-journal.md "Runs over a pending journal"): one left by an
+// interrupted run is continued, whatever this run is (resumed, restarted,
+// from another source), so its before-images keep the state before the
+// first interrupted run; one without a checkpoint record belongs to a run
+// that completed and goes; else a new one records the size now.
+Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const ResolvedPath& where, bool block,
+                    bool incomplete, OpenedTarget* t) {
+  auto place = undo_journal_place(where, block);
+  if (!place.is_ok()) return place.status();
+  bool foreign = false;
+  auto pending = UndoJournal::open(place.value(), &foreign);
+  // A symlink, FIFO or other user's file planted at the journal's name is no
+  // way back: the new journal is renamed over it (never following it), so a
+  // user who can write the directory cannot block the syncs of its targets.
+  if (!pending.is_ok() && foreign) pending = std::unique_ptr<UndoJournal>();
+  if (!pending.is_ok()) {
+    return Status(ErrorKind::kTarget,
+                  "refusing to sync onto " + where.given + ": " + pending.status().message() +
+                      "; removing it gives up the way back to the state before the interrupted run");
+  }
+  std::unique_ptr<UndoJournal> journal = pending.take();
+  if (journal && !incomplete) {
+    SPARSYNC_RETURN_IF_ERROR(journal->discard());
+    journal.reset();
+  }
+  const std::string key = undo_target_key(dev.fd());
+  if (journal && journal->header().target_key != key) {
+    return Status(ErrorKind::kTarget, "refusing to sync onto " + where.given + ": its undo journal " +
+                                          journal->shown() +
+                                          " belongs to another file (the target was replaced since the "
+                                          "interrupted run); remove the journal to sync without a way back");
+  }
+  if (req.no_undo) {
+    if (!journal) return Status::ok();
+    return Status(ErrorKind::kTarget, "refusing --no-undo onto " + where.given +
+                                          ": an interrupted run left its undo journal " + journal->shown() +
+                                          "; run without --no-undo to keep the way back, or sparsync --rollback " +
+                                          where.given + " first");
+  }
+  if (!journal) {
+    auto created =
+        UndoJournal::create(place.value(), UndoHeader{0, dev.size(), static_cast<uint64_t>(::time(nullptr)), key});
+    if (!created.is_ok()) {
+      return Status(ErrorKind::kTarget, "refusing to sync onto " + where.given + ": " + created.status().message() +
+                                            "; make " + place.value().dir_shown + " writable, or pass --no-undo");
+    }
+    journal = created.take();
+  }
+  t->undo = std::move(journal);
+  return Status::ok();
 }
 
 bool under_dev(const std::string& dir) { return dir == "/dev" || dir.rfind("/dev/", 0) == 0; }
@@ -218,20 +272,21 @@ Status check_single_link(const TargetOpenRequest& req, const FileDevice& dev, co
 
 }  // namespace
 
-Result<std::string> target_status(const std::string& path) {
-  auto where = resolve_path(path, ErrorKind::kTarget);
-  if (!where.is_ok()) return where.status();
-  struct stat st {};
-  if (!where.value().exists ||
-      ::fstatat(where.value().dir.get(), where.value().name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return errno_status(ErrorKind::kTarget, "cannot stat " + path, where.value().exists ? errno : ENOENT);
-  }
-  auto place = record_place(where.value(), S_ISBLK(st.st_mode));
-  if (!place.is_ok()) return place.status();
-  std::optional<CheckpointRecord> rec;
-  bool corrupt = false;
-  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(place.value(), &rec, &corrupt));
-  const std::string cp = place.value().shown();
+namespace {
+
+// "; an undo journal ... can roll it back ..." when one is pending, else "".
+std::string undo_status(const ResolvedPath& where, bool block, const std::string& path) {
+  auto place = undo_journal_place(where, block);
+  if (!place.is_ok()) return {};
+  auto journal = UndoJournal::open(place.value());
+  if (!journal.is_ok()) return "; its undo journal is unusable (" + journal.status().message() + ")";
+  if (!journal.value()) return {};
+  return "; its undo journal " + journal.value()->shown() + " (" + format_bytes(journal.value()->bytes()) +
+         ") can return it to its state before the interrupted run: sparsync --rollback " + path;
+}
+
+std::string checkpoint_status(const std::string& path, const std::optional<CheckpointRecord>& rec, bool corrupt,
+                              const std::string& cp) {
   if (corrupt) return path + ": incomplete (checkpoint " + cp + " is unreadable; the next run compares from the start)";
   if (!rec) return path + ": complete (no interrupted sync recorded)";
   if (rec->durable_offset == 0) {
@@ -242,6 +297,28 @@ Result<std::string> target_status(const std::string& path) {
   return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(rec->durable_offset) + " of " +
          format_bytes(rec->source_size) +
          "; the next run from the same source resumes there if the target is unchanged";
+}
+
+}  // namespace
+
+Result<std::string> target_status(const std::string& path) {
+  auto where = resolve_path(path, ErrorKind::kTarget);
+  if (!where.is_ok()) return where.status();
+  struct stat st {};
+  if (!where.value().exists ||
+      ::fstatat(where.value().dir.get(), where.value().name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno_status(ErrorKind::kTarget, "cannot stat " + path, where.value().exists ? errno : ENOENT);
+  }
+  const bool block = S_ISBLK(st.st_mode);
+  auto place = record_place(where.value(), block);
+  if (!place.is_ok()) return place.status();
+  std::optional<CheckpointRecord> rec;
+  bool corrupt = false;
+  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(place.value(), &rec, &corrupt));
+  std::string line = checkpoint_status(path, rec, corrupt, place.value().shown());
+  // A journal without a record is a completed run's leftover, not a way back.
+  if (rec || corrupt) line += undo_status(where.value(), block, path);
+  return line;
 }
 
 Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPath& where) {
@@ -276,8 +353,15 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPat
     auto place = record_place(where, block);
     if (!place.is_ok()) return place.status();
     t.record = std::move(place.value());
-    SPARSYNC_RETURN_IF_ERROR(decide_resume(req, *dev, &t));
+    bool incomplete = false;
+    SPARSYNC_RETURN_IF_ERROR(decide_resume(req, *dev, &t, &incomplete));
+    SPARSYNC_RETURN_IF_ERROR(prepare_undo(req, *dev, where, block, incomplete, &t));
     SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, *dev, where.given, &t));
+    // What a shrink cuts off is journaled (and durable) before it goes.
+    if (t.undo && !block && req.source_size < old_size) {
+      SPARSYNC_RETURN_IF_ERROR(t.undo->preserve(*dev, req.source_size, old_size - req.source_size));
+      SPARSYNC_RETURN_IF_ERROR(t.undo->commit());
+    }
     // The first change to an existing target, now that nothing can refuse.
     if (!block && old_size != req.source_size) {
       SPARSYNC_RETURN_IF_ERROR(dev->set_size(req.source_size));

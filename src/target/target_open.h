@@ -12,6 +12,8 @@
 //                        first source-size bytes are synced; never truncated)
 //   device in use     -> refused, naming the mount point or holder (the mount
 //                        check is skipped with force; O_EXCL still applies)
+// An existing target gets its undo journal (docs/undo-journal.md) before
+// its checkpoint record, and a shrink journals what it cuts off first.
 // The target is opened in the directory its path resolved to
 // (common/safe_path.h), never through a symlink there.
 // Thread-safety: plain functions.
@@ -26,6 +28,7 @@
 #include "common/device.h"
 #include "common/proto/messages.h"
 #include "common/safe_path.h"
+#include "common/undo_journal.h"
 
 namespace sparsync {
 
@@ -41,6 +44,7 @@ struct TargetOpenRequest {
   bool force = false;        // skip the mount check of a block device (common/in_use.h)
   bool retry = false;        // an automatic retry: wait briefly for the previous run's lock
   uint32_t source_mode = 0;  // the source's permission bits, 0 when unknown
+  bool no_undo = false;      // --no-undo: no undo journal (refused while one is pending)
 
   bool operator==(const TargetOpenRequest&) const = default;
 };
@@ -61,6 +65,10 @@ struct OpenedTarget {
   CheckpointIgnored ignored = CheckpointIgnored::kNone;
   UniqueFd created_in;  // directory of a file this run created, to fsync
   std::string created_in_shown;
+  // The before-images of this run's overwrites (docs/undo-journal.md): an
+  // existing target's, created or continued; none for a target this run
+  // created, in a dry run or with --no-undo.
+  std::unique_ptr<UndoJournal> undo;
 };
 
 // `where` is the target's resolved path (a fence, if any, already checked).
@@ -69,7 +77,8 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& request, const Resolve
 Result<OpenedTarget> open_target(const TargetOpenRequest& request, const std::string& path);
 
 // What `sparsync --status TARGET` prints: whether a sync of the target is
-// incomplete, and from where it would resume.
+// incomplete, from where it would resume, and whether an undo journal can
+// roll it back.
 Result<std::string> target_status(const std::string& path);
 
 // The absolute path of `path` with symlinks resolved (of its directory when

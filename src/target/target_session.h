@@ -1,7 +1,9 @@
 // The target side of a sync, after the handshake: hashes its blocks (hasher
 // thread) while it receives DATA/HOLE (calling thread) and applies them
 // (applier thread); on DONE it flushes everything to stable storage and only
-// then sends SUMMARY. The same code runs in the server (push) and in the
+// then sends SUMMARY. With an undo journal, the applier takes the writes in
+// batches: the old content of a whole batch is journaled and flushed, then
+// the batch is written. The same code runs in the server (push) and in the
 // client (pull).
 // Thread-safety: one call at a time; it owns its threads.
 #pragma once
@@ -15,6 +17,7 @@
 #include "common/frame_io.h"
 #include "common/progress.h"
 #include "common/session.h"
+#include "common/undo_journal.h"
 #include "common/verify.h"
 
 namespace sparsync {
@@ -39,6 +42,10 @@ struct TargetSessionInput {
   // waits up to `stop_wait` for it; without, it stops at its last checkpoint.
   bool stop_source = false;
   std::chrono::milliseconds stop_wait{10000};
+  // Where the before-images of this run's overwrites go (docs/undo-journal.md);
+  // null: none (a new target, a dry run, --no-undo). On completion, after the
+  // record is removed, it is discarded.
+  UndoJournal* undo = nullptr;
 };
 
 struct TargetSessionResult {

@@ -156,8 +156,16 @@ TEST_F(Trust, AnUnwritableDirectoryRefusesBeforeTheTargetChanges) {
   if (!r) GTEST_SKIP() << "cannot run sparsync as nobody here";
   EXPECT_EQ(r->exit_code, 4) << r->err;
   ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
-  EXPECT_NE(r->err.find("checkpoint record cannot be written"), std::string::npos) << r->err;
+  // The undo journal is the first file the run creates beside the target
+  // (docs/undo-journal.md), before the checkpoint record.
+  EXPECT_NE(r->err.find("cannot create undo journal"), std::string::npos) << r->err;
+  EXPECT_NE(r->err.find("make " + locked + " writable, or pass --no-undo"), std::string::npos) << r->err;
   EXPECT_EQ(read_all(dst), old) << "the target changed before the run was refused";
+  // Without one, the checkpoint record is.
+  auto no_undo = trust_as_nobody({"--retries=0", "--no-undo", src_, dst});
+  ASSERT_TRUE(no_undo.has_value());
+  EXPECT_EQ(no_undo->exit_code, 4) << no_undo->err;
+  EXPECT_NE(no_undo->err.find("checkpoint record cannot be written"), std::string::npos) << no_undo->err;
   CommandResult status = run_sparsync({"--status", dst});
   EXPECT_NE(status.out.find("complete"), std::string::npos) << status.out;
   EXPECT_FALSE(exists(checkpoint_path(dst, false)));

@@ -82,8 +82,9 @@ enum OpenFlag : uint16_t {
   kOpenForce = 1u << 4,    // target: skip the mount check (exclusive open still applies)
   kOpenRetry = 1u << 5,    // an automatic retry: wait briefly for the previous run's lock
   kOpenLanes = 1u << 6,    // push: the client can carry its stream over lanes (§4.15)
+  kOpenNoUndo = 1u << 7,   // target: keep no undo journal (§6, docs/undo-journal.md)
 };
-inline constexpr uint16_t kOpenKnownFlags = 0x007f;
+inline constexpr uint16_t kOpenKnownFlags = 0x00ff;
 
 // PROTOCOL.md §4.15: lanes. The token proves a lane connection comes from
 // the client that received LANES; a segment is one piece of the striped

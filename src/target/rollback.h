@@ -1,0 +1,21 @@
+// `sparsync --rollback TARGET`: returns a target whose sync was interrupted
+// to exactly its state before that run, from its undo journal alone
+// (docs/undo-journal.md), without the source. Every before-image is written
+// back, the target is sized back to its old size and flushed, and only then
+// do its checkpoint record and journal go (record first: a journal without
+// a record is a finished run's leftover). Idempotent, so an interrupted
+// rollback is simply run again. Takes the target's exclusive lock, so it
+// never runs beside a sync of the same target.
+// Thread-safety: plain function.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace sparsync {
+
+// The one line to print on success.
+Result<std::string> rollback_target(const std::string& path);
+
+}  // namespace sparsync

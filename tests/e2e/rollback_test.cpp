@@ -1,0 +1,226 @@
+// The undo journal end to end, local (pipe) mode (docs/undo-journal.md): an
+// incremental run whose target process is killed with SIGKILL mid-run, then
+// `sparsync --rollback` without the source gives exactly the previous image
+// (the one that was there before the run, saved aside and compared); the
+// same when a second run over the pending journal (resumed, or --restart)
+// is killed too. Also what --status, --no-undo and --rollback say around it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/checkpoint_store.h"
+#include "support/command.h"
+#include "support/files.h"
+#include "support/loop_device.h"
+#include "support/process.h"
+#include "support/sizes.h"
+
+namespace sparsync::testing {
+namespace {
+
+constexpr uint64_t kNewSize = 256 * kMiB;
+constexpr uint64_t kPreviousSize = 192 * kMiB;  // the previous image was smaller: the run grows it
+constexpr uint64_t kStrikeAt = 32 * kMiB;       // journal bytes when the target process is killed
+
+std::string journal_of(const std::string& target) {
+  auto slash = target.rfind('/');
+  return target.substr(0, slash + 1) + undo_journal_name(target.substr(slash + 1));
+}
+
+uint64_t allocated_now(const std::string& path) { return exists(path) ? allocated_bytes(path) : 0; }
+
+bool mentions(const CommandResult& r, const std::string& needle) {
+  return r.out.find(needle) != std::string::npos || r.err.find(needle) != std::string::npos;
+}
+
+class Rollback : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    source_dir_ = new TempDir();
+    SparseImage(source_dir_->file("src.img"), kNewSize).data(0, kNewSize, 11);
+  }
+  static void TearDownTestSuite() {
+    delete source_dir_;
+    source_dir_ = nullptr;
+  }
+  void SetUp() override {
+    src_ = source_dir_->file("src.img");
+    dst_ = dir_.file("dst.img");
+    prev_ = dir_.file("prev.img");
+    // Last night's image: other data, a hole in the middle, smaller.
+    SparseImage(dst_, kPreviousSize).data(0, 64 * kMiB, 12).data(96 * kMiB, kPreviousSize - 96 * kMiB, 13);
+    ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", dst_, prev_}).exit_code, 0);
+    journal_ = journal_of(dst_);
+  }
+
+  std::unique_ptr<Process> start(std::vector<std::string> args) {
+    std::vector<std::string> argv{SPARSYNC_BINARY,         "--retries", "0", "--bwlimit", "128M",
+                                  "--checkpoint-interval", "8M"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(src_);
+    argv.push_back(dst_);
+    return Process::start(argv);
+  }
+  pid_t server_child(Process& p) {
+    pid_t child = -1;
+    wait_until(
+        [&] {
+          auto kids = p.children();
+          if (kids.size() == 1) child = kids[0];
+          return child > 0;
+        },
+        10);
+    return child;
+  }
+  // Starts a run and kills its target process (the local server) with
+  // SIGKILL once `journal_bytes` more of the journal exist.
+  void killed_run(std::vector<std::string> args = {}) {
+    const std::string journal = journal_;
+    const uint64_t before = exists(journal) ? file_size(journal) : 0;
+    auto p = start(std::move(args));
+    pid_t child = server_child(*p);
+    ASSERT_GT(child, 0);
+    uint64_t seen = 0;
+    bool grew = wait_until(
+        [&] { return (seen = exists(journal) ? file_size(journal) : 0) >= before + kStrikeAt || !p->running(); }, 30);
+    ASSERT_TRUE(grew && p->running()) << "the run ended before its journal grew by " << kStrikeAt << "; saw " << seen;
+    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    auto r = p->wait(30);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_NE(r->exit_code, 0);
+    EXPECT_TRUE(exists(journal)) << "a killed run leaves its journal";
+  }
+  void expect_rolled_back() {
+    CommandResult r = run_sparsync({"--rollback", dst_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(mentions(r, "rolled back " + dst_ + " to its state before the interrupted run")) << r.out;
+    EXPECT_EQ(first_difference(prev_, dst_), std::nullopt) << "rollback gives exactly the previous image";
+    EXPECT_FALSE(exists(journal_));
+    EXPECT_FALSE(exists(checkpoint_path(dst_, block_)));
+    CommandResult status = run_sparsync({"--status", dst_});
+    EXPECT_TRUE(mentions(status, "complete (no interrupted sync recorded)")) << status.out;
+  }
+
+  static TempDir* source_dir_;
+  TempDir dir_;
+  std::string src_, dst_, prev_;
+  std::string journal_;  // where the target's journal lives
+  bool block_ = false;
+};
+
+// $SPARSYNC_STATE_DIR for one test, whatever way it ends.
+struct StateDir {
+  explicit StateDir(const std::string& dir) { ::setenv("SPARSYNC_STATE_DIR", dir.c_str(), 1); }
+  ~StateDir() { ::unsetenv("SPARSYNC_STATE_DIR"); }
+};
+
+TempDir* Rollback::source_dir_ = nullptr;
+
+TEST_F(Rollback, AKilledIncrementalIsRolledBackToThePreviousImage) {
+  killed_run();
+  EXPECT_NE(first_difference(prev_, dst_), std::nullopt) << "the run changed the target before it was killed";
+  CommandResult status = run_sparsync({"--status", dst_});
+  EXPECT_TRUE(mentions(status, "can return it to its state before the interrupted run: sparsync --rollback " + dst_))
+      << status.out;
+  expect_rolled_back();
+  // Run again: nothing left to do.
+  CommandResult again = run_sparsync({"--rollback", dst_});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_TRUE(mentions(again, "nothing to roll back")) << again.out;
+}
+
+TEST_F(Rollback, ASecondRunKilledAgainStillRollsBackToTheStateBeforeTheFirst) {
+  killed_run();
+  killed_run();
+  expect_rolled_back();
+}
+
+TEST_F(Rollback, ARestartedRunOverAPendingJournalKeepsTheWayBack) {
+  killed_run();
+  killed_run({"--restart"});
+  expect_rolled_back();
+}
+
+TEST_F(Rollback, ACompletedRunRemovesItsJournal) {
+  auto p = start({});
+  EXPECT_TRUE(wait_until([&] { return exists(journal_of(dst_)) || !p->running(); }, 10) && exists(journal_of(dst_)))
+      << "a run onto an existing target keeps a journal while it runs";
+  auto r = p->wait(60);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_FALSE(exists(journal_of(dst_)));
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
+}
+
+TEST_F(Rollback, NoUndoIsRefusedOverAPendingJournal) {
+  killed_run();
+  CommandResult r = run_sparsync({"--no-undo", src_, dst_});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_TRUE(mentions(r, "refusing --no-undo onto " + dst_ + ": an interrupted run left its undo journal")) << r.err;
+  expect_rolled_back();
+}
+
+TEST_F(Rollback, NoUndoKeepsNoJournal) {
+  auto p = start({"--no-undo"});
+  ASSERT_TRUE(wait_until([&] { return exists(checkpoint_path(dst_, false)) || !p->running(); }, 10));
+  EXPECT_FALSE(exists(journal_of(dst_)));
+  auto r = p->wait(60);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+}
+
+TEST_F(Rollback, ATargetTheRunCreatedHasNothingToReturnTo) {
+  ASSERT_EQ(::unlink(dst_.c_str()), 0);
+  auto p = start({});
+  pid_t child = server_child(*p);
+  ASSERT_GT(child, 0);
+  ASSERT_TRUE(wait_until([&] { return allocated_now(dst_) >= 32 * kMiB || !p->running(); }, 30));
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  ASSERT_TRUE(p->wait(30).has_value());
+  CommandResult r = run_sparsync({"--rollback", dst_});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_TRUE(mentions(r, "cannot roll back " + dst_ + ": it has no undo journal (the interrupted run created it"))
+      << r.err;
+}
+
+TEST_F(Rollback, AKilledSyncOntoABlockDeviceIsRolledBackFromTheStateDirectory) {
+  const std::string backing = dir_.file("dev.img");
+  SparseImage(backing, kNewSize).data(0, 128 * kMiB, 12);
+  std::string why;
+  auto lo = LoopDevice::attach(backing, &why);
+  if (!lo) GTEST_SKIP() << "loop devices unavailable: " << why;
+  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", backing, prev_}).exit_code, 0);
+  StateDir state(dir_.file("state"));
+  dst_ = lo->path();
+  block_ = true;
+  std::string name = dst_;
+  for (char& c : name) {
+    if (c == '/') c = '!';
+  }
+  journal_ = dir_.file("state/" + name + ".undo");
+  killed_run();
+  expect_rolled_back();
+}
+
+TEST_F(Rollback, ASymlinkPlantedAtTheJournalsNameIsReplacedNeverFollowed) {
+  const std::string victim = dir_.file("victim");
+  write_all(victim, {1, 2, 3});
+  ASSERT_EQ(::symlink(victim.c_str(), journal_.c_str()), 0);
+  CommandResult r = run_sparsync({src_, dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_all(victim), (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_FALSE(exists(journal_));
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
+}
+
+TEST_F(Rollback, ARemoteTargetIsRolledBackOnItsHost) {
+  CommandResult r = run_sparsync({"--rollback", "backup1:/srv/dst.img"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(
+      mentions(r, "--rollback works on this host only for now: run sparsync --rollback /srv/dst.img on backup1"))
+      << r.err;
+}
+
+}  // namespace
+}  // namespace sparsync::testing
