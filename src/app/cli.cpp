@@ -106,6 +106,9 @@ void describe_resume(CLI::App& app, CliOptions* o) {
   app.add_flag("--rollback", o->rollback,
                "Return TARGET (the only path given) to its state before an interrupted sync, from its undo journal")
       ->group(g);
+  app.add_flag("--undo", o->undo,
+               "Keep an undo journal for a block device target too, in $SPARSYNC_STATE_DIR (files keep one by default)")
+      ->group(g);
   app.add_flag("--no-undo", o->no_undo,
                "Keep no undo journal of the blocks this run overwrites (then --rollback cannot undo it)")
       ->group(g);
@@ -208,6 +211,8 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   r->allow_larger_target = o.allow_larger_target;
   r->force = o.force;
   r->no_undo = o.no_undo;
+  r->undo = o.undo;
+  if (o.undo && o.no_undo) return Status(ErrorKind::kUsage, "--undo and --no-undo do not go together");
   SPARSYNC_RETURN_IF_ERROR(build_stdin_source(o, r));
   r->restart = o.restart;
   r->verify = o.verify;

@@ -33,6 +33,7 @@ struct CliOptions {
   bool status = false;  // --status TARGET: report, sync nothing
   // Undo journal (docs/undo-journal.md).
   bool rollback = false;  // --rollback TARGET: restore the state before an interrupted run
+  bool undo = false;
   bool no_undo = false;
   bool json = false;  // the summary as one JSON object on stdout
   // Operator output (docs/usage.md "Progress, summary and monitoring").

@@ -16,6 +16,7 @@ uint16_t open_flags(const SyncRequest& r) {
   if (r.force) flags |= proto::kOpenForce;
   if (r.retry) flags |= proto::kOpenRetry;
   if (r.no_undo) flags |= proto::kOpenNoUndo;
+  if (r.undo) flags |= proto::kOpenUndo;
   return flags;
 }
 
@@ -85,6 +86,7 @@ TargetOpenRequest target_open_request(const proto::Open& open) {
                            .force = has(open, proto::kOpenForce),
                            .retry = has(open, proto::kOpenRetry),
                            .source_mode = open.has_source_facts ? open.source_mode : 0,
+                           .undo = has(open, proto::kOpenUndo),
                            .no_undo = has(open, proto::kOpenNoUndo)};
 }
 

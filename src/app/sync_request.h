@@ -31,6 +31,7 @@ struct SyncRequest {
   bool restart = false;  // ignore a checkpoint of an interrupted run
   bool verify = false;   // SHA-256 of both images after the sync
   bool force = false;    // --force: the target skips its mount check
+  bool undo = false;     // --undo: a block device target keeps an undo journal too
   bool no_undo = false;  // --no-undo: the target keeps no undo journal
   // SOURCE "-": read the source from stdin (source/stream_source.h), once.
   bool source_stdin = false;

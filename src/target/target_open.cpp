@@ -146,6 +146,10 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
                                           "; run without --no-undo to keep the way back, or sparsync --rollback " +
                                           where.given + " first");
   }
+  // A block device's journal would go to the state directory, another
+  // filesystem (often the root one) that must then hold the old content of
+  // every changed block, up to the whole device: only when asked (--undo).
+  if (!journal && block && !req.undo) return Status::ok();
   if (!journal) {
     auto created =
         UndoJournal::create(place.value(), UndoHeader{0, dev.size(), static_cast<uint64_t>(::time(nullptr)), key});

@@ -44,6 +44,7 @@ struct TargetOpenRequest {
   bool force = false;        // skip the mount check of a block device (common/in_use.h)
   bool retry = false;        // an automatic retry: wait briefly for the previous run's lock
   uint32_t source_mode = 0;  // the source's permission bits, 0 when unknown
+  bool undo = false;         // --undo: a block device keeps an undo journal too
   bool no_undo = false;      // --no-undo: no undo journal (refused while one is pending)
 
   bool operator==(const TargetOpenRequest&) const = default;

@@ -5,9 +5,11 @@
 // same when a second run over the pending journal (resumed, or --restart)
 // is killed too. Also what --status, --no-undo and --rollback say around it.
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <filesystem>
 
 #include "common/checkpoint_store.h"
 #include "support/command.h"
@@ -199,8 +201,39 @@ TEST_F(Rollback, AKilledSyncOntoABlockDeviceIsRolledBackFromTheStateDirectory) {
     if (c == '/') c = '!';
   }
   journal_ = dir_.file("state/" + name + ".undo");
-  killed_run();
+  killed_run({"--undo"});
   expect_rolled_back();
+}
+
+// Without --undo a block device keeps no journal: it would go to the state
+// directory, another filesystem, up to the device's size.
+TEST_F(Rollback, ABlockDeviceKeepsAJournalOnlyWithUndo) {
+  const std::string backing = dir_.file("dev.img");
+  SparseImage(backing, kNewSize).data(0, 128 * kMiB, 12);
+  std::string why;
+  auto lo = LoopDevice::attach(backing, &why);
+  if (!lo) GTEST_SKIP() << "loop devices unavailable: " << why;
+  StateDir state(dir_.file("state"));
+  dst_ = lo->path();
+  auto p = start({});
+  // Mid-run (the run is throttled to about 2 s): the record is there, no journal.
+  ASSERT_TRUE(wait_until([&] { return allocated_now(backing) > 160 * kMiB || !p->running(); }, 30));
+  ASSERT_TRUE(p->running()) << "the run ended before it could be looked at";
+  bool journal_seen = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.file("state"))) {
+    if (entry.path().string().find(".undo") != std::string::npos) journal_seen = true;
+  }
+  EXPECT_FALSE(journal_seen) << "a block device kept an undo journal without --undo";
+  ASSERT_TRUE(p->signal(SIGINT));
+  auto r = p->wait(30);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 8) << r->err;
+  CommandResult rollback = run_sparsync({"--rollback", dst_});
+  EXPECT_NE(rollback.exit_code, 0);
+  EXPECT_TRUE(mentions(rollback, "has no undo journal")) << rollback.err;
+  CommandResult both = run_sparsync({"--undo", "--no-undo", src_, dst_});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_TRUE(mentions(both, "--undo and --no-undo do not go together")) << both.err;
 }
 
 TEST_F(Rollback, ASymlinkPlantedAtTheJournalsNameIsReplacedNeverFollowed) {

@@ -83,8 +83,9 @@ enum OpenFlag : uint16_t {
   kOpenRetry = 1u << 5,    // an automatic retry: wait briefly for the previous run's lock
   kOpenLanes = 1u << 6,    // push: the client can carry its stream over lanes (§4.15)
   kOpenNoUndo = 1u << 7,   // target: keep no undo journal (§6, docs/undo-journal.md)
+  kOpenUndo = 1u << 8,     // target: keep one for a block device too (in the state directory)
 };
-inline constexpr uint16_t kOpenKnownFlags = 0x00ff;
+inline constexpr uint16_t kOpenKnownFlags = 0x01ff;
 
 // PROTOCOL.md §4.15: lanes. The token proves a lane connection comes from
 // the client that received LANES; a segment is one piece of the striped
