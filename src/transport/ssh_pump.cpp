@@ -201,9 +201,17 @@ std::string ChannelPump::held_stderr() {
 
 void ChannelPump::relay_stderr(const char* data, size_t len, bool flush) {
   std::lock_guard<std::mutex> lock(stderr_mu_);
-  if (holding_) {
-    if (held_.size() < kHeldCap) held_.append(data != nullptr ? data : "", len);
+  if (holding_ && held_.size() + len <= kHeldCap) {
+    held_.append(data != nullptr ? data : "", len);
     return;
+  }
+  // More than a shell's "command not found": the far side is talking, and
+  // its words are shown rather than cut at the cap.
+  if (holding_) {
+    holding_ = false;
+    std::string held;
+    held.swap(held_);
+    write_stderr_lines(held.data(), held.size(), false);
   }
   write_stderr_lines(data, len, flush);
 }

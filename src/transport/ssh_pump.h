@@ -68,11 +68,12 @@ class ChannelPump {
 
   // Stderr is held back, not relayed, until release_stderr(): while the
   // first exchange shows whether the far command started at all, a shell's
-  // "command not found" is for us to read, not for the user.
+  // "command not found" is for us to read, not for the user. Past 64 KiB it
+  // is relayed anyway (that much is the far side talking, and is not lost).
   void hold_stderr();
   // Relays what was held and everything after it.
   void release_stderr();
-  // What was held so far (at most 64 KiB).
+  // What is held (at most 64 KiB).
   std::string held_stderr();
 
   // Has the pump thread open `count` lanes to the server's socket (see

@@ -16,13 +16,6 @@
 namespace sparsync::testing {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class SshAuth : public SshdTest {
  protected:
   void SetUp() override {

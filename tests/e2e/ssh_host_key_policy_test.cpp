@@ -15,15 +15,6 @@ namespace {
 
 class SshHostKeyPolicy : public SshdTest {
  protected:
-  static std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  static void write_text(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::trunc) << text;
-  }
   void SetUp() override {
     start_sshd(false);
     if (IsSkipped()) return;

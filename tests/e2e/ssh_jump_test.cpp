@@ -23,15 +23,6 @@ size_t count_words(const std::string& text, const std::string& word) {
 
 class SshJump : public SshdTest {
  protected:
-  static std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  static void write_text(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::trunc) << text;
-  }
   void SetUp() override {
     start_sshd(false);
     if (IsSkipped()) return;

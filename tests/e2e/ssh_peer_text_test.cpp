@@ -265,6 +265,18 @@ TEST_F(SshPeerText, FarStderrDuringTheSessionIsEscapedLineByLine) {
 
 // A far side that writes stderr without ever ending a line must not make the
 // client hold it all: it comes out in bounded lines.
+// Stderr before HELLO is held back (it may be a shell's "command not found",
+// which is ours to read); more than the 64 KiB held is the far side talking,
+// and is shown, not cut at the cap.
+TEST_F(SshPeerText, LongFarStderrBeforeHelloIsShownWhole) {
+  std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), "", std::string(100000, 'B') + "\n", "", 5);
+  CommandResult r = run_against(far, {});
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  size_t bs = 0;
+  for (const std::string& line : r.err_lines()) bs += static_cast<size_t>(std::count(line.begin(), line.end(), 'B'));
+  EXPECT_EQ(bs, 100000u) << "the far side's text was cut at the held cap";
+}
+
 TEST_F(SshPeerText, EndlessFarStderrLineIsCutIntoBoundedLines) {
   std::string far = hostile_far_side(peer_hello(1, "sparsync 0.1.0"), "", "", std::string(100000, 'A'), 5);
   CommandResult r = run_against(far, {});

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "common/unique_fd.h"
@@ -170,6 +172,15 @@ std::vector<uint8_t> read_range(const std::string& path, uint64_t offset, size_t
 std::vector<uint8_t> read_all(const std::string& path) {
   return read_range(path, 0, static_cast<size_t>(file_size(path)));
 }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
 
 void write_all(const std::string& path, const std::vector<uint8_t>& bytes) {
   int fd = open_or_die(path, O_RDWR | O_CREAT | O_TRUNC);

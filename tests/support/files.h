@@ -52,6 +52,9 @@ bool exists(const std::string& path);
 std::vector<uint8_t> read_all(const std::string& path);
 std::vector<uint8_t> read_range(const std::string& path, uint64_t offset, size_t len);
 void write_all(const std::string& path, const std::vector<uint8_t>& bytes);
+// Small text files (configs, logs): "" for a file that cannot be read.
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
 // Index of the first differing byte, or nullopt when equal (sizes included).
 std::optional<uint64_t> first_difference(const std::string& a, const std::string& b);
 // The mtime in nanoseconds.

@@ -1,5 +1,7 @@
 #include "support/sshd_fixture.h"
 
+#include "support/files.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,18 +22,6 @@ namespace {
 
 constexpr const char* kSshd = "/usr/sbin/sshd";
 constexpr const char* kKeygen = "/usr/bin/ssh-keygen";
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
 
 bool keygen(const std::string& path, std::string* why_not) {
   CommandResult r = run_command({kKeygen, "-q", "-t", "ed25519", "-N", "", "-C", "sparsync-test", "-f", path});
