@@ -106,6 +106,10 @@ void describe_resume(CLI::App& app, CliOptions* o) {
   app.add_flag("--rollback", o->rollback,
                "Return TARGET (the only path given) to its state before an interrupted sync, from its undo journal")
       ->group(g);
+  app.add_option("--to", o->rollback_to_text,
+                 "With --rollback: the state K completed runs ago, or at a time (YYYY-MM-DD[THH:MM[:SS]], @UNIX), "
+                 "from the kept generations (--keep)")
+      ->group(g);
   app.add_flag("--undo", o->undo,
                "Keep an undo journal for a block device target too, in $SPARSYNC_STATE_DIR (files keep one by default)")
       ->group(g);

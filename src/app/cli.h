@@ -32,7 +32,8 @@ struct CliOptions {
   bool verify = false;
   bool status = false;  // --status TARGET: report, sync nothing
   // Undo journal (docs/undo-journal.md).
-  bool rollback = false;  // --rollback TARGET: restore the state before an interrupted run
+  bool rollback = false;         // --rollback TARGET: restore the state before an interrupted run
+  std::string rollback_to_text;  // --to K|TIME: an older kept generation instead
   bool undo = false;
   bool no_undo = false;
   bool json = false;  // the summary as one JSON object on stdout

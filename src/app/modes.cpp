@@ -73,7 +73,17 @@ Status roll_back_target(const CliOptions& options) {
     return Status(ErrorKind::kUsage, "--rollback works on this host only for now: run sparsync --rollback " +
                                          where.value().path + " on " + where.value().host);
   }
-  auto report = rollback_target(options.source);
+  RollbackTo to;
+  if (!options.rollback_to_text.empty()) {
+    auto parsed = parse_rollback_to(options.rollback_to_text);
+    if (!parsed) {
+      return Status(ErrorKind::kUsage, "--to " + options.rollback_to_text +
+                                           ": give a number of runs back (1 is the state before the last run), "
+                                           "a local time YYYY-MM-DD[THH:MM[:SS]], or @UNIX-SECONDS");
+    }
+    to = *parsed;
+  }
+  auto report = rollback_target(options.source, to);
   if (!report.is_ok()) return report.status();
   std::cout << report.value() << std::endl;
   return Status::ok();
@@ -92,6 +102,8 @@ Result<Mode> pick_mode(const CliOptions& options) {
   }
   if (options.status && options.rollback)
     return Status(ErrorKind::kUsage, "--status and --rollback do not go together");
+  if (!options.rollback_to_text.empty() && !options.rollback)
+    return Status(ErrorKind::kUsage, "--to goes with --rollback (sparsync --rollback TARGET --to K)");
   if (options.status) return Mode::kStatus;
   return options.rollback ? Mode::kRollback : Mode::kSync;
 }

@@ -30,21 +30,28 @@ std::string what_was_done(const std::string& path, const UndoReplay& r, uint64_t
 
 }  // namespace
 
-Result<std::string> rollback_target(const std::string& path) {
+Result<std::string> rollback_target(const std::string& path, const RollbackTo& to) {
   auto where = resolve_path(path, ErrorKind::kTarget);
   if (!where.is_ok()) return where.status();
-  if (!where.value().exists) return cannot(path, "it does not exist");
-  auto opened = FileDevice::open(where.value(), true, ErrorKind::kTarget);
+  return rollback_target(where.value(), path, to);
+}
+
+Result<std::string> rollback_target(const ResolvedPath& where, const std::string& path, const RollbackTo& to) {
+  if (to.kind != RollbackTo::Kind::kInterrupted) {
+    return Status(ErrorKind::kUsage, "--rollback --to (kept generations) is not built yet");
+  }
+  if (!where.exists) return cannot(path, "it does not exist");
+  auto opened = FileDevice::open(where, true, ErrorKind::kTarget);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<FileDevice> dev = opened.take();
   const bool block = dev->kind() == proto::DeviceKind::kBlockDevice;
-  auto record = record_place(where.value(), block);
+  auto record = record_place(where, block);
   if (!record.is_ok()) return record.status();
   std::optional<CheckpointRecord> rec;
   bool corrupt = false;
   SPARSYNC_RETURN_IF_ERROR(load_checkpoint(record.value(), &rec, &corrupt));
   const bool incomplete = rec.has_value() || corrupt;
-  auto place = undo_journal_place(where.value(), block);
+  auto place = undo_journal_place(where, block);
   if (!place.is_ok()) return place.status();
   auto pending = UndoJournal::open(place.value());
   if (!pending.is_ok()) return cannot(path, pending.status().message());

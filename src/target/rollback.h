@@ -11,11 +11,16 @@
 
 #include <string>
 
+#include "common/rollback_to.h"
+#include "common/safe_path.h"
 #include "common/status.h"
 
 namespace sparsync {
 
-// The one line to print on success.
-Result<std::string> rollback_target(const std::string& path);
+// The one line to print on success. `path` is resolved here (a local
+// --rollback); a server passes what its fence resolved, and `shown` is the
+// name its lines use.
+Result<std::string> rollback_target(const std::string& path, const RollbackTo& to = {});
+Result<std::string> rollback_target(const ResolvedPath& where, const std::string& shown, const RollbackTo& to);
 
 }  // namespace sparsync
