@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/proto/protocol_constants.h"
 #include "common/units.h"
 
 namespace sparsync {
@@ -110,6 +111,11 @@ void describe_resume(CLI::App& app, CliOptions* o) {
                  "With --rollback: the state K completed runs ago, or at a time (YYYY-MM-DD[THH:MM[:SS]], @UNIX), "
                  "from the kept generations (--keep)")
       ->group(g);
+  app.add_option("--keep", o->keep,
+                 "Keep the undo journals of the last N completed runs as generations, for --rollback --to "
+                 "(without it, as many as the target has; 0 removes them)")
+      ->check(CLI::Range(0, static_cast<int>(proto::kMaxKeepGenerations)))
+      ->group(g);
   app.add_flag("--undo", o->undo,
                "Keep an undo journal for a block device target too, in $SPARSYNC_STATE_DIR (files keep one by default)")
       ->group(g);
@@ -217,6 +223,12 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   r->no_undo = o.no_undo;
   r->undo = o.undo;
   if (o.undo && o.no_undo) return Status(ErrorKind::kUsage, "--undo and --no-undo do not go together");
+  r->keep = o.keep < 0 ? proto::kKeepUnchanged : static_cast<uint16_t>(o.keep);
+  if (o.keep > 0 && o.no_undo) {
+    return Status(ErrorKind::kUsage,
+                  "--keep keeps undo journals, which --no-undo turns off (--keep 0 --no-undo "
+                  "removes the kept ones)");
+  }
   SPARSYNC_RETURN_IF_ERROR(build_stdin_source(o, r));
   r->restart = o.restart;
   r->verify = o.verify;

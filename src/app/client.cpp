@@ -107,6 +107,13 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   PeerTimeout peer_timeout;
   SPARSYNC_RETURN_IF_ERROR(start_timeouts(in, main_out, r, features, &peer_timeout));
   uint16_t lanes = lanes_allowed(t, r, features);
+  // The far target would ignore a keep it cannot read: the generations the
+  // user relies on would silently not be kept.
+  if (r.keep != proto::kKeepUnchanged && !(features & proto::kFeatureGenerations)) {
+    return Status(ErrorKind::kUsage,
+                  "the far side's sparsync is too old for --keep (kept generations); update it, "
+                  "or run without --keep");
+  }
   const bool facts_negotiated = (features & proto::kFeatureSourceFacts) != 0;
   SourceFacts facts = source_facts(*source);
   if (!facts.live.empty()) {

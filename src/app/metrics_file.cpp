@@ -125,6 +125,10 @@ std::string metrics_text(const MetricsRun& run, const std::optional<std::string>
       {"sparsync_bytes_wire_received", "Protocol bytes this side read from the link in the last run.",
        integer(s.wire_bytes_in)},
       {"sparsync_changed_blocks", "Blocks the last run had to write or zero.", integer(s.changed_blocks)},
+      {"sparsync_undo_journal_bytes", "Size of the last run's undo journal on the target (0: none kept).",
+       integer(s.undo_bytes)},
+      {"sparsync_undo_generations_kept", "Generations of the undo journal the target keeps after the last run.",
+       integer(s.generations_kept)},
       {"sparsync_exit_code", "Exit code of the last run (0 success; see README \"Exit codes\").",
        std::to_string(run.exit_code)},
   };

@@ -47,7 +47,9 @@ proto::Open open_request(const SyncRequest& r, proto::Role role, uint64_t featur
                      .checkpoint_bytes = r.checkpoint_bytes,
                      .checkpoint_seconds = r.checkpoint_seconds,
                      .bwlimit = r.bwlimit,
-                     .compress_level = compress_level(r, features)};
+                     .compress_level = compress_level(r, features),
+                     .has_keep = (features & proto::kFeatureGenerations) != 0,
+                     .keep = r.keep};
 }
 
 proto::Open with_source_facts(proto::Open open, const proto::OpenOk& ok, uint64_t features) {
@@ -87,7 +89,8 @@ TargetOpenRequest target_open_request(const proto::Open& open) {
                            .retry = has(open, proto::kOpenRetry),
                            .source_mode = open.has_source_facts ? open.source_mode : 0,
                            .undo = has(open, proto::kOpenUndo),
-                           .no_undo = has(open, proto::kOpenNoUndo)};
+                           .no_undo = has(open, proto::kOpenNoUndo),
+                           .keep = open.keep};
 }
 
 TargetSessionInput target_session_input(const proto::Open& open, uint64_t features, const OpenedTarget& target) {
@@ -101,7 +104,9 @@ TargetSessionInput target_session_input(const proto::Open& open, uint64_t featur
                             .sync_directory = target.created_in.get(),
                             .sync_directory_shown = target.created_in_shown,
                             .stop_source = target_is_pull_client(open) && (features & proto::kFeatureStop) != 0,
-                            .undo = target.undo.get()};
+                            .undo = target.undo.get(),
+                            .keep = target.keep,
+                            .report_undo = (features & proto::kFeatureGenerations) != 0};
 }
 
 }  // namespace sparsync

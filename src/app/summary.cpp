@@ -67,6 +67,8 @@ std::string summary_json(const SyncRequest& request, const SyncOutcome& o) {
       {"zero_method", zero_method_name(s.zero_method)},
       {"resumed_from", s.resumed_from},
       {"checkpoints", s.checkpoints},
+      {"undo_bytes", s.undo_bytes},
+      {"generations_kept", s.generations_kept},
       {"wire_bytes_out", s.wire_bytes_out},
       {"wire_bytes_in", s.wire_bytes_in},
       {"changed_percent", changed_percent(s)},
@@ -102,6 +104,7 @@ std::string describe_features(uint64_t features) {
       {proto::kFeatureSourceFacts, "source-facts"},
       {proto::kFeatureKeepalive, "keepalive"},
       {proto::kFeatureStop, "stop"},
+      {proto::kFeatureGenerations, "generations"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {
@@ -120,6 +123,10 @@ std::vector<std::string> verbose_details(const SyncOutcome& o) {
     lines.push_back("resumed at " + format_bytes(s.resumed_from) + " (a checkpoint of an earlier run)");
   lines.push_back(std::string("zeroing method on the target: ") + zero_method_name(s.zero_method));
   lines.push_back(std::to_string(s.checkpoints) + " checkpoint(s) acknowledged by the target");
+  if (s.undo_bytes > 0 || s.generations_kept > 0) {
+    lines.push_back("undo journal of this run: " + format_bytes(s.undo_bytes) +
+                    "; generations kept: " + std::to_string(s.generations_kept));
+  }
   lines.push_back("target hashed " + format_bytes(s.target_bytes_hashed) + ", source read " +
                   format_bytes(s.bytes_read));
   return lines;

@@ -28,11 +28,12 @@ struct SyncRequest {
   proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
   bool dry_run = false;
   bool allow_larger_target = false;
-  bool restart = false;  // ignore a checkpoint of an interrupted run
-  bool verify = false;   // SHA-256 of both images after the sync
-  bool force = false;    // --force: the target skips its mount check
-  bool undo = false;     // --undo: a block device target keeps an undo journal too
-  bool no_undo = false;  // --no-undo: the target keeps no undo journal
+  bool restart = false;                   // ignore a checkpoint of an interrupted run
+  bool verify = false;                    // SHA-256 of both images after the sync
+  bool force = false;                     // --force: the target skips its mount check
+  bool undo = false;                      // --undo: a block device target keeps an undo journal too
+  bool no_undo = false;                   // --no-undo: the target keeps no undo journal
+  uint16_t keep = proto::kKeepUnchanged;  // --keep N: kept generations of the journal
   // SOURCE "-": read the source from stdin (source/stream_source.h), once.
   bool source_stdin = false;
   std::optional<uint64_t> stdin_size = std::nullopt;  // --size; else from a redirected file

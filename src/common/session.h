@@ -46,6 +46,10 @@ struct SyncStats {
   // Where the target's checkpoint record stands as far as this side knows
   // (the resume point, or the last checkpoint acknowledged or recorded).
   uint64_t durable_offset = 0;
+  // The target's undo journal (docs/undo-journal.md) when the run ended: its
+  // size (0: none), and how many generations the target keeps now.
+  uint64_t undo_bytes = 0;
+  uint32_t generations_kept = 0;
 };
 
 }  // namespace sparsync

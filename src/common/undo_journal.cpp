@@ -171,6 +171,23 @@ Status scan_undo_journal(int fd, const std::string& shown, const std::function<S
   return Status::ok();
 }
 
+Status read_undo_facts(const RecordPlace& place, UndoFileFacts* facts, bool* foreign) {
+  *facts = UndoFileFacts{};
+  if (foreign != nullptr) *foreign = false;
+  UniqueFd fd;
+  SPARSYNC_RETURN_IF_ERROR(open_checked(place, O_RDONLY, &fd, foreign));
+  if (!fd.valid()) return Status::ok();
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_status(ErrorKind::kTarget, "cannot read " + place.shown(), errno);
+  UndoScan head;
+  SPARSYNC_RETURN_IF_ERROR(read_header(fd.get(), place.shown(), &head));
+  facts->exists = true;
+  facts->header = head.header;
+  facts->bytes = static_cast<uint64_t>(st.st_size);
+  facts->modified_unix = static_cast<uint64_t>(st.st_mtime);
+  return Status::ok();
+}
+
 std::string undo_target_key(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return {};

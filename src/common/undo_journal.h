@@ -79,6 +79,18 @@ struct UndoScan {
 Status scan_undo_journal(int fd, const std::string& shown, const std::function<Status(const UndoEntry&)>& each,
                          UndoScan* scan);
 
+// The header of the journal at `place` and the file's size and modification
+// time, without reading its records (--status, generations). Absent: ok and
+// *exists false. Refused like UndoJournal::open refuses (`foreign` set for
+// what no sparsync run wrote).
+struct UndoFileFacts {
+  bool exists = false;
+  UndoHeader header;
+  uint64_t bytes = 0;
+  uint64_t modified_unix = 0;
+};
+Status read_undo_facts(const RecordPlace& place, UndoFileFacts* facts, bool* foreign = nullptr);
+
 // "file:<dev>:<ino>" / "blockdev:<major>:<minor>" of an open file; "" when fstat fails.
 std::string undo_target_key(int fd);
 
@@ -99,6 +111,7 @@ class UndoJournal {
   const UndoHeader& header() const { return header_; }
   const UndoScan& opened_scan() const { return scan_; }  // as found by open()
   std::string shown() const { return place_.shown(); }
+  const RecordPlace& place() const { return place_; }
   uint64_t bytes() const { return end_ + pending_.size(); }
 
   // Appends the before-image of [offset, offset + length) as `device` holds

@@ -410,6 +410,8 @@ Status run_source_session(Device& source, const SessionParams& params, const Sou
   stats.target_bytes_zeroed = summary.bytes_zeroed;
   stats.target_bytes_hashed = summary.bytes_hashed;
   stats.zero_method = summary.zero_method;
+  stats.undo_bytes = summary.undo_bytes;
+  stats.generations_kept = summary.generations_kept;
   if (summary.final_size != params.image_size) {
     return Status(ErrorKind::kTarget, "target reports size " + std::to_string(summary.final_size) +
                                           " after the sync, expected " + std::to_string(params.image_size));

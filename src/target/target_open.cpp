@@ -9,7 +9,10 @@
 #include <string>
 
 #include "common/in_use.h"
+#include "common/undo_generations.h"
 #include "common/units.h"
+#include "target/generation_plan.h"
+#include "target/generation_status.h"
 
 namespace sparsync {
 
@@ -107,15 +110,20 @@ Status mark_incomplete(const TargetOpenRequest& req, const Device& dev, const st
 }
 
 // The undo journal of an existing target, before anything changes it
-// (docs/undo-journal.md "Runs over a pending journal"): one left by an
+// (docs/undo-journal.md "Which journal a run uses"): one left by an
 // interrupted run is continued, whatever this run is (resumed, restarted,
 // from another source), so its before-images keep the state before the
 // first interrupted run; one without a checkpoint record belongs to a run
-// that completed and goes; else a new one records the size now.
+// that completed and becomes a kept generation, or goes; else a new one
+// records the size now. Kept generations are planned here too.
 Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const ResolvedPath& where, bool block,
                     bool incomplete, OpenedTarget* t) {
   auto place = undo_journal_place(where, block);
   if (!place.is_ok()) return place.status();
+  const std::string key = undo_target_key(dev.fd());
+  auto planned = plan_generations(req.keep, req.no_undo, place.value(), key, where.given);
+  if (!planned.is_ok()) return planned.status();
+  const GenerationPlan plan = planned.value();
   bool foreign = false;
   auto pending = UndoJournal::open(place.value(), &foreign);
   // A symlink, FIFO or other user's file planted at the journal's name is no
@@ -129,10 +137,12 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
   }
   std::unique_ptr<UndoJournal> journal = pending.take();
   if (journal && !incomplete) {
-    SPARSYNC_RETURN_IF_ERROR(journal->discard());
+    // A completed run's journal whose generation was not kept yet (a crash
+    // between removing the record and keeping it).
+    const bool ours = journal->header().target_key == key;
     journal.reset();
+    SPARSYNC_RETURN_IF_ERROR(retire_undo_journal(place.value(), ours ? plan.keep : 0));
   }
-  const std::string key = undo_target_key(dev.fd());
   if (journal && journal->header().target_key != key) {
     return Status(ErrorKind::kTarget, "refusing to sync onto " + where.given + ": its undo journal " +
                                           journal->shown() +
@@ -148,8 +158,9 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
   }
   // A block device's journal would go to the state directory, another
   // filesystem (often the root one) that must then hold the old content of
-  // every changed block, up to the whole device: only when asked (--undo).
-  if (!journal && block && !req.undo) return Status::ok();
+  // every changed block, up to the whole device: only when asked (--undo,
+  // or generations to keep).
+  if (!journal && block && !req.undo && !plan.needs_journal) return Status::ok();
   if (!journal) {
     auto created =
         UndoJournal::create(place.value(), UndoHeader{0, dev.size(), static_cast<uint64_t>(::time(nullptr)), key});
@@ -160,6 +171,7 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
     journal = created.take();
   }
   t->undo = std::move(journal);
+  t->keep = plan.keep;
   return Status::ok();
 }
 
@@ -282,10 +294,12 @@ namespace {
 std::string undo_status(const ResolvedPath& where, bool block, const std::string& path) {
   auto place = undo_journal_place(where, block);
   if (!place.is_ok()) return {};
-  auto journal = UndoJournal::open(place.value());
-  if (!journal.is_ok()) return "; its undo journal is unusable (" + journal.status().message() + ")";
-  if (!journal.value()) return {};
-  return "; its undo journal " + journal.value()->shown() + " (" + format_bytes(journal.value()->bytes()) +
+  // Read only: --status changes nothing, not even a torn tail.
+  UndoFileFacts facts;
+  Status read = read_undo_facts(place.value(), &facts);
+  if (!read.is_ok()) return "; its undo journal is unusable (" + read.message() + ")";
+  if (!facts.exists) return {};
+  return "; its undo journal " + place.value().shown() + " (" + format_bytes(facts.bytes) +
          ") can return it to its state before the interrupted run: sparsync --rollback " + path;
 }
 
@@ -322,6 +336,8 @@ Result<std::string> target_status(const std::string& path) {
   std::string line = checkpoint_status(path, rec, corrupt, place.value().shown());
   // A journal without a record is a completed run's leftover, not a way back.
   if (rec || corrupt) line += undo_status(where.value(), block, path);
+  auto journal = undo_journal_place(where.value(), block);
+  if (journal.is_ok()) line += generations_status(journal.value(), path);
   return line;
 }
 

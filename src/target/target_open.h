@@ -40,12 +40,13 @@ struct TargetOpenRequest {
   std::string source_id;
   uint32_t block_size = 0;
   proto::HashKind hash_kind = proto::HashKind::kXxh3_128;
-  bool restart = false;      // ignore any checkpoint deliberately
-  bool force = false;        // skip the mount check of a block device (common/in_use.h)
-  bool retry = false;        // an automatic retry: wait briefly for the previous run's lock
-  uint32_t source_mode = 0;  // the source's permission bits, 0 when unknown
-  bool undo = false;         // --undo: a block device keeps an undo journal too
-  bool no_undo = false;      // --no-undo: no undo journal (refused while one is pending)
+  bool restart = false;                   // ignore any checkpoint deliberately
+  bool force = false;                     // skip the mount check of a block device (common/in_use.h)
+  bool retry = false;                     // an automatic retry: wait briefly for the previous run's lock
+  uint32_t source_mode = 0;               // the source's permission bits, 0 when unknown
+  bool undo = false;                      // --undo: a block device keeps an undo journal too
+  bool no_undo = false;                   // --no-undo: no undo journal (refused while one is pending)
+  uint16_t keep = proto::kKeepUnchanged;  // --keep N: kept generations (docs/undo-journal.md)
 
   bool operator==(const TargetOpenRequest&) const = default;
 };
@@ -70,6 +71,7 @@ struct OpenedTarget {
   // existing target's, created or continued; none for a target this run
   // created, in a dry run or with --no-undo.
   std::unique_ptr<UndoJournal> undo;
+  uint32_t keep = 0;  // generations of the journal kept when the run completes
 };
 
 // `where` is the target's resolved path (a fence, if any, already checked).

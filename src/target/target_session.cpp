@@ -11,6 +11,7 @@
 
 #include "common/bounded_queue.h"
 #include "common/proto/messages.h"
+#include "common/undo_generations.h"
 #include "common/units.h"
 #include "target/frame_outbox.h"
 #include "target/target_hasher.h"
@@ -376,7 +377,10 @@ class TargetSession {
       // Complete and durable: only now may the incomplete mark go, and then
       // the way back (a journal without a record is a finished run's).
       if (s.is_ok() && input_.record != nullptr) s = remove_checkpoint(*input_.record);
-      if (s.is_ok() && input_.undo != nullptr) s = input_.undo->discard();
+      if (s.is_ok() && input_.undo != nullptr) {
+        undo_bytes_ = input_.undo->bytes();
+        s = retire_undo_journal(input_.undo->place(), input_.keep, &generations_kept_);
+      }
       if (!s.is_ok()) {
         fail(s);
         return;
@@ -389,6 +393,9 @@ class TargetSession {
     sum.bytes_hashed = hasher_.bytes_read();
     sum.final_size = params_.image_size;
     sum.zero_method = input_.device ? input_.device->zero_method() : proto::ZeroMethod::kNone;
+    sum.has_undo = input_.report_undo;
+    sum.undo_bytes = undo_bytes_;
+    sum.generations_kept = static_cast<uint16_t>(std::min<uint32_t>(generations_kept_, proto::kMaxKeepGenerations));
     outbox_.push_control(Frame{proto::MsgType::kSummary, proto::encode(sum)});
 
     SyncStats& st = result->stats;
@@ -402,6 +409,8 @@ class TargetSession {
     st.target_bytes_zeroed = sum.bytes_zeroed;
     st.target_bytes_hashed = sum.bytes_hashed;
     st.zero_method = sum.zero_method;
+    st.undo_bytes = undo_bytes_;
+    st.generations_kept = generations_kept_;
     st.wire_bytes_in = in_.bytes_read();
   }
 
@@ -474,6 +483,8 @@ class TargetSession {
   uint64_t durable_offset_ = 0;               // applier thread: the last checkpoint recorded (or the resume point)
   uint64_t bytes_written_ = 0;                // applier thread only, read after join
   uint64_t bytes_zeroed_ = 0;
+  uint64_t undo_bytes_ = 0;  // the journal's size when the run completed
+  uint32_t generations_kept_ = 0;
 };
 
 }  // namespace

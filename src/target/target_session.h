@@ -44,8 +44,11 @@ struct TargetSessionInput {
   std::chrono::milliseconds stop_wait{10000};
   // Where the before-images of this run's overwrites go (docs/undo-journal.md);
   // null: none (a new target, a dry run, --no-undo). On completion, after the
-  // record is removed, it is discarded.
+  // record is removed, it becomes the newest of `keep` kept generations, or
+  // goes (common/undo_generations.h).
   UndoJournal* undo = nullptr;
+  uint32_t keep = 0;
+  bool report_undo = false;  // SUMMARY carries the journal's tail (kFeatureGenerations)
 };
 
 struct TargetSessionResult {

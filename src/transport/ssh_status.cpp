@@ -27,6 +27,22 @@ std::string far_message(const std::string& err) {
   return printable(line);
 }
 
+// The far report: its first line after "host:", then the lines it adds
+// (kept generations), each escaped, at most a bounded number of them.
+std::string far_report(const std::string& host, const std::string& out) {
+  constexpr size_t kMaxLines = 1 + 1 + 1000;  // status, heading, one per generation
+  std::string report = host + ":";
+  size_t start = 0;
+  for (size_t n = 0; n < kMaxLines && start < out.size(); ++n) {
+    size_t end = out.find('\n', start);
+    if (end == std::string::npos) end = out.size();
+    if (n > 0) report += "\n";
+    report += printable(out.substr(start, end - start));
+    start = end + 1;
+  }
+  return report;
+}
+
 }  // namespace
 
 Result<std::string> remote_target_status(const SshOptions& o, const std::string& path) {
@@ -51,7 +67,7 @@ Result<std::string> remote_target_status(const SshOptions& o, const std::string&
     if (!asked.is_ok()) return asked.status();
     r = asked.take();
   }
-  if (r.exit_status == 0) return host + ":" + printable(first_line(r.out));
+  if (r.exit_status == 0) return far_report(host, r.out);
   const bool ours = r.exit_status >= 1 && r.exit_status <= 8;  // sparsync's exit codes
   const std::string said = r.err.empty() ? "exit status " + std::to_string(r.exit_status) : far_message(r.err);
   return Status(ours ? static_cast<ErrorKind>(r.exit_status) : ErrorKind::kConnection,

@@ -81,6 +81,11 @@ const std::map<std::string, std::string>& golden_hex() {
        "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
        "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"
        "  00 00 00 40 00 00 00 00  1e 00 00 00  00 00 00 00 00 00 00 00  00  a0 01 00 00"},
+      {"OPEN_GENERATIONS",
+       "02 00 00 00 50 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
+       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
+       "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"
+       "  00 00 00 40 00 00 00 00  1e 00 00 00  00 00 00 00 00 00 00 00  00  a0 01 00 00  07 00"},
       {"OPEN_OK_SOURCE_FACTS",
        "03 00 00 00 20 00 00 00  01  00  40 00  00 00 00 00  00 48 00 00 00 00 00 00"
        "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67  00 00"},
@@ -120,6 +125,10 @@ const std::map<std::string, std::string>& golden_hex() {
       {"SUMMARY",
        "41 00 00 00 29 00 00 00  00 18 00 00 00 00 00 00  00 10 00 00 00 00 00 00"
        "  03 00 00 00 00 00 00 00  00 28 00 00 00 00 00 00  00 48 00 00 00 00 00 00  01"},
+      {"SUMMARY_UNDO",
+       "41 00 00 00 33 00 00 00  00 18 00 00 00 00 00 00  00 10 00 00 00 00 00 00"
+       "  03 00 00 00 00 00 00 00  00 28 00 00 00 00 00 00  00 48 00 00 00 00 00 00  01"
+       "  00 20 00 00 00 00 00 00  03 00"},
       {"ERROR",
        "7f 00 00 00 1b 00 00 00  04 00  17 00 6e 6f 20 73 70 61 63 65 20 6c 65 66 74 20"
        "  6f 6e 20 64 65 76 69 63 65"},
@@ -220,6 +229,48 @@ TEST(GoldenVectors, OpenSourceFacts) {
   Bytes wide = payload;
   wide[wide.size() - 3] = 0x10;  // 0x10a0 = 010240
   EXPECT_FALSE(decode(wide, &d).is_ok());
+}
+
+// kFeatureGenerations: OPEN's keep behind source_mode; kKeepUnchanged is
+// "no --keep"; past kMaxKeepGenerations is malformed.
+TEST(GoldenVectors, OpenGenerations) {
+  Open m;
+  m.role = Role::kServerIsTarget;
+  m.hash_kind = HashKind::kXxh3_128;
+  m.block_size = 4096;
+  m.source_size = 18432;
+  m.path = "/srv/vm1.img";
+  m.source_id = "f:2049:131:1700000000";
+  m.has_source_facts = true;
+  m.source_mode = 0640;
+  m.has_keep = true;
+  m.keep = 7;
+  EXPECT_EQ(frame(MsgType::kOpen, encode(m)), golden("OPEN_GENERATIONS"));
+  Open d;
+  Bytes payload = payload_of(golden("OPEN_GENERATIONS"), MsgType::kOpen);
+  ASSERT_TRUE(decode(payload, &d).is_ok());
+  EXPECT_TRUE(d.has_source_facts);
+  EXPECT_TRUE(d.has_keep);
+  EXPECT_EQ(d.keep, 7u);
+  EXPECT_EQ(d.source_mode, 0640u);
+  Open facts_only;
+  ASSERT_TRUE(decode(payload_of(golden("OPEN_SOURCE_FACTS"), MsgType::kOpen), &facts_only).is_ok());
+  EXPECT_FALSE(facts_only.has_keep);
+  EXPECT_EQ(facts_only.keep, kKeepUnchanged);
+  Bytes unchanged = payload;
+  unchanged[unchanged.size() - 2] = 0xff;
+  unchanged[unchanged.size() - 1] = 0xff;
+  ASSERT_TRUE(decode(unchanged, &d).is_ok());
+  EXPECT_EQ(d.keep, kKeepUnchanged);
+  Bytes too_many = payload;
+  too_many[too_many.size() - 2] = 0xe9;  // 0x03e9 = 1001
+  too_many[too_many.size() - 1] = 0x03;
+  EXPECT_FALSE(decode(too_many, &d).is_ok());
+  Bytes torn(payload.begin(), payload.end() - 1);
+  EXPECT_FALSE(decode(torn, &d).is_ok());
+  // Without source facts there is no keep to send.
+  m.has_source_facts = false;
+  EXPECT_EQ(encode(m), payload_of(golden("OPEN"), MsgType::kOpen));
 }
 
 TEST(GoldenVectors, OpenOkSourceFacts) {
@@ -401,6 +452,26 @@ TEST(GoldenVectors, Summary) {
   EXPECT_EQ(d.zero_method, ZeroMethod::kPunchHole);
 }
 
+TEST(GoldenVectors, SummaryUndo) {
+  Summary m{6144, 4096, 3, 10240, 18432, ZeroMethod::kPunchHole, true, 8192, 3};
+  EXPECT_EQ(frame(MsgType::kSummary, encode(m)), golden("SUMMARY_UNDO"));
+  Summary d;
+  Bytes payload = payload_of(golden("SUMMARY_UNDO"), MsgType::kSummary);
+  ASSERT_TRUE(decode(payload, &d).is_ok());
+  EXPECT_TRUE(d.has_undo);
+  EXPECT_EQ(d.undo_bytes, 8192u);
+  EXPECT_EQ(d.generations_kept, 3u);
+  Summary plain;
+  ASSERT_TRUE(decode(payload_of(golden("SUMMARY"), MsgType::kSummary), &plain).is_ok());
+  EXPECT_FALSE(plain.has_undo);
+  Bytes torn(payload.begin(), payload.end() - 1);
+  EXPECT_FALSE(decode(torn, &d).is_ok());
+  Bytes too_many = payload;
+  too_many[too_many.size() - 2] = 0xe9;
+  too_many[too_many.size() - 1] = 0x03;
+  EXPECT_FALSE(decode(too_many, &d).is_ok());
+}
+
 TEST(GoldenVectors, Error) {
   Error m{ErrorCode::kTarget, "no space left on device"};
   EXPECT_EQ(frame(MsgType::kError, encode(m)), golden("ERROR"));
@@ -420,7 +491,7 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0x17fu);
+  EXPECT_EQ(kFeaturesOffered, 0x37fu);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureKeepalive), 0x20u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureStop), 0x40u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureSourceFacts), 0x100u);

@@ -29,6 +29,8 @@ MetricsRun sample_run(int exit_code) {
   run.stats.wire_bytes_out = 10600000;
   run.stats.wire_bytes_in = 4200000;
   run.stats.changed_blocks = 2561;
+  run.stats.undo_bytes = 10489856;
+  run.stats.generations_kept = 7;
   return run;
 }
 
@@ -88,6 +90,16 @@ TEST(MetricsTest, ExactTextOfASuccessfulRun) {
       "sparsync_changed_blocks" +
       l +
       " 2561\n"
+      "# HELP sparsync_undo_journal_bytes Size of the last run's undo journal on the target (0: none kept).\n"
+      "# TYPE sparsync_undo_journal_bytes gauge\n"
+      "sparsync_undo_journal_bytes" +
+      l +
+      " 10489856\n"
+      "# HELP sparsync_undo_generations_kept Generations of the undo journal the target keeps after the last run.\n"
+      "# TYPE sparsync_undo_generations_kept gauge\n"
+      "sparsync_undo_generations_kept" +
+      l +
+      " 7\n"
       "# HELP sparsync_exit_code Exit code of the last run (0 success; see README \"Exit codes\").\n"
       "# TYPE sparsync_exit_code gauge\n"
       "sparsync_exit_code" +

@@ -44,6 +44,7 @@ std::vector<uint8_t> encode(const Open& m) {
   w.u64(m.bwlimit);
   w.u8(m.compress_level);
   if (m.has_source_facts) w.u32(m.source_mode);
+  if (m.has_source_facts && m.has_keep) w.u16(m.keep);
   return w.take();
 }
 
@@ -128,6 +129,10 @@ std::vector<uint8_t> encode(const Summary& m) {
   w.u64(m.bytes_hashed);
   w.u64(m.final_size);
   w.u8(static_cast<uint8_t>(m.zero_method));
+  if (m.has_undo) {
+    w.u64(m.undo_bytes);
+    w.u16(m.generations_kept);
+  }
   return w.take();
 }
 
@@ -224,10 +229,14 @@ Status decode(std::span<const uint8_t> p, Open* m) {
   r.u32(&m->checkpoint_seconds);
   r.u64(&m->bwlimit);
   r.u8(&m->compress_level);
-  // The optional tail (kFeatureSourceFacts): exactly one u32 or nothing.
-  m->has_source_facts = !r.failed() && r.remaining() == 4;
+  // The optional tails: nothing, source_mode (kFeatureSourceFacts), or
+  // source_mode and keep (kFeatureGenerations too).
+  m->has_source_facts = !r.failed() && (r.remaining() == 4 || r.remaining() == 6);
   if (m->has_source_facts) r.u32(&m->source_mode);
+  m->has_keep = m->has_source_facts && r.remaining() == 2;
+  if (m->has_keep) r.u16(&m->keep);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
+  if (m->has_keep && m->keep > kMaxKeepGenerations && m->keep != kKeepUnchanged) return malformed("OPEN (keep)");
   if (m->source_mode > 07777) return malformed("OPEN (source mode)");
   if (m->compress_level > kMaxCompressLevel) return malformed("OPEN (compression level)");
   if (m->flags & ~kOpenKnownFlags) return malformed("OPEN (unknown flags)");
@@ -364,7 +373,13 @@ Status decode(std::span<const uint8_t> p, Summary* m) {
   r.u64(&m->bytes_hashed);
   r.u64(&m->final_size);
   r.u8(&method);
+  m->has_undo = !r.failed() && r.remaining() == 10;
+  if (m->has_undo) {
+    r.u64(&m->undo_bytes);
+    r.u16(&m->generations_kept);
+  }
   SPARSYNC_RETURN_IF_ERROR(finish(r, "SUMMARY"));
+  if (m->generations_kept > kMaxKeepGenerations) return malformed("SUMMARY (generations)");
   if (method > static_cast<uint8_t>(ZeroMethod::kWriteZeros)) return malformed("SUMMARY");
   m->zero_method = static_cast<ZeroMethod>(method);
   return Status::ok();

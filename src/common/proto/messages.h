@@ -42,6 +42,13 @@ struct Open {
   // tail is there.
   bool has_source_facts = false;
   uint32_t source_mode = 0;
+  // The tail behind it, sent only with kFeatureGenerations (which a peer
+  // offers only beside kFeatureSourceFacts): the target's kept generations
+  // of its undo journal, kKeepUnchanged when --keep was not given. Decoding
+  // sets `has_keep` when the tail is there; a pull's own target honours
+  // `keep` whether or not it went on the wire.
+  bool has_keep = false;
+  uint16_t keep = kKeepUnchanged;
 };
 
 struct OpenOk {
@@ -157,6 +164,11 @@ struct Summary {
   uint64_t bytes_hashed = 0;  // bytes the target actually read to hash
   uint64_t final_size = 0;
   ZeroMethod zero_method = ZeroMethod::kNone;
+  // The tail sent only with kFeatureGenerations: the target's undo journal
+  // as the run ended (bytes, 0 for none) and the generations it keeps now.
+  bool has_undo = false;
+  uint64_t undo_bytes = 0;
+  uint16_t generations_kept = 0;
 };
 
 // Either side to the other after SUMMARY when OPEN had kOpenVerify: SHA-256

@@ -62,9 +62,12 @@ enum Feature : uint64_t {
   kFeatureStop = 1u << 6,       // STOP: the target asks the source for a final checkpoint
   // OPEN's source_mode tail, OPEN_OK's source_mode and flags (§4.1, §4.2)
   kFeatureSourceFacts = 1u << 8,
+  // OPEN's keep tail and SUMMARY's journal tail: kept generations (--keep)
+  kFeatureGenerations = 1u << 9,
 };
 inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
-                                             kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts;
+                                             kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts |
+                                             kFeatureGenerations;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
@@ -86,6 +89,12 @@ enum OpenFlag : uint16_t {
   kOpenUndo = 1u << 8,     // target: keep one for a block device too (in the state directory)
 };
 inline constexpr uint16_t kOpenKnownFlags = 0x01ff;
+
+// PROTOCOL.md §4.1 OPEN's keep (kFeatureGenerations): how many kept
+// generations of the target's undo journal (docs/undo-journal.md); this value
+// means "as many as the target keeps now" (no --keep given).
+inline constexpr uint16_t kKeepUnchanged = 0xffff;
+inline constexpr uint16_t kMaxKeepGenerations = 1000;
 
 // PROTOCOL.md §4.15: lanes. The token proves a lane connection comes from
 // the client that received LANES; a segment is one piece of the striped

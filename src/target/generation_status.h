@@ -1,0 +1,18 @@
+// What `sparsync --status TARGET` says about the kept generations of its
+// undo journal (docs/undo-journal.md "Generations"): one line each, newest
+// first, with the K that --rollback --to takes, the moment the state is
+// from, the image size then and the bytes the generation holds; or that a
+// rollback to one of them was interrupted.
+// Thread-safety: plain function.
+#pragma once
+
+#include <string>
+
+#include "common/checkpoint_store.h"
+
+namespace sparsync {
+
+// "" when the target keeps none; else lines, each starting with a newline.
+std::string generations_status(const RecordPlace& journal, const std::string& path);
+
+}  // namespace sparsync
