@@ -63,8 +63,9 @@ Result<std::vector<UndoGeneration>> list_undo_generations(const RecordPlace& jou
   const std::string gen_prefix = journal.name + kGenTag;
   const std::string undoing_prefix = journal.name + kUndoingTag;
   std::vector<UndoGeneration> found;
-  errno = 0;
-  while (const dirent* entry = ::readdir(dir.get())) {
+  // readdir tells its end from its failure only by errno, which the checks
+  // of each entry also set.
+  for (errno = 0; const dirent* entry = ::readdir(dir.get()); errno = 0) {
     const std::string name = entry->d_name;
     UndoGeneration g;
     if (auto seq = seq_after(name, gen_prefix)) {
@@ -85,7 +86,6 @@ Result<std::vector<UndoGeneration>> list_undo_generations(const RecordPlace& jou
     if (!read.is_ok()) return read;
     if (!g.facts.exists) continue;  // removed while we listed
     found.push_back(std::move(g));
-    errno = 0;
   }
   if (errno != 0) return cannot_list(journal, errno);
   std::sort(found.begin(), found.end(), [](const UndoGeneration& a, const UndoGeneration& b) { return a.seq > b.seq; });

@@ -92,7 +92,8 @@ Result<size_t> select_generations(const RollbackScene& s, const std::vector<Undo
     if (kept.empty()) {
       return cannot(s.path, "it keeps no generations (sync with --keep N to keep the last N runs' undo journals)");
     }
-    return cannot(s.path, "it keeps only " + generations_text(kept.size()) + ", back to its state as of " +
+    return cannot(s.path, "it keeps only " + std::to_string(kept.size()) +
+                              (kept.size() == 1 ? " generation" : " generations") + ", back to its state as of " +
                               format_local_time(kept.back().facts.header.created_unix) + "; sparsync --status " +
                               s.path + " lists them");
   }

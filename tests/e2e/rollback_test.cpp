@@ -17,6 +17,7 @@
 #include "support/loop_device.h"
 #include "support/process.h"
 #include "support/sizes.h"
+#include "support/undo_files.h"
 
 namespace sparsync::testing {
 namespace {
@@ -25,16 +26,7 @@ constexpr uint64_t kNewSize = 256 * kMiB;
 constexpr uint64_t kPreviousSize = 192 * kMiB;  // the previous image was smaller: the run grows it
 constexpr uint64_t kStrikeAt = 32 * kMiB;       // journal bytes when the target process is killed
 
-std::string journal_of(const std::string& target) {
-  auto slash = target.rfind('/');
-  return target.substr(0, slash + 1) + undo_journal_name(target.substr(slash + 1));
-}
-
 uint64_t allocated_now(const std::string& path) { return exists(path) ? allocated_bytes(path) : 0; }
-
-bool mentions(const CommandResult& r, const std::string& needle) {
-  return r.out.find(needle) != std::string::npos || r.err.find(needle) != std::string::npos;
-}
 
 class Rollback : public ::testing::Test {
  protected:
@@ -96,12 +88,12 @@ class Rollback : public ::testing::Test {
   void expect_rolled_back() {
     CommandResult r = run_sparsync({"--rollback", dst_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_TRUE(mentions(r, "rolled back " + dst_ + " to its state before the interrupted run")) << r.out;
+    EXPECT_TRUE(r.mentions("rolled back " + dst_ + " to its state before the interrupted run")) << r.out;
     EXPECT_EQ(first_difference(prev_, dst_), std::nullopt) << "rollback gives exactly the previous image";
     EXPECT_FALSE(exists(journal_));
     EXPECT_FALSE(exists(checkpoint_path(dst_, block_)));
     CommandResult status = run_sparsync({"--status", dst_});
-    EXPECT_TRUE(mentions(status, "complete (no interrupted sync recorded)")) << status.out;
+    EXPECT_TRUE(status.mentions("complete (no interrupted sync recorded)")) << status.out;
   }
 
   static TempDir* source_dir_;
@@ -123,13 +115,13 @@ TEST_F(Rollback, AKilledIncrementalIsRolledBackToThePreviousImage) {
   killed_run();
   EXPECT_NE(first_difference(prev_, dst_), std::nullopt) << "the run changed the target before it was killed";
   CommandResult status = run_sparsync({"--status", dst_});
-  EXPECT_TRUE(mentions(status, "can return it to its state before the interrupted run: sparsync --rollback " + dst_))
+  EXPECT_TRUE(status.mentions("can return it to its state before the interrupted run: sparsync --rollback " + dst_))
       << status.out;
   expect_rolled_back();
   // Run again: nothing left to do.
   CommandResult again = run_sparsync({"--rollback", dst_});
   EXPECT_EQ(again.exit_code, 0);
-  EXPECT_TRUE(mentions(again, "nothing to roll back")) << again.out;
+  EXPECT_TRUE(again.mentions("nothing to roll back")) << again.out;
 }
 
 TEST_F(Rollback, ASecondRunKilledAgainStillRollsBackToTheStateBeforeTheFirst) {
@@ -159,7 +151,7 @@ TEST_F(Rollback, NoUndoIsRefusedOverAPendingJournal) {
   killed_run();
   CommandResult r = run_sparsync({"--no-undo", src_, dst_});
   EXPECT_EQ(r.exit_code, 4);
-  EXPECT_TRUE(mentions(r, "refusing --no-undo onto " + dst_ + ": an interrupted run left its undo journal")) << r.err;
+  EXPECT_TRUE(r.mentions("refusing --no-undo onto " + dst_ + ": an interrupted run left its undo journal")) << r.err;
   expect_rolled_back();
 }
 
@@ -182,7 +174,7 @@ TEST_F(Rollback, ATargetTheRunCreatedHasNothingToReturnTo) {
   ASSERT_TRUE(p->wait(30).has_value());
   CommandResult r = run_sparsync({"--rollback", dst_});
   EXPECT_EQ(r.exit_code, 4);
-  EXPECT_TRUE(mentions(r, "cannot roll back " + dst_ + ": it has no undo journal (the interrupted run created it"))
+  EXPECT_TRUE(r.mentions("cannot roll back " + dst_ + ": it has no undo journal (the interrupted run created it"))
       << r.err;
 }
 
@@ -230,10 +222,66 @@ TEST_F(Rollback, ABlockDeviceKeepsAJournalOnlyWithUndo) {
   EXPECT_EQ(r->exit_code, 8) << r->err;
   CommandResult rollback = run_sparsync({"--rollback", dst_});
   EXPECT_NE(rollback.exit_code, 0);
-  EXPECT_TRUE(mentions(rollback, "has no undo journal")) << rollback.err;
+  EXPECT_TRUE(rollback.mentions("has no undo journal")) << rollback.err;
   CommandResult both = run_sparsync({"--undo", "--no-undo", src_, dst_});
   EXPECT_EQ(both.exit_code, 2);
-  EXPECT_TRUE(mentions(both, "--undo and --no-undo do not go together")) << both.err;
+  EXPECT_TRUE(both.mentions("--undo and --no-undo do not go together")) << both.err;
+}
+
+// A nightly job with --keep: last night's run completed and kept its journal
+// as a generation; tonight's is killed. Without the source, --rollback returns
+// to last night's result, and --to 1 from there to the night before.
+TEST_F(Rollback, AKilledRunOverKeptGenerationsRollsBackToEachEarlierState) {
+  const std::string last_night = dir_.file("last_night.img");
+  CommandResult night = run_sparsync({"-q", "--keep", "2", src_, dst_});
+  ASSERT_EQ(night.exit_code, 0) << night.err;
+  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", dst_, last_night}).exit_code, 0);
+  src_ = dir_.file("tonight.img");
+  SparseImage(src_, kNewSize).data(0, kNewSize, 14);
+  killed_run({"--keep", "2"});
+  CommandResult status = run_sparsync({"--status", dst_});
+  EXPECT_TRUE(status.mentions("can return it to its state before the interrupted run")) << status.out;
+  EXPECT_TRUE(status.mentions("1 kept generation (sparsync --rollback " + dst_ + " --to K):")) << status.out;
+  ASSERT_EQ(::unlink(src_.c_str()), 0);
+  CommandResult undo = run_sparsync({"--rollback", dst_});
+  ASSERT_EQ(undo.exit_code, 0) << undo.err;
+  EXPECT_TRUE(undo.mentions("rolled back " + dst_ + " to its state before the interrupted run")) << undo.out;
+  EXPECT_EQ(first_difference(last_night, dst_), std::nullopt) << "back to last night's result";
+  CommandResult further = run_sparsync({"--rollback", dst_, "--to", "1"});
+  ASSERT_EQ(further.exit_code, 0) << further.err;
+  EXPECT_EQ(first_difference(prev_, dst_), std::nullopt) << "and from there to the night before";
+}
+
+// The same in one step: --to 1 undoes the interrupted run first.
+TEST_F(Rollback, ToOneOverAnInterruptedRunUndoesItFirst) {
+  CommandResult night = run_sparsync({"-q", "--keep", "1", src_, dst_});
+  ASSERT_EQ(night.exit_code, 0) << night.err;
+  src_ = dir_.file("tonight.img");
+  SparseImage(src_, kNewSize).data(0, kNewSize, 14);
+  killed_run();
+  CommandResult r = run_sparsync({"--rollback", dst_, "--to", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.mentions("undid the interrupted run first")) << r.out;
+  EXPECT_EQ(first_difference(prev_, dst_), std::nullopt);
+  EXPECT_FALSE(exists(checkpoint_path(dst_, false)));
+  EXPECT_FALSE(exists(journal_));
+}
+
+TEST_F(Rollback, ABlockDeviceKeepsGenerationsInTheStateDirectory) {
+  const std::string backing = dir_.file("dev.img");
+  SparseImage(backing, kNewSize).data(0, 128 * kMiB, 12);
+  std::string why;
+  auto lo = LoopDevice::attach(backing, &why);
+  if (!lo) GTEST_SKIP() << "loop devices unavailable: " << why;
+  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", backing, prev_}).exit_code, 0);
+  StateDir state(dir_.file("state"));
+  dst_ = lo->path();
+  CommandResult r = run_sparsync({"-q", "--keep", "1", src_, dst_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
+  CommandResult back = run_sparsync({"--rollback", dst_, "--to", "1"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(first_difference(prev_, backing), std::nullopt) << "the device holds its state before the run";
 }
 
 TEST_F(Rollback, ASymlinkPlantedAtTheJournalsNameIsReplacedNeverFollowed) {
@@ -250,8 +298,7 @@ TEST_F(Rollback, ASymlinkPlantedAtTheJournalsNameIsReplacedNeverFollowed) {
 TEST_F(Rollback, ARemoteTargetIsRolledBackOnItsHost) {
   CommandResult r = run_sparsync({"--rollback", "backup1:/srv/dst.img"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(
-      mentions(r, "--rollback works on this host only for now: run sparsync --rollback /srv/dst.img on backup1"))
+  EXPECT_TRUE(r.mentions("--rollback works on this host only for now: run sparsync --rollback /srv/dst.img on backup1"))
       << r.err;
 }
 

@@ -15,6 +15,10 @@ extern char** environ;
 
 namespace sparsync::testing {
 
+bool CommandResult::mentions(const std::string& text) const {
+  return out.find(text) != std::string::npos || err.find(text) != std::string::npos;
+}
+
 std::vector<std::string> CommandResult::err_lines() const {
   std::vector<std::string> lines;
   std::istringstream in(err);

@@ -16,6 +16,8 @@ struct CommandResult {
   std::string err;
   // stderr split into non-empty lines.
   std::vector<std::string> err_lines() const;
+  // Whether stdout or stderr holds `text`.
+  bool mentions(const std::string& text) const;
 };
 
 CommandResult run_command(const std::vector<std::string>& argv);
