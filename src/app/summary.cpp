@@ -102,6 +102,7 @@ std::string describe_features(uint64_t features) {
       {proto::kFeatureSourceFacts, "source-facts"},
       {proto::kFeatureKeepalive, "keepalive"},
       {proto::kFeatureStop, "stop"},
+      {proto::kFeatureRollback, "rollback"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {

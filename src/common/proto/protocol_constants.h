@@ -32,6 +32,8 @@ enum class MsgType : uint8_t {
   kOpenOk = 0x03,
   kLanes = 0x04,
   kLanesStart = 0x05,
+  kRollback = 0x06,
+  kRollbackDone = 0x07,
   kHash = 0x10,
   kHashZero = 0x11,
   kHashEnd = 0x12,
@@ -62,9 +64,13 @@ enum Feature : uint64_t {
   kFeatureStop = 1u << 6,       // STOP: the target asks the source for a final checkpoint
   // OPEN's source_mode tail, OPEN_OK's source_mode and flags (§4.1, §4.2)
   kFeatureSourceFacts = 1u << 8,
+  // Bit 9 is taken by kept generations (being built elsewhere).
+  // ROLLBACK/ROLLBACK_DONE: the client asks the server to roll a target back (§4.18)
+  kFeatureRollback = 1u << 10,
 };
 inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
-                                             kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts;
+                                             kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts |
+                                             kFeatureRollback;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
@@ -86,6 +92,12 @@ enum OpenFlag : uint16_t {
   kOpenUndo = 1u << 8,     // target: keep one for a block device too (in the state directory)
 };
 inline constexpr uint16_t kOpenKnownFlags = 0x01ff;
+
+// PROTOCOL.md §4.18 ROLLBACK: to_kind, which earlier state the target
+// returns to (the values of RollbackTo::Kind, common/rollback_to.h); a
+// higher value is malformed. ROLLBACK_DONE's report is a text (kMaxTextBytes).
+enum class RollbackToKind : uint8_t { kInterrupted = 0, kRunsBack = 1, kTime = 2 };
+inline constexpr uint8_t kMaxRollbackToKind = 2;
 
 // PROTOCOL.md §4.15: lanes. The token proves a lane connection comes from
 // the client that received LANES; a segment is one piece of the striped
