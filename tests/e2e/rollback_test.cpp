@@ -17,6 +17,7 @@
 #include "support/loop_device.h"
 #include "support/process.h"
 #include "support/sizes.h"
+#include "support/undo_files.h"
 
 namespace sparsync::testing {
 namespace {
@@ -24,11 +25,6 @@ namespace {
 constexpr uint64_t kNewSize = 256 * kMiB;
 constexpr uint64_t kPreviousSize = 192 * kMiB;  // the previous image was smaller: the run grows it
 constexpr uint64_t kStrikeAt = 32 * kMiB;       // journal bytes when the target process is killed
-
-std::string journal_of(const std::string& target) {
-  auto slash = target.rfind('/');
-  return target.substr(0, slash + 1) + undo_journal_name(target.substr(slash + 1));
-}
 
 uint64_t allocated_now(const std::string& path) { return exists(path) ? allocated_bytes(path) : 0; }
 
@@ -245,14 +241,6 @@ TEST_F(Rollback, ASymlinkPlantedAtTheJournalsNameIsReplacedNeverFollowed) {
   EXPECT_EQ(read_all(victim), (std::vector<uint8_t>{1, 2, 3}));
   EXPECT_FALSE(exists(journal_));
   EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
-}
-
-TEST_F(Rollback, ARemoteTargetIsRolledBackOnItsHost) {
-  CommandResult r = run_sparsync({"--rollback", "backup1:/srv/dst.img"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(
-      mentions(r, "--rollback works on this host only for now: run sparsync --rollback /srv/dst.img on backup1"))
-      << r.err;
 }
 
 }  // namespace
