@@ -4,8 +4,9 @@
 // the rollback over SSH returns the target to exactly the image it held
 // before the run, prints its report and leaves nothing pending. A fenced far
 // side (a forced command) rolls back inside its root only and not at all
-// with --read-only; --to reaches the far side; a far sparsync without the
-// rollback feature is never sent ROLLBACK.
+// with --read-only; --to reaches the far side; a far host without sparsync
+// gets this one uploaded; a far sparsync without the rollback feature is
+// never sent ROLLBACK.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -192,6 +193,20 @@ TEST_F(SshRollback, ToReachesTheFarSide) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   expect_one_error_line(r, "127.0.0.1: --rollback --to (kept generations) is not built yet");
   EXPECT_TRUE(exists(far_pid_file_)) << "the far server was not started";
+}
+
+// A far host without sparsync gets this one uploaded for the call, as for a
+// sync; with --no-upload it is a clear refusal.
+TEST_F(SshRollback, AFarHostWithoutSparsyncGetsThisOneUploaded) {
+  const std::string dst = dir_.file("dst.img");
+  previous_image(dst);
+  CommandResult r = rollback(dst, {}, "/nonexistent/sparsync");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "127.0.0.1: " + dst + ": nothing to roll back (no interrupted sync recorded)\n");
+  EXPECT_NE(r.err.find("uploading this sparsync"), std::string::npos) << r.err;
+  CommandResult refused = rollback(dst, {"--no-upload"}, "/nonexistent/sparsync");
+  EXPECT_EQ(refused.exit_code, 5) << refused.err;
+  expect_one_error_line(refused, "127.0.0.1 has no sparsync at '/nonexistent/sparsync'");
 }
 
 // A far sparsync of this protocol version without kFeatureRollback: HELLO
