@@ -105,7 +105,8 @@ void describe_resume(CLI::App& app, CliOptions* o) {
                "resume; sync nothing")
       ->group(g);
   app.add_flag("--rollback", o->rollback,
-               "Return TARGET (the only path given) to its state before an interrupted sync, from its undo journal")
+               "Return TARGET (the only path given; host:TARGET through the far side's server) to its state before "
+               "an interrupted sync, from its undo journal")
       ->group(g);
   app.add_option("--to", o->rollback_to_text,
                  "With --rollback: the state K completed runs ago, or at a time (YYYY-MM-DD[THH:MM[:SS]], @UNIX), "

@@ -7,14 +7,17 @@
 
 #include "app/exit_code.h"
 #include "app/location.h"
+#include "app/remote_rollback.h"
 #include "app/server.h"
 #include "app/server_fence.h"
 #include "app/sync_mode.h"
 #include "common/handshake.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/proto/protocol_constants.h"
 #include "target/rollback.h"
 #include "target/target_open.h"
+#include "transport/ssh_runner.h"
 #include "transport/ssh_status.h"
 
 namespace sparsync {
@@ -64,28 +67,39 @@ Status print_target_status(const CliOptions& options) {
   return Status::ok();
 }
 
+Result<RollbackTo> rollback_to(const CliOptions& options) {
+  if (options.rollback_to_text.empty()) return RollbackTo{};
+  auto parsed = parse_rollback_to(options.rollback_to_text);
+  if (!parsed) {
+    return Status(ErrorKind::kUsage, "--to " + options.rollback_to_text +
+                                         ": give a number of runs back (1 is the state before the last run), "
+                                         "a local time YYYY-MM-DD[THH:MM[:SS]], or @UNIX-SECONDS");
+  }
+  return *parsed;
+}
+
+// host:TARGET: through the far side's server, with the sync's SSH options
+// (and its upload when the far host has no sparsync), so its fence applies.
+Result<std::string> roll_back_far_target(const CliOptions& options, const Location& far, const RollbackTo& to) {
+  const uint32_t timeout = options.timeout >= 0 ? static_cast<uint32_t>(options.timeout) : kDefaultIdleTimeout;
+  install_interrupt_handlers();
+  auto transport = open_ssh_transport(ssh_options_for(options, far, timeout));
+  if (!transport.is_ok()) return transport.status();
+  return run_remote_rollback(*transport.value(), far.path, to, timeout);
+}
+
 Status roll_back_target(const CliOptions& options) {
   if (options.source.empty() || !options.target.empty()) {
-    return Status(ErrorKind::kUsage, "--rollback takes one path: the target (on this host)");
+    return Status(ErrorKind::kUsage, "--rollback takes one path: the target (TARGET here, or host:TARGET)");
   }
+  auto to = rollback_to(options);
+  if (!to.is_ok()) return to.status();
   auto where = parse_location(options.source);
-  if (where.is_ok() && where.value().remote) {
-    return Status(ErrorKind::kUsage, "--rollback works on this host only for now: run sparsync --rollback " +
-                                         where.value().path + " on " + where.value().host);
-  }
-  RollbackTo to;
-  if (!options.rollback_to_text.empty()) {
-    auto parsed = parse_rollback_to(options.rollback_to_text);
-    if (!parsed) {
-      return Status(ErrorKind::kUsage, "--to " + options.rollback_to_text +
-                                           ": give a number of runs back (1 is the state before the last run), "
-                                           "a local time YYYY-MM-DD[THH:MM[:SS]], or @UNIX-SECONDS");
-    }
-    to = *parsed;
-  }
-  auto report = rollback_target(options.source, to);
+  auto report = where.is_ok() && where.value().remote ? roll_back_far_target(options, where.value(), to.value())
+                                                      : rollback_target(options.source, to.value());
   if (!report.is_ok()) return report.status();
-  std::cout << report.value() << std::endl;
+  // -q: the exit code says it; errors are still printed.
+  if (options.verbosity >= 0) std::cout << report.value() << std::endl;
   return Status::ok();
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "app/server_fence.h"
+#include "app/server_rollback.h"
 #include "app/session_settings.h"
 #include "app/source_facts.h"
 #include "app/sync_request.h"
@@ -161,7 +162,13 @@ Status serve(const ServerFence& fence, const ServerTimeout& timeout, FrameReader
     SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kKeepalive, proto::encode(proto::Keepalive{seconds})));
     heartbeat.start();
   }
-  if (f.type != proto::MsgType::kOpen) return refuse(out, unexpected_frame(f, "OPEN"));
+  // ROLLBACK may come instead of OPEN (§4.18): answered, then the session ends.
+  if (f.type == proto::MsgType::kRollback) {
+    auto report = roll_back_for_client(fence, f, features, trusted_users());
+    if (!report.is_ok()) return refuse(out, report.status());
+    return out.write(proto::MsgType::kRollbackDone, proto::encode(proto::RollbackDone{report.value()}));
+  }
+  if (f.type != proto::MsgType::kOpen) return refuse(out, unexpected_frame(f, "OPEN or ROLLBACK"));
   proto::Open open;
   s = proto::decode(f.payload, &open);
   if (!s.is_ok()) return refuse(out, s);

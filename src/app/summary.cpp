@@ -105,6 +105,7 @@ std::string describe_features(uint64_t features) {
       {proto::kFeatureKeepalive, "keepalive"},
       {proto::kFeatureStop, "stop"},
       {proto::kFeatureGenerations, "generations"},
+      {proto::kFeatureRollback, "rollback"},
   };
   std::string out;
   for (const auto& [bit, name] : kNames) {

@@ -166,8 +166,18 @@ class Frames {
     bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
     return *this;
   }
-  Frames& hello(uint16_t version = kProtocolVersion) {
-    return frame(MsgType::kHello, encode(Hello{version, kFeaturesOffered, "bad-input test"}));
+  Frames& hello(uint16_t version = kProtocolVersion, uint64_t features = kFeaturesOffered) {
+    return frame(MsgType::kHello, encode(Hello{version, features, "bad-input test"}));
+  }
+  // ROLLBACK's payload with `trim` bytes cut off its end (a torn frame),
+  // `extra` appended and its to_kind byte set to `kind`.
+  Frames& rollback(const std::string& path, uint8_t kind = 0, uint64_t value = 0, size_t trim = 0,
+                   const std::vector<uint8_t>& extra = {}) {
+    std::vector<uint8_t> p = encode(Rollback{RollbackToKind::kInterrupted, value, path});
+    p[0] = kind;
+    p.resize(p.size() - trim);
+    p.insert(p.end(), extra.begin(), extra.end());
+    return frame(MsgType::kRollback, p);
   }
   Frames& open(const std::string& path, uint64_t size, uint32_t block_size = 4096, Role role = Role::kServerIsTarget) {
     Open o;
@@ -298,6 +308,21 @@ TEST_F(BadInput, ServerRejectsBadFrames) {
        5, nullptr},
       {"target directory missing", [](auto& t) { return Frames().hello().open(t + ".d/x.img", 64 * kKiB); }, 4,
        ".d/x.img"},
+      // ROLLBACK instead of OPEN (PROTOCOL.md §4.18 rule 2).
+      {"ROLLBACK with to_kind 3", [](auto& t) { return Frames().hello().rollback(t, 3); }, 6, "to_kind"},
+      {"ROLLBACK with to_kind 255", [](auto& t) { return Frames().hello().rollback(t, 255); }, 6, "to_kind"},
+      {"ROLLBACK torn", [](auto& t) { return Frames().hello().rollback(t, 0, 0, 1); }, 6, "ROLLBACK"},
+      {"ROLLBACK with a trailing byte", [](auto& t) { return Frames().hello().rollback(t, 0, 0, 0, {0}); }, 6,
+       "ROLLBACK"},
+      {"ROLLBACK without the feature negotiated",
+       [](auto& t) { return Frames().hello(kProtocolVersion, kFeaturesOffered & ~kFeatureRollback).rollback(t); }, 6,
+       "rollback feature"},
+      {"ROLLBACK after OPEN", [](auto& t) { return Frames().hello().open(t, 64 * kKiB).rollback(t); }, 6, ""},
+      {"ROLLBACK --to 1 with no kept generations", [](auto& t) { return Frames().hello().rollback(t, 1, 1); }, 4,
+       "it keeps no generations"},
+      {"ROLLBACK of a missing target", [](auto& t) { return Frames().hello().rollback(t + ".none"); }, 4,
+       "does not exist"},
+      {"ROLLBACK with nothing pending", [](auto& t) { return Frames().hello().rollback(t); }, 0, nullptr},
   };
   const std::string target = dir_.file("target.img");
   for (const FrameRow& row : rows) {

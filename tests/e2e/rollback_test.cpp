@@ -295,12 +295,5 @@ TEST_F(Rollback, ASymlinkPlantedAtTheJournalsNameIsReplacedNeverFollowed) {
   EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
 }
 
-TEST_F(Rollback, ARemoteTargetIsRolledBackOnItsHost) {
-  CommandResult r = run_sparsync({"--rollback", "backup1:/srv/dst.img"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_TRUE(r.mentions("--rollback works on this host only for now: run sparsync --rollback /srv/dst.img on backup1"))
-      << r.err;
-}
-
 }  // namespace
 }  // namespace sparsync::testing

@@ -53,6 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   round_trip<LanesStart>(payload);
   round_trip<LanePreamble>(payload);
   round_trip<Resume>(payload);
+  round_trip<Rollback>(payload);
+  round_trip<RollbackDone>(payload);
   round_trip<HashZero>(payload);
   round_trip<HashEnd>(payload);
   round_trip<Hole>(payload);

@@ -394,6 +394,35 @@ TEST(CodecRoundTrip, ErrorUnknownCodeBecomesInternal) {
   }
 }
 
+TEST(CodecRoundTrip, Rollback) {
+  for (RollbackToKind kind : {RollbackToKind::kInterrupted, RollbackToKind::kRunsBack, RollbackToKind::kTime}) {
+    for (uint64_t value : {uint64_t{0}, uint64_t{1}, kU64Max}) {
+      for (size_t len : {size_t{0}, size_t{1}, size_t{kMaxPathBytes}}) {
+        Rollback in{kind, value, pattern_string(len)};
+        Bytes p = encode(in);
+        EXPECT_EQ(p.size(), 1 + 8 + 2 + len);
+        Rollback out;
+        Status s = decode(p, &out);
+        ASSERT_TRUE(s.is_ok()) << s.message();
+        EXPECT_EQ(out.to_kind, kind);
+        EXPECT_EQ(out.to_value, value);
+        EXPECT_EQ(out.path, in.path);
+      }
+    }
+  }
+}
+
+TEST(CodecRoundTrip, RollbackDoneLongReportIsCutTo4096) {
+  for (size_t len : {size_t{0}, size_t{kMaxTextBytes}, size_t{kMaxTextBytes + 1000}}) {
+    RollbackDone in{pattern_string(len)};
+    Bytes p = encode(in);
+    EXPECT_EQ(p.size(), 2 + std::min<size_t>(len, kMaxTextBytes));
+    RollbackDone out;
+    ASSERT_TRUE(decode(p, &out).is_ok());
+    EXPECT_EQ(out.report, in.report.substr(0, kMaxTextBytes));
+  }
+}
+
 TEST(CodecRoundTrip, ReservedPayloadFieldsAreIgnored) {
   // §1: version 1 ignores non-zero reserved fields inside payloads.
   Bytes hello = encode(Hello{1, 7, "x"});
@@ -442,6 +471,35 @@ TEST(CodecReject, TruncatedAndTrailingOpenOk) {
   Bytes p = encode(m);
   expect_every_truncation_fails(p, decoder<OpenOk>(), "OPEN_OK");
   expect_trailing_byte_fails(p, decoder<OpenOk>(), "OPEN_OK");
+}
+
+TEST(CodecReject, TruncatedAndTrailingRollback) {
+  Bytes p = encode(Rollback{RollbackToKind::kRunsBack, 2, "/srv/vm1.img"});
+  expect_every_truncation_fails(p, decoder<Rollback>(), "ROLLBACK");
+  expect_trailing_byte_fails(p, decoder<Rollback>(), "ROLLBACK");
+  Bytes done = encode(RollbackDone{"rolled back /srv/vm1.img"});
+  expect_every_truncation_fails(done, decoder<RollbackDone>(), "ROLLBACK_DONE");
+  expect_trailing_byte_fails(done, decoder<RollbackDone>(), "ROLLBACK_DONE");
+}
+
+// §4.18 rule 2: to_kind above 2, and a path or report over its limit.
+TEST(CodecReject, RollbackUnknownKindAndOverLongStrings) {
+  Bytes good = encode(Rollback{RollbackToKind::kInterrupted, 0, "/srv/vm1.img"});
+  for (int kind : {3, 4, 0x80, 0xff}) {
+    Bytes bad = good;
+    bad[0] = static_cast<uint8_t>(kind);
+    expect_protocol_error(decoder<Rollback>()(bad), "ROLLBACK to_kind " + std::to_string(kind));
+  }
+  expect_protocol_error(
+      decoder<Rollback>()(encode(Rollback{RollbackToKind::kInterrupted, 0, pattern_string(kMaxPathBytes + 1)})),
+      "ROLLBACK path of 4097 bytes");
+  ByteWriter w;  // ROLLBACK_DONE's encoder cuts, so build the over-long one by hand.
+  w.str(pattern_string(kMaxTextBytes + 1));
+  expect_protocol_error(decoder<RollbackDone>()(w.take()), "ROLLBACK_DONE report of 4097 bytes");
+  ByteWriter count;  // a count past the bytes there
+  count.u16(10);
+  count.str("abc");
+  expect_protocol_error(decoder<RollbackDone>()(count.take()), "ROLLBACK_DONE count > remaining");
 }
 
 TEST(CodecReject, TruncatedAndTrailingHash) {
@@ -732,11 +790,11 @@ TEST(CodecReject, StringLengthAboveLimit) {
 // Frame header (frame_codec)
 
 const MsgType kAllTypes[] = {
-    MsgType::kHello,      MsgType::kOpen,   MsgType::kOpenOk, MsgType::kHash,       MsgType::kHashZero,
-    MsgType::kHashEnd,    MsgType::kResume, MsgType::kData,   MsgType::kHole,       MsgType::kDataZstd,
-    MsgType::kCheckpoint, MsgType::kAck,    MsgType::kDone,   MsgType::kSummary,    MsgType::kVerifyDigests,
-    MsgType::kVerifyEnd,  MsgType::kError,  MsgType::kLanes,  MsgType::kLanesStart, MsgType::kStop,
-    MsgType::kKeepalive,
+    MsgType::kHello,      MsgType::kOpen,     MsgType::kOpenOk,       MsgType::kHash,       MsgType::kHashZero,
+    MsgType::kHashEnd,    MsgType::kResume,   MsgType::kData,         MsgType::kHole,       MsgType::kDataZstd,
+    MsgType::kCheckpoint, MsgType::kAck,      MsgType::kDone,         MsgType::kSummary,    MsgType::kVerifyDigests,
+    MsgType::kVerifyEnd,  MsgType::kError,    MsgType::kLanes,        MsgType::kLanesStart, MsgType::kStop,
+    MsgType::kKeepalive,  MsgType::kRollback, MsgType::kRollbackDone,
 };
 
 bool is_known(uint8_t t) {
@@ -754,7 +812,7 @@ TEST(CodecFrameHeader, EncodeLayout) {
 }
 
 TEST(CodecFrameHeader, EveryKnownTypeAccepted) {
-  ASSERT_EQ(std::size(kAllTypes), 21u);  // PROTOCOL.md §2 table
+  ASSERT_EQ(std::size(kAllTypes), 23u);  // PROTOCOL.md §2 table
   for (MsgType type : kAllTypes) {
     for (uint32_t length : {uint32_t{0}, uint32_t{1}, uint32_t{0x12345}, kMaxPayload}) {
       uint8_t h[kFrameHeaderSize];
@@ -779,7 +837,7 @@ TEST(CodecFrameHeader, UnknownTypesRejected) {
     expect_protocol_error(s, "frame type " + std::to_string(t));
     ++rejected;
   }
-  EXPECT_EQ(rejected, 256 - 21);
+  EXPECT_EQ(rejected, 256 - 23);
 }
 
 TEST(CodecFrameHeader, UnknownTypeNamedInHex) {

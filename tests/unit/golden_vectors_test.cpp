@@ -102,6 +102,11 @@ const std::map<std::string, std::string>& golden_hex() {
        "04 00 00 00 1a 00 00 00  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f"
        "  08 00 2f 74 6d 70 2f 6c 2f 73"},
       {"LANES_START", "05 00 00 00 04 00 00 00  08 00  00 00"},
+      {"ROLLBACK", "06 00 00 00 17 00 00 00  00  00 00 00 00 00 00 00 00  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"},
+      {"ROLLBACK_DONE",
+       "07 00 00 00 43 00 00 00  41 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67 3a 20"
+       "  6e 6f 74 68 69 6e 67 20 74 6f 20 72 6f 6c 6c 20 62 61 63 6b 20 28 6e 6f 20 69 6e 74 65 72 72 75"
+       "  70 74 65 64 20 73 79 6e 63 20 72 65 63 6f 72 64 65 64 29"},
       {"HASH_ZERO", "11 00 00 00 10 00 00 00  01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 00"},
       {"HASH_END", "12 00 00 00 08 00 00 00  05 00 00 00 00 00 00 00"},
       {"RESUME", "13 00 00 00 08 00 00 00  00 20 00 00 00 00 00 00"},
@@ -312,6 +317,29 @@ TEST(GoldenVectors, LanesStart) {
   EXPECT_EQ(d.count, 8);
 }
 
+TEST(GoldenVectors, Rollback) {
+  Rollback m{RollbackToKind::kInterrupted, 0, "/srv/vm1.img"};
+  EXPECT_EQ(frame(MsgType::kRollback, encode(m)), golden("ROLLBACK"));
+  Rollback d;
+  Bytes payload = payload_of(golden("ROLLBACK"), MsgType::kRollback);
+  ASSERT_TRUE(decode(payload, &d).is_ok());
+  EXPECT_EQ(d.to_kind, RollbackToKind::kInterrupted);
+  EXPECT_EQ(d.to_value, 0u);
+  EXPECT_EQ(d.path, "/srv/vm1.img");
+  // §4.18 rule 2: a to_kind above 2 is malformed.
+  Bytes unknown = payload;
+  unknown[0] = 3;
+  EXPECT_FALSE(decode(unknown, &d).is_ok());
+}
+
+TEST(GoldenVectors, RollbackDone) {
+  const std::string report = "/srv/vm1.img: nothing to roll back (no interrupted sync recorded)";
+  EXPECT_EQ(frame(MsgType::kRollbackDone, encode(RollbackDone{report})), golden("ROLLBACK_DONE"));
+  RollbackDone d;
+  ASSERT_TRUE(decode(payload_of(golden("ROLLBACK_DONE"), MsgType::kRollbackDone), &d).is_ok());
+  EXPECT_EQ(d.report, report);
+}
+
 TEST(GoldenVectors, Resume) {
   EXPECT_EQ(frame(MsgType::kResume, encode(Resume{8192})), golden("RESUME"));
   Resume d;
@@ -491,7 +519,9 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0x37fu);
+  EXPECT_EQ(kFeaturesOffered, 0x77fu);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureGenerations), 0x200u);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureRollback), 0x400u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureKeepalive), 0x20u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureStop), 0x40u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureSourceFacts), 0x100u);
@@ -509,13 +539,14 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(hash_length(HashKind::kXxh3_128), 16u);
   EXPECT_EQ(hash_length(HashKind::kSha256), 32u);
   const std::map<MsgType, uint8_t> codes = {
-      {MsgType::kHello, 0x01},         {MsgType::kOpen, 0x02},       {MsgType::kOpenOk, 0x03},
-      {MsgType::kLanes, 0x04},         {MsgType::kLanesStart, 0x05}, {MsgType::kHash, 0x10},
-      {MsgType::kHashZero, 0x11},      {MsgType::kHashEnd, 0x12},    {MsgType::kData, 0x20},
-      {MsgType::kHole, 0x21},          {MsgType::kCheckpoint, 0x30}, {MsgType::kResume, 0x13},
-      {MsgType::kVerifyDigests, 0x50}, {MsgType::kVerifyEnd, 0x51},  {MsgType::kAck, 0x31},
-      {MsgType::kDone, 0x40},          {MsgType::kSummary, 0x41},    {MsgType::kStop, 0x32},
-      {MsgType::kKeepalive, 0x60},     {MsgType::kError, 0x7f}};
+      {MsgType::kHello, 0x01},      {MsgType::kOpen, 0x02},         {MsgType::kOpenOk, 0x03},
+      {MsgType::kLanes, 0x04},      {MsgType::kLanesStart, 0x05},   {MsgType::kHash, 0x10},
+      {MsgType::kRollback, 0x06},   {MsgType::kRollbackDone, 0x07}, {MsgType::kHashZero, 0x11},
+      {MsgType::kHashEnd, 0x12},    {MsgType::kData, 0x20},         {MsgType::kHole, 0x21},
+      {MsgType::kCheckpoint, 0x30}, {MsgType::kResume, 0x13},       {MsgType::kVerifyDigests, 0x50},
+      {MsgType::kVerifyEnd, 0x51},  {MsgType::kAck, 0x31},          {MsgType::kDone, 0x40},
+      {MsgType::kSummary, 0x41},    {MsgType::kStop, 0x32},         {MsgType::kKeepalive, 0x60},
+      {MsgType::kError, 0x7f}};
   for (const auto& [type, code] : codes) EXPECT_EQ(static_cast<uint8_t>(type), code);
 }
 

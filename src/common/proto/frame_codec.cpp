@@ -18,6 +18,8 @@ static bool known_type(uint8_t t) {
     case MsgType::kOpenOk:
     case MsgType::kLanes:
     case MsgType::kLanesStart:
+    case MsgType::kRollback:
+    case MsgType::kRollbackDone:
     case MsgType::kHash:
     case MsgType::kHashZero:
     case MsgType::kHashEnd:

@@ -165,6 +165,20 @@ std::vector<uint8_t> encode(const LanePreamble& m) {
   return w.take();
 }
 
+std::vector<uint8_t> encode(const Rollback& m) {
+  ByteWriter w;
+  w.u8(static_cast<uint8_t>(m.to_kind));
+  w.u64(m.to_value);
+  w.str(m.path);
+  return w.take();
+}
+
+std::vector<uint8_t> encode(const RollbackDone& m) {
+  ByteWriter w;
+  w.str(m.report.size() > kMaxTextBytes ? m.report.substr(0, kMaxTextBytes) : m.report);
+  return w.take();
+}
+
 std::vector<uint8_t> encode(const Resume& m) {
   ByteWriter w;
   w.u64(m.offset);
@@ -423,6 +437,24 @@ Status decode(std::span<const uint8_t> p, LanePreamble* m) {
   return Status::ok();
 }
 
+Status decode(std::span<const uint8_t> p, Rollback* m) {
+  ByteReader r(p.data(), p.size());
+  uint8_t kind = 0;
+  r.u8(&kind);
+  r.u64(&m->to_value);
+  r.str(&m->path, kMaxPathBytes);
+  SPARSYNC_RETURN_IF_ERROR(finish(r, "ROLLBACK"));
+  if (kind > kMaxRollbackToKind) return malformed("ROLLBACK (unknown to_kind)");
+  m->to_kind = static_cast<RollbackToKind>(kind);
+  return Status::ok();
+}
+
+Status decode(std::span<const uint8_t> p, RollbackDone* m) {
+  ByteReader r(p.data(), p.size());
+  r.str(&m->report, kMaxTextBytes);
+  return finish(r, "ROLLBACK_DONE");
+}
+
 Status decode(std::span<const uint8_t> p, Resume* m) {
   ByteReader r(p.data(), p.size());
   r.u64(&m->offset);
@@ -461,6 +493,10 @@ const char* msg_type_name(MsgType type) {
       return "LANES";
     case MsgType::kLanesStart:
       return "LANES_START";
+    case MsgType::kRollback:
+      return "ROLLBACK";
+    case MsgType::kRollbackDone:
+      return "ROLLBACK_DONE";
     case MsgType::kHash:
       return "HASH";
     case MsgType::kHashZero:

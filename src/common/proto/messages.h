@@ -77,6 +77,21 @@ struct LanesStart {
   uint16_t count = 0;
 };
 
+// Client to server instead of OPEN (with kFeatureRollback): return the
+// target at `path` to an earlier state from its undo journal
+// (docs/undo-journal.md). `to_kind` and `to_value` are RollbackTo's.
+struct Rollback {
+  RollbackToKind to_kind = RollbackToKind::kInterrupted;
+  uint64_t to_value = 0;
+  std::string path;
+};
+
+// Server to client, answering ROLLBACK: the one line that says what was done
+// (escaped by the client before it is printed: the far side's text).
+struct RollbackDone {
+  std::string report;
+};
+
 // The first bytes on each lane connection (not a frame).
 struct LanePreamble {
   std::array<uint8_t, kLaneTokenBytes> token{};
@@ -194,6 +209,9 @@ std::vector<uint8_t> encode(const OpenOk& m);
 std::vector<uint8_t> encode(const Lanes& m);
 std::vector<uint8_t> encode(const LanesStart& m);
 std::vector<uint8_t> encode(const LanePreamble& m);
+std::vector<uint8_t> encode(const Rollback& m);
+// A report over kMaxTextBytes is cut there, as ERROR's message is.
+std::vector<uint8_t> encode(const RollbackDone& m);
 std::vector<uint8_t> encode(const Hash& m);
 std::vector<uint8_t> encode(const HashZero& m);
 std::vector<uint8_t> encode(const HashEnd& m);
@@ -223,6 +241,8 @@ Status decode(std::span<const uint8_t> payload, OpenOk* m);
 Status decode(std::span<const uint8_t> payload, Lanes* m);
 Status decode(std::span<const uint8_t> payload, LanesStart* m);
 Status decode(std::span<const uint8_t> payload, LanePreamble* m);
+Status decode(std::span<const uint8_t> payload, Rollback* m);
+Status decode(std::span<const uint8_t> payload, RollbackDone* m);
 Status decode(std::span<const uint8_t> payload, size_t hash_len, Hash* m);
 Status decode(std::span<const uint8_t> payload, HashZero* m);
 Status decode(std::span<const uint8_t> payload, HashEnd* m);

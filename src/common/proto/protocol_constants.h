@@ -32,6 +32,8 @@ enum class MsgType : uint8_t {
   kOpenOk = 0x03,
   kLanes = 0x04,
   kLanesStart = 0x05,
+  kRollback = 0x06,
+  kRollbackDone = 0x07,
   kHash = 0x10,
   kHashZero = 0x11,
   kHashEnd = 0x12,
@@ -64,10 +66,12 @@ enum Feature : uint64_t {
   kFeatureSourceFacts = 1u << 8,
   // OPEN's keep tail and SUMMARY's journal tail: kept generations (--keep)
   kFeatureGenerations = 1u << 9,
+  // ROLLBACK/ROLLBACK_DONE: the client asks the server to roll a target back (§4.18)
+  kFeatureRollback = 1u << 10,
 };
 inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
                                              kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts |
-                                             kFeatureGenerations;
+                                             kFeatureGenerations | kFeatureRollback;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
@@ -95,6 +99,12 @@ inline constexpr uint16_t kOpenKnownFlags = 0x01ff;
 // means "as many as the target keeps now" (no --keep given).
 inline constexpr uint16_t kKeepUnchanged = 0xffff;
 inline constexpr uint16_t kMaxKeepGenerations = 1000;
+
+// PROTOCOL.md §4.18 ROLLBACK: to_kind, which earlier state the target
+// returns to (the values of RollbackTo::Kind, common/rollback_to.h); a
+// higher value is malformed. ROLLBACK_DONE's report is a text (kMaxTextBytes).
+enum class RollbackToKind : uint8_t { kInterrupted = 0, kRunsBack = 1, kTime = 2 };
+inline constexpr uint8_t kMaxRollbackToKind = 2;
 
 // PROTOCOL.md §4.15: lanes. The token proves a lane connection comes from
 // the client that received LANES; a segment is one piece of the striped
