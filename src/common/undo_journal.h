@@ -23,6 +23,7 @@
 // Thread-safety: one thread at a time per journal.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -59,6 +60,8 @@ inline constexpr uint16_t kUndoFormatVersion = 1;
 inline constexpr uint64_t kUndoMaxDataRecord = 1u << 20;  // bytes of old content per record
 std::string encode_undo_header(const UndoHeader& header);
 std::string encode_undo_record(uint64_t nonce, const UndoEntry& entry);
+// The same, appended to `out`.
+void append_undo_record(uint64_t nonce, const UndoEntry& entry, std::string* out);
 
 // What reading a journal found.
 struct UndoScan {
@@ -100,6 +103,9 @@ class UndoJournal {
   const UndoScan& opened_scan() const { return scan_; }  // as found by open()
   std::string shown() const { return place_.shown(); }
   uint64_t bytes() const { return end_ + pending_.size(); }
+  // How many of its bytes the last commit() made durable (what a power cut
+  // now would leave, the torn tail aside). Any thread may ask.
+  uint64_t durable_bytes() const { return durable_.load(std::memory_order_acquire); }
 
   // Appends the before-image of [offset, offset + length) as `device` holds
   // it now: only the parts below the old size that no record covers yet.
@@ -129,6 +135,7 @@ class UndoJournal {
   uint64_t end_ = 0;     // where the next write of pending_ goes
   std::string pending_;  // encoded records not yet written
   bool dirty_ = false;
+  std::atomic<uint64_t> durable_{0};
   std::map<uint64_t, uint64_t> covered_;  // begin -> end, merged, disjoint
 };
 
