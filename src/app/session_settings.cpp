@@ -47,7 +47,9 @@ proto::Open open_request(const SyncRequest& r, proto::Role role, uint64_t featur
                      .checkpoint_bytes = r.checkpoint_bytes,
                      .checkpoint_seconds = r.checkpoint_seconds,
                      .bwlimit = r.bwlimit,
-                     .compress_level = compress_level(r, features)};
+                     .compress_level = compress_level(r, features),
+                     .has_max_undo = r.max_undo.has_value() && (features & proto::kFeatureUndoCap) != 0,
+                     .max_undo = r.max_undo.value_or(0)};
 }
 
 proto::Open with_source_facts(proto::Open open, const proto::OpenOk& ok, uint64_t features) {
@@ -87,7 +89,8 @@ TargetOpenRequest target_open_request(const proto::Open& open) {
                            .retry = has(open, proto::kOpenRetry),
                            .source_mode = open.has_source_facts ? open.source_mode : 0,
                            .undo = has(open, proto::kOpenUndo),
-                           .no_undo = has(open, proto::kOpenNoUndo)};
+                           .no_undo = has(open, proto::kOpenNoUndo),
+                           .max_undo = open.has_max_undo ? std::optional<uint64_t>(open.max_undo) : std::nullopt};
 }
 
 TargetSessionInput target_session_input(const proto::Open& open, uint64_t features, const OpenedTarget& target) {

@@ -16,6 +16,7 @@
 
 #include "common/block_hash.h"
 #include "common/byte_codec.h"
+#include "common/units.h"
 
 namespace sparsync {
 namespace {
@@ -269,7 +270,21 @@ void UndoJournal::cover(uint64_t begin, uint64_t end) {
   covered_[begin] = end;
 }
 
+void UndoJournal::set_cap(uint64_t max_bytes, std::string target, std::string cap) {
+  cap_ = max_bytes;
+  cap_target_ = std::move(target);
+  cap_shown_ = std::move(cap);
+}
+
 Status UndoJournal::append(const UndoEntry& e) {
+  const uint64_t record = kRecordPrefixBytes + (e.zero ? 0 : e.length) + kChecksumBytes;
+  if (bytes() + record > cap_) {
+    return Status(ErrorKind::kTarget,
+                  "undo journal " + shown() + " of " + cap_target_ + " would pass " + cap_shown_ + " (it holds " +
+                      format_bytes(bytes()) + "; the next block to save is at " + format_bytes(e.offset) +
+                      "); stopped before overwriting it, so the target resumes or rolls back (sparsync --rollback " +
+                      cap_target_ + "): rerun with --no-undo to sync without a way back, or with a larger --max-undo");
+  }
   append_undo_record(header_.nonce, e, &pending_);
   return pending_.size() >= kMaxPendingBytes ? write_pending() : Status::ok();
 }

@@ -107,6 +107,11 @@ class UndoJournal {
   // now would leave, the torn tail aside). Any thread may ask.
   uint64_t durable_bytes() const { return durable_.load(std::memory_order_acquire); }
 
+  // The journal may not grow past `max_bytes`: an append that would is
+  // refused (kTarget) with a line naming the journal, `target`, and `cap`
+  // (how the cap was set, e.g. "--max-undo 2.00 GiB"), before anything of
+  // it is written, so the writes it was to cover never happen.
+  void set_cap(uint64_t max_bytes, std::string target, std::string cap);
   // Appends the before-image of [offset, offset + length) as `device` holds
   // it now: only the parts below the old size that no record covers yet.
   // Not durable until commit().
@@ -135,6 +140,8 @@ class UndoJournal {
   uint64_t end_ = 0;     // where the next write of pending_ goes
   std::string pending_;  // encoded records not yet written
   bool dirty_ = false;
+  uint64_t cap_ = UINT64_MAX;  // set_cap
+  std::string cap_target_, cap_shown_;
   std::atomic<uint64_t> durable_{0};
   std::map<uint64_t, uint64_t> covered_;  // begin -> end, merged, disjoint
 };

@@ -44,6 +44,7 @@ std::vector<uint8_t> encode(const Open& m) {
   w.u64(m.bwlimit);
   w.u8(m.compress_level);
   if (m.has_source_facts) w.u32(m.source_mode);
+  if (m.has_source_facts && m.has_max_undo) w.u64(m.max_undo);
   return w.take();
 }
 
@@ -224,9 +225,12 @@ Status decode(std::span<const uint8_t> p, Open* m) {
   r.u32(&m->checkpoint_seconds);
   r.u64(&m->bwlimit);
   r.u8(&m->compress_level);
-  // The optional tail (kFeatureSourceFacts): exactly one u32 or nothing.
-  m->has_source_facts = !r.failed() && r.remaining() == 4;
+  // The optional tails: nothing, source_mode (kFeatureSourceFacts), or
+  // source_mode and max_undo (kFeatureUndoCap too).
+  m->has_source_facts = !r.failed() && (r.remaining() == 4 || r.remaining() == 12);
+  m->has_max_undo = !r.failed() && r.remaining() == 12;
   if (m->has_source_facts) r.u32(&m->source_mode);
+  if (m->has_max_undo) r.u64(&m->max_undo);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
   if (m->source_mode > 07777) return malformed("OPEN (source mode)");
   if (m->compress_level > kMaxCompressLevel) return malformed("OPEN (compression level)");

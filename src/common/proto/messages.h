@@ -42,6 +42,12 @@ struct Open {
   // tail is there.
   bool has_source_facts = false;
   uint32_t source_mode = 0;
+  // The tail behind it, sent only with kFeatureUndoCap (and the source
+  // facts) when the user gave --max-undo: the most bytes the target's undo
+  // journal may hold, 0 = no cap. Without it the target's default applies
+  // (docs/undo-journal.md "Size cap").
+  bool has_max_undo = false;
+  uint64_t max_undo = 0;
 };
 
 struct OpenOk {

@@ -62,9 +62,12 @@ enum Feature : uint64_t {
   kFeatureStop = 1u << 6,       // STOP: the target asks the source for a final checkpoint
   // OPEN's source_mode tail, OPEN_OK's source_mode and flags (§4.1, §4.2)
   kFeatureSourceFacts = 1u << 8,
+  // OPEN's max_undo tail (§4.1): the cap on the target's undo journal (--max-undo)
+  kFeatureUndoCap = 1u << 11,
 };
 inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
-                                             kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts;
+                                             kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts |
+                                             kFeatureUndoCap;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
