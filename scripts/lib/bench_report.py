@@ -133,6 +133,19 @@ def main(argv):
         % (se, re_, re_ / se, human(m("incr_ext4", "sparsync", "fwd")), human(m("incr_ext4", "rsync", "fwd"))),
         verdict(re_ >= 3 * se)))
 
+    # Issue 17: the undo journal against --no-undo, on the same kind of change.
+    for scn, what in (("undo_scatter", "1 % scattered 4 KiB blocks"), ("undo_ext4", "ext4, 10 % changed by writing files")):
+        with_j, without = m(scn, "sparsync", "wall"), m(scn, "sparsync_no_undo", "wall")
+        if with_j is None or without is None:
+            continue
+        sj, sn = (median_extra(r, scn, t, "sync_s") for t in ("sparsync", "sparsync_no_undo"))
+        phase = "" if sj is None or sn is None else "; sync phase %.2f s vs %.2f s = %.2f×" % (sj, sn, sj / sn)
+        goals.append((
+            "undo journal cost, incremental %s %s" % (what, dense),
+            "with the journal ≤ 1.3× `--no-undo`",
+            "%.2f s vs %.2f s = **%.2f×**%s" % (with_j, without, with_j / without, phase),
+            verdict(with_j <= 1.3 * without)))
+
     def sync_phases(base):
         zero, lat = (median_extra(r, b, "sparsync", "sync_s") for b in (base, base + "_50ms"))
         if zero is None or lat is None:

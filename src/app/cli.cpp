@@ -123,6 +123,10 @@ void describe_resume(CLI::App& app, CliOptions* o) {
   app.add_flag("--no-undo", o->no_undo,
                "Keep no undo journal of the blocks this run overwrites (then --rollback cannot undo it)")
       ->group(g);
+  app.add_option("--max-undo", o->max_undo_text,
+                 "Stop the run before its undo journal would pass SIZE (K/M/G suffixes; 0 = no cap; default: its "
+                 "size now plus half the free space of its filesystem)")
+      ->group(g);
 }
 
 void describe(CLI::App& app, CliOptions* o) {
@@ -229,6 +233,12 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
     return Status(ErrorKind::kUsage,
                   "--keep keeps undo journals, which --no-undo turns off (--keep 0 --no-undo "
                   "removes the kept ones)");
+  }
+  if (!o.max_undo_text.empty()) {
+    auto cap = parse_size(o.max_undo_text);
+    if (!cap) return Status(ErrorKind::kUsage, "--max-undo " + o.max_undo_text + ": give a size, e.g. 2G (0: no cap)");
+    if (o.no_undo) return Status(ErrorKind::kUsage, "--max-undo and --no-undo do not go together");
+    r->max_undo = *cap;
   }
   SPARSYNC_RETURN_IF_ERROR(build_stdin_source(o, r));
   r->restart = o.restart;

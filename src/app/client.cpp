@@ -106,6 +106,11 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   log::verbose("negotiated features: " + describe_features(features));
   PeerTimeout peer_timeout;
   SPARSYNC_RETURN_IF_ERROR(start_timeouts(in, main_out, r, features, &peer_timeout));
+  if (r.max_undo && (features & proto::kFeatureUndoCap) == 0) {
+    return Status(ErrorKind::kTarget, "the sparsync on " + t.peer_name() +
+                                          " cannot cap its undo journal (an older version): update it there, or "
+                                          "drop --max-undo to use its default");
+  }
   uint16_t lanes = lanes_allowed(t, r, features);
   // The far target would ignore a keep it cannot read: the generations the
   // user relies on would silently not be kept.

@@ -49,7 +49,10 @@ proto::Open open_request(const SyncRequest& r, proto::Role role, uint64_t featur
                      .bwlimit = r.bwlimit,
                      .compress_level = compress_level(r, features),
                      .has_keep = (features & proto::kFeatureGenerations) != 0,
-                     .keep = r.keep};
+                     .keep = r.keep,
+                     .has_max_undo = r.max_undo.has_value() && (features & proto::kFeatureGenerations) != 0 &&
+                                     (features & proto::kFeatureUndoCap) != 0,
+                     .max_undo = r.max_undo.value_or(0)};
 }
 
 proto::Open with_source_facts(proto::Open open, const proto::OpenOk& ok, uint64_t features) {
@@ -90,7 +93,8 @@ TargetOpenRequest target_open_request(const proto::Open& open) {
                            .source_mode = open.has_source_facts ? open.source_mode : 0,
                            .undo = has(open, proto::kOpenUndo),
                            .no_undo = has(open, proto::kOpenNoUndo),
-                           .keep = open.keep};
+                           .keep = open.keep,
+                           .max_undo = open.has_max_undo ? std::optional<uint64_t>(open.max_undo) : std::nullopt};
 }
 
 TargetSessionInput target_session_input(const proto::Open& open, uint64_t features, const OpenedTarget& target) {

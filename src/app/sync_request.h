@@ -34,6 +34,9 @@ struct SyncRequest {
   bool undo = false;                      // --undo: a block device target keeps an undo journal too
   bool no_undo = false;                   // --no-undo: the target keeps no undo journal
   uint16_t keep = proto::kKeepUnchanged;  // --keep N: kept generations of the journal
+  // --max-undo: the most bytes the undo journal may hold, 0 = no cap; unset:
+  // the target's default (docs/undo-journal.md "Size cap").
+  std::optional<uint64_t> max_undo = std::nullopt;
   // SOURCE "-": read the source from stdin (source/stream_source.h), once.
   bool source_stdin = false;
   std::optional<uint64_t> stdin_size = std::nullopt;  // --size; else from a redirected file

@@ -16,6 +16,7 @@
 
 #include "common/block_hash.h"
 #include "common/byte_codec.h"
+#include "common/units.h"
 
 namespace sparsync {
 namespace {
@@ -112,16 +113,28 @@ std::string encode_undo_header(const UndoHeader& h) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+void append_undo_record(uint64_t nonce, const UndoEntry& e, std::string* out) {
+  // Straight into `out`: the old bytes of every changed block pass through
+  // here, so no intermediate buffer copies them again.
+  const size_t start = out->size();
+  const size_t stored = e.zero ? 0 : static_cast<size_t>(e.length);
+  out->resize(start + kRecordPrefixBytes + stored + kChecksumBytes);
+  auto* p = reinterpret_cast<uint8_t*>(out->data() + start);
+  auto put = [](uint8_t* at, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) at[i] = static_cast<uint8_t>(v >> (8 * i));
+  };
+  std::memset(p, 0, 8);
+  p[0] = e.zero ? kKindZero : kKindData;
+  put(p + 8, e.offset, 8);
+  put(p + 16, e.length, 8);
+  if (stored > 0) std::memcpy(p + kRecordPrefixBytes, e.data, stored);
+  put(p + kRecordPrefixBytes + stored, XXH64(p, kRecordPrefixBytes + stored, nonce), 8);
+}
+
 std::string encode_undo_record(uint64_t nonce, const UndoEntry& e) {
-  ByteWriter w;
-  w.u8(e.zero ? kKindZero : kKindData);
-  for (int i = 0; i < 7; ++i) w.u8(0);
-  w.u64(e.offset);
-  w.u64(e.length);
-  if (!e.zero) w.bytes(e.data, e.length);
-  w.u64(XXH64(w.buffer().data(), w.buffer().size(), nonce));
-  std::vector<uint8_t> bytes = w.take();
-  return std::string(bytes.begin(), bytes.end());
+  std::string out;
+  append_undo_record(nonce, e, &out);
+  return out;
 }
 
 Status scan_undo_journal(int fd, const std::string& shown, const std::function<Status(const UndoEntry&)>& each,
@@ -198,7 +211,7 @@ std::string undo_target_key(int fd) {
 }
 
 UndoJournal::UndoJournal(RecordPlace place, UniqueFd fd, UndoHeader header, uint64_t end)
-    : place_(std::move(place)), fd_(std::move(fd)), header_(std::move(header)), end_(end) {}
+    : place_(std::move(place)), fd_(std::move(fd)), header_(std::move(header)), end_(end), durable_(end) {}
 
 Result<std::unique_ptr<UndoJournal>> UndoJournal::create(const RecordPlace& place, UndoHeader header) {
   std::random_device random;
@@ -274,8 +287,22 @@ void UndoJournal::cover(uint64_t begin, uint64_t end) {
   covered_[begin] = end;
 }
 
+void UndoJournal::set_cap(uint64_t max_bytes, std::string target, std::string cap) {
+  cap_ = max_bytes;
+  cap_target_ = std::move(target);
+  cap_shown_ = std::move(cap);
+}
+
 Status UndoJournal::append(const UndoEntry& e) {
-  pending_ += encode_undo_record(header_.nonce, e);
+  const uint64_t record = kRecordPrefixBytes + (e.zero ? 0 : e.length) + kChecksumBytes;
+  if (bytes() + record > cap_) {
+    return Status(ErrorKind::kTarget,
+                  "undo journal " + shown() + " of " + cap_target_ + " would pass " + cap_shown_ + " (it holds " +
+                      format_bytes(bytes()) + "; the next block to save is at " + format_bytes(e.offset) +
+                      "); stopped before overwriting it, so the target resumes or rolls back (sparsync --rollback " +
+                      cap_target_ + "): rerun with --no-undo to sync without a way back, or with a larger --max-undo");
+  }
+  append_undo_record(header_.nonce, e, &pending_);
   return pending_.size() >= kMaxPendingBytes ? write_pending() : Status::ok();
 }
 
@@ -355,6 +382,7 @@ Status UndoJournal::commit() {
   if (!dirty_) return Status::ok();
   if (::fdatasync(fd_.get()) != 0) return write_failed("cannot flush undo journal " + shown(), errno);
   dirty_ = false;
+  durable_.store(end_, std::memory_order_release);
   return Status::ok();
 }
 

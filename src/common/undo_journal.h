@@ -23,6 +23,7 @@
 // Thread-safety: one thread at a time per journal.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -59,6 +60,8 @@ inline constexpr uint16_t kUndoFormatVersion = 1;
 inline constexpr uint64_t kUndoMaxDataRecord = 1u << 20;  // bytes of old content per record
 std::string encode_undo_header(const UndoHeader& header);
 std::string encode_undo_record(uint64_t nonce, const UndoEntry& entry);
+// The same, appended to `out`.
+void append_undo_record(uint64_t nonce, const UndoEntry& entry, std::string* out);
 
 // What reading a journal found.
 struct UndoScan {
@@ -113,7 +116,15 @@ class UndoJournal {
   std::string shown() const { return place_.shown(); }
   const RecordPlace& place() const { return place_; }
   uint64_t bytes() const { return end_ + pending_.size(); }
+  // How many of its bytes the last commit() made durable (what a power cut
+  // now would leave, the torn tail aside). Any thread may ask.
+  uint64_t durable_bytes() const { return durable_.load(std::memory_order_acquire); }
 
+  // The journal may not grow past `max_bytes`: an append that would is
+  // refused (kTarget) with a line naming the journal, `target`, and `cap`
+  // (how the cap was set, e.g. "--max-undo 2.00 GiB"), before anything of
+  // it is written, so the writes it was to cover never happen.
+  void set_cap(uint64_t max_bytes, std::string target, std::string cap);
   // Appends the before-image of [offset, offset + length) as `device` holds
   // it now: only the parts below the old size that no record covers yet.
   // Not durable until commit().
@@ -142,6 +153,9 @@ class UndoJournal {
   uint64_t end_ = 0;     // where the next write of pending_ goes
   std::string pending_;  // encoded records not yet written
   bool dirty_ = false;
+  uint64_t cap_ = UINT64_MAX;  // set_cap
+  std::string cap_target_, cap_shown_;
+  std::atomic<uint64_t> durable_{0};
   std::map<uint64_t, uint64_t> covered_;  // begin -> end, merged, disjoint
 };
 

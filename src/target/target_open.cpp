@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -109,6 +110,28 @@ Status mark_incomplete(const TargetOpenRequest& req, const Device& dev, const st
                               t->record->dir_shown + " writable");
 }
 
+// The journal's size cap (docs/undo-journal.md "Size cap"): --max-undo, or
+// by default its size now plus half the free space of its filesystem, so a
+// run whose journal would be huge (a first sync onto a file full of other
+// data) stops before it fills the disk, and leaves the other half to the
+// target's own growth.
+Status cap_undo(const TargetOpenRequest& req, const ResolvedPath& where, const RecordPlace& place,
+                UndoJournal& journal) {
+  if (req.max_undo) {
+    if (*req.max_undo > 0) journal.set_cap(*req.max_undo, where.given, "--max-undo " + format_bytes(*req.max_undo));
+    return Status::ok();
+  }
+  struct statvfs fs {};
+  if (::fstatvfs(place.dir.get(), &fs) != 0) {
+    return errno_status(ErrorKind::kTarget, "cannot tell the free space of " + place.dir_shown, errno);
+  }
+  const uint64_t half_free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize / 2;
+  journal.set_cap(journal.bytes() + half_free, where.given,
+                  "its default cap of " + format_bytes(journal.bytes() + half_free) + " (half the free space of " +
+                      place.dir_shown + " when the run started; --max-undo sets it)");
+  return Status::ok();
+}
+
 // The undo journal of an existing target, before anything changes it
 // (docs/undo-journal.md "Which journal a run uses"): one left by an
 // interrupted run is continued, whatever this run is (resumed, restarted,
@@ -149,12 +172,16 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
                                           " belongs to another file (the target was replaced since the "
                                           "interrupted run); remove the journal to sync without a way back");
   }
+  // --no-undo over the journal of an interrupted run (one stopped by its
+  // cap, typically) gives up that way back: a journal that misses this
+  // run's overwrites would roll back to a mix of states, so it goes before
+  // anything changes, and the user is told.
   if (req.no_undo) {
     if (!journal) return Status::ok();
-    return Status(ErrorKind::kTarget, "refusing --no-undo onto " + where.given +
-                                          ": an interrupted run left its undo journal " + journal->shown() +
-                                          "; run without --no-undo to keep the way back, or sparsync --rollback " +
-                                          where.given + " first");
+    SPARSYNC_RETURN_IF_ERROR(journal->discard());
+    t->notice += std::string(t->notice.empty() ? "" : "; ") + "--no-undo: removed the undo journal " +
+                 journal->shown() + " of the interrupted run; there is no way back to the state before it";
+    return Status::ok();
   }
   // A block device's journal would go to the state directory, another
   // filesystem (often the root one) that must then hold the old content of
@@ -170,6 +197,7 @@ Status prepare_undo(const TargetOpenRequest& req, const FileDevice& dev, const R
     }
     journal = created.take();
   }
+  SPARSYNC_RETURN_IF_ERROR(cap_undo(req, where, place.value(), *journal));
   t->undo = std::move(journal);
   t->keep = plan.keep;
   return Status::ok();

@@ -45,8 +45,11 @@ struct TargetOpenRequest {
   bool retry = false;                     // an automatic retry: wait briefly for the previous run's lock
   uint32_t source_mode = 0;               // the source's permission bits, 0 when unknown
   bool undo = false;                      // --undo: a block device keeps an undo journal too
-  bool no_undo = false;                   // --no-undo: no undo journal (refused while one is pending)
+  bool no_undo = false;                   // --no-undo: no undo journal (a pending one is removed first)
   uint16_t keep = proto::kKeepUnchanged;  // --keep N: kept generations (docs/undo-journal.md)
+  // --max-undo: the most bytes the journal may hold, 0 = no cap; unset: its
+  // size now plus half the free space of its filesystem.
+  std::optional<uint64_t> max_undo;
 
   bool operator==(const TargetOpenRequest&) const = default;
 };

@@ -3,8 +3,8 @@
 // (applier thread); on DONE it flushes everything to stable storage and only
 // then sends SUMMARY. With an undo journal, the applier takes the writes in
 // batches: the old content of a whole batch is journaled and flushed, then
-// the batch is written. The same code runs in the server (push) and in the
-// client (pull).
+// a writer thread writes the batch while the applier journals the next one.
+// The same code runs in the server (push) and in the client (pull).
 // Thread-safety: one call at a time; it owns its threads.
 #pragma once
 

@@ -147,12 +147,39 @@ TEST_F(Rollback, ACompletedRunRemovesItsJournal) {
   EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
 }
 
-TEST_F(Rollback, NoUndoIsRefusedOverAPendingJournal) {
+// --no-undo over a pending journal gives that way back up, says so, and
+// syncs: a nightly job whose journal hit its cap is not stuck.
+TEST_F(Rollback, NoUndoOverAPendingJournalRemovesItAndSaysSo) {
   killed_run();
   CommandResult r = run_sparsync({"--no-undo", src_, dst_});
-  EXPECT_EQ(r.exit_code, 4);
-  EXPECT_TRUE(r.mentions("refusing --no-undo onto " + dst_ + ": an interrupted run left its undo journal")) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.mentions("--no-undo: removed the undo journal " + journal_ + " of the interrupted run")) << r.err;
+  EXPECT_FALSE(exists(journal_));
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
+}
+
+// --max-undo: the run stops before the overwrite whose old content would
+// take the journal past the cap, with one line and exit code 4; the target
+// rolls back to exactly the previous image, and after another capped stop
+// the documented remedy (--no-undo) completes the sync.
+TEST_F(Rollback, AJournalThatWouldPassMaxUndoStopsTheRunBeforeTheOverwrite) {
+  const std::vector<std::string> capped{"--retries", "0", "--max-undo", "4M", src_, dst_};
+  CommandResult r = run_sparsync(capped);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_TRUE(r.mentions("undo journal " + journal_ + " of " + dst_ + " would pass --max-undo 4.00 MiB")) << r.err;
+  EXPECT_TRUE(r.mentions("rerun with --no-undo to sync without a way back, or with a larger --max-undo")) << r.err;
+  ASSERT_TRUE(exists(journal_));
+  EXPECT_LE(file_size(journal_), 4 * kMiB);
+  CommandResult status = run_sparsync({"--status", dst_});
+  EXPECT_TRUE(status.mentions("sparsync --rollback " + dst_)) << status.out;
   expect_rolled_back();
+
+  CommandResult again = run_sparsync(capped);
+  EXPECT_EQ(again.exit_code, 4) << again.err;
+  CommandResult remedy = run_sparsync({"--retries", "0", "--no-undo", src_, dst_});
+  EXPECT_EQ(remedy.exit_code, 0) << remedy.err;
+  EXPECT_FALSE(exists(journal_));
+  EXPECT_EQ(first_difference(src_, dst_), std::nullopt);
 }
 
 TEST_F(Rollback, NoUndoKeepsNoJournal) {

@@ -86,6 +86,12 @@ const std::map<std::string, std::string>& golden_hex() {
        "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
        "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"
        "  00 00 00 40 00 00 00 00  1e 00 00 00  00 00 00 00 00 00 00 00  00  a0 01 00 00  07 00"},
+      {"OPEN_UNDO_CAP",
+       "02 00 00 00 58 00 00 00  01  01  00 00  00 10 00 00  00 48 00 00 00 00 00 00"
+       "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67"
+       "  15 00 66 3a 32 30 34 39 3a 31 33 31 3a 31 37 30 30 30 30 30 30 30 30"
+       "  00 00 00 40 00 00 00 00  1e 00 00 00  00 00 00 00 00 00 00 00  00  a0 01 00 00  ff ff"
+       "  00 00 00 80 00 00 00 00"},
       {"OPEN_OK_SOURCE_FACTS",
        "03 00 00 00 20 00 00 00  01  00  40 00  00 00 00 00  00 48 00 00 00 00 00 00"
        "  0c 00 2f 73 72 76 2f 76 6d 31 2e 69 6d 67  00 00"},
@@ -202,6 +208,49 @@ TEST(GoldenVectors, OpenOk) {
 
 // kFeatureSourceFacts: OPEN's optional tail, present or absent, never
 // anything else; OPEN_OK's flags and source_mode.
+TEST(GoldenVectors, OpenUndoCap) {
+  Open m;
+  m.role = Role::kServerIsTarget;
+  m.hash_kind = HashKind::kXxh3_128;
+  m.block_size = 4096;
+  m.source_size = 18432;
+  m.path = "/srv/vm1.img";
+  m.source_id = "f:2049:131:1700000000";
+  m.has_source_facts = true;
+  m.source_mode = 0640;
+  m.has_keep = true;  // keep 0xffff: no --keep given
+  m.has_max_undo = true;
+  m.max_undo = 2ull << 30;
+  EXPECT_EQ(frame(MsgType::kOpen, encode(m)), golden("OPEN_UNDO_CAP"));
+  Open d;
+  Bytes payload = payload_of(golden("OPEN_UNDO_CAP"), MsgType::kOpen);
+  ASSERT_TRUE(decode(payload, &d).is_ok());
+  EXPECT_TRUE(d.has_source_facts);
+  EXPECT_EQ(d.source_mode, 0640u);
+  EXPECT_TRUE(d.has_keep);
+  EXPECT_EQ(d.keep, kKeepUnchanged);
+  EXPECT_TRUE(d.has_max_undo);
+  EXPECT_EQ(d.max_undo, 2ull << 30);
+  // The cap rides behind the keep tail only.
+  Open no_keep = m;
+  no_keep.has_keep = false;
+  EXPECT_EQ(encode(no_keep), payload_of(golden("OPEN_SOURCE_FACTS"), MsgType::kOpen));
+  // Without the source facts there is no max_undo tail, and the tail of
+  // OPEN_SOURCE_FACTS has none.
+  Open plain;
+  ASSERT_TRUE(decode(payload_of(golden("OPEN_SOURCE_FACTS"), MsgType::kOpen), &plain).is_ok());
+  EXPECT_FALSE(plain.has_max_undo);
+  m.has_source_facts = false;
+  Open bare;
+  ASSERT_TRUE(decode(encode(m), &bare).is_ok());
+  EXPECT_FALSE(bare.has_max_undo);
+  // A cut tail is malformed.
+  for (size_t cut : {1u, 4u, 7u}) {
+    Bytes torn(payload.begin(), payload.end() - static_cast<long>(cut));
+    EXPECT_FALSE(decode(torn, &d).is_ok()) << cut;
+  }
+}
+
 TEST(GoldenVectors, OpenSourceFacts) {
   Open m;
   m.role = Role::kServerIsTarget;
@@ -519,9 +568,10 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0x77fu);
+  EXPECT_EQ(kFeaturesOffered, 0xf7fu);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureGenerations), 0x200u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureRollback), 0x400u);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureUndoCap), 0x800u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureKeepalive), 0x20u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureStop), 0x40u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureSourceFacts), 0x100u);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "support/fake_device.h"
@@ -252,6 +253,40 @@ TEST(UndoJournal, NoJournalIsNoError) {
   auto j = UndoJournal::open(place_in(dir));
   ASSERT_TRUE(j.is_ok());
   EXPECT_EQ(j.value(), nullptr);
+}
+
+// --max-undo (docs/undo-journal.md "Size cap"): an append that would take
+// the journal past its cap is refused whole, with the line the user sees,
+// and the journal keeps every record before it, so what it already covers
+// still rolls back.
+TEST(UndoJournal, AnAppendThatWouldPassTheCapIsRefusedAndNothingOfItIsWritten) {
+  TempDir dir;
+  auto dev = old_image();
+  const std::vector<uint8_t> before = dev->contents();
+  RecordPlace place = place_in(dir);
+  auto j = create_journal(place, kOldSize);
+  const uint64_t cap = j->bytes() + 3 * (4096 + 32);  // room for three 4 KiB data records
+  j->set_cap(cap, "/srv/img", "--max-undo 12.1 KiB");
+  for (uint64_t at = 0; at < 3 * 4096; at += 4096) ASSERT_TRUE(j->preserve(*dev, at, 4096).is_ok());
+  Status s = j->preserve(*dev, 3 * 4096, 4096);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.kind(), ErrorKind::kTarget);
+  EXPECT_NE(s.message().find("undo journal " + place.shown() + " of /srv/img would pass --max-undo 12.1 KiB"),
+            std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("rerun with --no-undo to sync without a way back, or with a larger --max-undo"),
+            std::string::npos)
+      << s.message();
+  // Filled to the cap, never past it.
+  EXPECT_EQ(j->bytes(), cap);
+  ASSERT_TRUE(j->commit().is_ok());
+  EXPECT_EQ(testing::file_size(place.shown()), cap);
+  overwrite_all(*dev);
+  UndoReplay replay;
+  ASSERT_TRUE(replay_undo_journal(place, *dev, &replay).is_ok());
+  EXPECT_EQ(replay.scan.records, 3u);
+  const std::vector<uint8_t> now = dev->contents();
+  EXPECT_TRUE(std::equal(before.begin(), before.begin() + 3 * 4096, now.begin()));
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -62,9 +64,21 @@ Status run_journaled_pair(MemoryDevice& src, MemoryDevice& dst, const SessionPar
   return target;
 }
 
-// Empty when the journal at `path` holds, for all of [offset, end), the bytes of `old`.
-std::string journal_covers(const std::string& path, const std::vector<uint8_t>& old, uint64_t offset, uint64_t end) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+// The journal at `path` as a power cut would leave it: its first `durable`
+// bytes, then a torn record (stale bytes past the last flush).
+void cut_power(const std::string& path, uint64_t durable) {
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(durable)), 0);
+  std::string torn = testing::read_text(path) + std::string(40, '\x01');
+  testing::write_text(path, torn);
+}
+
+// Empty when the first `durable` bytes of the journal at `path` (what a
+// power cut now would leave) hold, for all of [offset, end), the bytes of `old`.
+std::string journal_covers(const std::string& path, uint64_t durable, const std::vector<uint8_t>& old, uint64_t offset,
+                           uint64_t end) {
+  const std::string flushed = path + ".flushed";
+  testing::write_text(flushed, testing::read_text(path).substr(0, durable));
+  UniqueFd fd(::open(flushed.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return "no journal";
   std::map<uint64_t, uint64_t> covered;
   std::string wrong;
@@ -86,6 +100,24 @@ std::string journal_covers(const std::string& path, const std::vector<uint8_t>& 
     if (b <= at && e > at) at = e;
   }
   return at >= end ? "" : "byte " + std::to_string(at) + " is not journaled";
+}
+
+// The end of the last range the first `durable` bytes of the journal at
+// `path` cover.
+uint64_t journaled_end(const std::string& path, uint64_t durable) {
+  const std::string flushed = path + ".flushed";
+  testing::write_text(flushed, testing::read_text(path).substr(0, durable));
+  UniqueFd fd(::open(flushed.c_str(), O_RDONLY | O_CLOEXEC));
+  uint64_t end = 0;
+  UndoScan scan;
+  (void)scan_undo_journal(
+      fd.get(), path,
+      [&](const UndoEntry& e) {
+        end = std::max(end, e.offset + e.length);
+        return Status::ok();
+      },
+      &scan);
+  return end;
 }
 
 class UndoSession : public ::testing::Test {
@@ -143,14 +175,14 @@ TEST_F(UndoSession, EveryOverwriteIsJournaledBeforeItHappens) {
   std::mutex mu;
   std::vector<std::string> violations;
   int checks = 0;
+  auto journal = new_journal();
   dst.set_op_hook([&](const DeviceOp& op) {
     if (op.kind != DeviceOp::kWrite && op.kind != DeviceOp::kZero) return;
-    std::string why = journal_covers(journal_path_, old, op.offset, op.offset + op.length);
+    std::string why = journal_covers(journal_path_, journal->durable_bytes(), old, op.offset, op.offset + op.length);
     std::lock_guard<std::mutex> lock(mu);
     ++checks;
     if (!why.empty() && violations.size() < 5) violations.push_back("before " + testing::to_string(op) + ": " + why);
   });
-  auto journal = new_journal();
   ASSERT_TRUE(run_journaled_pair(src_, dst, params_, options_, input_for(journal.get())).is_ok());
   EXPECT_TRUE(dst.contents() == src_.contents());
   EXPECT_GT(checks, 10);
@@ -180,6 +212,53 @@ TEST_F(UndoSession, APowerCutAtAnyWriteIsRolledBackToThePreRunImage) {
     EXPECT_TRUE(dst.contents() == old);
     ASSERT_TRUE(remove_undo_journal(place_).is_ok());
   }
+}
+
+// The journal of the next batch is appended and flushed while the writes
+// of this one are issued (docs/undo-journal.md U1): a power cut then keeps
+// only what was flushed before it, and that must still roll back every
+// write issued. Writes are slowed so the journal runs ahead of them.
+TEST_F(UndoSession, APowerCutWhileTheNextBatchIsJournaledKeepsTheWayBack) {
+  options_.checkpoint_bytes = 16 * kMiB;  // batches end at 1024 writes or 8 MiB, not at checkpoints
+  std::atomic<int> ran_ahead{0};
+  for (int n = 1;; ++n) {
+    SCOPED_TRACE("power cut at write " + std::to_string(n));
+    MemoryDevice dst(kImage, ErrorKind::kTarget);
+    make_old(dst);
+    const std::vector<uint8_t> old = dst.contents();
+    dst.fail_write_call(n, EIO);
+    std::atomic<uint64_t> durable_at_cut{0};
+    std::atomic<int> writes{0};
+    bool completed = false;
+    {
+      auto journal = new_journal();
+      dst.set_op_hook([&](const DeviceOp& op) {
+        if (op.kind != DeviceOp::kWrite) return;
+        if (++writes == n) {
+          durable_at_cut = journal->durable_bytes();
+          // A batch holds at most 8 MiB from its first write on: a durable
+          // record further on belongs to the next batch.
+          if (journaled_end(journal_path_, durable_at_cut) > op.offset + 8 * kMiB) ++ran_ahead;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      });
+      completed = run_journaled_pair(src_, dst, params_, options_, input_for(journal.get())).is_ok();
+      dst.set_op_hook(nullptr);
+    }
+    if (completed) {
+      EXPECT_GT(n, 10);
+      break;
+    }
+    dst.crash();
+    cut_power(journal_path_, durable_at_cut);
+    UndoReplay replay;
+    ASSERT_TRUE(replay_undo_journal(place_, dst, &replay).is_ok());
+    EXPECT_GT(replay.scan.torn_bytes(), 0u);
+    EXPECT_TRUE(dst.contents() == old);
+    ASSERT_TRUE(remove_undo_journal(place_).is_ok());
+  }
+  // The case this test is for happened: the journal was a batch ahead of the writes.
+  EXPECT_GT(ran_ahead.load(), 0);
 }
 
 TEST_F(UndoSession, AResumedRunAddsOnlyWhatTheJournalLacks) {

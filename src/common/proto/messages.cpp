@@ -45,6 +45,7 @@ std::vector<uint8_t> encode(const Open& m) {
   w.u8(m.compress_level);
   if (m.has_source_facts) w.u32(m.source_mode);
   if (m.has_source_facts && m.has_keep) w.u16(m.keep);
+  if (m.has_source_facts && m.has_keep && m.has_max_undo) w.u64(m.max_undo);
   return w.take();
 }
 
@@ -244,11 +245,15 @@ Status decode(std::span<const uint8_t> p, Open* m) {
   r.u64(&m->bwlimit);
   r.u8(&m->compress_level);
   // The optional tails: nothing, source_mode (kFeatureSourceFacts), or
-  // source_mode and keep (kFeatureGenerations too).
-  m->has_source_facts = !r.failed() && (r.remaining() == 4 || r.remaining() == 6);
+  // source_mode and keep (kFeatureGenerations too), and max_undo behind
+  // them (kFeatureUndoCap too, when --max-undo was given).
+  const size_t tail = r.failed() ? 0 : r.remaining();
+  m->has_source_facts = tail == 4 || tail == 6 || tail == 14;
   if (m->has_source_facts) r.u32(&m->source_mode);
-  m->has_keep = m->has_source_facts && r.remaining() == 2;
+  m->has_keep = tail == 6 || tail == 14;
   if (m->has_keep) r.u16(&m->keep);
+  m->has_max_undo = tail == 14;
+  if (m->has_max_undo) r.u64(&m->max_undo);
   SPARSYNC_RETURN_IF_ERROR(finish(r, "OPEN"));
   if (m->has_keep && m->keep > kMaxKeepGenerations && m->keep != kKeepUnchanged) return malformed("OPEN (keep)");
   if (m->source_mode > 07777) return malformed("OPEN (source mode)");

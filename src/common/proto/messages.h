@@ -49,6 +49,12 @@ struct Open {
   // `keep` whether or not it went on the wire.
   bool has_keep = false;
   uint16_t keep = kKeepUnchanged;
+  // The tail behind it, sent only with kFeatureUndoCap (and the source
+  // facts and keep tails) when the user gave --max-undo: the most bytes the target's undo
+  // journal may hold, 0 = no cap. Without it the target's default applies
+  // (docs/undo-journal.md "Size cap").
+  bool has_max_undo = false;
+  uint64_t max_undo = 0;
 };
 
 struct OpenOk {

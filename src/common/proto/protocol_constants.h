@@ -68,10 +68,12 @@ enum Feature : uint64_t {
   kFeatureGenerations = 1u << 9,
   // ROLLBACK/ROLLBACK_DONE: the client asks the server to roll a target back (§4.18)
   kFeatureRollback = 1u << 10,
+  // OPEN's max_undo tail (§4.1): the cap on the target's undo journal (--max-undo)
+  kFeatureUndoCap = 1u << 11,
 };
 inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
                                              kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts |
-                                             kFeatureGenerations | kFeatureRollback;
+                                             kFeatureGenerations | kFeatureRollback | kFeatureUndoCap;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
