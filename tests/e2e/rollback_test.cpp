@@ -9,7 +9,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "common/checkpoint_store.h"
 #include "support/command.h"
@@ -253,6 +258,41 @@ TEST_F(Rollback, ABlockDeviceKeepsAJournalOnlyWithUndo) {
   CommandResult both = run_sparsync({"--undo", "--no-undo", src_, dst_});
   EXPECT_EQ(both.exit_code, 2);
   EXPECT_TRUE(both.mentions("--undo and --no-undo do not go together")) << both.err;
+}
+
+// Strikes at moments drawn at random (seeded, printed): each time the target
+// is reset to the previous image, a run starts and, after a random delay,
+// either its target process or its client is killed with SIGKILL. Without
+// the source, --rollback must give exactly the previous image, whatever the
+// moment was; a run that finished first leaves the source's image.
+TEST_F(Rollback, RunsKilledAtRandomMomentsAreAlwaysRolledBackExactly) {
+  const unsigned seed = static_cast<unsigned>(::time(nullptr));
+  std::printf("seed %u\n", seed);
+  std::srand(seed);
+  for (int strike = 0; strike < 6; ++strike) {
+    SCOPED_TRACE("strike " + std::to_string(strike) + ", seed " + std::to_string(seed));
+    ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", prev_, dst_}).exit_code, 0);
+    auto p = start({});
+    pid_t child = server_child(*p);
+    ASSERT_GT(child, 0);
+    const int delay_ms = 20 + std::rand() % 1500;
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    const bool kill_target = strike % 2 == 0;
+    const bool was_running = p->running();
+    if (was_running) (void)::kill(kill_target ? child : p->pid(), SIGKILL);
+    ASSERT_TRUE(p->wait(30).has_value());
+    ASSERT_TRUE(wait_until_unlocked(dst_, 30));
+    CommandResult r = run_sparsync({"--rollback", dst_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    if (r.mentions("nothing to roll back") && first_difference(src_, dst_) == std::nullopt) {
+      std::printf("strike %d after %d ms: the run had completed\n", strike, delay_ms);
+      continue;
+    }
+    std::printf("strike %d after %d ms (%s): %s", strike, delay_ms, kill_target ? "target" : "client", r.out.c_str());
+    EXPECT_EQ(first_difference(prev_, dst_), std::nullopt) << "rollback gives exactly the previous image";
+    EXPECT_FALSE(exists(journal_));
+    EXPECT_FALSE(exists(checkpoint_path(dst_, false)));
+  }
 }
 
 // A nightly job with --keep: last night's run completed and kept its journal
