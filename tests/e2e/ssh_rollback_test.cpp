@@ -218,6 +218,20 @@ TEST_F(SshRollback, KeptGenerationsAreKeptListedAndRolledBackOverSsh) {
   expect_one_error_line(none, "127.0.0.1: cannot roll back " + dst + ": it keeps no generations");
 }
 
+// In a pull this host is the target: --keep is honoured here, and the
+// generations roll back locally.
+TEST_F(SshRollback, APullKeepsGenerationsOnThisHost) {
+  const std::string dst = dir_.file("pulled.img");
+  previous_image(dst);
+  CommandResult first = run_command(argv({"-q", "--keep", "2", SshdFixture::remote(src_), dst}));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first_difference(src_, dst), std::nullopt);
+  EXPECT_TRUE(exists(generation_of(dst, 1)));
+  CommandResult r = run_sparsync({"--rollback", dst, "--to", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(first_difference(prev_, dst), std::nullopt);
+}
+
 // A far host without sparsync gets this one uploaded for the call, as for a
 // sync; with --no-upload it is a clear refusal.
 TEST_F(SshRollback, AFarHostWithoutSparsyncGetsThisOneUploaded) {
