@@ -201,6 +201,13 @@ Status read_undo_facts(const RecordPlace& place, UndoFileFacts* facts, bool* for
   return Status::ok();
 }
 
+Status scan_undo_file(const RecordPlace& place, UndoScan* scan) {
+  UniqueFd fd;
+  SPARSYNC_RETURN_IF_ERROR(open_checked(place, O_RDONLY, &fd));
+  if (!fd.valid()) return errno_status(ErrorKind::kTarget, "cannot open undo journal " + place.shown(), ENOENT);
+  return scan_undo_journal(fd.get(), place.shown(), {}, scan);
+}
+
 std::string undo_target_key(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return {};

@@ -94,6 +94,12 @@ struct UndoFileFacts {
 };
 Status read_undo_facts(const RecordPlace& place, UndoFileFacts* facts, bool* foreign = nullptr);
 
+// Reads the journal at `place` through without changing it (no torn tail
+// cut): its header and what its records hold. A kept generation was whole
+// when its run completed, so any torn tail there is damage, not writes that
+// never happened.
+Status scan_undo_file(const RecordPlace& place, UndoScan* scan);
+
 // "file:<dev>:<ino>" / "blockdev:<major>:<minor>" of an open file; "" when fstat fails.
 std::string undo_target_key(int fd);
 

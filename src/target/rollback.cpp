@@ -38,8 +38,9 @@ struct Restored {
     records += r.scan.records;
   }
   std::string text(uint64_t size) const {
-    std::string line = "restored " + format_bytes(bytes) + " from " + std::to_string(records) + " records (" +
-                       format_bytes(zero_bytes) + " of it zeros), size " + format_bytes(size);
+    std::string line = "restored " + format_bytes(bytes) + " from " + std::to_string(records) +
+                       (records == 1 ? " record (" : " records (") + format_bytes(zero_bytes) + " of it zeros), size " +
+                       format_bytes(size);
     if (size_before != size) line += " (was " + format_bytes(size_before) + ")";
     return line;
   }
@@ -116,9 +117,24 @@ Result<size_t> select_generations(const RollbackScene& s, const std::vector<Undo
 // once applied and flushed, leaving a consistent older state each time.
 Status apply_generations(RollbackScene& s, const std::vector<UndoGeneration>& chosen, Restored* restored) {
   for (const UndoGeneration& g : chosen) {
+    const std::string shown = s.journal.dir_shown + "/" + g.name;
     if (g.facts.header.target_key != s.key) {
-      return cannot(s.path, "its kept generation " + s.journal.dir_shown + "/" + g.name +
-                                " belongs to another file (the target was replaced since); remove it");
+      return cannot(s.path, "its kept generation " + shown +
+                                " belongs to another file (the target was replaced "
+                                "since); remove it");
+    }
+    // Read through before the first byte changes: a generation was whole
+    // when kept, so a record that fails its checksum is damage, and
+    // applying the part before it would give a state that never was.
+    auto place = place_beside(s.journal, g.name);
+    if (!place.is_ok()) return place.status();
+    UndoScan scan;
+    SPARSYNC_RETURN_IF_ERROR(scan_undo_file(place.value(), &scan));
+    if (scan.torn_bytes() > 0) {
+      return cannot(s.path, "its kept generation " + shown + " is damaged (" + std::to_string(scan.torn_bytes()) +
+                                " bytes after its last whole record, at " + std::to_string(scan.whole_end) +
+                                ", fail their checksum), so the states from it back cannot be rebuilt exactly; "
+                                "newer ones can (--to a smaller K)");
     }
   }
   for (const UndoGeneration& g : chosen) SPARSYNC_RETURN_IF_ERROR(mark_undoing(s.journal, g));

@@ -246,6 +246,26 @@ TEST_F(Generations, JsonAndMetricsReportTheJournalAndTheGenerations) {
       << text;
 }
 
+// A kept generation was whole when kept: a record that fails its checksum
+// is damage, found before anything changes; the newer ones still work.
+TEST_F(Generations, ADamagedGenerationIsRefusedBeforeAnythingChanges) {
+  successive_runs(2);
+  const std::string oldest = generation(1);
+  std::vector<uint8_t> bytes = read_all(oldest);
+  ASSERT_GT(bytes.size(), 200u);
+  bytes[bytes.size() / 2] ^= 0x40;
+  write_all(oldest, bytes);
+  copy(dst_, dir_.file("now.img"));
+  CommandResult r = run_sparsync({"--rollback", dst_, "--to", "2"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_TRUE(r.mentions("its kept generation " + oldest + " is damaged")) << r.err;
+  EXPECT_EQ(first_difference(dir_.file("now.img"), dst_), std::nullopt) << "refused before any change";
+  EXPECT_TRUE(exists(generation(2)));
+  CommandResult newer = run_sparsync({"--rollback", dst_, "--to", "1"});
+  ASSERT_EQ(newer.exit_code, 0) << newer.err;
+  expect_state(1);
+}
+
 // A symlink planted at a generation's name is no generation: never counted,
 // never applied, never followed, never removed.
 TEST_F(Generations, APlantedSymlinkIsNoGeneration) {
