@@ -146,6 +146,10 @@ void describe(CLI::App& app, CliOptions* o) {
                "Skip the check that a target block device is mounted (the kernel's exclusive open "
                "still refuses a device in use)");
   app.add_option("--size", o->stdin_size_text, "Size of a SOURCE read from stdin (-), e.g. 20G; required for a pipe");
+  app.add_option("--source-format", o->source_format,
+                 "How a SOURCE file on this host is read: raw (its bytes, the default), qcow2 (as its guest sees "
+                 "it, through qemu-nbd), auto (qcow2 when it starts with qcow2's magic)")
+      ->check(CLI::IsMember({"raw", "qcow2", "auto"}));
   app.add_flag("--json", o->json, "Print the summary (or the failure) as one JSON object on stdout, for scripts");
   app.add_flag("--progress", o->progress, "Progress lines on stderr even when it is not a terminal (for logs)");
   app.add_option("--progress-interval", o->progress_interval,
@@ -241,6 +245,13 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
     r->max_undo = *cap;
   }
   SPARSYNC_RETURN_IF_ERROR(build_stdin_source(o, r));
+  r->source_format = o.source_format == "qcow2"  ? SyncRequest::SourceFormat::kQcow2
+                     : o.source_format == "auto" ? SyncRequest::SourceFormat::kAuto
+                                                 : SyncRequest::SourceFormat::kRaw;
+  if (o.source_format != "raw" && r->source_stdin) {
+    return Status(ErrorKind::kUsage,
+                  "--source-format " + o.source_format + " needs a file: stdin (-) is read as raw bytes");
+  }
   r->restart = o.restart;
   r->verify = o.verify;
   if (o.verify && o.dry_run) return Status(ErrorKind::kUsage, "--verify and --dry-run do not go together");

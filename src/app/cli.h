@@ -36,9 +36,10 @@ struct CliOptions {
   std::string rollback_to_text;  // --to K|TIME: an older kept generation instead
   bool undo = false;
   bool no_undo = false;
-  int keep = -1;              // --keep N: kept generations; -1 not given
-  std::string max_undo_text;  // --max-undo SIZE (K/M/G suffixes; 0 = no cap)
-  bool json = false;          // the summary as one JSON object on stdout
+  int keep = -1;                      // --keep N: kept generations; -1 not given
+  std::string source_format = "raw";  // --source-format raw|qcow2|auto
+  std::string max_undo_text;          // --max-undo SIZE (K/M/G suffixes; 0 = no cap)
+  bool json = false;                  // the summary as one JSON object on stdout
   // Operator output (docs/usage.md "Progress, summary and monitoring").
   bool progress = false;         // progress lines even when stderr is not a terminal
   double progress_interval = 5;  // seconds between plain progress lines

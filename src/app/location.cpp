@@ -1,5 +1,7 @@
 #include "app/location.h"
 
+#include "source/nbd_source.h"
+
 namespace sparsync {
 namespace {
 
@@ -15,6 +17,8 @@ Result<Location> parse_location(const std::string& arg) {
   // scp treats these as local whatever follows, which is how a user names a
   // local file whose name contains a colon.
   if (arg.empty() || arg[0] == '/' || arg.rfind("./", 0) == 0 || arg.rfind("../", 0) == 0) return loc;
+  // An NBD export is read from here, wherever its server is.
+  if (is_nbd_uri(arg)) return loc;
   size_t at = std::string::npos;
   size_t host_begin = 0;
   size_t colon = std::string::npos;
@@ -62,6 +66,15 @@ Status resolve_locations(const CliOptions& o, SyncRequest* r, RemoteSide* remote
     return Status(ErrorKind::kUsage,
                   "both SOURCE and TARGET are remote; one side must be this host (write a local path "
                   "with a colon as ./name:x)");
+  }
+  if (is_nbd_uri(r->target)) {
+    return Status(ErrorKind::kUsage, "TARGET " + r->target +
+                                         ": an NBD export cannot be a target yet; give a file "
+                                         "or block device (host:path for another host)");
+  }
+  if (o.source_format != "raw" && src.value().remote) {
+    return Status(ErrorKind::kUsage, "--source-format reads a source on this host; for a qcow2 image on " +
+                                         src.value().host + ", run sparsync there");
   }
   r->source = src.value().path;
   r->target = dst.value().path;

@@ -37,6 +37,10 @@ struct SyncRequest {
   // --max-undo: the most bytes the undo journal may hold, 0 = no cap; unset:
   // the target's default (docs/undo-journal.md "Size cap").
   std::optional<uint64_t> max_undo = std::nullopt;
+  // --source-format: how a source file on this host is read (an NBD URI is
+  // always read through NBD).
+  enum class SourceFormat { kRaw, kQcow2, kAuto };
+  SourceFormat source_format = SourceFormat::kRaw;
   // SOURCE "-": read the source from stdin (source/stream_source.h), once.
   bool source_stdin = false;
   std::optional<uint64_t> stdin_size = std::nullopt;  // --size; else from a redirected file
