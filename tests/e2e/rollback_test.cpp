@@ -101,6 +101,18 @@ class Rollback : public ::testing::Test {
     EXPECT_TRUE(status.mentions("complete (no interrupted sync recorded)")) << status.out;
   }
 
+  // Last night's image on a loop device (its backing file dev.img), as the
+  // target, and saved as prev_; null when losetup fails (`why` says why).
+  std::unique_ptr<LoopDevice> loop_target(std::string* why) {
+    const std::string backing = dir_.file("dev.img");
+    SparseImage(backing, kNewSize).data(0, 128 * kMiB, 12);
+    auto lo = LoopDevice::attach(backing, why);
+    if (!lo) return lo;
+    EXPECT_EQ(run_command({"/bin/cp", "--sparse=always", backing, prev_}).exit_code, 0);
+    dst_ = lo->path();
+    return lo;
+  }
+
   static TempDir* source_dir_;
   TempDir dir_;
   std::string src_, dst_, prev_;
@@ -211,14 +223,10 @@ TEST_F(Rollback, ATargetTheRunCreatedHasNothingToReturnTo) {
 }
 
 TEST_F(Rollback, AKilledSyncOntoABlockDeviceIsRolledBackFromTheStateDirectory) {
-  const std::string backing = dir_.file("dev.img");
-  SparseImage(backing, kNewSize).data(0, 128 * kMiB, 12);
   std::string why;
-  auto lo = LoopDevice::attach(backing, &why);
+  auto lo = loop_target(&why);
   if (!lo) GTEST_SKIP() << "loop devices unavailable: " << why;
-  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", backing, prev_}).exit_code, 0);
   StateDir state(dir_.file("state"));
-  dst_ = lo->path();
   block_ = true;
   std::string name = dst_;
   for (char& c : name) {
@@ -335,14 +343,11 @@ TEST_F(Rollback, ToOneOverAnInterruptedRunUndoesItFirst) {
 }
 
 TEST_F(Rollback, ABlockDeviceKeepsGenerationsInTheStateDirectory) {
-  const std::string backing = dir_.file("dev.img");
-  SparseImage(backing, kNewSize).data(0, 128 * kMiB, 12);
   std::string why;
-  auto lo = LoopDevice::attach(backing, &why);
+  auto lo = loop_target(&why);
   if (!lo) GTEST_SKIP() << "loop devices unavailable: " << why;
-  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", backing, prev_}).exit_code, 0);
+  const std::string backing = dir_.file("dev.img");
   StateDir state(dir_.file("state"));
-  dst_ = lo->path();
   CommandResult r = run_sparsync({"-q", "--keep", "1", src_, dst_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(first_difference(src_, dst_), std::nullopt);

@@ -149,6 +149,18 @@ const std::map<std::string, std::string>& golden_hex() {
 
 Bytes golden(const std::string& name) { return parse_hex(golden_hex().at(name)); }
 
+// The OPEN of PROTOCOL.md's examples: a push of /srv/vm1.img, 18432 bytes.
+Open vm1_open() {
+  Open m;
+  m.role = Role::kServerIsTarget;
+  m.hash_kind = HashKind::kXxh3_128;
+  m.block_size = 4096;
+  m.source_size = 18432;
+  m.path = "/srv/vm1.img";
+  m.source_id = "f:2049:131:1700000000";
+  return m;
+}
+
 Bytes example_digest() {
   Bytes d;
   for (int i = 0; i < 16; ++i) d.push_back(static_cast<uint8_t>(i * 0x11));
@@ -166,13 +178,7 @@ TEST(GoldenVectors, Hello) {
 }
 
 TEST(GoldenVectors, Open) {
-  Open m;
-  m.role = Role::kServerIsTarget;
-  m.hash_kind = HashKind::kXxh3_128;
-  m.block_size = 4096;
-  m.source_size = 18432;
-  m.path = "/srv/vm1.img";
-  m.source_id = "f:2049:131:1700000000";
+  Open m = vm1_open();
   EXPECT_EQ(frame(MsgType::kOpen, encode(m)), golden("OPEN"));
   Open d;
   ASSERT_TRUE(decode(payload_of(golden("OPEN"), MsgType::kOpen), &d).is_ok());
@@ -209,13 +215,7 @@ TEST(GoldenVectors, OpenOk) {
 // kFeatureSourceFacts: OPEN's optional tail, present or absent, never
 // anything else; OPEN_OK's flags and source_mode.
 TEST(GoldenVectors, OpenUndoCap) {
-  Open m;
-  m.role = Role::kServerIsTarget;
-  m.hash_kind = HashKind::kXxh3_128;
-  m.block_size = 4096;
-  m.source_size = 18432;
-  m.path = "/srv/vm1.img";
-  m.source_id = "f:2049:131:1700000000";
+  Open m = vm1_open();
   m.has_source_facts = true;
   m.source_mode = 0640;
   m.has_keep = true;  // keep 0xffff: no --keep given
@@ -252,13 +252,7 @@ TEST(GoldenVectors, OpenUndoCap) {
 }
 
 TEST(GoldenVectors, OpenSourceFacts) {
-  Open m;
-  m.role = Role::kServerIsTarget;
-  m.hash_kind = HashKind::kXxh3_128;
-  m.block_size = 4096;
-  m.source_size = 18432;
-  m.path = "/srv/vm1.img";
-  m.source_id = "f:2049:131:1700000000";
+  Open m = vm1_open();
   m.has_source_facts = true;
   m.source_mode = 0640;
   EXPECT_EQ(frame(MsgType::kOpen, encode(m)), golden("OPEN_SOURCE_FACTS"));
@@ -288,13 +282,7 @@ TEST(GoldenVectors, OpenSourceFacts) {
 // kFeatureGenerations: OPEN's keep behind source_mode; kKeepUnchanged is
 // "no --keep"; past kMaxKeepGenerations is malformed.
 TEST(GoldenVectors, OpenGenerations) {
-  Open m;
-  m.role = Role::kServerIsTarget;
-  m.hash_kind = HashKind::kXxh3_128;
-  m.block_size = 4096;
-  m.source_size = 18432;
-  m.path = "/srv/vm1.img";
-  m.source_id = "f:2049:131:1700000000";
+  Open m = vm1_open();
   m.has_source_facts = true;
   m.source_mode = 0640;
   m.has_keep = true;
