@@ -165,6 +165,7 @@ Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& pat
       "driver=qcow2,file.driver=file,file.filename=" + image_opts_value(held) + ",file.locking=auto";
   std::vector<std::string> args{"qemu-nbd", "--read-only", "--shared=1", "--image-opts", opts};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (s->lib_->connect_systemd_socket_activation(s->nbd_, argv.data()) != 0) {
