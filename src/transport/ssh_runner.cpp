@@ -147,13 +147,19 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
 Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options) {
   auto opened = SshConnection::open(options);
   if (!opened.is_ok()) return opened.status();
-  std::unique_ptr<SshConnection> c = opened.take();
+  auto started = start_ssh_transport(opened.take());
+  if (!started.is_ok()) return started.status();
+  return std::unique_ptr<Transport>(started.take());
+}
+
+Result<std::unique_ptr<SshTransport>> start_ssh_transport(std::unique_ptr<SshConnection> c) {
+  const SshOptions options = c->options();
   const std::string host = c->peer_name();
   std::unique_ptr<SshTransport> t;
   std::string seen;
   auto found = start_server(&c, options.remote_path, nullptr, &t, &seen);
   if (!found.is_ok()) return found.status();
-  if (found.value() == Found::kReady) return std::unique_ptr<Transport>(std::move(t));
+  if (found.value() == Found::kReady) return t;
   std::string why = found.value() == Found::kMissing ? host + " has no sparsync at '" + options.remote_path + "'" +
                                                            (seen.empty() ? "" : " (" + seen + ")")
                                                      : host + " does not have this sparsync's protocol version " +
@@ -175,7 +181,7 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
     return Status(ErrorKind::kProtocol, "the sparsync uploaded to " + host + " did not answer HELLO (" +
                                             (seen.empty() ? "no output" : seen) + ")");
   }
-  return std::unique_ptr<Transport>(std::move(t));
+  return t;
 }
 
 }  // namespace sparsync
