@@ -24,12 +24,11 @@ std::string pool_key(const SshOptions& o) {
   return key;
 }
 
-// An SshTransport whose connection goes back to the pool once the far
-// command has ended with an exit status, instead of being closed.
+// An SshTransport on a pooled session; tells the pool when the session broke.
 class PooledTransport : public Transport {
  public:
   PooledTransport(std::unique_ptr<SshTransport> inner, SshConnectionPool* pool, std::string key)
-      : inner_(std::move(inner)), pool_(pool), key_(std::move(key)) {}
+      : inner_(std::move(inner)), connection_(&inner_->connection()), pool_(pool), key_(std::move(key)) {}
 
   int read_fd() override { return inner_->read_fd(); }
   int write_fd() override { return inner_->write_fd(); }
@@ -43,35 +42,29 @@ class PooledTransport : public Transport {
   void close_write() override { inner_->close_write(); }
   Status finish() override {
     Status s = inner_->finish();
-    // An exit status came over the session: it is sound, and its channel
-    // is freed (finish ends it), so another sync may use it.
-    if (inner_->exit_status() >= 0) pool_->give_back(key_, inner_->take_connection());
+    // No exit status came over the session: it may be gone.
+    if (inner_->exit_status() < 0) pool_->forget(key_, connection_);
     return s;
   }
-  void abandon() override { inner_->abandon(); }
+  void abandon() override {
+    inner_->abandon();
+    pool_->forget(key_, connection_);
+  }
   std::string peer_name() const override { return inner_->peer_name(); }
 
  private:
   std::unique_ptr<SshTransport> inner_;
+  const SshConnection* connection_;  // for forget(): compared, never used
   SshConnectionPool* pool_;
   std::string key_;
 };
 
 }  // namespace
 
-std::unique_ptr<SshConnection> SshConnectionPool::take_idle(const std::string& key) {
+void SshConnectionPool::forget(const std::string& key, const SshConnection* connection) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = idle_.find(key);
-  if (it == idle_.end() || it->second.empty()) return nullptr;
-  std::unique_ptr<SshConnection> c = std::move(it->second.back());
-  it->second.pop_back();
-  return c;
-}
-
-void SshConnectionPool::give_back(const std::string& key, std::unique_ptr<SshConnection> connection) {
-  if (!connection) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  idle_[key].push_back(std::move(connection));
+  auto it = hosts_.find(key);
+  if (it != hosts_.end() && it->second.connection.get() == connection) it->second.connection.reset();
 }
 
 int SshConnectionPool::logins() const {
@@ -81,21 +74,41 @@ int SshConnectionPool::logins() const {
 
 Result<std::unique_ptr<Transport>> SshConnectionPool::open(const SshOptions& options) {
   const std::string key = pool_key(options);
-  if (std::unique_ptr<SshConnection> idle = take_idle(key)) {
-    const std::string host = idle->peer_name();
-    auto started = start_ssh_transport(std::move(idle));
-    if (started.is_ok()) return std::unique_ptr<Transport>(new PooledTransport(started.take(), this, key));
-    // An idle session the far side or the link dropped meanwhile: log in again.
-    if (started.status().kind() != ErrorKind::kConnection) return started.status();
-    log::verbose("the idle connection to " + host + " failed (" + started.status().message() + "); logging in again");
+  std::shared_ptr<SshConnection> shared;
+  {
+    // Syncs that start together wait for the first one's login (bounded by
+    // its connect timeout) instead of each logging in.
+    std::unique_lock<std::mutex> lock(mu_);
+    login_done_.wait(lock, [&] { return !hosts_[key].logging_in; });
+    shared = hosts_[key].connection;
+    if (!shared) hosts_[key].logging_in = true;
   }
+  if (!shared) return log_in(options, key);
+  const std::string host = shared->peer_name();
+  auto started = start_ssh_transport(shared);
+  if (started.is_ok()) return std::unique_ptr<Transport>(new PooledTransport(started.take(), this, key));
+  // A session the far side or the link dropped meanwhile: log in again.
+  if (started.status().kind() != ErrorKind::kConnection) return started.status();
+  log::verbose("the connection to " + host + " failed (" + started.status().message() + "); logging in again");
+  forget(key, shared.get());
+  return open(options);
+}
+
+Result<std::unique_ptr<Transport>> SshConnectionPool::log_in(const SshOptions& options, const std::string& key) {
   auto opened = SshConnection::open(options);
-  if (!opened.is_ok()) return opened.status();
+  // Handed over alone: start_ssh_transport may upload on a connection no
+  // one else holds.
+  Result<std::unique_ptr<SshTransport>> started =
+      opened.is_ok() ? start_ssh_transport(std::shared_ptr<SshConnection>(opened.take()))
+                     : Result<std::unique_ptr<SshTransport>>(opened.status());
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ++logins_;
+    if (opened.is_ok()) ++logins_;
+    Host& host = hosts_[key];
+    host.logging_in = false;
+    if (started.is_ok() && !started.value()->uploaded()) host.connection = started.value()->shared_connection();
   }
-  auto started = start_ssh_transport(opened.take());
+  login_done_.notify_all();
   if (!started.is_ok()) return started.status();
   return std::unique_ptr<Transport>(new PooledTransport(started.take(), this, key));
 }

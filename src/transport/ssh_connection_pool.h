@@ -1,26 +1,22 @@
-// SshConnectionPool: the SSH connections of a job (app/job_run.h), kept
-// between its syncs so that the syncs to one far host pay for one login,
-// not one each. A sync takes an idle connection to its host (same SSH
-// options) or logs in, runs `sparsync --server` on a new exec channel of
-// it, and gives the connection back once the far command has ended with an
-// exit status (the session is then known to be sound).
+// SshConnectionPool: the SSH connections of a job (app/job_run.h), shared
+// by its syncs so that a far host is logged in to once per job, not once per
+// disk. The first sync to a host (with given SSH options) logs in; the
+// others wait for that login, then each runs its own `sparsync --server` on
+// a new exec channel of the same session, at the same time as the others
+// (transport/session_share.h says how the channels take turns). A session
+// that broke is forgotten, and the next sync logs in again.
 //
-// What it does not do: run two syncs on one session at the same time.
-// libssh sessions are not thread-safe and each transport's ChannelPump
-// thread owns its session while it runs (transport/ssh_pump.h), so syncs
-// that run at once to the same host use one connection each; a host is
-// logged in to at most as many times as syncs to it ran at once
-// (--parallel), and exactly once with --parallel 1. Sharing one session
-// between concurrent syncs needs one pump thread serving all its channels
-// (as it already serves lanes): docs/how-it-works.md "Jobs".
+// A host where this binary had to be uploaded for the run (no sparsync of
+// ours there) is not shared: the upload belongs to the sync that made it
+// and goes when it ends, so each sync to such a host logs in and uploads.
 // Thread-safety: open() and logins() may be called from any thread.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "common/status.h"
 #include "transport/ssh_connection.h"
@@ -35,21 +31,27 @@ class SshConnectionPool {
   SshConnectionPool(const SshConnectionPool&) = delete;
   SshConnectionPool& operator=(const SshConnectionPool&) = delete;
 
-  // A transport to `options.host`, on an idle connection when there is one.
-  // The pool must outlive the transport.
+  // A transport to `options.host` on the host's session, logging in first
+  // when there is none. The pool must outlive the transport.
   Result<std::unique_ptr<Transport>> open(const SshOptions& options);
 
-  // Logins made so far, and the hosts they went to.
+  // Logins made so far.
   int logins() const;
 
-  // Called by a pooled transport whose far command ended cleanly.
-  void give_back(const std::string& key, std::unique_ptr<SshConnection> connection);
+  // A session whose far command ended without an exit status (the link
+  // broke): the next sync to its host logs in again.
+  void forget(const std::string& key, const SshConnection* connection);
 
  private:
-  std::unique_ptr<SshConnection> take_idle(const std::string& key);
+  struct Host {
+    std::shared_ptr<SshConnection> connection;
+    bool logging_in = false;
+  };
+  Result<std::unique_ptr<Transport>> log_in(const SshOptions& options, const std::string& key);
 
   mutable std::mutex mu_;
-  std::map<std::string, std::vector<std::unique_ptr<SshConnection>>> idle_;
+  std::condition_variable login_done_;
+  std::map<std::string, Host> hosts_;
   int logins_ = 0;
 };
 

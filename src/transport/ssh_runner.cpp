@@ -77,7 +77,7 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
 // answer to HELLO is also the probe. It tells a ready server (`*started` is
 // set), one speaking another version or no sparsync protocol at all, and a
 // missing binary apart; `*connection` comes back for an upload unless ready.
-Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std::string& binary,
+Result<Found> start_server(std::shared_ptr<SshConnection>* connection, const std::string& binary,
                            std::unique_ptr<RemoteUpload> upload, std::unique_ptr<SshTransport>* started,
                            std::string* seen) {
   const SshOptions o = (*connection)->options();
@@ -152,14 +152,21 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
   return std::unique_ptr<Transport>(started.take());
 }
 
-Result<std::unique_ptr<SshTransport>> start_ssh_transport(std::unique_ptr<SshConnection> c) {
+Result<std::unique_ptr<SshTransport>> start_ssh_transport(std::shared_ptr<SshConnection> c) {
   const SshOptions options = c->options();
   const std::string host = c->peer_name();
+  // Held elsewhere too: other syncs may be running on it, so it carries no
+  // upload (an upload runs on the session from this thread, unshared).
+  const bool shared = c.use_count() > 1;
   std::unique_ptr<SshTransport> t;
   std::string seen;
   auto found = start_server(&c, options.remote_path, nullptr, &t, &seen);
   if (!found.is_ok()) return found.status();
   if (found.value() == Found::kReady) return t;
+  if (shared) {
+    return Status(ErrorKind::kConnection,
+                  host + ": '" + options.remote_path + "' did not answer HELLO on a shared connection (" + seen + ")");
+  }
   std::string why = found.value() == Found::kMissing ? host + " has no sparsync at '" + options.remote_path + "'" +
                                                            (seen.empty() ? "" : " (" + seen + ")")
                                                      : host + " does not have this sparsync's protocol version " +

@@ -23,7 +23,7 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
 
 // The same on a connection already open (and authenticated), with the
 // options it was opened with: a job's next sync to a host it has reached
-// (transport/ssh_connection_pool.h). The transport owns the connection.
-Result<std::unique_ptr<SshTransport>> start_ssh_transport(std::unique_ptr<SshConnection> connection);
+// (transport/ssh_connection_pool.h), possibly while other syncs run on it.
+Result<std::unique_ptr<SshTransport>> start_ssh_transport(std::shared_ptr<SshConnection> connection);
 
 }  // namespace sparsync
