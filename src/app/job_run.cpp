@@ -109,6 +109,7 @@ class JobRunner {
 
   void run() {
     std::vector<std::thread> workers;
+    workers.reserve(static_cast<size_t>(plan_.parallel));
     for (int i = 0; i < plan_.parallel; ++i) workers.emplace_back([this] { work(); });
     for (std::thread& t : workers) t.join();
     run_->logins = pool_.logins();

@@ -83,6 +83,25 @@ TEST_F(SshJob, ParallelSyncsToOneHostShareOneLogin) {
   EXPECT_EQ(doc["parallel"], 4);
 }
 
+// Two names for the fixture's host are two far hosts to a job: one login
+// each, whatever runs at once.
+TEST_F(SshJob, TwoFarHostsAreOneLoginEach) {
+  write_text(sshd_->known_hosts(), sshd_->host_key_line() + "[localhost]:" + std::to_string(sshd_->port()) + " " +
+                                       read_text(sshd_->file("host_key.pub")));
+  std::string toml = "[[group]]\nname = \"vm1\"\n";
+  for (int i = 0; i < 4; ++i) {
+    std::string name = "d" + std::to_string(i);
+    std::string host = i % 2 == 0 ? "127.0.0.1" : "localhost";
+    toml += "  [[group.entry]]\n  name = \"" + name + "\"\n  source = \"" + image(name + ".img", 20 + i) +
+            "\"\n  target = \"" + host + ":" + dir_.file(name + ".copy") + "\"\n";
+  }
+  CommandResult r = run_job(toml, {"--parallel", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  expect_copied({"d0", "d1", "d2", "d3"});
+  EXPECT_EQ(accepted_logins(*sshd_), 2) << read_text(sshd_->file("sshd.log"));
+  EXPECT_NE(r.out.find("4 synced, 0 failed; 2 SSH logins;"), std::string::npos) << r.out;
+}
+
 TEST_F(SshJob, AFailingEntryStopsNoOtherAndSetsTheExitCode) {
   std::string toml = "[[group]]\nname = \"vm1\"\n" +
                      job_entry("good1", image("good1.img", 1), dir_.file("good1.copy")) +
