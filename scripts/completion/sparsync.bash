@@ -37,7 +37,7 @@ _sparsync() {
     fi
 
     case $prev in
-        -i|--identity|-F|--ssh-config|--known-hosts|--metrics-file|--remote-path)
+        -i|--identity|-F|--ssh-config|--known-hosts|--metrics-file|--remote-path|--job)
             COMPREPLY=($(compgen -f -- "$cur"))
             return
             ;;
@@ -50,7 +50,7 @@ _sparsync() {
             return
             ;;
         -p|--port|-l|--login|--size|--bwlimit|--checkpoint-interval|--checkpoint-seconds|\
-        --retries|--retry-wait|--connect-timeout|--keepalive|--progress-interval)
+        --retries|--retry-wait|--connect-timeout|--keepalive|--progress-interval|--parallel|--only)
             return  # a value of the user's choosing
             ;;
     esac

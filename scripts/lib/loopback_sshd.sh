@@ -35,7 +35,7 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin yes
-LogLevel ERROR
+LogLevel ${SSHD_LOG_LEVEL:-ERROR}
 ${SSHD_EXTRA_CONFIG:-}
 CFG
   mkdir -p /run/sshd 2>/dev/null || true

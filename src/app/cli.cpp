@@ -129,6 +129,22 @@ void describe_resume(CLI::App& app, CliOptions* o) {
       ->group(g);
 }
 
+void describe_job(CLI::App& app, CliOptions* o) {
+  const char* g = "Jobs (many syncs from one file)";
+  app.add_option("--job", o->job_file,
+                 "Run the syncs a TOML job file lists, grouped with their pre/post commands (docs/usage.md "
+                 "\"Jobs\"); one summary and exit code for all")
+      ->group(g);
+  app.add_option("--parallel", o->parallel,
+                 "With --job: syncs running at once (default: the job file's, else the cores, at least one per "
+                 "far host, at most 8)")
+      ->check(CLI::Range(1, 64))
+      ->group(g);
+  app.add_option("--only", o->only, "With --job: run only the entry NAME (repeatable), with its group's pre/post")
+      ->allow_extra_args(false)
+      ->group(g);
+}
+
 void describe(CLI::App& app, CliOptions* o) {
   app.description(
       "Keep a copy of a disk image or block device in sync: only blocks that differ are sent, "
@@ -198,6 +214,7 @@ Status parse_cli(int argc, char** argv, CliOptions* o) {
   describe_resume(app, o);
   describe_transfer(app, o);
   describe_timeout(app, o);
+  describe_job(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

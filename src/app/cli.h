@@ -45,9 +45,13 @@ struct CliOptions {
   double progress_interval = 5;  // seconds between plain progress lines
   std::string metrics_file;      // --metrics-file PATH (Prometheus text format)
   bool map = false;              // draw where the run wrote
-  std::string bwlimit_text;      // --bwlimit RATE (bytes/s, K/M/G suffixes)
-  int compress_level = 0;        // --compress[=LEVEL]; 0 = off
-  int lanes = 0;                 // --lanes N; 0 = by the round trip
+  // Jobs (docs/usage.md "Jobs"): many syncs from one file.
+  std::string job_file;           // --job FILE
+  int parallel = 0;               // --parallel N; 0: from the cores and the far hosts
+  std::vector<std::string> only;  // --only NAME (repeatable): run just these entries
+  std::string bwlimit_text;       // --bwlimit RATE (bytes/s, K/M/G suffixes)
+  int compress_level = 0;         // --compress[=LEVEL]; 0 = off
+  int lanes = 0;                  // --lanes N; 0 = by the round trip
   std::string checkpoint_interval_text = "1G";
   uint32_t checkpoint_seconds = 30;
   int retries = 3;

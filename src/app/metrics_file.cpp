@@ -24,12 +24,6 @@ constexpr const char* kLastSuccess = "sparsync_last_success_timestamp_seconds";
 // A file of ours is about 1.6 KiB; this bounds what a planted one costs.
 constexpr size_t kPreviousFileCap = size_t{64} * 1024;
 
-struct Metric {
-  const char* name;
-  const char* help;
-  std::string value;
-};
-
 std::string integer(uint64_t v) { return std::to_string(v); }
 
 std::string seconds_text(double v, int decimals) {
@@ -109,10 +103,10 @@ std::string escape_label_value(const std::string& value) {
   return out;
 }
 
-std::string metrics_text(const MetricsRun& run, const std::optional<std::string>& last_success) {
+std::vector<MetricSample> metric_samples(const MetricsRun& run, const std::optional<std::string>& last_success) {
   const SyncStats& s = run.stats;
   std::string success = run.exit_code == 0 ? seconds_text(std::floor(run.end_time), 0) : last_success.value_or("0");
-  const std::vector<Metric> metrics = {
+  return {
       {"sparsync_last_run_timestamp_seconds", "Unix time at the end of the last run, successful or not.",
        seconds_text(std::floor(run.end_time), 0)},
       {kLastSuccess, "Unix time at the end of the last successful run (0: none recorded).", success},
@@ -132,9 +126,12 @@ std::string metrics_text(const MetricsRun& run, const std::optional<std::string>
       {"sparsync_exit_code", "Exit code of the last run (0 success; see README \"Exit codes\").",
        std::to_string(run.exit_code)},
   };
+}
+
+std::string metrics_text(const MetricsRun& run, const std::optional<std::string>& last_success) {
   std::string label = "{target=\"" + escape_label_value(run.target) + "\"}";
   std::string out;
-  for (const Metric& m : metrics) {
+  for (const MetricSample& m : metric_samples(run, last_success)) {
     out += std::string("# HELP ") + m.name + " " + m.help + "\n";
     out += std::string("# TYPE ") + m.name + " gauge\n";
     out += std::string(m.name) + label + " " + m.value + "\n";
@@ -142,9 +139,9 @@ std::string metrics_text(const MetricsRun& run, const std::optional<std::string>
   return out;
 }
 
-std::optional<std::string> find_last_success(const std::string& file_text) {
+std::optional<std::string> find_last_success(const std::string& file_text, const std::string& labels_start) {
   std::istringstream in(file_text);
-  const std::string prefix = std::string(kLastSuccess) + "{";
+  const std::string prefix = std::string(kLastSuccess) + "{" + labels_start;
   for (std::string line; std::getline(in, line);) {
     if (line.compare(0, prefix.size(), prefix) != 0) continue;
     // The value follows the last space (label values may hold spaces).
@@ -174,14 +171,12 @@ Status check_metrics_path(const std::string& path) {
   return Status::ok();
 }
 
-Status write_metrics_file(const std::string& path, const MetricsRun& run) {
+Status replace_metrics_file(const std::string& path, const std::function<std::string(const std::string&)>& text_for) {
   std::string dir = directory_of(path);
   std::string name = base_name(path);
   UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd.valid()) return errno_status(ErrorKind::kInternal, "metrics file: cannot open directory " + dir, errno);
-  std::optional<std::string> last_success;
-  if (run.exit_code != 0) last_success = find_last_success(read_previous(dirfd.get(), name, path));
-  std::string text = metrics_text(run, last_success);
+  std::string text = text_for(read_previous(dirfd.get(), name, path));
   std::string tmp;
   UniqueFd fd = create_temporary(dirfd.get(), name, &tmp);
   if (!fd.valid()) return errno_status(ErrorKind::kInternal, "metrics file: cannot create a file in " + dir, errno);
@@ -200,6 +195,14 @@ Status write_metrics_file(const std::string& path, const MetricsRun& run) {
   }
   if (::fsync(dirfd.get()) != 0) return errno_status(ErrorKind::kInternal, "metrics file: fsync of " + dir, errno);
   return Status::ok();
+}
+
+Status write_metrics_file(const std::string& path, const MetricsRun& run) {
+  return replace_metrics_file(path, [&run](const std::string& previous) {
+    std::optional<std::string> last_success;
+    if (run.exit_code != 0) last_success = find_last_success(previous);
+    return metrics_text(run, last_success);
+  });
 }
 
 }  // namespace sparsync

@@ -13,8 +13,10 @@
 // Thread-safety: plain functions.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/session.h"
 #include "common/status.h"
@@ -29,6 +31,16 @@ struct MetricsRun {
   SyncStats stats;
 };
 
+// One series of a run: its name, HELP text and value.
+struct MetricSample {
+  const char* name;
+  const char* help;
+  std::string value;
+};
+
+// The run's series, in the file's order; `last_success` as for metrics_text.
+std::vector<MetricSample> metric_samples(const MetricsRun& run, const std::optional<std::string>& last_success);
+
 // A label value escaped per the format: backslash, double quote, newline.
 std::string escape_label_value(const std::string& value);
 
@@ -38,12 +50,17 @@ std::string escape_label_value(const std::string& value);
 std::string metrics_text(const MetricsRun& run, const std::optional<std::string>& last_success);
 
 // The value of sparsync_last_success_timestamp_seconds in an earlier file's
-// text, if there is a well-formed one.
-std::optional<std::string> find_last_success(const std::string& file_text);
+// text, if there is a well-formed one; `labels_start` is what its labels
+// begin with (a job's file holds one per entry: app/job_metrics.h).
+std::optional<std::string> find_last_success(const std::string& file_text, const std::string& labels_start = "");
 
 // Refuses (usage error) a path whose directory does not exist, or that is a
 // symbolic link or not a regular file, before the run.
 Status check_metrics_path(const std::string& path);
+
+// Replaces the file atomically with text_for(the previous file's text, ""
+// when none; read as the header says).
+Status replace_metrics_file(const std::string& path, const std::function<std::string(const std::string&)>& text_for);
 
 // Reads the previous file (when the run failed), then replaces it atomically.
 Status write_metrics_file(const std::string& path, const MetricsRun& run);

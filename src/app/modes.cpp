@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/exit_code.h"
+#include "app/job_mode.h"
 #include "app/location.h"
 #include "app/remote_rollback.h"
 #include "app/server.h"
@@ -118,7 +119,12 @@ Result<Mode> pick_mode(const CliOptions& options) {
     return Status(ErrorKind::kUsage, "--status and --rollback do not go together");
   if (!options.rollback_to_text.empty() && !options.rollback)
     return Status(ErrorKind::kUsage, "--to goes with --rollback (sparsync --rollback TARGET --to K)");
+  if (options.job_file.empty() && (options.parallel > 0 || !options.only.empty()))
+    return Status(ErrorKind::kUsage, "--parallel and --only go with --job FILE");
+  if (!options.job_file.empty() && (options.status || options.rollback))
+    return Status(ErrorKind::kUsage, "--job does not go with --status or --rollback");
   if (options.status) return Mode::kStatus;
+  if (!options.job_file.empty()) return Mode::kJob;
   return options.rollback ? Mode::kRollback : Mode::kSync;
 }
 
@@ -138,6 +144,9 @@ int run_mode(Mode mode, const CliOptions& options) {
     case Mode::kRollback:
       apply_verbosity(options.verbosity);
       return exit_code(roll_back_target(options));
+    case Mode::kJob:
+      apply_verbosity(options.verbosity);
+      return run_job_mode(options);
     case Mode::kSync:
       apply_verbosity(options.verbosity);
       return exit_code(run_sync_mode(options));

@@ -9,7 +9,7 @@
 
 namespace sparsync {
 
-enum class Mode { kHelp, kVersion, kServer, kStatus, kRollback, kSync };
+enum class Mode { kHelp, kVersion, kServer, kStatus, kRollback, kJob, kSync };
 
 // kUsage when a client is given options that belong to --server.
 Result<Mode> pick_mode(const CliOptions& options);

@@ -20,6 +20,8 @@ const char* error_kind_name(ErrorKind kind) {
       return "protocol";
     case ErrorKind::kVerify:
       return "verify";
+    case ErrorKind::kCommand:
+      return "command";
     case ErrorKind::kInterrupted:
       return "interrupted";
     case ErrorKind::kInternal:

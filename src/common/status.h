@@ -19,6 +19,7 @@ enum class ErrorKind : int {
   kProtocol = 6,     // peer spoke garbage, or another protocol version
   kVerify = 7,       // end-to-end verification found a difference
   kInterrupted = 8,  // stopped by a signal; target resumable
+  kCommand = 9,      // a job group's pre or post command failed (app/job_hook.h)
   kInternal = 1,     // a bug or an unexpected condition
 };
 

@@ -8,8 +8,9 @@
 // SshConnection per hop, each with the same config, keys and host key
 // policy, and carries the next session through it (transport/ssh_hop.h).
 // Thread-safety: none. libssh sessions are not thread-safe, so exactly one
-// thread may use session() at a time (the pump thread while a transport runs,
-// the owner otherwise).
+// thread may use session() at a time: whoever holds share().mu (the pump
+// threads of its channels take turns, transport/session_share.h), or the
+// owner while no channel runs.
 #pragma once
 
 #include <libssh/callbacks.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "transport/session_share.h"
 #include "transport/ssh_jump.h"
 #include "transport/ssh_options.h"
 #include "transport/ssh_proxy_command.h"
@@ -36,6 +38,8 @@ class SshConnection {
   SshConnection& operator=(const SshConnection&) = delete;
 
   ssh_session session() const { return session_; }
+  // How the channels of this session take turns (transport/session_share.h).
+  SessionShare& share() const { return share_; }
   // The host as the user named it, for messages ("backup-host"); an IPv6
   // address in brackets, so that "[::1]:/path" reads as it was typed.
   const std::string& peer_name() const { return peer_name_; }
@@ -76,6 +80,7 @@ class SshConnection {
   std::unique_ptr<ProxyCommand> proxy_;
   // libssh keeps a pointer to this, so it lives as long as the session.
   ssh_callbacks_struct callbacks_{};
+  mutable SessionShare share_;
 };
 
 // Quotes one word for a POSIX shell on the far host: 'it'\''s'. A leading

@@ -62,9 +62,10 @@ size_t split_far_stderr(std::string_view text, bool flush, const std::function<v
 }
 
 ChannelPump::ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host,
-                         int keepalive_seconds, long io_timeout_seconds)
+                         int keepalive_seconds, long io_timeout_seconds, SessionShare* share)
     : session_(session),
       channel_(channel),
+      share_(share != nullptr ? share : &own_share_),
       local_(std::move(local)),
       host_(std::move(host)),
       keepalive_seconds_(keepalive_seconds),
@@ -146,18 +147,25 @@ void ChannelPump::run() {
   // waits for the socket to drain (with lanes, up to N windows can be
   // queued behind a stalled link), so keepalives still go out and see the
   // link is gone. Output libssh could not send yet goes as the socket allows.
-  ssh_set_blocking(session_, 0);
+  // (Each turn sets it again: a sibling channel's pump may have ended.)
   result_.status = loop();
   // After a failure the link may be gone: take only what libssh holds.
   drain_far_stderr(result_.status.is_ok() ? kStderrDrainMs : 0);
-  ssh_set_blocking(session_, 1);
+  {
+    std::lock_guard<std::recursive_mutex> session(share_->mu);
+    // Lanes end with the pump, on its thread, while it holds the session.
+    if (lanes_ != nullptr) lanes_->close_local();
+    lanes_.reset();
+    // Blocking: the exit status may still be on its way, and is waited for
+    // (within the session's timeout).
+    ssh_set_blocking(session_, 1);
+    if (result_.status.is_ok()) result_.exit_status = ssh_channel_get_exit_status(channel_);
+  }
   end_lane_requests();
   relay_stderr(nullptr, 0, true);
   // Closing our end tells the engines the stream is over: reads see EOF
   // after what is buffered, writes fail with EPIPE instead of blocking.
   local_.reset();
-  if (lanes_ != nullptr) lanes_->close_local();
-  if (result_.status.is_ok()) result_.exit_status = ssh_channel_get_exit_status(channel_);
 }
 
 // The session's stream can end before the far side's last stderr bytes have
@@ -169,14 +177,23 @@ void ChannelPump::drain_far_stderr(int wait_ms) {
   std::vector<char> rest(kChunk);
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
-    int n = ssh_channel_read_nonblocking(channel_, rest.data(), static_cast<uint32_t>(rest.size()), 1);
+    int n = 0;
+    bool closed = false;
+    socket_t fd = SSH_INVALID_SOCKET;
+    {
+      std::lock_guard<std::recursive_mutex> session(share_->mu);
+      ssh_set_blocking(session_, 0);
+      n = ssh_channel_read_nonblocking(channel_, rest.data(), static_cast<uint32_t>(rest.size()), 1);
+      closed = ssh_channel_is_closed(channel_) != 0;
+      fd = ssh_get_fd(session_);
+    }
     if (n > 0) {
       relay_stderr(rest.data(), static_cast<size_t>(n), false);
       continue;
     }
-    if (n < 0 || ssh_channel_is_closed(channel_) != 0 || std::chrono::steady_clock::now() >= until) return;
-    pollfd fd{ssh_get_fd(session_), POLLIN, 0};
-    (void)::poll(&fd, 1, 50);
+    if (n < 0 || closed || std::chrono::steady_clock::now() >= until) return;
+    pollfd p{fd, POLLIN, 0};
+    (void)::poll(&p, 1, share_->open_channels.load() > 1 ? 10 : 50);
   }
 }
 
@@ -291,25 +308,37 @@ struct ChannelPump::LoopState {
 Status ChannelPump::loop() {
   LoopState st;
   while (!stop_.load()) {
-    if (lane_request_waiting_.load()) serve_lane_request();
-    st.moved = false;
-    read_far_stderr(st);
-    SPARSYNC_RETURN_IF_ERROR(read_far_stdout(st));
-    if (st.moved) st.last_traffic = LoopState::Clock::now();
-    write_to_engines(st);
-    shut_engines_input_at_far_eof(st);
-    read_from_engines(st);
-    st.channel_closed = ssh_channel_is_closed(channel_) != 0;
-    SPARSYNC_RETURN_IF_ERROR(write_to_far_side(st));
-    SPARSYNC_RETURN_IF_ERROR(pump_lanes(st));
-    send_eof_at_local_eof(st);
-    if (finished(st)) return Status::ok();
-    SPARSYNC_RETURN_IF_ERROR(flush_session_output());
+    bool done = false;
+    SPARSYNC_RETURN_IF_ERROR(turn(st, &done));
+    if (done) return Status::ok();
     if (st.moved) continue;
     SPARSYNC_RETURN_IF_ERROR(wait_for_io(st));
+    std::lock_guard<std::recursive_mutex> session(share_->mu);
     SPARSYNC_RETURN_IF_ERROR(keepalive_if_quiet(st));
   }
   return Status(ErrorKind::kInterrupted, "transfer to " + host_ + " stopped");
+}
+
+Status ChannelPump::turn(LoopState& st, bool* done) {
+  std::lock_guard<std::recursive_mutex> session(share_->mu);
+  ssh_set_blocking(session_, 0);
+  if (lane_request_waiting_.load()) serve_lane_request();
+  st.moved = false;
+  read_far_stderr(st);
+  SPARSYNC_RETURN_IF_ERROR(read_far_stdout(st));
+  if (st.moved) st.last_traffic = LoopState::Clock::now();
+  write_to_engines(st);
+  shut_engines_input_at_far_eof(st);
+  read_from_engines(st);
+  st.channel_closed = ssh_channel_is_closed(channel_) != 0;
+  SPARSYNC_RETURN_IF_ERROR(write_to_far_side(st));
+  SPARSYNC_RETURN_IF_ERROR(pump_lanes(st));
+  send_eof_at_local_eof(st);
+  if (finished(st)) {
+    *done = true;
+    return Status::ok();
+  }
+  return flush_session_output();
 }
 
 Status ChannelPump::lost(const char* what) const {
@@ -452,19 +481,27 @@ Status ChannelPump::wait_for_io(const LoopState& st) {
   if (!st.local_eof && st.to_remote.room() > 0) local_events |= POLLIN;
   if (!st.to_local.empty()) local_events |= POLLOUT;
   fds[count++] = pollfd{local_.get(), local_events, 0};
-  fds[count++] = pollfd{ssh_get_fd(session_), static_cast<short>(POLLIN | (session_write_pending() ? POLLOUT : 0)), 0};
+  {
+    std::lock_guard<std::recursive_mutex> session(share_->mu);
+    fds[count++] =
+        pollfd{ssh_get_fd(session_), static_cast<short>(POLLIN | (session_write_pending() ? POLLOUT : 0)), 0};
+  }
   fds[count++] = pollfd{wake_read_.get(), POLLIN, 0};
   if (lanes_ != nullptr && lanes_->local_events() != 0) {
     fds[count++] = pollfd{lanes_->local_fd(), lanes_->local_events(), 0};
   }
-  int rc = ::poll(fds, count, 1000);
+  // A sibling channel's pump may have read our packets off the socket.
+  int rc = ::poll(fds, count, share_->open_channels.load() > 1 ? 10 : 1000);
   if (rc < 0 && errno != EINTR) return errno_status(ErrorKind::kInternal, "poll", errno);
   if ((fds[kWake].revents & POLLIN) != 0) {
     char drain[64];
     while (::read(wake_read_.get(), drain, sizeof(drain)) > 0) {
     }
   }
-  if ((fds[kSession].revents & (POLLERR | POLLNVAL)) != 0) return lost("waiting");
+  if ((fds[kSession].revents & (POLLERR | POLLNVAL)) != 0) {
+    std::lock_guard<std::recursive_mutex> session(share_->mu);
+    return lost("waiting");
+  }
   return Status::ok();
 }
 

@@ -26,6 +26,7 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "transport/lane_channels.h"
+#include "transport/session_share.h"
 
 namespace sparsync {
 
@@ -52,9 +53,11 @@ class ChannelPump {
  public:
   // `local` is the pump's end of the socketpair; `host` prefixes stderr lines.
   // `io_timeout_seconds` is the session's timeout, restored after a
-  // keepalive probe (which waits at most 3 keepalive intervals).
+  // keepalive probe (which waits at most 3 keepalive intervals). `share`
+  // (which must outlive the pump) is how it takes turns with the session's
+  // other channels; null when it has the session to itself.
   ChannelPump(ssh_session session, ssh_channel channel, UniqueFd local, std::string host, int keepalive_seconds,
-              long io_timeout_seconds);
+              long io_timeout_seconds, SessionShare* share = nullptr);
   ~ChannelPump();
   ChannelPump(const ChannelPump&) = delete;
   ChannelPump& operator=(const ChannelPump&) = delete;
@@ -88,6 +91,7 @@ class ChannelPump {
   // turn takes them.
   struct LoopState;
   Status loop();
+  Status turn(LoopState& st, bool* done);  // one turn's session work, under the share's lock
   void read_far_stderr(LoopState& st);
   Status read_far_stdout(LoopState& st);
   void write_to_engines(LoopState& st);
@@ -113,6 +117,8 @@ class ChannelPump {
 
   ssh_session session_;
   ssh_channel channel_;
+  SessionShare own_share_;  // when the session is not shared
+  SessionShare* share_;
   UniqueFd local_;
   std::string host_;
   int keepalive_seconds_;

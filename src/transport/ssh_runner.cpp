@@ -77,7 +77,7 @@ Result<Found> why_it_ended(SshTransport& t, const SshOptions& o, const std::stri
 // answer to HELLO is also the probe. It tells a ready server (`*started` is
 // set), one speaking another version or no sparsync protocol at all, and a
 // missing binary apart; `*connection` comes back for an upload unless ready.
-Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std::string& binary,
+Result<Found> start_server(std::shared_ptr<SshConnection>* connection, const std::string& binary,
                            std::unique_ptr<RemoteUpload> upload, std::unique_ptr<SshTransport>* started,
                            std::string* seen) {
   const SshOptions o = (*connection)->options();
@@ -147,13 +147,26 @@ Result<Found> start_server(std::unique_ptr<SshConnection>* connection, const std
 Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options) {
   auto opened = SshConnection::open(options);
   if (!opened.is_ok()) return opened.status();
-  std::unique_ptr<SshConnection> c = opened.take();
+  auto started = start_ssh_transport(opened.take());
+  if (!started.is_ok()) return started.status();
+  return std::unique_ptr<Transport>(started.take());
+}
+
+Result<std::unique_ptr<SshTransport>> start_ssh_transport(std::shared_ptr<SshConnection> c) {
+  const SshOptions options = c->options();
   const std::string host = c->peer_name();
+  // Held elsewhere too: other syncs may be running on it, so it carries no
+  // upload (an upload runs on the session from this thread, unshared).
+  const bool shared = c.use_count() > 1;
   std::unique_ptr<SshTransport> t;
   std::string seen;
   auto found = start_server(&c, options.remote_path, nullptr, &t, &seen);
   if (!found.is_ok()) return found.status();
-  if (found.value() == Found::kReady) return std::unique_ptr<Transport>(std::move(t));
+  if (found.value() == Found::kReady) return t;
+  if (shared) {
+    return Status(ErrorKind::kConnection,
+                  host + ": '" + options.remote_path + "' did not answer HELLO on a shared connection (" + seen + ")");
+  }
   std::string why = found.value() == Found::kMissing ? host + " has no sparsync at '" + options.remote_path + "'" +
                                                            (seen.empty() ? "" : " (" + seen + ")")
                                                      : host + " does not have this sparsync's protocol version " +
@@ -175,7 +188,7 @@ Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options)
     return Status(ErrorKind::kProtocol, "the sparsync uploaded to " + host + " did not answer HELLO (" +
                                             (seen.empty() ? "no output" : seen) + ")");
   }
-  return std::unique_ptr<Transport>(std::move(t));
+  return t;
 }
 
 }  // namespace sparsync

@@ -12,11 +12,18 @@
 #include <memory>
 
 #include "common/status.h"
+#include "transport/ssh_connection.h"
 #include "transport/ssh_options.h"
+#include "transport/ssh_transport.h"
 #include "transport/transport.h"
 
 namespace sparsync {
 
 Result<std::unique_ptr<Transport>> open_ssh_transport(const SshOptions& options);
+
+// The same on a connection already open (and authenticated), with the
+// options it was opened with: a job's next sync to a host it has reached
+// (transport/ssh_connection_pool.h), possibly while other syncs run on it.
+Result<std::unique_ptr<SshTransport>> start_ssh_transport(std::shared_ptr<SshConnection> connection);
 
 }  // namespace sparsync

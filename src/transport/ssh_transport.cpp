@@ -49,7 +49,7 @@ Status engine_socketpair(UniqueFd* engine, UniqueFd* pump) {
 
 }  // namespace
 
-Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshConnection> c, const std::string& command,
+Result<std::unique_ptr<SshTransport>> SshTransport::start(std::shared_ptr<SshConnection> c, const std::string& command,
                                                           std::unique_ptr<RemoteUpload> upload) {
   std::unique_ptr<SshTransport> t(new SshTransport());
   t->host_ = c->peer_name();
@@ -57,16 +57,25 @@ Result<std::unique_ptr<SshTransport>> SshTransport::start(std::unique_ptr<SshCon
   t->connection_ = std::move(c);
   t->upload_ = std::move(upload);
   ssh_session s = t->connection_->session();
-  t->channel_ = ssh_channel_new(s);
-  if (t->channel_ == nullptr) return Status(ErrorKind::kInternal, "libssh could not create a channel");
-  if (ssh_channel_open_session(t->channel_) != SSH_OK ||
-      ssh_channel_request_exec(t->channel_, command.c_str()) != SSH_OK) {
-    return Status(ErrorKind::kConnection, "cannot start '" + command + "' on " + t->host_ + ": " + ssh_get_error(s));
+  SessionShare& share = t->connection_->share();
+  {
+    // Other channels of the session may be running: their pumps wait.
+    std::lock_guard<std::recursive_mutex> session(share.mu);
+    ssh_set_blocking(s, 1);
+    t->channel_ = ssh_channel_new(s);
+    if (t->channel_ == nullptr) return Status(ErrorKind::kInternal, "libssh could not create a channel");
+    share.open_channels.fetch_add(1);
+    t->counted_ = true;
+    if (ssh_channel_open_session(t->channel_) != SSH_OK ||
+        ssh_channel_request_exec(t->channel_, command.c_str()) != SSH_OK) {
+      return Status(ErrorKind::kConnection, "cannot start '" + command + "' on " + t->host_ + ": " + ssh_get_error(s));
+    }
   }
   UniqueFd pump_end;
   SPARSYNC_RETURN_IF_ERROR(engine_socketpair(&t->engine_, &pump_end));
-  t->pump_ = std::make_unique<ChannelPump>(s, t->channel_, std::move(pump_end), t->host_,
-                                           t->connection_->options().keepalive, t->connection_->io_timeout_seconds());
+  t->pump_ =
+      std::make_unique<ChannelPump>(s, t->channel_, std::move(pump_end), t->host_, t->connection_->options().keepalive,
+                                    t->connection_->io_timeout_seconds(), &share);
   t->pump_->hold_stderr();
   SPARSYNC_RETURN_IF_ERROR(t->pump_->start());
   return t;
@@ -104,10 +113,16 @@ void SshTransport::end_channel() {
     held_stderr_ = pump_->held_stderr();
     pump_.reset();
   }
-  if (channel_ != nullptr) {
+  if (channel_ != nullptr && connection_ != nullptr) {
+    std::lock_guard<std::recursive_mutex> session(connection_->share().mu);
+    ssh_set_blocking(connection_->session(), 1);
     ssh_channel_close(channel_);
     ssh_channel_free(channel_);
     channel_ = nullptr;
+  }
+  if (counted_ && connection_ != nullptr) {
+    connection_->share().open_channels.fetch_sub(1);
+    counted_ = false;
   }
   upload_.reset();
 }

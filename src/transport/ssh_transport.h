@@ -26,7 +26,9 @@ class SshTransport : public Transport {
   // is released (its directory removed on the far host) when the channel
   // has ended. The far command's stderr is held back (see
   // ChannelPump::hold_stderr) until hello_done() or release_stderr().
-  static Result<std::unique_ptr<SshTransport>> start(std::unique_ptr<SshConnection> connection,
+  // The connection may be shared with other transports running at once
+  // (transport/session_share.h); then `upload` must be null.
+  static Result<std::unique_ptr<SshTransport>> start(std::shared_ptr<SshConnection> connection,
                                                      const std::string& command, std::unique_ptr<RemoteUpload> upload);
   ~SshTransport() override;
 
@@ -48,12 +50,17 @@ class SshTransport : public Transport {
   // The far command's stderr held so far; after finish(), all of it.
   std::string held_stderr() { return held_stderr_.empty() && pump_ ? pump_->held_stderr() : held_stderr_; }
   const SshConnection& connection() const { return *connection_; }
+  // The connection, for others to share while this transport runs.
+  std::shared_ptr<SshConnection> shared_connection() const { return connection_; }
   // After finish(): the connection, for another command (an upload, a
   // retry); an upload this transport held is released first.
-  std::unique_ptr<SshConnection> take_connection() {
+  std::shared_ptr<SshConnection> take_connection() {
     upload_.reset();
     return std::move(connection_);
   }
+  // Whether this transport runs a binary it uploaded (whose directory goes
+  // when it ends): its connection is then not for other syncs to share.
+  bool uploaded() const { return upload_ != nullptr; }
 
   // The far command's exit status once finish() returned, -1 if none.
   int exit_status() const { return exit_status_; }
@@ -61,7 +68,8 @@ class SshTransport : public Transport {
  private:
   SshTransport() = default;
   void end_channel();
-  std::unique_ptr<SshConnection> connection_;
+  std::shared_ptr<SshConnection> connection_;
+  bool counted_ = false;                  // this transport's channel is in share().open_channels
   std::unique_ptr<RemoteUpload> upload_;  // its channel is on connection_
   ssh_channel channel_ = nullptr;
   UniqueFd engine_;
