@@ -9,7 +9,10 @@
 # reading both images once at the same time with O_DIRECT 1 MiB requests
 # (dd iflag=direct); for the clone, a local O_DIRECT copy of the source.
 # Each run also records the growth of the page cache ("Cached:" in
-# /proc/meminfo after the run minus before it), as cache_mib.
+# /proc/meminfo after the run minus before it), as cache_mib, and what of
+# the images themselves is cached after it (fincore), as images_mib: the
+# first counts whatever else the machine did meanwhile (other engineers'
+# builds and benchmarks here), the second only what the run left.
 # Loop devices are attached with --direct-io=on, so that their backing files
 # are not cached either (an LVM volume has no backing file).
 #
@@ -22,19 +25,19 @@ cold_reason() { # prints why cold rows cannot run here, or nothing
 }
 drop_cache() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 cached_kib() { awk '/^Cached:/ {print $2}' /proc/meminfo; }
-# cold_measure SCENARIO TOOL REP EXTRA -- CMD...: measure after dropping the
-# cache, with the cache's growth as cache_mib
+# cold_measure SCENARIO TOOL REP EXTRA IMAGES -- CMD...: measure after
+# dropping the cache, with the cache's growth as cache_mib and the images'
+# cached bytes after the run as images_mib
 cold_measure() {
-  local scenario=$1 tool=$2 rep=$3 extra=$4 before after
-  shift 5
+  local scenario=$1 tool=$2 rep=$3 extra=$4 images=$5 before after resident
+  shift 6
   drop_cache
   before=$(cached_kib)
   measure "$scenario" "$tool" "$rep" r0 "$extra" -- "$@"
   after=$(cached_kib)
-  add_extra "cache_mib=$(((after - before) / 1024))"
-}
-floor_both() { # A B: both images read once, at once, around the cache
-  sh -c "dd if='$1' of=/dev/null bs=1M iflag=direct status=none & dd if='$2' of=/dev/null bs=1M iflag=direct status=none & wait"
+  # shellcheck disable=SC2086
+  resident=$(fincore --noheadings --bytes --output RES $images 2>/dev/null | awk '{s += $1} END {printf "%d", s / 1048576}')
+  add_extra "cache_mib=$(((after - before) / 1024));images_mib=$resident"
 }
 
 # cold_incremental SCENARIO SRC DST REP: 1 % scattered 4 KiB changes, fresh
@@ -44,11 +47,11 @@ cold_incremental() {
   backing=${COLD_BACKING[$src]:-$src}
   for tool in $(rotate "$rep" "${COLD_TOOLS[@]}"); do
     if [[ $tool == floor ]]; then
-      cold_measure "$scenario" floor "$rep" "" -- floor_both "$src" "$dst"
+      cold_measure "$scenario" floor "$rep" "" "$src $dst" -- sh -c "dd if='$src' of=/dev/null bs=1M iflag=direct status=none & dd if='$dst' of=/dev/null bs=1M iflag=direct status=none & wait"
       continue
     fi
     blocks=$($DATA scatter "$backing" 1 "$((rep * 100 + ${#tool} + ${#scenario}))")
-    cold_measure "$scenario" "$tool" "$rep" "changed_blocks=$blocks" -- \
+    cold_measure "$scenario" "$tool" "$rep" "changed_blocks=$blocks" "$src $dst" -- \
       "${COLD_CMD[$tool]}" --json "$src" "bench:$dst"
     sync_seconds
     same "$src" "$dst"
@@ -117,11 +120,11 @@ SH
     for tool in $(rotate "$rep" "${COLD_TOOLS[@]}"); do
       rm -f "$dir/clone.img"
       if [[ $tool == floor ]]; then
-        cold_measure cold_clone floor "$rep" "" -- \
+        cold_measure cold_clone floor "$rep" "" "$dir/src.img $dir/clone.img" -- \
           dd if="$dir/src.img" of="$dir/clone.img" bs=1M iflag=direct oflag=direct conv=fdatasync status=none
         continue
       fi
-      cold_measure cold_clone "$tool" "$rep" "" -- "${COLD_CMD[$tool]}" --json "$dir/src.img" "bench:$dir/clone.img"
+      cold_measure cold_clone "$tool" "$rep" "" "$dir/src.img $dir/clone.img" -- "${COLD_CMD[$tool]}" --json "$dir/src.img" "bench:$dir/clone.img"
       sync_seconds
       same "$dir/src.img" "$dir/clone.img"
     done

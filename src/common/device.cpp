@@ -326,11 +326,13 @@ void enable_cold_reads(FileDevice& device) {
 
 Status FileDevice::read_cold(uint64_t offset, uint8_t* buf, size_t len, bool* done) {
   *done = false;
-  if (!cold_reads_ || len < kColdReadMinBytes) return Status::ok();
+  if (!cold_reads_) return Status::ok();
   // Per read, not per run: an image half in the cache (a VM's hot blocks)
   // reads its cached ranges from memory and the rest from the disk.
   if (mostly_cached(fd_.get(), offset, len)) return Status::ok();
-  if (reader_ok_.load()) {
+  // Small reads (the undo journal's old blocks) take the fallback: one
+  // synchronous direct read each would cost as much and need alignment.
+  if (len >= kColdReadMinBytes && reader_ok_.load()) {
     size_t got = 0;
     int err = reader_->read(offset, buf, len, &got);
     if (err == EINVAL) {
@@ -398,9 +400,44 @@ Status FileDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
     }
     if (len == 0) return Status::ok();
   }
+  if (cold_reads_) note_cold_write(offset, len);
   int err = pwrite_full(fd_.get(), buf, len, offset);
   if (err != 0) return write_failure(role_, "write error on " + at(path_, offset), err, fd_.get(), size_);
   return Status::ok();
+}
+
+void FileDevice::note_cold_write(uint64_t offset, uint64_t length) {
+  // What was cached before this write stays cached after it.
+  if (mostly_cached(fd_.get(), offset, length)) return;
+  std::lock_guard<std::mutex> lock(cold_writes_mu_);
+  if (!cold_writes_.empty() && cold_writes_.back().second == offset) {
+    cold_writes_.back().second = offset + length;
+    return;
+  }
+  // Bounded whatever the run: WriteBehind drops them every 32 MiB written,
+  // so this cap (2 MiB of ranges) is only a backstop.
+  constexpr size_t kMaxColdWrites = 1 << 17;
+  if (cold_writes_.size() >= kMaxColdWrites) {
+    for (const auto& [begin, end] : cold_writes_) {
+      (void)::posix_fadvise(fd_.get(), static_cast<off_t>(begin), static_cast<off_t>(end - begin), POSIX_FADV_DONTNEED);
+    }
+    cold_writes_.clear();
+  }
+  cold_writes_.emplace_back(offset, offset + length);
+}
+
+void FileDevice::drop_cold_writes(uint64_t offset, uint64_t end) {
+  std::lock_guard<std::mutex> lock(cold_writes_mu_);
+  auto kept = cold_writes_.begin();
+  for (const auto& range : cold_writes_) {
+    if (range.first >= offset && range.second <= end) {
+      (void)::posix_fadvise(fd_.get(), static_cast<off_t>(range.first), static_cast<off_t>(range.second - range.first),
+                            POSIX_FADV_DONTNEED);
+    } else {
+      *kept++ = range;
+    }
+  }
+  cold_writes_.erase(kept, cold_writes_.end());
 }
 
 Status FileDevice::try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t length, int* err) {
@@ -469,6 +506,7 @@ Status FileDevice::sync() {
   if (::fdatasync(fd_.get()) != 0) {
     return write_failure(role_, "cannot flush " + path_ + " to stable storage", errno, fd_.get(), size_);
   }
+  drop_cold_writes(0, UINT64_MAX);
   return Status::ok();
 }
 
@@ -481,6 +519,7 @@ void FileDevice::start_writeback(uint64_t offset, uint64_t length) {
 void FileDevice::wait_writeback(uint64_t offset, uint64_t length) {
   (void)::sync_file_range(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(length),
                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  drop_cold_writes(offset, offset + length);
 }
 
 Status FileDevice::set_size(uint64_t size) {

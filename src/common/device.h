@@ -19,7 +19,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/direct_reader.h"
 #include "common/direct_writer.h"
@@ -154,6 +157,10 @@ class FileDevice : public Device {
   void written(uint64_t offset, uint64_t length) {
     if (reader_ != nullptr) reader_->invalidate(offset, length);
   }
+  void note_cold_write(uint64_t offset, uint64_t length);
+  // Drops the noted ranges inside [offset, end) from the cache (written
+  // back by now: what is still dirty stays, nothing is lost).
+  void drop_cold_writes(uint64_t offset, uint64_t end);
 
   std::string path_;
   UniqueFd fd_;
@@ -171,6 +178,10 @@ class FileDevice : public Device {
   std::unique_ptr<DirectReader> reader_;
   std::atomic<bool> reader_ok_{false};  // cleared if the file refuses a direct read
   std::atomic<uint64_t> direct_read_bytes_{0};
+  // Cold mode: ranges written through the cache that were not cached
+  // before, dropped from it once written back (wait_writeback, sync).
+  std::mutex cold_writes_mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> cold_writes_;  // [begin, end), in the order written
 };
 
 // FileDevice::enable_cold_reads, saying under -v when O_DIRECT is refused.

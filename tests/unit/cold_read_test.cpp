@@ -119,6 +119,29 @@ TEST(ColdRead, ReadAfterAWriteSeesTheWrite) {
   EXPECT_EQ(buf, expected);
 }
 
+// A target's scattered writes (an incremental run's) go through the cache;
+// once they are on disk, those that were not cached before leave it again,
+// and a block that was cached before stays.
+TEST(ColdRead, WrittenBlocksLeaveTheCacheOnceSyncedUnlessTheyWereCached) {
+  TempDir dir;
+  auto dev = open_dev(make_image(dir.file("t.img"), kImageBytes), true);
+  ASSERT_TRUE(dev);
+  drop_from_cache(dev->path());
+  dev->enable_cold_reads();  // (and no readahead on its descriptor from now on)
+  std::vector<uint8_t> block(4 * kKiB, 0x5a);
+  ASSERT_EQ(::pread(dev->fd(), block.data(), block.size(), 0), static_cast<ssize_t>(block.size()));  // cached
+  std::fill(block.begin(), block.end(), 0x5a);
+  for (uint64_t at = 0; at < 8 * kMiB; at += 512 * kKiB)
+    ASSERT_TRUE(dev->write_at(at, block.data(), block.size()).is_ok());
+  ASSERT_TRUE(dev->sync().is_ok());
+  uint64_t total = 0;
+  EXPECT_EQ(cached_pages(dev->fd(), 0, 4 * kKiB, &total), 1u);
+  EXPECT_EQ(cached_pages(dev->fd(), 4 * kKiB, kImageBytes - 4 * kKiB, &total), 0u);
+  std::vector<uint8_t> back(4 * kKiB);
+  ASSERT_EQ(::pread(dev->fd(), back.data(), back.size(), 512 * kKiB), static_cast<ssize_t>(back.size()));
+  EXPECT_EQ(back, block);
+}
+
 // The fallback where O_DIRECT is refused: through the cache, then out of it
 // again, except what was cached before.
 TEST(ColdRead, FallbackReadsThroughTheCacheAndDropsOnlyWhatWasNotCached) {
