@@ -8,8 +8,8 @@
 # a reason). Each row is beside its floor, measured in the same series:
 # reading both images once at the same time with O_DIRECT 1 MiB requests
 # (dd iflag=direct); for the clone, a local O_DIRECT copy of the source.
-# Each run also records the growth of the page cache ("Cached:" in
-# /proc/meminfo after the run minus before it), as cache_mib, and what of
+# Each run also records the growth of the page cache ("Cached:" and
+# "Buffers:" in /proc/meminfo after the run minus before it), as cache_mib, and what of
 # the images themselves is cached after it (fincore), as images_mib: the
 # first counts whatever else the machine did meanwhile (other engineers'
 # builds and benchmarks here), the second only what the run left.
@@ -24,7 +24,8 @@ cold_reason() { # prints why cold rows cannot run here, or nothing
   [[ -w /proc/sys/vm/drop_caches ]] || echo "/proc/sys/vm/drop_caches is not writable here"
 }
 drop_cache() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-cached_kib() { awk '/^Cached:/ {print $2}' /proc/meminfo; }
+# A block device's cache is counted as Buffers:, a file's as Cached:.
+cached_kib() { awk '/^(Cached|Buffers):/ {s += $2} END {print s}' /proc/meminfo; }
 # cold_measure SCENARIO TOOL REP EXTRA IMAGES -- CMD...: measure after
 # dropping the cache, with the cache's growth as cache_mib and the images'
 # cached bytes after the run as images_mib
@@ -37,7 +38,9 @@ cold_measure() {
   after=$(cached_kib)
   # shellcheck disable=SC2086
   resident=$(fincore --noheadings --bytes --output RES $images 2>/dev/null | awk '{s += $1} END {printf "%d", s / 1048576}')
-  add_extra "cache_mib=$(((after - before) / 1024));images_mib=$resident"
+  add_extra "cache_mib=$(((after - before) / 1024))"
+  # fincore sees nothing of a block device's cache: there only cache_mib counts.
+  [[ -b ${images%% *} ]] || add_extra "images_mib=$resident"
 }
 
 # cold_incremental SCENARIO SRC DST REP: 1 % scattered 4 KiB changes, fresh
