@@ -11,8 +11,10 @@
 namespace sparsync {
 namespace {
 
-#ifndef __NR_cachestat
-#define __NR_cachestat 451  // the same number on every architecture since 6.5
+#ifdef __NR_cachestat
+constexpr long kCachestatSyscall = __NR_cachestat;
+#else
+constexpr long kCachestatSyscall = 451;  // the same number on every architecture since 6.5
 #endif
 
 struct CachestatRange {
@@ -39,7 +41,7 @@ int64_t cachestat_pages(int fd, uint64_t offset, uint64_t length) {
   if (cachestat_missing.load(std::memory_order_relaxed)) return -1;
   CachestatRange range{offset, length};
   Cachestat stat{};
-  if (::syscall(__NR_cachestat, fd, &range, &stat, 0) == 0) return static_cast<int64_t>(stat.nr_cache);
+  if (::syscall(kCachestatSyscall, fd, &range, &stat, 0) == 0) return static_cast<int64_t>(stat.nr_cache);
   if (errno == ENOSYS) cachestat_missing.store(true, std::memory_order_relaxed);
   return -1;
 }
