@@ -67,6 +67,10 @@ void describe_transfer(CLI::App& app, CliOptions* o) {
                  "calls for, up to 16): each carries one SSH window per round trip")
       ->check(CLI::Range(1, 64))
       ->group(g);
+  app.add_flag("--keep-cache", o->keep_cache,
+               "Read both images through the page cache and leave them cached (default: what is not cached is "
+               "read around the cache, and the cache is left as it was found)")
+      ->group(g);
 }
 
 void describe_timeout(CLI::App& app, CliOptions* o) {
@@ -247,6 +251,7 @@ Status build_request(const CliOptions& o, SyncRequest* r) {
   r->allow_larger_target = o.allow_larger_target;
   r->force = o.force;
   r->no_undo = o.no_undo;
+  r->keep_cache = o.keep_cache;
   r->undo = o.undo;
   if (o.undo && o.no_undo) return Status(ErrorKind::kUsage, "--undo and --no-undo do not go together");
   r->keep = o.keep < 0 ? proto::kKeepUnchanged : static_cast<uint16_t>(o.keep);

@@ -36,6 +36,7 @@ struct CliOptions {
   std::string rollback_to_text;  // --to K|TIME: an older kept generation instead
   bool undo = false;
   bool no_undo = false;
+  bool keep_cache = false;            // --keep-cache: reads and writes stay in the page cache
   int keep = -1;                      // --keep N: kept generations; -1 not given
   std::string source_format = "raw";  // --source-format raw|qcow2|auto
   std::string max_undo_text;          // --max-undo SIZE (K/M/G suffixes; 0 = no cap)

@@ -31,7 +31,9 @@ Result<std::unique_ptr<Device>> open_push_source(const SyncRequest& r) {
   // On a retry a run of our own may still hold it for a moment.
   auto file = FileDevice::open(r.source, false, ErrorKind::kSource, r.retry);
   if (!file.is_ok()) return file.status();
-  return std::unique_ptr<Device>(file.take());
+  std::unique_ptr<FileDevice> source = file.take();
+  if (!r.keep_cache) enable_cold_reads(*source);
+  return std::unique_ptr<Device>(std::move(source));
 }
 
 }  // namespace sparsync

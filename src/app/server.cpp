@@ -107,6 +107,7 @@ Status serve_source(const proto::Open& open, const ResolvedPath& where, uint64_t
   auto opened = FileDevice::open(where, false, ErrorKind::kSource, (open.flags & proto::kOpenRetry) != 0);
   if (!opened.is_ok()) return refuse(out, opened.status());
   std::unique_ptr<FileDevice> source = opened.take();
+  if ((open.flags & proto::kOpenKeepCache) == 0) enable_cold_reads(*source);
   proto::OpenOk ok;
   ok.kind = source->kind();
   ok.size = source->size();

@@ -17,6 +17,7 @@ uint16_t open_flags(const SyncRequest& r) {
   if (r.retry) flags |= proto::kOpenRetry;
   if (r.no_undo) flags |= proto::kOpenNoUndo;
   if (r.undo) flags |= proto::kOpenUndo;
+  if (r.keep_cache) flags |= proto::kOpenKeepCache;
   return flags;
 }
 
@@ -93,6 +94,7 @@ TargetOpenRequest target_open_request(const proto::Open& open) {
                            .source_mode = open.has_source_facts ? open.source_mode : 0,
                            .undo = has(open, proto::kOpenUndo),
                            .no_undo = has(open, proto::kOpenNoUndo),
+                           .keep_cache = has(open, proto::kOpenKeepCache),
                            .keep = open.keep,
                            .max_undo = open.has_max_undo ? std::optional<uint64_t>(open.max_undo) : std::nullopt};
 }

@@ -33,6 +33,7 @@ struct SyncRequest {
   bool force = false;                     // --force: the target skips its mount check
   bool undo = false;                      // --undo: a block device target keeps an undo journal too
   bool no_undo = false;                   // --no-undo: the target keeps no undo journal
+  bool keep_cache = false;                // --keep-cache: both sides read through the page cache and leave it there
   uint16_t keep = proto::kKeepUnchanged;  // --keep N: kept generations of the journal
   // --max-undo: the most bytes the undo journal may hold, 0 = no cap; unset:
   // the target's default (docs/undo-journal.md "Size cap").

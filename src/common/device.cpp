@@ -1,6 +1,8 @@
 #include "common/device.h"
 
+#include "common/cache_residency.h"
 #include "common/image_lock.h"
+#include "common/log.h"
 #include "common/space_advice.h"
 
 #include <fcntl.h>
@@ -301,7 +303,67 @@ Status FileDevice::next_extent(uint64_t offset, uint64_t end, Extent* out) {
   return Status::ok();
 }
 
+bool FileDevice::enable_cold_reads(bool try_direct) {
+  cold_reads_ = true;
+  // No readahead through this descriptor: it would cache what follows a
+  // read, which then looks cached to the next one and stays (on vda here,
+  // 8 MiB ahead of every read). Large cold reads do not need it (they go
+  // around the cache, a few windows ahead), cached ones find their pages,
+  // and small reads (the undo journal's) are scattered.
+  (void)::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_RANDOM);
+  if (try_direct) reader_ = DirectReader::open(fd_.get(), size_);
+  reader_ok_.store(reader_ != nullptr);
+  return reader_ != nullptr;
+}
+
+void enable_cold_reads(FileDevice& device) {
+  // Only the exception is worth a line: the rule is in docs/usage.md.
+  if (!device.enable_cold_reads()) {
+    log::verbose("reading " + device.path() +
+                 " through the page cache (its filesystem refuses O_DIRECT); what was not cached is dropped after use");
+  }
+}
+
+Status FileDevice::read_cold(uint64_t offset, uint8_t* buf, size_t len, bool* done) {
+  *done = false;
+  if (!cold_reads_) return Status::ok();
+  // Per read, not per run: an image half in the cache (a VM's hot blocks)
+  // reads its cached ranges from memory and the rest from the disk.
+  if (mostly_cached(fd_.get(), offset, len)) return Status::ok();
+  // Small reads (the undo journal's old blocks) take the fallback: one
+  // synchronous direct read each would cost as much and need alignment.
+  if (len >= kColdReadMinBytes && reader_ok_.load()) {
+    size_t got = 0;
+    int err = reader_->read(offset, buf, len, &got);
+    if (err == EINVAL) {
+      reader_ok_.store(false);  // another alignment wanted: the fallback below from now on
+    } else if (err != 0) {
+      return errno_status(role_, "read error on " + at(path_, offset), err);
+    } else if (got != len) {
+      return Status(role_, path_ + " ended at offset " + std::to_string(offset + got) +
+                               " while reading: it shrank during the run");
+    } else {
+      direct_read_bytes_.fetch_add(len);
+      *done = true;
+      return Status::ok();
+    }
+  }
+  // The fallback: through the cache, then out of it again. Only clean pages
+  // are dropped, so this never loses a write.
+  SPARSYNC_RETURN_IF_ERROR(read_cached(offset, buf, len));
+  (void)::posix_fadvise(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
+  *done = true;
+  return Status::ok();
+}
+
 Status FileDevice::read_at(uint64_t offset, uint8_t* buf, size_t len) {
+  bool done = false;
+  SPARSYNC_RETURN_IF_ERROR(read_cold(offset, buf, len, &done));
+  if (done) return Status::ok();
+  return read_cached(offset, buf, len);
+}
+
+Status FileDevice::read_cached(uint64_t offset, uint8_t* buf, size_t len) {
   size_t got = 0;
   int err = pread_full(fd_.get(), buf, len, offset, &got);
   if (err != 0) return errno_status(role_, "read error on " + at(path_, offset), err);
@@ -319,6 +381,7 @@ bool FileDevice::enable_direct_writes() {
 }
 
 Status FileDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
+  written(offset, len);
   if (len >= DirectWriter::kMinBytes && offset % DirectWriter::kAlign == 0 && direct_writes()) {
     // The aligned front goes direct, an unaligned tail (the image's last
     // partial block) through the page cache.
@@ -337,9 +400,44 @@ Status FileDevice::write_at(uint64_t offset, const uint8_t* buf, size_t len) {
     }
     if (len == 0) return Status::ok();
   }
+  if (cold_reads_) note_cold_write(offset, len);
   int err = pwrite_full(fd_.get(), buf, len, offset);
   if (err != 0) return write_failure(role_, "write error on " + at(path_, offset), err, fd_.get(), size_);
   return Status::ok();
+}
+
+void FileDevice::note_cold_write(uint64_t offset, uint64_t length) {
+  // What was cached before this write stays cached after it.
+  if (mostly_cached(fd_.get(), offset, length)) return;
+  std::lock_guard<std::mutex> lock(cold_writes_mu_);
+  if (!cold_writes_.empty() && cold_writes_.back().second == offset) {
+    cold_writes_.back().second = offset + length;
+    return;
+  }
+  // Bounded whatever the run: WriteBehind drops them every 32 MiB written,
+  // so this cap (2 MiB of ranges) is only a backstop.
+  constexpr size_t kMaxColdWrites = 1 << 17;
+  if (cold_writes_.size() >= kMaxColdWrites) {
+    for (const auto& [begin, end] : cold_writes_) {
+      (void)::posix_fadvise(fd_.get(), static_cast<off_t>(begin), static_cast<off_t>(end - begin), POSIX_FADV_DONTNEED);
+    }
+    cold_writes_.clear();
+  }
+  cold_writes_.emplace_back(offset, offset + length);
+}
+
+void FileDevice::drop_cold_writes(uint64_t offset, uint64_t end) {
+  std::lock_guard<std::mutex> lock(cold_writes_mu_);
+  auto kept = cold_writes_.begin();
+  for (const auto& range : cold_writes_) {
+    if (range.first >= offset && range.second <= end) {
+      (void)::posix_fadvise(fd_.get(), static_cast<off_t>(range.first), static_cast<off_t>(range.second - range.first),
+                            POSIX_FADV_DONTNEED);
+    } else {
+      *kept++ = range;
+    }
+  }
+  cold_writes_.erase(kept, cold_writes_.end());
 }
 
 Status FileDevice::try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t length, int* err) {
@@ -385,6 +483,7 @@ Status FileDevice::try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t 
 Status FileDevice::zero_range(uint64_t offset, uint64_t length) {
   if (length == 0) return Status::ok();
   zeroed_any_.store(true);
+  written(offset, length);
   for (;;) {
     const int step = zero_step_.load();
     const proto::ZeroMethod method = kZeroCascade[step];
@@ -407,6 +506,7 @@ Status FileDevice::sync() {
   if (::fdatasync(fd_.get()) != 0) {
     return write_failure(role_, "cannot flush " + path_ + " to stable storage", errno, fd_.get(), size_);
   }
+  drop_cold_writes(0, UINT64_MAX);
   return Status::ok();
 }
 
@@ -419,12 +519,14 @@ void FileDevice::start_writeback(uint64_t offset, uint64_t length) {
 void FileDevice::wait_writeback(uint64_t offset, uint64_t length) {
   (void)::sync_file_range(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(length),
                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  drop_cold_writes(offset, offset + length);
 }
 
 Status FileDevice::set_size(uint64_t size) {
   if (kind_ != proto::DeviceKind::kRegularFile) {
     return Status(ErrorKind::kInternal, "set_size called on block device " + path_);
   }
+  written(std::min(size, size_), UINT64_MAX / 2);
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
     return errno_status(role_, "cannot resize " + path_ + " to " + std::to_string(size) + " bytes", errno);
   }

@@ -9,7 +9,8 @@
 //   file:   punch hole -> fallocate ZERO_RANGE -> write zeros
 //   device: fallocate PUNCH_HOLE (zeroes, never falls back) -> ZERO_RANGE ->
 //           BLKZEROOUT -> write zeros
-// Large writes can bypass the page cache (enable_direct_writes, for targets).
+// Large writes can bypass the page cache (enable_direct_writes, for targets),
+// and so can large reads of what is not cached (enable_cold_reads).
 // Read, write and flush errors are never downgraded: they fail loudly.
 // Thread-safety: read_at/write_at/zero_range/next_extent may be called from
 // different threads at once (pread/pwrite); open/close/set_size may not.
@@ -18,8 +19,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "common/direct_reader.h"
 #include "common/direct_writer.h"
 #include "common/image_lock.h"
 #include "common/proto/protocol_constants.h"
@@ -129,10 +134,33 @@ class FileDevice : public Device {
   // the filesystem refuses O_DIRECT.
   bool enable_direct_writes();
   bool direct_writes() const { return direct_ != nullptr && direct_ok_.load(); }
+  // From now on, a read of kColdReadMinBytes or more that is not mostly in
+  // the page cache (common/cache_residency.h) goes around it
+  // (common/direct_reader.h); one that is, is served from it. Where the file
+  // refuses O_DIRECT (tmpfs), such a read goes through the cache and is
+  // dropped from it afterwards (POSIX_FADV_DONTNEED). Either way a run leaves
+  // the cache as it found it. Returns false where O_DIRECT was refused.
+  // `try_direct` false takes the fallback outright (tests: tmpfs accepts
+  // O_DIRECT since Linux 6.6, so no filesystem at hand refuses it).
+  bool enable_cold_reads(bool try_direct = true);
+  static constexpr size_t kColdReadMinBytes = 64 << 10;
+  // Bytes read around the page cache so far (for -v and tests).
+  uint64_t direct_read_bytes() const { return direct_read_bytes_.load(); }
 
  private:
   FileDevice(std::string path, UniqueFd fd, proto::DeviceKind kind, uint64_t size, ErrorKind role);
   Status try_zero(proto::ZeroMethod method, uint64_t offset, uint64_t length, int* err);
+  // A cold read (enable_cold_reads): around the cache, or through it and
+  // then dropped. *done false: read it the ordinary way.
+  Status read_cold(uint64_t offset, uint8_t* buf, size_t len, bool* done);
+  Status read_cached(uint64_t offset, uint8_t* buf, size_t len);
+  void written(uint64_t offset, uint64_t length) {
+    if (reader_ != nullptr) reader_->invalidate(offset, length);
+  }
+  void note_cold_write(uint64_t offset, uint64_t length);
+  // Drops the noted ranges inside [offset, end) from the cache (written
+  // back by now: what is still dirty stays, nothing is lost).
+  void drop_cold_writes(uint64_t offset, uint64_t end);
 
   std::string path_;
   UniqueFd fd_;
@@ -146,7 +174,18 @@ class FileDevice : public Device {
   uint32_t permissions_ = 0;
   std::unique_ptr<DirectWriter> direct_;
   std::atomic<bool> direct_ok_{false};  // cleared if the file refuses an aligned direct write
+  bool cold_reads_ = false;
+  std::unique_ptr<DirectReader> reader_;
+  std::atomic<bool> reader_ok_{false};  // cleared if the file refuses a direct read
+  std::atomic<uint64_t> direct_read_bytes_{0};
+  // Cold mode: ranges written through the cache that were not cached
+  // before, dropped from it once written back (wait_writeback, sync).
+  std::mutex cold_writes_mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> cold_writes_;  // [begin, end), in the order written
 };
+
+// FileDevice::enable_cold_reads, saying under -v when O_DIRECT is refused.
+void enable_cold_reads(FileDevice& device);
 
 // Human-readable name of a zeroing method, for -v and the summary.
 const char* zero_method_name(proto::ZeroMethod method);

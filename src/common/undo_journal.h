@@ -156,8 +156,9 @@ class UndoJournal {
   UniqueFd fd_;
   UndoHeader header_;
   UndoScan scan_;
-  uint64_t end_ = 0;     // where the next write of pending_ goes
-  std::string pending_;  // encoded records not yet written
+  uint64_t end_ = 0;         // where the next write of pending_ goes
+  uint64_t dropped_to_ = 0;  // the journal below this is out of the page cache (commit)
+  std::string pending_;      // encoded records not yet written
   bool dirty_ = false;
   uint64_t cap_ = UINT64_MAX;  // set_cap
   std::string cap_target_, cap_shown_;

@@ -416,6 +416,7 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPat
       t.checkpoint.target_id = dev->current_identity();
     }
     dev->enable_direct_writes();  // where refused, all writes stay buffered
+    if (!req.keep_cache) enable_cold_reads(*dev);
   }
   t.device = std::move(dev);
   return t;

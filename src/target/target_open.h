@@ -46,6 +46,7 @@ struct TargetOpenRequest {
   uint32_t source_mode = 0;               // the source's permission bits, 0 when unknown
   bool undo = false;                      // --undo: a block device keeps an undo journal too
   bool no_undo = false;                   // --no-undo: no undo journal (a pending one is removed first)
+  bool keep_cache = false;                // --keep-cache: read through the page cache and leave it there
   uint16_t keep = proto::kKeepUnchanged;  // --keep N: kept generations (docs/undo-journal.md)
   // --max-undo: the most bytes the journal may hold, 0 = no cap; unset: its
   // size now plus half the free space of its filesystem.

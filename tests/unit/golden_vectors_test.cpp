@@ -564,7 +564,8 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(static_cast<uint64_t>(kFeatureStop), 0x40u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureSourceFacts), 0x100u);
   EXPECT_EQ(kOpenOkKnownFlags, 0x00f1);
-  EXPECT_EQ(kOpenKnownFlags, 0x01ff);
+  EXPECT_EQ(kOpenKnownFlags, 0x03ff);
+  EXPECT_EQ(kOpenKeepCache, 0x200);
   EXPECT_EQ(kOpenNoUndo, 0x80);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureLanes), 0x10u);
   EXPECT_EQ(kOpenLanes, 0x40);

@@ -86,15 +86,16 @@ inline constexpr size_t hash_length(HashKind kind) { return kind == HashKind::kS
 enum OpenFlag : uint16_t {
   kOpenDryRun = 1u << 0,
   kOpenAllowLargerTarget = 1u << 1,
-  kOpenRestart = 1u << 2,  // ignore any checkpoint: compare from offset 0
-  kOpenVerify = 1u << 3,   // after SUMMARY, both sides exchange SHA-256 digests
-  kOpenForce = 1u << 4,    // target: skip the mount check (exclusive open still applies)
-  kOpenRetry = 1u << 5,    // an automatic retry: wait briefly for the previous run's lock
-  kOpenLanes = 1u << 6,    // push: the client can carry its stream over lanes (§4.15)
-  kOpenNoUndo = 1u << 7,   // target: keep no undo journal (§6, docs/undo-journal.md)
-  kOpenUndo = 1u << 8,     // target: keep one for a block device too (in the state directory)
+  kOpenRestart = 1u << 2,    // ignore any checkpoint: compare from offset 0
+  kOpenVerify = 1u << 3,     // after SUMMARY, both sides exchange SHA-256 digests
+  kOpenForce = 1u << 4,      // target: skip the mount check (exclusive open still applies)
+  kOpenRetry = 1u << 5,      // an automatic retry: wait briefly for the previous run's lock
+  kOpenLanes = 1u << 6,      // push: the client can carry its stream over lanes (§4.15)
+  kOpenNoUndo = 1u << 7,     // target: keep no undo journal (§6, docs/undo-journal.md)
+  kOpenUndo = 1u << 8,       // target: keep one for a block device too (in the state directory)
+  kOpenKeepCache = 1u << 9,  // read both images through the page cache and leave them there
 };
-inline constexpr uint16_t kOpenKnownFlags = 0x01ff;
+inline constexpr uint16_t kOpenKnownFlags = 0x03ff;
 
 // PROTOCOL.md §4.1 OPEN's keep (kFeatureGenerations): how many kept
 // generations of the target's undo journal (docs/undo-journal.md); this value
