@@ -36,6 +36,10 @@ Status cannot_list(const RecordPlace& journal, int err) {
 
 }  // namespace
 
+std::string kept_generations_text(size_t n) {
+  return n == 1 ? "1 kept generation" : std::to_string(n) + " kept generations";
+}
+
 std::string generation_name(const std::string& journal_name, uint64_t seq) {
   return journal_name + kGenTag + std::to_string(seq);
 }

@@ -34,6 +34,8 @@ struct UndoGeneration {
 };
 
 std::string generation_name(const std::string& journal_name, uint64_t seq);
+// "1 kept generation", "3 kept generations": how lines count them.
+std::string kept_generations_text(size_t n);
 std::string undoing_name(const std::string& journal_name, uint64_t seq);
 
 // Every generation of the journal at `journal`, newest (highest seq) first.

@@ -205,12 +205,6 @@ Status NbdSource::read_at(uint64_t offset, uint8_t* buf, size_t len) {
   return Status::ok();
 }
 
-Status NbdSource::write_at(uint64_t, const uint8_t*, size_t) {
-  return Status(ErrorKind::kInternal, "an NBD source is read-only");
-}
-Status NbdSource::zero_range(uint64_t, uint64_t) { return Status(ErrorKind::kInternal, "an NBD source is read-only"); }
-Status NbdSource::set_size(uint64_t) { return Status(ErrorKind::kInternal, "an NBD source is read-only"); }
-
 std::string NbdSource::identity() const { return file_ ? "qcow2:" + file_->identity() : std::string(); }
 
 Status NbdSource::check_unchanged() const { return file_ ? file_->check_unchanged() : Status::ok(); }

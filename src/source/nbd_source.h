@@ -23,6 +23,7 @@
 #include <string>
 
 #include "common/device.h"
+#include "source/read_only_source.h"
 
 struct nbd_handle;
 
@@ -37,7 +38,7 @@ bool is_nbd_uri(const std::string& text);
 // True when the regular file `path` starts with the qcow2 magic "QFI\xfb".
 bool looks_like_qcow2(const std::string& path);
 
-class NbdSource : public Device {
+class NbdSource : public ReadOnlySource {
  public:
   ~NbdSource() override;
   static Result<std::unique_ptr<NbdSource>> connect_uri(const std::string& uri);
@@ -49,11 +50,6 @@ class NbdSource : public Device {
   uint64_t size() const override { return size_; }
   Status next_extent(uint64_t offset, uint64_t end, Extent* out) override;
   Status read_at(uint64_t offset, uint8_t* buf, size_t len) override;
-  Status write_at(uint64_t offset, const uint8_t* buf, size_t len) override;
-  Status zero_range(uint64_t offset, uint64_t length) override;
-  Status sync() override { return Status::ok(); }
-  Status set_size(uint64_t size) override;
-  proto::ZeroMethod zero_method() const override { return proto::ZeroMethod::kNone; }
   std::string identity() const override;
   Status check_unchanged() const override;
   uint32_t permissions() const override;

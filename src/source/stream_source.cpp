@@ -92,12 +92,4 @@ Status StreamSource::read_at(uint64_t offset, uint8_t* buf, size_t len) {
   return Status::ok();
 }
 
-Status StreamSource::refuse_write() const {
-  return Status(ErrorKind::kInternal, name_ + " is a source stream; it cannot be written");
-}
-
-Status StreamSource::write_at(uint64_t, const uint8_t*, size_t) { return refuse_write(); }
-Status StreamSource::zero_range(uint64_t, uint64_t) { return refuse_write(); }
-Status StreamSource::set_size(uint64_t) { return refuse_write(); }
-
 }  // namespace sparsync

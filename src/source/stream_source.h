@@ -21,10 +21,11 @@
 #include <string>
 
 #include "common/device.h"
+#include "source/read_only_source.h"
 
 namespace sparsync {
 
-class StreamSource : public Device {
+class StreamSource : public ReadOnlySource {
  public:
   // `fd` is not owned. `size`: nullopt to take it from `fd`, which fails
   // (kUsage) for a pipe or terminal. `name` is what messages call it.
@@ -35,16 +36,10 @@ class StreamSource : public Device {
   uint64_t size() const override { return size_; }
   Status next_extent(uint64_t offset, uint64_t end, Extent* out) override;
   Status read_at(uint64_t offset, uint8_t* buf, size_t len) override;
-  Status write_at(uint64_t offset, const uint8_t* buf, size_t len) override;
-  Status zero_range(uint64_t offset, uint64_t length) override;
-  Status sync() override { return Status::ok(); }
-  Status set_size(uint64_t size) override;
-  proto::ZeroMethod zero_method() const override { return proto::ZeroMethod::kNone; }
 
  private:
   StreamSource(int fd, std::string name, uint64_t size, std::string size_origin)
       : fd_(fd), name_(std::move(name)), size_(size), size_origin_(std::move(size_origin)) {}
-  Status refuse_write() const;
 
   int fd_;
   std::string name_;

@@ -5,13 +5,6 @@
 #include "common/undo_generations.h"
 
 namespace sparsync {
-namespace {
-
-std::string generations_text(size_t n) {
-  return n == 1 ? "1 kept generation" : std::to_string(n) + " kept generations";
-}
-
-}  // namespace
 
 Result<GenerationPlan> plan_generations(uint16_t requested, bool no_undo, const RecordPlace& journal,
                                         const std::string& key, const std::string& target) {
@@ -31,7 +24,7 @@ Result<GenerationPlan> plan_generations(uint16_t requested, bool no_undo, const 
   // nothing of this one, and would only be mistaken for its past.
   if (!kept.empty() && kept.front().facts.header.target_key != key) {
     SPARSYNC_RETURN_IF_ERROR(drop_undo_generations(journal, kept));
-    log::info("removed the " + generations_text(kept.size()) + " of " + target +
+    log::info("removed the " + kept_generations_text(kept.size()) + " of " + target +
               ": they belong to the file that was at that name before it was replaced");
     kept.clear();
   }
@@ -43,12 +36,12 @@ Result<GenerationPlan> plan_generations(uint16_t requested, bool no_undo, const 
     // newest kept state: every generation would rebuild garbage after it.
     if (requested != 0) {
       return Status(ErrorKind::kTarget,
-                    "refusing --no-undo onto " + target + ": it has " + generations_text(kept.size()) +
+                    "refusing --no-undo onto " + target + ": it has " + kept_generations_text(kept.size()) +
                         ", which a run without an undo journal would cut off from it; run without --no-undo, "
                         "or add --keep 0 to remove them");
     }
     SPARSYNC_RETURN_IF_ERROR(drop_undo_generations(journal, kept));
-    log::info("removed the " + generations_text(kept.size()) + " of " + target + " (--keep 0)");
+    log::info("removed the " + kept_generations_text(kept.size()) + " of " + target + " (--keep 0)");
   }
   return plan;
 }

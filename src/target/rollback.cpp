@@ -18,10 +18,6 @@ Status cannot(const std::string& path, const std::string& why) {
   return Status(ErrorKind::kTarget, "cannot roll back " + path + ": " + why);
 }
 
-std::string generations_text(size_t n) {
-  return n == 1 ? "1 kept generation" : std::to_string(n) + " kept generations";
-}
-
 // What the replays of one rollback restored, for its one line.
 struct Restored {
   uint64_t bytes = 0;
@@ -222,7 +218,7 @@ Result<std::string> rollback_target(const ResolvedPath& where, const std::string
     const size_t left = kept.size() - unfinished.size();
     return "finished the interrupted rollback of " + path + " to its state as of " +
            format_local_time(unfinished.back().facts.header.created_unix) + ": " + restored.text(s.dev->size()) + "; " +
-           generations_text(left) + " left" +
+           kept_generations_text(left) + " left" +
            (to.kind == RollbackTo::Kind::kInterrupted ? "" : "; run --rollback --to again to go further back");
   }
 
@@ -244,7 +240,8 @@ Result<std::string> rollback_target(const ResolvedPath& where, const std::string
     }
     if (!undid_run) {
       std::string line = path + ": nothing to roll back (no interrupted sync recorded)";
-      if (!kept.empty()) line += "; it keeps " + generations_text(kept.size()) + ": --rollback --to K returns to one";
+      if (!kept.empty())
+        line += "; it keeps " + kept_generations_text(kept.size()) + ": --rollback --to K returns to one";
       return line;
     }
     return "rolled back " + path + " to its state before the interrupted run: " + restored.text(s.dev->size()) +
@@ -267,7 +264,8 @@ Result<std::string> rollback_target(const ResolvedPath& where, const std::string
          " (" + (chosen == 1 ? std::string("1 run") : std::to_string(chosen) + " runs") +
          " back): " + restored.text(s.dev->size());
   if (undid_run) line += "; undid the interrupted run first" + torn_note;
-  line += "; removed the " + generations_text(chosen) + " it used, " + generations_text(kept.size() - chosen) + " left";
+  line += "; removed the " + kept_generations_text(chosen) + " it used, " +
+          kept_generations_text(kept.size() - chosen) + " left";
   return line;
 }
 
