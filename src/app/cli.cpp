@@ -73,6 +73,19 @@ void describe_transfer(CLI::App& app, CliOptions* o) {
       ->group(g);
 }
 
+void describe_changes(CLI::App& app, CliOptions* o) {
+  const char* g = "Change tracking (docs/change-tracking.md)";
+  app.add_option("--changes", o->changes,
+                 "Compare only what changed since the last completed run: digest (stored block digests; the target "
+                 "reads nothing), bitmap:NAME (a qcow2 or NBD dirty bitmap), reflink (a reflink copy on XFS or "
+                 "btrfs); anything unproven compares in full")
+      ->group(g);
+  app.add_option("--full-every", o->full_every,
+                 "With --changes: compare in full every N runs, to catch what a tracker missed (default: never)")
+      ->check(CLI::Range(1, 100000))
+      ->group(g);
+}
+
 void describe_timeout(CLI::App& app, CliOptions* o) {
   // Both sides keep a quiet stream alive (PROTOCOL.md §4.16), so only a far
   // side that is hung or cut off stays silent this long.
@@ -217,6 +230,7 @@ Status parse_cli(int argc, char** argv, CliOptions* o) {
   describe(app, o);
   describe_resume(app, o);
   describe_transfer(app, o);
+  describe_changes(app, o);
   describe_timeout(app, o);
   describe_job(app, o);
   try {

@@ -37,6 +37,8 @@ struct CliOptions {
   bool undo = false;
   bool no_undo = false;
   bool keep_cache = false;            // --keep-cache: reads and writes stay in the page cache
+  std::string changes;                // --changes digest|reflink|bitmap:NAME ("" none)
+  uint32_t full_every = 0;            // --full-every N: a full comparison every N runs
   int keep = -1;                      // --keep N: kept generations; -1 not given
   std::string source_format = "raw";  // --source-format raw|qcow2|auto
   std::string max_undo_text;          // --max-undo SIZE (K/M/G suffixes; 0 = no cap)

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
+#include "app/change_frames.h"
+#include "app/change_tracker.h"
 #include "app/push_source.h"
 #include "app/session_settings.h"
 #include "app/source_facts.h"
@@ -97,8 +100,18 @@ Result<int> start_lanes(Transport& t, FrameReader& in, FrameWriter& out, uint16_
   return fd;
 }
 
+// The target's answer to CHANGES in OPEN_OK's bits 8-11 (PROTOCOL.md §4.19).
+Result<proto::ChangesAnswer> changes_answer(const proto::OpenOk& ok) {
+  const auto value = static_cast<uint8_t>((ok.flags & proto::kOpenOkChangesMask) >> proto::kOpenOkChangesShift);
+  if (value > proto::kMaxChangesAnswer) {
+    return Status(ErrorKind::kProtocol,
+                  "the far side answered the change list with an unknown value " + std::to_string(value));
+  }
+  return static_cast<proto::ChangesAnswer>(value);
+}
+
 Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequest& r, SyncOutcome* o) {
-  auto opened = open_push_source(r);
+  auto opened = r.changes != nullptr ? r.changes->open_source(r) : open_push_source(r);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<Device> source = opened.take();
   uint64_t features = 0;
@@ -131,8 +144,21 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   open.source_id = source->identity();
   open.has_source_facts = facts_negotiated;
   open.source_mode = facts_negotiated ? facts.mode : 0;
+  const bool send_changes_list = r.changes != nullptr && (features & proto::kFeatureChanges) != 0;
+  if (r.changes != nullptr) SPARSYNC_RETURN_IF_ERROR(r.changes->plan(*source, session_params(open), r.dry_run));
+  if (send_changes_list) open.flags |= proto::kOpenChanges;
   auto open_sent = std::chrono::steady_clock::now();
   SPARSYNC_RETURN_IF_ERROR(main_out.write(proto::MsgType::kOpen, proto::encode(open)));
+  // The change list goes right behind OPEN, without waiting for its answer.
+  if (send_changes_list) {
+    Status sent = send_changes(main_out, r.changes->run_token(), r.changes->base_token(), r.changes->list());
+    // A far side that refused OPEN stops reading: its ERROR says why.
+    proto::OpenOk refused;
+    if (!sent.is_ok()) {
+      Status answer = read_open_ok(in, &refused);
+      return answer.from_peer() ? answer : sent;
+    }
+  }
   o->image_size = source->size();
   proto::OpenOk ok;
   SPARSYNC_RETURN_IF_ERROR(read_open_ok(in, &ok));
@@ -163,6 +189,17 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   SourceSessionOptions options = source_options(open, features);
   options.progress = r.progress;
   options.change_map = r.change_map;
+  if (r.changes != nullptr) {
+    std::optional<proto::ChangesAnswer> answer;
+    if (send_changes_list) {
+      auto a = changes_answer(ok);
+      if (!a.is_ok()) return a.status();
+      answer = a.value();
+    }
+    r.changes->answered(answer, &options);
+    o->change_source = r.changes->change_source();
+    o->fallback_reason = r.changes->fallback_reason();
+  }
   SourceSessionResult result;
   // The source stops at its own safe points on a signal (final checkpoint,
   // then its ACK), so the receiver must go on reading.

@@ -29,6 +29,7 @@ struct MetricsRun {
   double duration = 0;  // seconds
   int exit_code = 0;    // the run's exit code (0 success)
   SyncStats stats;
+  bool change_list_used = false;  // --changes: the run compared only what its tracker listed
 };
 
 // One series of a run: its name, HELP text and value.

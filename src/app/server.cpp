@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include "app/change_frames.h"
 #include "app/server_fence.h"
 #include "app/server_rollback.h"
 #include "app/session_settings.h"
@@ -78,12 +79,26 @@ uint16_t open_ok_flags(CheckpointIgnored ignored) {
 
 Status serve_target(const proto::Open& open, const ResolvedPath& where, uint64_t features, FrameReader& main_in,
                     FrameWriter& out) {
-  auto target = open_target(target_open_request(open), where);
+  TargetOpenRequest request = target_open_request(open);
+  // The change list follows OPEN at once (PROTOCOL.md §4.19), read whole
+  // before the target is opened: its answer goes in OPEN_OK.
+  ReceivedChanges changes;
+  if ((open.flags & proto::kOpenChanges) != 0) {
+    Status received = receive_changes(main_in, open.source_size, open.block_size, &changes);
+    if (!received.is_ok()) return refuse(out, received);
+    request.changes = true;
+    request.run_token = changes.run_token;
+    request.base_token = changes.base_token;
+  }
+  auto target = open_target(request, where);
   if (!target.is_ok()) return refuse(out, target.status());
   OpenedTarget t = target.take();
   // Relayed to the user's terminal by the client (stderr of the far side).
   if (!t.notice.empty()) log::info(t.notice);
   if ((features & proto::kFeatureSourceFacts) != 0) t.reply.flags |= open_ok_flags(t.ignored);
+  if (request.changes) {
+    t.reply.flags |= static_cast<uint16_t>(static_cast<int>(t.changes_answer) << proto::kOpenOkChangesShift);
+  }
   SPARSYNC_RETURN_IF_ERROR(out.write(proto::MsgType::kOpenOk, proto::encode(t.reply)));
   std::unique_ptr<LaneReader> lanes;
   if ((open.flags & proto::kOpenLanes) != 0) {
@@ -93,7 +108,12 @@ Status serve_target(const proto::Open& open, const ResolvedPath& where, uint64_t
   FrameReader lane_in(lanes.get());
   main_in.copy_settings_to(lane_in);
   FrameReader& in = lanes ? lane_in : main_in;
-  const TargetSessionInput input = target_session_input(open, features, t);
+  TargetSessionInput input = target_session_input(open, features, t);
+  if (request.changes) {
+    if (t.changes_answer == proto::ChangesAnswer::kAccepted) input.hash_only = &changes.ranges.ranges();
+    input.synced = t.synced ? &*t.synced : nullptr;
+    input.run_token = changes.run_token;
+  }
   TargetSessionResult result;
   // A verify mismatch is the client's verdict to report (it knows both
   // digests and prints where they differ); the server's part ended well.
@@ -176,6 +196,10 @@ Status serve(const ServerFence& fence, const ServerTimeout& timeout, FrameReader
   if (!valid_block_size(open.block_size)) {
     return refuse(out, Status(ErrorKind::kProtocol, "block size " + std::to_string(open.block_size) +
                                                         " is not a power of two from 4 KiB to 4 MiB"));
+  }
+  if ((open.flags & proto::kOpenChanges) != 0 &&
+      (!(features & proto::kFeatureChanges) || open.role != proto::Role::kServerIsTarget)) {
+    return refuse(out, Status(ErrorKind::kProtocol, "a change list came without the feature, or in a pull"));
   }
   if ((open.flags & proto::kOpenLanes) != 0 &&
       (!(features & proto::kFeatureLanes) || open.role != proto::Role::kServerIsTarget)) {

@@ -44,6 +44,7 @@ std::string summary_line(const SyncRequest& request, const SyncOutcome& o) {
   if (s.resumed_from > 0) line += ", resumed at " + format_bytes(s.resumed_from);
   if (o.verified) line += ", verified (SHA-256 " + o.verify.local_sha256.substr(0, 16) + "...)";
   if (o.source_live) line += ", source was live (blocks written during the run may be torn)";
+  if (!o.change_source.empty() && o.change_source != "full") line += ", changes from " + o.change_source;
   return line;
 }
 
@@ -77,6 +78,8 @@ std::string summary_json(const SyncRequest& request, const SyncOutcome& o) {
       {"source_live", o.source_live},
       {"checkpoint_ignored",
        o.checkpoint_ignored.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.checkpoint_ignored)},
+      {"change_source", o.change_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.change_source)},
+      {"fallback_reason", o.fallback_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.fallback_reason)},
   };
   if (request.change_map != nullptr) {
     // A dry-run pull has no map: the far side plans and sends no operations.

@@ -14,6 +14,8 @@
 
 namespace sparsync {
 
+class ChangeTracker;
+
 inline constexpr int kAutoLanesMost = 16;
 // --timeout: how long either side waits for a byte from the other before it
 // calls the peer dead (docs/usage.md "Hangs and timeouts"); long enough for a slow disk's
@@ -58,6 +60,9 @@ struct SyncRequest {
   // --timeout: seconds without a byte from the far side, or without it
   // taking one, before the run fails as a broken connection; 0: none.
   uint32_t timeout = kDefaultIdleTimeout;
+  // --changes: the push's change tracker (app/change_tracker.h); not owned,
+  // null without --changes.
+  ChangeTracker* changes = nullptr;
 };
 
 struct SyncOutcome {
@@ -73,6 +78,10 @@ struct SyncOutcome {
   // Why a checkpoint beside the target was not resumed from
   // (checkpoint_ignored_name in target/target_open.h); "" when none was.
   std::string checkpoint_ignored;
+  // --changes: "full" or the mode whose change list the run used, and why
+  // it compared in full ("" when it did not, or without --changes).
+  std::string change_source;
+  std::string fallback_reason;
   bool session_started = false;  // the handshake completed: a retry can resume
   bool verified = false;
   VerifyOutcome verify;

@@ -10,7 +10,8 @@ void ChangeList::add(uint64_t offset, uint64_t length) {
   if (length == 0) return;
   if (!ranges_.empty() && offset < ranges_.back().offset) {
     ranges_.push_back({offset, length});
-    std::sort(ranges_.begin(), ranges_.end(), [](const ByteRange& a, const ByteRange& b) { return a.offset < b.offset; });
+    std::sort(ranges_.begin(), ranges_.end(),
+              [](const ByteRange& a, const ByteRange& b) { return a.offset < b.offset; });
     remerge(merged_gap_);
     coarsen();
     return;

@@ -19,7 +19,10 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'P', 'S', 'Y', 'C', 'K', 'P', 'T'};
 // 1: no target identity. 2: the target's identity follows the source's.
+// 3: a run token follows (synced records only; others stay at 2, which an
+// older sparsync reads).
 constexpr uint16_t kFormatVersion = 2;
+constexpr uint16_t kTokenFormatVersion = 3;
 constexpr size_t kMaxRecordBytes = 16384;
 constexpr char kSuffix[] = ".sparsync-checkpoint";
 // The record of a long name ends otherwise: no short name's record (which
@@ -28,6 +31,8 @@ constexpr char kLongSuffix[] = ".sparsync-checkpoint-long";
 // The undo journal (common/undo_journal.h) is named the same way.
 constexpr char kUndoSuffix[] = ".sparsync-undo";
 constexpr char kUndoLongSuffix[] = ".sparsync-undo-long";
+constexpr char kSyncedSuffix[] = ".sparsync-synced";
+constexpr char kSyncedLongSuffix[] = ".sparsync-synced-long";
 // Room left in NAME_MAX for the temporary's ".tmp.<16 hex>" tail.
 constexpr size_t kMaxRecordName = 255 - 21;
 
@@ -91,6 +96,10 @@ Result<RecordPlace> record_place(const ResolvedPath& target, bool block_device) 
   return sibling_place(target, block_device, kSuffix, kLongSuffix, ".checkpoint");
 }
 
+Result<RecordPlace> synced_record_place(const ResolvedPath& target, bool block_device) {
+  return sibling_place(target, block_device, kSyncedSuffix, kSyncedLongSuffix, ".synced");
+}
+
 Result<RecordPlace> undo_journal_place(const ResolvedPath& target, bool block_device) {
   return sibling_place(target, block_device, kUndoSuffix, kUndoLongSuffix, ".undo");
 }
@@ -129,7 +138,7 @@ Status fsync_directory(int dir_fd, const std::string& shown) {
 std::string encode_checkpoint(const CheckpointRecord& r) {
   ByteWriter w;
   w.bytes(kMagic, sizeof(kMagic));
-  w.u16(kFormatVersion);
+  w.u16(r.run_token.empty() ? kFormatVersion : kTokenFormatVersion);
   w.u8(static_cast<uint8_t>(r.hash_kind));
   w.u8(0);
   w.u32(r.block_size);
@@ -138,6 +147,7 @@ std::string encode_checkpoint(const CheckpointRecord& r) {
   w.u64(r.updated_unix);
   w.str(r.source_id);
   w.str(r.target_id);
+  if (!r.run_token.empty()) w.str(r.run_token);
   uint64_t sum = XXH64(w.buffer().data(), w.buffer().size(), 0);
   w.u64(sum);
   std::vector<uint8_t> bytes = w.take();
@@ -167,8 +177,9 @@ std::optional<CheckpointRecord> decode_checkpoint(const std::string& bytes) {
   r.u64(&rec.updated_unix);
   r.str(&rec.source_id, 4096);
   if (version >= 2) r.str(&rec.target_id, 4096);
+  if (version >= 3) r.str(&rec.run_token, 64);
   if (r.failed() || !r.at_end() || std::string(magic, sizeof(magic)) != std::string(kMagic, sizeof(kMagic)) ||
-      (version != 1 && version != 2) || (hash != 1 && hash != 2) || rec.durable_offset > rec.source_size) {
+      version < 1 || version > kTokenFormatVersion || (version == 3 && rec.run_token.empty()) || (hash != 1 && hash != 2) || rec.durable_offset > rec.source_size) {
     return std::nullopt;
   }
   rec.hash_kind = static_cast<proto::HashKind>(hash);

@@ -35,6 +35,9 @@ struct CheckpointRecord {
   // of the target: for a file its device, inode, size, mtime and ctime).
   // Empty in a record of format 1, which did not bind the target.
   std::string target_id;
+  // Format 3, the synced record only (synced_record_place): the token of the
+  // completed run (PROTOCOL.md §4.19), 16 bytes; empty otherwise.
+  std::string run_token;
 };
 
 // Where a record lives: its directory, open, and its name there.
@@ -59,6 +62,14 @@ std::string record_name(const std::string& name);
 // for a block device "$SPARSYNC_STATE_DIR/<path with / as !>.undo".
 Result<RecordPlace> undo_journal_place(const ResolvedPath& target, bool block_device);
 std::string undo_journal_name(const std::string& name);
+// The synced record (PROTOCOL.md §4.19): after a run that carried CHANGES
+// completed, the same layout says "this target is exactly the result of run
+// `run_token`, and was in state `target_id` then"; a change list may start
+// from it. Beside the record, ".<name>.sparsync-synced" (long names:
+// "...sparsync-synced-long"), or for a block device
+// "$SPARSYNC_STATE_DIR/<path with / as !>.synced". Removed before any run
+// changes the target.
+Result<RecordPlace> synced_record_place(const ResolvedPath& target, bool block_device);
 
 std::string encode_checkpoint(const CheckpointRecord& record);
 // nullopt when the bytes are torn, corrupt or of an unknown format.

@@ -19,10 +19,12 @@ constexpr uint64_t kChunkBytes = proto::kMaxDataPerFrame;
 
 uint64_t SourceReader::chunk_bytes(uint32_t block_size) { return std::max<uint64_t>(kChunkBytes, block_size); }
 
-SourceReader::SourceReader(Device& device, const SessionParams& params, uint64_t start_offset)
+SourceReader::SourceReader(Device& device, const SessionParams& params, uint64_t start_offset,
+                           const std::vector<ByteRange>* only)
     : device_(device),
       params_(params),
       start_(start_offset),
+      only_(only),
       queue_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size))),
       spare_(std::max<uint64_t>(4, kQueueBytes / chunk_bytes(params.block_size)) + 2) {}
 
@@ -56,9 +58,26 @@ void SourceReader::run() {
 
 Status SourceReader::read_all() {
   const uint64_t size = params_.image_size;
+  if (only_ == nullptr) return read_span(start_, size);
+  uint64_t pos = start_;
+  for (const ByteRange& r : *only_) {
+    const uint64_t end = std::min(size, r.end());
+    if (end <= pos) continue;
+    const uint64_t from = std::max(pos, r.offset);
+    if (from > pos && !queue_.push(SourceChunk{pos, from - pos, false, true, {}})) return Status::ok();
+    SPARSYNC_RETURN_IF_ERROR(read_span(from, end));
+    if (cancelled_.load()) return Status::ok();
+    pos = end;
+  }
+  if (pos < size) (void)queue_.push(SourceChunk{pos, size - pos, false, true, {}});
+  return Status::ok();
+}
+
+// Reads [pos, end): `pos` block-aligned, `end` a block boundary or the image end.
+Status SourceReader::read_span(uint64_t pos, uint64_t end) {
+  const uint64_t size = end;
   const uint64_t bs = params_.block_size;
   const uint64_t chunk = chunk_bytes(params_.block_size);
-  uint64_t pos = start_;
   // The extent holding pos, looked up again only once pos leaves it: two
   // lseeks per chunk were a third of a 4 GiB pass's system calls.
   Extent ext;
@@ -70,14 +89,14 @@ Status SourceReader::read_all() {
       // partly data is read (the planner still finds it zero if it is).
       uint64_t hole_end = ext_end == size ? size : ext_end / bs * bs;
       if (hole_end > pos) {
-        if (!queue_.push(SourceChunk{pos, hole_end - pos, true, {}})) break;
+        if (!queue_.push(SourceChunk{pos, hole_end - pos, true, false, {}})) break;
         pos = hole_end;
         continue;
       }
       ext_end = std::min(size, pos + bs);  // partial block: read it
     }
     uint64_t data_end = std::min({size, pos + chunk, (ext_end + bs - 1) / bs * bs});
-    SourceChunk c{pos, data_end - pos, false, {}};
+    SourceChunk c{pos, data_end - pos, false, false, {}};
     if (auto spare = spare_.try_pop()) c.data = std::move(*spare);
     c.data.resize(c.length);
     SPARSYNC_RETURN_IF_ERROR(device_.read_at(pos, c.data.data(), c.length));

@@ -2,7 +2,9 @@
 // source from a start offset to its end, maps holes with SEEK_DATA/SEEK_HOLE
 // (never reading them), reads data in large block-aligned chunks and hands
 // them to a bounded queue, so reading overlaps hashing and sending while
-// memory stays at queue depth x chunk size.
+// memory stays at queue depth x chunk size. A run confined to a change list
+// (PROTOCOL.md §4.19) reads only the listed ranges; the rest goes by as
+// skipped chunks, never read.
 // Thread-safety: start() once; chunks() is consumed by one other thread.
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #include "common/bounded_queue.h"
 #include "common/byte_buffer.h"
+#include "common/change_list.h"
 #include "common/device.h"
 #include "common/session.h"
 
@@ -22,12 +25,16 @@ struct SourceChunk {
   uint64_t offset = 0;
   uint64_t length = 0;
   bool hole = false;  // true: no data buffer; reads as zeros
+  bool skip = false;  // true: no data buffer; outside the change list, not read
   ByteBuffer data;    // length bytes when !hole
 };
 
 class SourceReader {
  public:
-  SourceReader(Device& device, const SessionParams& params, uint64_t start_offset);
+  // `only`: the ranges to read, block-aligned, sorted and apart (null: all);
+  // it must outlive the reader.
+  SourceReader(Device& device, const SessionParams& params, uint64_t start_offset,
+               const std::vector<ByteRange>* only = nullptr);
   ~SourceReader();
   SourceReader(const SourceReader&) = delete;
   SourceReader& operator=(const SourceReader&) = delete;
@@ -50,10 +57,12 @@ class SourceReader {
  private:
   void run();
   Status read_all();
+  Status read_span(uint64_t pos, uint64_t end);
 
   Device& device_;
   SessionParams params_;
   uint64_t start_;
+  const std::vector<ByteRange>* only_;
   BoundedQueue<SourceChunk> queue_;
   BoundedQueue<ByteBuffer> spare_;
   std::thread thread_;

@@ -7,12 +7,14 @@
 #include <thread>
 
 #include "common/interrupt.h"
+#include "common/proto/change_messages.h"
 #include "common/proto/messages.h"
 #include "common/rate_limiter.h"
 #include "common/units.h"
 #include "source/data_compressor.h"
 #include "source/planner.h"
 #include "source/source_reader.h"
+#include "source/stored_digests.h"
 #include "source/target_reports.h"
 
 namespace sparsync {
@@ -28,8 +30,14 @@ constexpr std::chrono::seconds kLastWordsWait{5};
 // Receives everything the target sends during the sync phase.
 class Receiver {
  public:
-  Receiver(FrameReader& in, const SessionParams& params, TargetReports& reports, bool stop_requests)
-      : in_(in), params_(params), reports_(reports), stop_requests_(stop_requests) {}
+  Receiver(FrameReader& in, const SessionParams& params, TargetReports& reports, bool stop_requests, bool skips_allowed,
+           StoredDigests* stored)
+      : in_(in),
+        params_(params),
+        reports_(reports),
+        stop_requests_(stop_requests),
+        skips_allowed_(skips_allowed),
+        stored_(stored) {}
 
   void run() {
     Status s = loop();
@@ -81,13 +89,28 @@ class Receiver {
         case proto::MsgType::kHash: {
           proto::Hash h;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, digest_len, &h));
-          SPARSYNC_RETURN_IF_ERROR(reports_.add_run(TargetRun{h.first_block, h.count, false, std::move(h.digests)}));
+          SPARSYNC_RETURN_IF_ERROR(
+              reports_.add_run(TargetRun{h.first_block, h.count, false, false, std::move(h.digests)}));
           break;
         }
         case proto::MsgType::kHashZero: {
           proto::HashZero z;
           SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &z));
-          SPARSYNC_RETURN_IF_ERROR(reports_.add_run(TargetRun{z.first_block, z.count, true, {}}));
+          SPARSYNC_RETURN_IF_ERROR(reports_.add_run(TargetRun{z.first_block, z.count, true, false, {}}));
+          break;
+        }
+        case proto::MsgType::kHashSkip: {
+          if (!skips_allowed_) return unexpected_frame(f, "HASH, HASH_ZERO, HASH_END, ACK or SUMMARY");
+          proto::HashSkip k;
+          SPARSYNC_RETURN_IF_ERROR(proto::decode(f.payload, &k));
+          // With stored digests, what the target left unread is what the
+          // last completed run left there (the target proved it untouched).
+          if (stored_ != nullptr) {
+            SPARSYNC_RETURN_IF_ERROR(
+                stored_->runs(k.first_block, k.count, [&](TargetRun&& r) { return reports_.add_run(std::move(r)); }));
+          } else {
+            SPARSYNC_RETURN_IF_ERROR(reports_.add_run(TargetRun{k.first_block, k.count, false, true, {}}));
+          }
           break;
         }
         case proto::MsgType::kHashEnd: {
@@ -134,6 +157,8 @@ class Receiver {
   const SessionParams& params_;
   TargetReports& reports_;
   const bool stop_requests_;
+  const bool skips_allowed_;
+  StoredDigests* stored_;
   std::atomic<bool> stop_requested_{false};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -226,6 +251,18 @@ Status plan_chunk(const SessionParams& params, const SourceChunk& chunk, TargetR
     const TargetRun* run = nullptr;
     SPARSYNC_RETURN_IF_ERROR(reports.wait_for(block, &run, stop));
     uint64_t run_end = std::min(end, params.block_offset(run->first_block + run->count));
+    // Left out of the change list on both sides: unchanged, read by neither.
+    if (run->skip || chunk.skip) {
+      if (run->skip != chunk.skip) {
+        return Status(ErrorKind::kProtocol, std::string("target ") + (run->skip ? "skipped" : "hashed") + " block " +
+                                                std::to_string(block) + ", which the change list " +
+                                                (run->skip ? "holds" : "leaves out"));
+      }
+      counts->unchanged_blocks += (run_end - pos + params.block_size - 1) / params.block_size;
+      pos = run_end;
+      reports.consume_before(pos / params.block_size);
+      continue;
+    }
     SourcePiece sp{pos, run_end - pos, chunk.hole ? nullptr : chunk.data.data() + (pos - chunk.offset)};
     TargetPiece tp{run->zero, run->zero ? nullptr : run->digests.data() + (block - run->first_block) * digest_len};
     plan_piece(params, sp, tp, ops, counts);
@@ -295,6 +332,10 @@ Status send_all(SourceReader& reader, const SessionParams& params, const SourceS
   uint64_t done_to = start;
   while (auto chunk = reader.next()) {
     ops.clear();
+    if (options.record_digests != nullptr && !chunk->skip) {
+      SPARSYNC_RETURN_IF_ERROR(
+          options.record_digests->add(chunk->offset, chunk->length, chunk->hole ? nullptr : chunk->data.data()));
+    }
     if (chunk->hole && options.change_map != nullptr) {
       options.change_map->mark(chunk->offset, chunk->length, ChangeMap::Cell::kZero);
     }
@@ -305,7 +346,7 @@ Status send_all(SourceReader& reader, const SessionParams& params, const SourceS
     }
     SPARSYNC_RETURN_IF_ERROR(planned);
     SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
-    if (!chunk->hole) reader.recycle(std::move(chunk->data));
+    if (!chunk->hole && !chunk->skip) reader.recycle(std::move(chunk->data));
     stats.bytes_scanned += chunk->length;
     done_to = chunk->offset + chunk->length;
     if (options.progress != nullptr) {
@@ -366,9 +407,10 @@ Status run_source_session(Device& source, const SessionParams& params, const Sou
   }
   TargetReports reports((start + params.block_size - 1) / params.block_size, params.total_blocks(),
                         proto::hash_length(params.hash_kind), kMaxBufferedDigests);
-  Receiver receiver(in, params, reports, options.stop_requests);
+  const bool confined = options.read_only != nullptr || options.stored != nullptr;
+  Receiver receiver(in, params, reports, options.stop_requests, confined, options.stored);
   std::thread receiver_thread([&] { receiver.run(); });
-  SourceReader reader(source, params, start);
+  SourceReader reader(source, params, start, options.read_only);
   reader.start();
 
   Status s = send_all(reader, params, options, start, reports, receiver, out, stats);
@@ -377,6 +419,10 @@ Status run_source_session(Device& source, const SessionParams& params, const Sou
   // blocks: ERROR instead of DONE keeps the target's record (incomplete),
   // and the moved ctime makes the next run compare from the start.
   if (s.is_ok()) s = source.check_unchanged();
+  // Stored digests stood in for the target: a file damaged on disk must
+  // fail the run before DONE, leaving the target resumable.
+  if (s.is_ok() && options.stored != nullptr) s = options.stored->finish();
+  if (s.is_ok() && options.record_digests != nullptr) s = options.record_digests->finish();
   if (s.is_ok()) {
     stats.bytes_read = reader.bytes_read();
     proto::Done done{params.image_size, stats.bytes_scanned,    stats.bytes_read,    stats.data_bytes,

@@ -6,6 +6,7 @@
 // Thread-safety: one call at a time; it owns its threads.
 #pragma once
 
+#include "common/change_list.h"
 #include "common/change_map.h"
 #include "common/device.h"
 #include "common/frame_io.h"
@@ -28,6 +29,16 @@ struct SourceSessionOptions {
   // kFeatureStop was negotiated: the target may send STOP (PROTOCOL.md
   // §4.17), which ends the run as a signal does, with a final checkpoint.
   bool stop_requests = false;
+  // A run confined to a change list (PROTOCOL.md §4.19), once the target
+  // accepted it: `read_only` (bitmap, reflink) is what the reader reads,
+  // the same blocks the target hashes, and a block left out on both sides
+  // is unchanged; or `stored` (--changes digest) stands in for the target's
+  // reports of the blocks it skipped. Either may be null; neither owned.
+  const std::vector<ByteRange>* read_only = nullptr;
+  class StoredDigests* stored = nullptr;
+  // --changes digest: every block's digest as read goes here, for the next
+  // run (complete only for a run from offset 0). Not owned; may be null.
+  class DigestRecorder* record_digests = nullptr;
 
   bool operator==(const SourceSessionOptions&) const = default;
 };

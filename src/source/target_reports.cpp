@@ -15,7 +15,7 @@ Status TargetReports::add_run(TargetRun run) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!failure_.is_ok()) return failure_;
   if (finished_ || run.first_block != next_block_ || run.count == 0 || run.count > total_blocks_ - next_block_ ||
-      (!run.zero && run.digests.size() != run.count * digest_len_)) {
+      (!run.zero && !run.skip && run.digests.size() != run.count * digest_len_)) {
     return Status(ErrorKind::kProtocol, "target sent a hash report for blocks " + std::to_string(run.first_block) +
                                             "+" + std::to_string(run.count) + " where block " +
                                             std::to_string(next_block_) + " of " + std::to_string(total_blocks_) +

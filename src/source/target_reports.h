@@ -22,7 +22,8 @@ struct TargetRun {
   uint64_t first_block = 0;
   uint64_t count = 0;
   bool zero = false;
-  std::vector<uint8_t> digests;  // count * digest_len when !zero
+  bool skip = false;             // HASH_SKIP: outside the change list, not read (PROTOCOL.md §4.19)
+  std::vector<uint8_t> digests;  // count * digest_len when neither zero nor skip
 };
 
 class TargetReports {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/block_hash.h"
+#include "common/proto/change_messages.h"
 #include "common/proto/messages.h"
 
 namespace sparsync {
@@ -18,15 +19,43 @@ constexpr uint64_t kDigestsPerFrame = 256;
 }  // namespace
 
 TargetHasher::TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset, uint64_t readable_size,
-                           bool known_zero, FrameOutbox& outbox)
+                           bool known_zero, FrameOutbox& outbox, const std::vector<ByteRange>* only)
     : device_(device),
       params_(params),
       start_offset_(start_offset),
       readable_size_(readable_size),
       known_zero_(known_zero),
-      outbox_(outbox) {}
+      outbox_(outbox),
+      only_(only) {}
 
+Status TargetHasher::flush_skip() {
+  if (skip_count_ == 0) return Status::ok();
+  Frame f{proto::MsgType::kHashSkip, proto::encode(proto::HashSkip{skip_first_, skip_count_})};
+  skip_count_ = 0;
+  if (!outbox_.push_bulk(std::move(f))) return Status(ErrorKind::kConnection, "stopped");
+  return Status::ok();
+}
+
+// Reports the blocks from `pos_` up to `end` (a block boundary or the image
+// end) as skipped, unread.
+Status TargetHasher::skip_to(uint64_t end) {
+  const uint64_t bs = params_.block_size;
+  const uint64_t first = (pos_ + bs - 1) / bs;
+  const uint64_t last = (end + bs - 1) / bs;
+  if (last <= first) return Status::ok();
+  SPARSYNC_RETURN_IF_ERROR(flush_hashes());
+  SPARSYNC_RETURN_IF_ERROR(flush_zero());
+  if (skip_count_ == 0) skip_first_ = first;
+  skip_count_ += last - first;
+  pos_ = end;
+  return Status::ok();
+}
+
+// At most one kind of report is pending at a time: each flush of one kind
+// first flushes a pending skip, and a skip starts only after both others
+// were flushed, so the reports leave in block order.
 Status TargetHasher::flush_zero() {
+  SPARSYNC_RETURN_IF_ERROR(flush_skip());
   if (zero_count_ == 0) return Status::ok();
   Frame f{proto::MsgType::kHashZero, proto::encode(proto::HashZero{zero_first_, zero_count_})};
   zero_count_ = 0;
@@ -35,6 +64,7 @@ Status TargetHasher::flush_zero() {
 }
 
 Status TargetHasher::flush_hashes() {
+  SPARSYNC_RETURN_IF_ERROR(flush_skip());
   if (hash_count_ == 0) return Status::ok();
   proto::Hash h{hash_first_, hash_count_, std::move(digests_)};
   digests_.clear();
@@ -78,13 +108,12 @@ Status TargetHasher::hash_data(uint64_t pos, uint64_t end, ByteBuffer& buf) {
   return Status::ok();
 }
 
-Status TargetHasher::run() {
-  const uint64_t total = params_.total_blocks();
+// Hashes [pos, end): `pos` block-aligned, `end` a block boundary or the
+// image end.
+Status TargetHasher::hash_span(uint64_t pos, uint64_t end) {
   const uint64_t size = params_.image_size;
   const uint64_t bs = params_.block_size;
-  const uint64_t limit = known_zero_ ? 0 : std::min(readable_size_, size);
-  ByteBuffer buf;
-  uint64_t pos = start_offset_;
+  const uint64_t limit = known_zero_ ? 0 : std::min({readable_size_, size, end});
   // The extent holding pos, looked up again only once pos leaves it (two
   // lseeks per 256 KiB read were 32 k system calls of a 4 GiB pass).
   Extent ext;
@@ -106,16 +135,36 @@ Status TargetHasher::run() {
       }
       ext_end = pos + bs;
     }
-    uint64_t end = std::min({size, pos + std::max<uint64_t>(kReadBytes, bs), (ext_end + bs - 1) / bs * bs});
-    SPARSYNC_RETURN_IF_ERROR(hash_data(pos, end, buf));
-    pos = end;
+    uint64_t stop = std::min({end, pos + std::max<uint64_t>(kReadBytes, bs), (ext_end + bs - 1) / bs * bs});
+    SPARSYNC_RETURN_IF_ERROR(hash_data(pos, stop, buf_));
+    pos = stop;
   }
   // Everything past the existing content is zero (a new or extended file).
   uint64_t first = (pos + bs - 1) / bs;
-  if (first < total) {
+  uint64_t last = (end + bs - 1) / bs;
+  if (first < last) {
     SPARSYNC_RETURN_IF_ERROR(flush_hashes());
     if (zero_count_ == 0) zero_first_ = first;
-    zero_count_ += total - first;
+    zero_count_ += last - first;
+  }
+  pos_ = end;
+  return Status::ok();
+}
+
+Status TargetHasher::run() {
+  const uint64_t total = params_.total_blocks();
+  const uint64_t size = params_.image_size;
+  pos_ = start_offset_;
+  if (only_ == nullptr) {
+    SPARSYNC_RETURN_IF_ERROR(hash_span(pos_, size));
+  } else {
+    for (const ByteRange& r : *only_) {
+      const uint64_t end = std::min(size, r.end());
+      if (end <= pos_) continue;
+      SPARSYNC_RETURN_IF_ERROR(skip_to(std::max(pos_, r.offset)));
+      SPARSYNC_RETURN_IF_ERROR(hash_span(pos_, end));
+    }
+    SPARSYNC_RETURN_IF_ERROR(skip_to(size));
   }
   SPARSYNC_RETURN_IF_ERROR(flush_zero());
   SPARSYNC_RETURN_IF_ERROR(flush_hashes());

@@ -14,6 +14,7 @@
 #include "common/units.h"
 #include "target/generation_plan.h"
 #include "target/generation_status.h"
+#include "target/synced_state.h"
 
 namespace sparsync {
 
@@ -92,6 +93,35 @@ Status decide_resume(const TargetOpenRequest& req, const Device& dev, OpenedTarg
   t->resume_offset = rec->durable_offset;
   t->notice =
       "resuming an interrupted run at " + format_bytes(rec->durable_offset) + " of " + format_bytes(rec->source_size);
+  return Status::ok();
+}
+
+// Removes a synced record only where there is one: on a read-only
+// filesystem even a missing name cannot be unlinked (EROFS), and that
+// target deserves the refusal that names it, not one about this record.
+Status forget_synced(const RecordPlace& place) {
+  struct stat st {};
+  if (::fstatat(place.dir.get(), place.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+    return Status::ok();
+  }
+  return remove_checkpoint(place);
+}
+
+ChangesRequest changes_request(const TargetOpenRequest& req) {
+  return ChangesRequest{req.base_token, req.source_size, req.block_size, req.hash_kind};
+}
+
+// The synced record (PROTOCOL.md §4.19): read to decide whether this run may
+// be confined to the change list, then removed before anything changes (the
+// target is about to move on from the run it vouches for), and its place
+// kept for this run's own on completion.
+Status take_synced_record(const TargetOpenRequest& req, const Device& dev, const ResolvedPath& where, bool block,
+                          OpenedTarget* t) {
+  auto place = synced_record_place(where, block);
+  if (!place.is_ok()) return place.status();
+  if (req.changes) t->changes_answer = decide_changes(changes_request(req), &dev, place.value(), t->resume_offset > 0);
+  SPARSYNC_RETURN_IF_ERROR(forget_synced(place.value()));
+  t->synced = std::move(place.value());
   return Status::ok();
 }
 
@@ -270,11 +300,20 @@ Result<OpenedTarget> create_target(const TargetOpenRequest& req, const ResolvedP
   }
   if (req.dry_run) {
     t.reply.state = proto::TargetState::kMissingDryRun;
+    if (req.changes && !req.base_token.empty()) t.changes_answer = proto::ChangesAnswer::kNoCompletedRun;
     return t;
   }
   auto place = record_place(where, false);
   if (!place.is_ok()) return place.status();
   t.record = std::move(place.value());
+  // A synced record left at the name by a file that is gone vouches for nothing.
+  auto synced = synced_record_place(where, false);
+  if (!synced.is_ok()) return synced.status();
+  SPARSYNC_RETURN_IF_ERROR(forget_synced(synced.value()));
+  if (req.changes) {
+    t.changes_answer = req.base_token.empty() ? proto::ChangesAnswer::kNoBase : proto::ChangesAnswer::kNoCompletedRun;
+  }
+  t.synced = std::move(synced.value());
   auto created = create_marked(req, where, &t);
   if (!created.is_ok()) return created.status();
   std::unique_ptr<FileDevice> dev = created.take();
@@ -397,12 +436,18 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPat
     // An empty file has nothing to compare: stream straight through.
     t.known_zero = old_size == 0;
   }
+  if (req.dry_run && req.changes && !block) {
+    // Only looked at: a dry run changes nothing, its synced record included.
+    auto synced = synced_record_place(where, false);
+    if (synced.is_ok()) t.changes_answer = decide_changes(changes_request(req), dev.get(), synced.value(), false);
+  }
   if (!req.dry_run) {
     auto place = record_place(where, block);
     if (!place.is_ok()) return place.status();
     t.record = std::move(place.value());
     bool incomplete = false;
     SPARSYNC_RETURN_IF_ERROR(decide_resume(req, *dev, &t, &incomplete));
+    SPARSYNC_RETURN_IF_ERROR(take_synced_record(req, *dev, where, block, &t));
     SPARSYNC_RETURN_IF_ERROR(prepare_undo(req, *dev, where, block, incomplete, &t));
     SPARSYNC_RETURN_IF_ERROR(mark_incomplete(req, *dev, where.given, &t));
     // What a shrink cuts off is journaled (and durable) before it goes.

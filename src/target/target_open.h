@@ -51,6 +51,11 @@ struct TargetOpenRequest {
   // --max-undo: the most bytes the journal may hold, 0 = no cap; unset: its
   // size now plus half the free space of its filesystem.
   std::optional<uint64_t> max_undo;
+  // CHANGES came with OPEN (PROTOCOL.md §4.19): the run token to record on
+  // completion, and the base run the change list starts from ("": none).
+  bool changes = false;
+  std::string run_token;
+  std::string base_token;
 
   bool operator==(const TargetOpenRequest&) const = default;
 };
@@ -76,6 +81,10 @@ struct OpenedTarget {
   // created, in a dry run or with --no-undo.
   std::unique_ptr<UndoJournal> undo;
   uint32_t keep = 0;  // generations of the journal kept when the run completes
+  // With CHANGES: whether this run is confined to the change list, or why
+  // not; and where its synced record goes on completion (none in a dry run).
+  proto::ChangesAnswer changes_answer = proto::ChangesAnswer::kNoBase;
+  std::optional<RecordPlace> synced;
 };
 
 // `where` is the target's resolved path (a fence, if any, already checked).

@@ -14,6 +14,7 @@
 #include "common/undo_generations.h"
 #include "common/units.h"
 #include "target/frame_outbox.h"
+#include "target/synced_state.h"
 #include "target/target_hasher.h"
 #include "target/write_behind.h"
 
@@ -50,7 +51,8 @@ class TargetSession {
         in_(in),
         out_(out),
         outbox_(out, kMaxQueuedHashFrames),
-        hasher_(input.device, input.params, input.resume_offset, input.readable_size, input.known_zero, outbox_),
+        hasher_(input.device, input.params, input.resume_offset, input.readable_size, input.known_zero, outbox_,
+                input.hash_only),
         writes_(kMaxQueuedWrites),
         spare_buffers_(kMaxQueuedWrites + 2),
         write_behind_(input.device),
@@ -438,6 +440,8 @@ class TargetSession {
       // Complete and durable: only now may the incomplete mark go, and then
       // the way back (a journal without a record is a finished run's).
       if (s.is_ok() && input_.record != nullptr) s = remove_checkpoint(*input_.record);
+      // Complete: the next run's change list may start from this one.
+      if (s.is_ok() && input_.synced != nullptr && !input_.run_token.empty()) s = save_synced();
       if (s.is_ok() && input_.undo != nullptr) {
         undo_bytes_ = input_.undo->bytes();
         s = retire_undo_journal(input_.undo->place(), input_.keep, &generations_kept_);
@@ -473,6 +477,15 @@ class TargetSession {
     st.undo_bytes = undo_bytes_;
     st.generations_kept = generations_kept_;
     st.wire_bytes_in = in_.bytes_read();
+  }
+
+  Status save_synced() {
+    CheckpointRecord rec = input_.checkpoint;
+    rec.durable_offset = params_.image_size;
+    rec.updated_unix = static_cast<uint64_t>(::time(nullptr));
+    rec.target_id = synced_state(*input_.device);
+    rec.run_token = input_.run_token;
+    return save_checkpoint(*input_.synced, rec);
   }
 
   // With the data below `offset` durable: the record vouches for it, and

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <string>
 
+#include "common/change_list.h"
 #include "common/change_map.h"
 #include "common/checkpoint_store.h"
 #include "common/device.h"
@@ -49,6 +50,13 @@ struct TargetSessionInput {
   UndoJournal* undo = nullptr;
   uint32_t keep = 0;
   bool report_undo = false;  // SUMMARY carries the journal's tail (kFeatureGenerations)
+  // A push that carried CHANGES (PROTOCOL.md §4.19): the blocks to hash when
+  // the target accepted the change list (block-aligned; null: all), and
+  // where the synced record goes, with this run's token, once the run is
+  // complete and durable (null: none is written).
+  const std::vector<ByteRange>* hash_only = nullptr;
+  const RecordPlace* synced = nullptr;
+  std::string run_token;
 };
 
 struct TargetSessionResult {

@@ -794,7 +794,7 @@ const MsgType kAllTypes[] = {
     MsgType::kHashEnd,    MsgType::kResume,   MsgType::kData,         MsgType::kHole,       MsgType::kDataZstd,
     MsgType::kCheckpoint, MsgType::kAck,      MsgType::kDone,         MsgType::kSummary,    MsgType::kVerifyDigests,
     MsgType::kVerifyEnd,  MsgType::kError,    MsgType::kLanes,        MsgType::kLanesStart, MsgType::kStop,
-    MsgType::kKeepalive,  MsgType::kRollback, MsgType::kRollbackDone,
+    MsgType::kKeepalive,  MsgType::kRollback, MsgType::kRollbackDone, MsgType::kChanges,    MsgType::kHashSkip,
 };
 
 bool is_known(uint8_t t) {
@@ -812,7 +812,7 @@ TEST(CodecFrameHeader, EncodeLayout) {
 }
 
 TEST(CodecFrameHeader, EveryKnownTypeAccepted) {
-  ASSERT_EQ(std::size(kAllTypes), 23u);  // PROTOCOL.md §2 table
+  ASSERT_EQ(std::size(kAllTypes), 25u);  // PROTOCOL.md §2 table
   for (MsgType type : kAllTypes) {
     for (uint32_t length : {uint32_t{0}, uint32_t{1}, uint32_t{0x12345}, kMaxPayload}) {
       uint8_t h[kFrameHeaderSize];
@@ -837,7 +837,7 @@ TEST(CodecFrameHeader, UnknownTypesRejected) {
     expect_protocol_error(s, "frame type " + std::to_string(t));
     ++rejected;
   }
-  EXPECT_EQ(rejected, 256 - 23);
+  EXPECT_EQ(rejected, 256 - 25);
 }
 
 TEST(CodecFrameHeader, UnknownTypeNamedInHex) {

@@ -19,6 +19,7 @@
 
 #include <zstd.h>
 
+#include "common/proto/change_messages.h"
 #include "common/proto/frame_codec.h"
 #include "common/proto/messages.h"
 
@@ -114,6 +115,11 @@ const std::map<std::string, std::string>& golden_hex() {
        "  6e 6f 74 68 69 6e 67 20 74 6f 20 72 6f 6c 6c 20 62 61 63 6b 20 28 6e 6f 20 69 6e 74 65 72 72 75"
        "  70 74 65 64 20 73 79 6e 63 20 72 65 63 6f 72 64 65 64 29"},
       {"HASH_ZERO", "11 00 00 00 10 00 00 00  01 00 00 00 00 00 00 00  02 00 00 00 00 00 00 00"},
+      {"HASH_SKIP", "14 00 00 00 10 00 00 00  02 00 00 00 00 00 00 00  03 00 00 00 00 00 00 00"},
+      {"CHANGES",
+       "08 00 00 00 38 00 00 00  01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10"
+       "  11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f 20  00  00  00 00  01 00 00 00"
+       "  00 10 00 00 00 00 00 00  00 20 00 00 00 00 00 00"},
       {"HASH_END", "12 00 00 00 08 00 00 00  05 00 00 00 00 00 00 00"},
       {"RESUME", "13 00 00 00 08 00 00 00  00 20 00 00 00 00 00 00"},
       {"VERIFY_DIGESTS",
@@ -423,6 +429,73 @@ TEST(GoldenVectors, HashZero) {
   EXPECT_EQ(d.count, 2u);
 }
 
+TEST(GoldenVectors, HashSkip) {
+  EXPECT_EQ(frame(MsgType::kHashSkip, encode(HashSkip{2, 3})), golden("HASH_SKIP"));
+  HashSkip d;
+  ASSERT_TRUE(decode(payload_of(golden("HASH_SKIP"), MsgType::kHashSkip), &d).is_ok());
+  EXPECT_EQ(d.first_block, 2u);
+  EXPECT_EQ(d.count, 3u);
+  EXPECT_FALSE(decode(encode(HashSkip{2, 0}), &d).is_ok());
+}
+
+ChangeToken counting_token(uint8_t first) {
+  ChangeToken t{};
+  for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<uint8_t>(first + i);
+  return t;
+}
+
+TEST(GoldenVectors, Changes) {
+  Changes m;
+  m.run_token = counting_token(1);
+  m.base_token = counting_token(0x11);
+  m.ranges = {ByteRange{4096, 8192}};
+  EXPECT_EQ(frame(MsgType::kChanges, encode(m)), golden("CHANGES"));
+  Changes d;
+  ASSERT_TRUE(decode(payload_of(golden("CHANGES"), MsgType::kChanges), &d).is_ok());
+  EXPECT_EQ(d.run_token, m.run_token);
+  EXPECT_EQ(d.base_token, m.base_token);
+  EXPECT_EQ(d.flags, 0);
+  EXPECT_EQ(d.ranges, m.ranges);
+}
+
+TEST(GoldenVectors, ChangesRefusesWhatTheTargetCouldMisread) {
+  Changes m;
+  m.run_token = counting_token(1);
+  m.base_token = counting_token(0x11);
+  Changes d;
+  for (const std::vector<ByteRange>& bad : std::vector<std::vector<ByteRange>>{
+           {{4096, 0}},                // empty
+           {{8192, 4096}, {0, 4096}},  // out of order
+           {{0, 4096}, {4096, 4096}},  // touching
+           {{~0ull - 10, 4096}},       // wraps
+       }) {
+    m.ranges = bad;
+    EXPECT_FALSE(decode(encode(m), &d).is_ok());
+  }
+  m.ranges = {{0, 4096}};
+  m.base_token = ChangeToken{};
+  EXPECT_FALSE(decode(encode(m), &d).is_ok()) << "ranges without a base run";
+  m.ranges.clear();
+  m.run_token = ChangeToken{};
+  EXPECT_FALSE(decode(encode(m), &d).is_ok()) << "no run token";
+  m.run_token = counting_token(1);
+  m.flags = 0x80;
+  EXPECT_FALSE(decode(encode(m), &d).is_ok()) << "unknown flag";
+}
+
+TEST(GoldenVectors, SplitChangesFillsFramesToTheirBound) {
+  std::vector<ByteRange> ranges;
+  for (uint64_t i = 0; i < kMaxChangeRangesPerFrame + 5; ++i) ranges.push_back({i * 8192, 4096});
+  auto frames = split_changes(counting_token(1), counting_token(0x11), ranges);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].ranges.size(), kMaxChangeRangesPerFrame);
+  EXPECT_EQ(frames[0].flags, kChangesMore);
+  EXPECT_EQ(frames[1].ranges.size(), 5u);
+  EXPECT_EQ(frames[1].flags, 0);
+  EXPECT_LE(encode(frames[0]).size(), kMaxPayload);
+  EXPECT_EQ(split_changes(counting_token(1), ChangeToken{}, {}).size(), 1u);
+}
+
 TEST(GoldenVectors, HashEnd) {
   EXPECT_EQ(frame(MsgType::kHashEnd, encode(HashEnd{5})), golden("HASH_END"));
   HashEnd d;
@@ -556,15 +629,20 @@ TEST(GoldenVectors, ConstantsMatchDocument) {
   EXPECT_EQ(kMaxTextBytes, 4096u);
   EXPECT_EQ(kMinBlockSize, 4096u);
   EXPECT_EQ(kMaxBlockSize, 4194304u);
-  EXPECT_EQ(kFeaturesOffered, 0xf7fu);
+  EXPECT_EQ(kFeaturesOffered, 0x1f7fu);
+  EXPECT_EQ(static_cast<uint64_t>(kFeatureChanges), 0x1000u);
+  EXPECT_EQ(kOpenChanges, 0x400);
+  EXPECT_EQ(kOpenOkChangesMask, 0x0f00);
+  EXPECT_EQ(kMaxChangeRangesPerFrame, 65536u);
+  EXPECT_EQ(kMaxChangeRanges, 262144u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureGenerations), 0x200u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureRollback), 0x400u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureUndoCap), 0x800u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureKeepalive), 0x20u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureStop), 0x40u);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureSourceFacts), 0x100u);
-  EXPECT_EQ(kOpenOkKnownFlags, 0x00f1);
-  EXPECT_EQ(kOpenKnownFlags, 0x03ff);
+  EXPECT_EQ(kOpenOkKnownFlags, 0x0ff1);
+  EXPECT_EQ(kOpenKnownFlags, 0x07ff);
   EXPECT_EQ(kOpenKeepCache, 0x200);
   EXPECT_EQ(kOpenNoUndo, 0x80);
   EXPECT_EQ(static_cast<uint64_t>(kFeatureLanes), 0x10u);

@@ -31,6 +31,9 @@ MetricsRun sample_run(int exit_code) {
   run.stats.changed_blocks = 2561;
   run.stats.undo_bytes = 10489856;
   run.stats.generations_kept = 7;
+  run.stats.bytes_read = 20971520;
+  run.stats.target_bytes_hashed = 8192;
+  run.change_list_used = true;
   return run;
 }
 
@@ -65,6 +68,21 @@ TEST(MetricsTest, ExactTextOfASuccessfulRun) {
       "sparsync_bytes_scanned" +
       l +
       " 1073741824\n"
+      "# HELP sparsync_bytes_read Source bytes the last run read.\n"
+      "# TYPE sparsync_bytes_read gauge\n"
+      "sparsync_bytes_read" +
+      l +
+      " 20971520\n"
+      "# HELP sparsync_target_bytes_hashed Target bytes the last run read to hash.\n"
+      "# TYPE sparsync_target_bytes_hashed gauge\n"
+      "sparsync_target_bytes_hashed" +
+      l +
+      " 8192\n"
+      "# HELP sparsync_change_list_used 1 when the last run compared only what --changes listed, else 0.\n"
+      "# TYPE sparsync_change_list_used gauge\n"
+      "sparsync_change_list_used" +
+      l +
+      " 1\n"
       "# HELP sparsync_bytes_data Bytes the last run sent as data.\n"
       "# TYPE sparsync_bytes_data gauge\n"
       "sparsync_bytes_data" +

@@ -20,6 +20,8 @@ static bool known_type(uint8_t t) {
     case MsgType::kLanesStart:
     case MsgType::kRollback:
     case MsgType::kRollbackDone:
+    case MsgType::kChanges:
+    case MsgType::kHashSkip:
     case MsgType::kHash:
     case MsgType::kHashZero:
     case MsgType::kHashEnd:

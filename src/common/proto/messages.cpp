@@ -508,6 +508,10 @@ const char* msg_type_name(MsgType type) {
       return "HASH_ZERO";
     case MsgType::kHashEnd:
       return "HASH_END";
+    case MsgType::kHashSkip:
+      return "HASH_SKIP";
+    case MsgType::kChanges:
+      return "CHANGES";
     case MsgType::kResume:
       return "RESUME";
     case MsgType::kVerifyDigests:

@@ -34,10 +34,12 @@ enum class MsgType : uint8_t {
   kLanesStart = 0x05,
   kRollback = 0x06,
   kRollbackDone = 0x07,
+  kChanges = 0x08,
   kHash = 0x10,
   kHashZero = 0x11,
   kHashEnd = 0x12,
   kResume = 0x13,
+  kHashSkip = 0x14,
   kData = 0x20,
   kHole = 0x21,
   kDataZstd = 0x22,
@@ -70,10 +72,13 @@ enum Feature : uint64_t {
   kFeatureRollback = 1u << 10,
   // OPEN's max_undo tail (§4.1): the cap on the target's undo journal (--max-undo)
   kFeatureUndoCap = 1u << 11,
+  // CHANGES and HASH_SKIP (§4.19): a push confined to a change list
+  kFeatureChanges = 1u << 12,
 };
 inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
                                              kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts |
-                                             kFeatureGenerations | kFeatureRollback | kFeatureUndoCap;
+                                             kFeatureGenerations | kFeatureRollback | kFeatureUndoCap |
+                                             kFeatureChanges;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
@@ -94,8 +99,18 @@ enum OpenFlag : uint16_t {
   kOpenNoUndo = 1u << 7,     // target: keep no undo journal (§6, docs/undo-journal.md)
   kOpenUndo = 1u << 8,       // target: keep one for a block device too (in the state directory)
   kOpenKeepCache = 1u << 9,  // read both images through the page cache and leave them there
+  kOpenChanges = 1u << 10,   // push, kFeatureChanges: CHANGES frames follow OPEN (§4.19)
 };
-inline constexpr uint16_t kOpenKnownFlags = 0x03ff;
+inline constexpr uint16_t kOpenKnownFlags = 0x07ff;
+
+// PROTOCOL.md §4.19 CHANGES: a run's token, the most ranges one frame
+// carries, and the most a whole change list may hold (4 MiB of ranges).
+inline constexpr size_t kChangeTokenBytes = 16;
+inline constexpr uint32_t kMaxChangeRangesPerFrame = 65536;
+inline constexpr uint32_t kMaxChangeRanges = 262144;
+enum ChangesFlag : uint8_t {
+  kChangesMore = 1u << 0,  // another CHANGES frame follows
+};
 
 // PROTOCOL.md §4.1 OPEN's keep (kFeatureGenerations): how many kept
 // generations of the target's undo journal (docs/undo-journal.md); this value
@@ -141,7 +156,21 @@ enum class CheckpointIgnored : uint8_t {
 };
 inline constexpr int kOpenOkIgnoredShift = 4;
 inline constexpr uint16_t kOpenOkIgnoredMask = 0x00f0;
-inline constexpr uint16_t kOpenOkKnownFlags = kOpenOkSourceLive | kOpenOkIgnoredMask;
+// Bits 8-11 of OPEN_OK flags, only after CHANGES (§4.19): whether the target
+// confines the run to the change list, or why not.
+enum class ChangesAnswer : uint8_t {
+  kAccepted = 0,        // the target hashes only the listed blocks
+  kNoBase = 1,          // CHANGES named no base run: a full comparison starts the tracker
+  kNoCompletedRun = 2,  // no completed run is recorded (the first, or the last did not complete)
+  kOtherRun = 3,        // the recorded run is not the base named
+  kTargetChanged = 4,   // the target changed since that run
+  kOtherShape = 5,      // the source, its size, the block size or hash differ from that run's
+  kResuming = 6,        // an interrupted run is resumed from its checkpoint
+};
+inline constexpr uint8_t kMaxChangesAnswer = 6;
+inline constexpr int kOpenOkChangesShift = 8;
+inline constexpr uint16_t kOpenOkChangesMask = 0x0f00;
+inline constexpr uint16_t kOpenOkKnownFlags = kOpenOkSourceLive | kOpenOkIgnoredMask | kOpenOkChangesMask;
 
 // PROTOCOL.md §4 OPEN_OK: what the server found at the path.
 enum class DeviceKind : uint8_t { kRegularFile = 1, kBlockDevice = 2 };

@@ -1,0 +1,185 @@
+#include "app/change_tracker.h"
+
+#include "app/change_mode.h"
+#include "common/log.h"
+#include "source/nbd_source.h"
+#include "target/synced_state.h"
+#include "target/target_open.h"
+
+namespace sparsync {
+namespace {
+
+// The source as this host names it, for the state's file name.
+std::string source_key(const SyncRequest& request) {
+  return is_nbd_uri(request.source) ? request.source : resolved_path(request.source);
+}
+
+}  // namespace
+
+std::string ChangesMode::text() const {
+  switch (kind) {
+    case Kind::kNone:
+      return "none";
+    case Kind::kDigest:
+      return "digest";
+    case Kind::kBitmap:
+      return "bitmap:" + bitmap;
+    case Kind::kReflink:
+      return "reflink";
+  }
+  return "none";
+}
+
+Result<ChangesMode> parse_changes_mode(const std::string& text) {
+  ChangesMode m;
+  if (text == "digest") {
+    m.kind = ChangesMode::Kind::kDigest;
+  } else if (text == "reflink") {
+    m.kind = ChangesMode::Kind::kReflink;
+  } else if (text.rfind("bitmap:", 0) == 0 && text.size() > 7 && text.size() <= 1030) {
+    m.kind = ChangesMode::Kind::kBitmap;
+    m.bitmap = text.substr(7);
+  } else {
+    return Status(ErrorKind::kUsage,
+                  "--changes " + text + ": give digest, reflink or bitmap:NAME (docs/change-tracking.md)");
+  }
+  return m;
+}
+
+// The identity of a file or device without what moves on every write (mtime
+// and ctime of a file): the same image from run to run.
+std::string ChangeModeImpl::stable_identity(const Device& source) const {
+  std::string id = source.identity();
+  const bool file = id.rfind("file:", 0) == 0 || id.rfind("qcow2:file:", 0) == 0;
+  if (!file) return id;
+  for (int cut = 0; cut < 2; ++cut) {
+    auto colon = id.rfind(':');
+    if (colon == std::string::npos) return {};
+    id.resize(colon);
+  }
+  return id;
+}
+
+ChangeTracker::~ChangeTracker() = default;
+
+Result<std::unique_ptr<ChangeTracker>> ChangeTracker::create(const ChangesMode& mode, const SyncRequest& request,
+                                                             const std::string& target_key) {
+  std::unique_ptr<ChangeTracker> t(new ChangeTracker());
+  t->mode_ = mode;
+  t->target_key_ = target_key;
+  auto stem = change_state_stem(source_key(request), target_key);
+  if (!stem.is_ok()) return stem.status();
+  t->stem_ = stem.take();
+  switch (mode.kind) {
+    case ChangesMode::Kind::kDigest:
+      t->impl_ = make_digest_mode(t->stem_);
+      break;
+    case ChangesMode::Kind::kBitmap:
+      t->impl_ = make_bitmap_mode(mode.bitmap);
+      break;
+    case ChangesMode::Kind::kReflink:
+      t->impl_ = make_reflink_mode(t->stem_);
+      break;
+    case ChangesMode::Kind::kNone:
+      return Status(ErrorKind::kInternal, "a change tracker without a mode");
+  }
+  t->state_ = load_change_state(t->stem_, &t->no_state_reason_);
+  return t;
+}
+
+Result<std::unique_ptr<Device>> ChangeTracker::open_source(const SyncRequest& request) {
+  return impl_->open_source(request);
+}
+
+void ChangeTracker::fall_back(const std::string& why) {
+  base_token_ = proto::ChangeToken{};
+  list_ = ChangeList();
+  if (fallback_reason_.empty()) fallback_reason_ = why;
+}
+
+Status ChangeTracker::plan(const Device& source, const SessionParams& params, bool dry_run) {
+  run_token_ = new_change_token();
+  base_token_ = proto::ChangeToken{};
+  list_ = ChangeList();
+  fallback_reason_.clear();
+  used_ = false;
+  planned_ = true;
+  params_ = params;
+  dry_run_ = dry_run;
+  source_identity_ = impl_->stable_identity(source);
+  const ChangeState* usable = nullptr;
+  std::string why;
+  if (!state_) {
+    why = no_state_reason_;
+  } else if (state_->mode != mode_.text()) {
+    why = "the last run tracked changes another way (" + state_->mode + ")";
+  } else if (source_identity_.empty() || state_->source != source_identity_) {
+    why = "the source is not the file or device the last run read";
+  } else if (state_->image_size != params.image_size || state_->block_size != params.block_size ||
+             state_->hash_kind != static_cast<uint8_t>(params.hash_kind)) {
+    why = "the image size, block size or hash differ from the last run's";
+  } else if (mode_.full_every > 0 && state_->runs_since_full + 1 >= mode_.full_every) {
+    why = "a full comparison every " + std::to_string(mode_.full_every) + " runs (--full-every)";
+  } else {
+    usable = &*state_;
+  }
+  std::string mode_why;
+  const bool found = impl_->find_changes(usable, source, params, run_token_, &list_, &mode_why);
+  if (usable != nullptr && found) {
+    base_token_ = state_->token;
+    list_.align(params.block_size, params.image_size);
+    return Status::ok();
+  }
+  fall_back(usable != nullptr ? mode_why : why);
+  return Status::ok();
+}
+
+void ChangeTracker::answered(std::optional<proto::ChangesAnswer> answer, SourceSessionOptions* options) {
+  sent_ = answer.has_value();
+  if (!answer) {
+    fall_back("the far side's sparsync takes no change list (an older version)");
+  } else if (*answer != proto::ChangesAnswer::kAccepted) {
+    if (!proto::is_zero(base_token_)) fall_back(changes_answer_text(*answer));
+  } else {
+    used_ = !proto::is_zero(base_token_);
+  }
+  if (!used_) list_ = ChangeList();
+  impl_->options(used_, list_, options);
+  if (!used_) {
+    log::info("--changes " + mode_.text() + ": comparing in full: " + fallback_reason_);
+  } else {
+    log::verbose("--changes " + mode_.text() + ": " + std::to_string(list_.bytes()) + " bytes in " +
+                 std::to_string(list_.size()) + " ranges may have changed");
+  }
+}
+
+Status ChangeTracker::commit() {
+  if (!planned_ || !sent_ || dry_run_) {
+    abandon();
+    return Status::ok();
+  }
+  ChangeState next;
+  next.mode = mode_.text();
+  next.source = source_identity_;
+  next.target = target_key_;
+  next.token = run_token_;
+  next.image_size = params_.image_size;
+  next.block_size = params_.block_size;
+  next.hash_kind = static_cast<uint8_t>(params_.hash_kind);
+  next.runs_since_full = used_ && state_ ? state_->runs_since_full + 1 : 0;
+  bool usable = false;
+  Status s = impl_->commit(used_, &next, &usable);
+  if (!s.is_ok() || !usable || source_identity_.empty()) {
+    remove_change_state(stem_);
+    return s;
+  }
+  SPARSYNC_RETURN_IF_ERROR(save_change_state(stem_, next));
+  state_ = next;
+  return Status::ok();
+}
+
+void ChangeTracker::abandon() { impl_->abandon(); }
+
+std::string ChangeTracker::change_source() const { return used_ ? mode_.text() : "full"; }
+
+}  // namespace sparsync
