@@ -1,5 +1,5 @@
-// Placeholder until the bitmap and reflink modes land (being built on their
-// own branches): they refuse to run, with a line saying so.
+// Placeholder until the bitmap mode lands (being built on its
+// own branch): it refuses to run, with a line saying so.
 #include "app/change_mode.h"
 
 namespace sparsync {
