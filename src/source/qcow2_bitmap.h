@@ -94,7 +94,7 @@ struct BitmapPreparation {
 // every write from now on is recorded in both. A helper left consistent by
 // a failed run is kept (it began earlier: a superset); one in-use, disabled
 // or of another granularity than NAME is created again. A bitmap created
-// here gets `granularity` bytes per bit (0: qemu's default, the cluster
+// here gets `granularity` bytes per bit (0: 64 KiB, qcow2's default cluster
 // size), or the granularity of the one it replaces. The image is written
 // only when something must change: preparing it twice leaves it untouched
 // (its ctime too) the second time.
