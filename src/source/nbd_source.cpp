@@ -20,6 +20,14 @@ namespace {
 // bits on the wire).
 constexpr size_t kMaxRead = 4u << 20;
 constexpr uint64_t kMaxStatus = 1ull << 30;
+// A dirty-bitmap walk asks for 2 GiB at a time, without REQ_ONE, so one
+// reply covers many extents (qemu caps a reply's extent count and the walk
+// goes on from where a reply ended).
+constexpr uint64_t kMaxDirtyStatus = 2ull << 30;
+// A dirty bitmap's context is "qemu:dirty-bitmap:" + its name; dirty is bit
+// 0 of its flags (qemu's docs/interop/nbd.txt).
+constexpr const char* kDirtyBitmapPrefix = "qemu:dirty-bitmap:";
+constexpr uint32_t kDirtyFlag = 1;
 
 // qemu's image options: a comma in a value is written twice.
 std::string image_opts_value(const std::string& value) {
@@ -44,6 +52,33 @@ int take_first_extent(void* user, const char* context, uint64_t /*offset*/, uint
   first->length = entries[0];
   first->flags = entries[1];
   first->seen = true;
+  return 0;
+}
+
+// One block-status reply's extents for the bitmap's context, added to the
+// list while they lie inside the request.
+struct DirtyWalk {
+  const char* context = nullptr;
+  ChangeList* out = nullptr;
+  uint64_t end = 0;   // of the request
+  uint64_t next = 0;  // where the extents seen so far end
+  bool seen = false;
+};
+
+int take_dirty_extents(void* user, const char* context, uint64_t offset, uint32_t* entries, size_t count,
+                       int* /*error*/) {
+  auto* walk = static_cast<DirtyWalk*>(user);
+  // Every registered context's extents arrive here (base:allocation's too);
+  // and a server sends one reply per context per request.
+  if (walk->seen || std::strcmp(context, walk->context) != 0) return 0;
+  walk->seen = true;
+  uint64_t at = offset;
+  for (size_t i = 0; i + 1 < count && at < walk->end; i += 2) {
+    const uint64_t length = std::min<uint64_t>(entries[i], walk->end - at);
+    if ((entries[i + 1] & kDirtyFlag) != 0) walk->out->add(at, length);
+    at += length;
+  }
+  walk->next = at;
   return 0;
 }
 
@@ -86,22 +121,40 @@ Status NbdSource::connected(const std::string& how) {
   if (size < 0) return failed("cannot get the size of " + how);
   size_ = static_cast<uint64_t>(size);
   allocation_ = lib_->can_meta_context(nbd_, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+  if (!dirty_context_.empty()) {
+    dirty_bitmap_ = lib_->can_meta_context(nbd_, dirty_context_.c_str()) == 1;
+    if (!dirty_bitmap_ && dirty_missing_.empty()) {
+      dirty_missing_ = how + " " + name_ + " does not offer the dirty bitmap " + bitmap_ + " (no meta context " +
+                       dirty_context_ + ")";
+    }
+  }
   return Status::ok();
 }
 
-Result<std::unique_ptr<NbdSource>> NbdSource::connect_uri(const std::string& uri) {
+Status NbdSource::open_handle() {
+  nbd_ = lib_->create();
+  if (nbd_ == nullptr) return failed("cannot start libnbd for");
+  // Holes asked for when the server has them, and the dirty bitmap.
+  if (lib_->add_meta_context(nbd_, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0 ||
+      (!dirty_context_.empty() && lib_->add_meta_context(nbd_, dirty_context_.c_str()) != 0)) {
+    return failed("cannot set up libnbd for");
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<NbdSource>> NbdSource::connect_uri(const std::string& uri, const std::string& bitmap) {
   auto lib = nbd_library();
   if (!lib.is_ok()) return lib.status();
   std::unique_ptr<NbdSource> s(new NbdSource());
   s->lib_ = lib.value();
   s->name_ = uri;
-  s->nbd_ = s->lib_->create();
-  if (s->nbd_ == nullptr) return s->failed("cannot start libnbd for");
-  // Read-only use; holes asked for when the server has them. A URI may not
-  // name a local file or command to run (libnbd refuses those by default
-  // only for some forms): only the network and Unix socket transports.
-  if (s->lib_->add_meta_context(s->nbd_, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0 ||
-      s->lib_->set_uri_allow_local_file(s->nbd_, false) != 0 ||
+  s->bitmap_ = bitmap;
+  if (!bitmap.empty()) s->dirty_context_ = kDirtyBitmapPrefix + bitmap;
+  SPARSYNC_RETURN_IF_ERROR(s->open_handle());
+  // Read-only use. A URI may not name a local file or command to run
+  // (libnbd refuses those by default only for some forms): only the network
+  // and Unix socket transports.
+  if (s->lib_->set_uri_allow_local_file(s->nbd_, false) != 0 ||
       s->lib_->set_uri_allow_transports(s->nbd_, LIBNBD_ALLOW_TRANSPORT_TCP | LIBNBD_ALLOW_TRANSPORT_UNIX) != 0) {
     return s->failed("cannot set up libnbd for");
   }
@@ -132,7 +185,7 @@ bool qemu_nbd_on_path() {
 
 }  // namespace
 
-Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& path) {
+Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& path, const std::string& bitmap) {
   if (!qemu_nbd_on_path()) {
     return Status(ErrorKind::kUsage,
                   "--source-format qcow2 reads the image through qemu-nbd, which is not on PATH "
@@ -143,6 +196,7 @@ Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& pat
   std::unique_ptr<NbdSource> s(new NbdSource());
   s->lib_ = lib.value();
   s->name_ = path;
+  s->bitmap_ = bitmap;
   // The file itself, opened as any source is (no symlink of another user,
   // no FIFO, locked shared): its identity names the image for resume, and no
   // sparsync run writes it while this one reads it.
@@ -155,27 +209,44 @@ Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& pat
   // swapped for something else since it was checked cannot be what it reads.
   const std::string held = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(file.value()->fd());
   s->file_ = file.take();
-  s->nbd_ = s->lib_->create();
-  if (s->nbd_ == nullptr) return s->failed("cannot start libnbd for");
-  if (s->lib_->add_meta_context(s->nbd_, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0)
-    return s->failed("cannot set up libnbd for");
+  Status started = s->start_qemu_nbd(held, bitmap);
+  if (!started.is_ok() && !bitmap.empty()) {
+    // qemu-nbd refuses to start at all when -B names a bitmap the image
+    // lacks or holds inconsistent; the image is then read without it, and
+    // the caller falls back to the full comparison. (An image that is no
+    // qcow2 was refused earlier by qemu-img, when the bitmap was prepared.)
+    s->dirty_missing_ = "qemu-nbd refused the dirty bitmap " + bitmap + " of " + path +
+                        " (missing or inconsistent; its own words are above)";
+    s->dirty_context_.clear();
+    s->lib_->close(s->nbd_);
+    s->nbd_ = nullptr;
+    started = s->start_qemu_nbd(held, "");
+  }
+  SPARSYNC_RETURN_IF_ERROR(started);
+  SPARSYNC_RETURN_IF_ERROR(s->connected("the qcow2 image"));
+  return s;
+}
+
+Status NbdSource::start_qemu_nbd(const std::string& held, const std::string& bitmap) {
+  dirty_context_ = bitmap.empty() ? std::string() : kDirtyBitmapPrefix + bitmap;
+  SPARSYNC_RETURN_IF_ERROR(open_handle());
   // --image-opts, not a file name: qemu would read a name with a colon as a
   // protocol ("nbd:...", "json:..."). The format is given, never probed.
   const std::string opts =
       "driver=qcow2,file.driver=file,file.filename=" + image_opts_value(held) + ",file.locking=auto";
   std::vector<std::string> args{"qemu-nbd", "--read-only", "--shared=1", "--image-opts", opts};
+  if (!bitmap.empty()) args.push_back("--bitmap=" + bitmap);
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  if (s->lib_->connect_systemd_socket_activation(s->nbd_, argv.data()) != 0) {
+  if (lib_->connect_systemd_socket_activation(nbd_, argv.data()) != 0) {
     return Status(
         ErrorKind::kSource,
-        "cannot read " + path + " as a qcow2 image through qemu-nbd: " + s->last_error() +
+        "cannot read " + name_ + " as a qcow2 image through qemu-nbd: " + last_error() +
             " (qemu-nbd's own words are above; to copy the file's bytes as they are, use --source-format raw)");
   }
-  SPARSYNC_RETURN_IF_ERROR(s->connected("the qcow2 image"));
-  return s;
+  return Status::ok();
 }
 
 Status NbdSource::next_extent(uint64_t offset, uint64_t end, Extent* out) {
@@ -190,6 +261,29 @@ Status NbdSource::next_extent(uint64_t offset, uint64_t end, Extent* out) {
   if (!first.seen || first.length == 0) return Status::ok();  // no answer: read it
   out->length = std::min<uint64_t>(first.length, end - offset);
   out->hole = (first.flags & LIBNBD_STATE_ZERO) != 0;
+  return Status::ok();
+}
+
+Status NbdSource::dirty_ranges(ChangeList* out) {
+  if (!dirty_bitmap_) {
+    return Status(ErrorKind::kSource,
+                  !dirty_missing_.empty() ? dirty_missing_ : "no dirty bitmap was asked for from " + name_);
+  }
+  uint64_t offset = 0;
+  while (offset < size_) {
+    const uint64_t count = std::min(size_ - offset, kMaxDirtyStatus);
+    DirtyWalk walk{dirty_context_.c_str(), out, offset + count, offset, false};
+    nbd_extent_callback callback{take_dirty_extents, &walk, nullptr};
+    if (lib_->block_status(nbd_, count, offset, callback, 0) != 0) {
+      return failed("cannot ask which blocks of dirty bitmap " + bitmap_ + " are dirty in");
+    }
+    // A reply that covers nothing would loop for ever: the server is broken.
+    if (walk.next <= offset) {
+      return Status(ErrorKind::kSource, "the NBD server of " + name_ + " answered no extent of dirty bitmap " +
+                                            bitmap_ + " at offset " + std::to_string(offset));
+    }
+    offset = walk.next;
+  }
   return Status::ok();
 }
 

@@ -9,6 +9,16 @@
 // that is unallocated but not known to read as zeros (a qcow2 backing file
 // shows through it) is read. A server without the context is all data.
 //
+// Dirty bitmaps (`--changes bitmap:NAME`): asked for by name, the export's
+// `qemu:dirty-bitmap:NAME` context is registered beside base:allocation,
+// and dirty_ranges() lists what it marks dirty (bit 0 of its flags). A
+// qcow2 image's bitmap is exported by the qemu-nbd started here (-B NAME);
+// source/qcow2_bitmap.h keeps it. An export that does not offer the bitmap
+// (another name, a server that has none, a qemu-nbd that refused it as
+// missing or inconsistent) is still read, in full: has_dirty_bitmap() is
+// false and dirty_ranges() says why, so the caller falls back to the full
+// comparison with that line.
+//
 // identity(): a qcow2 image is named by its file (FileDevice's identity, with
 // the file held open and locked shared for the run, as any source file is),
 // so an interrupted run resumes; an export given as a URI has none (another
@@ -22,6 +32,7 @@
 #include <memory>
 #include <string>
 
+#include "common/change_list.h"
 #include "common/device.h"
 #include "source/read_only_source.h"
 
@@ -41,9 +52,19 @@ bool looks_like_qcow2(const std::string& path);
 class NbdSource : public ReadOnlySource {
  public:
   ~NbdSource() override;
-  static Result<std::unique_ptr<NbdSource>> connect_uri(const std::string& uri);
-  // `path` read as a qcow2 image: qemu-nbd started read-only on it.
-  static Result<std::unique_ptr<NbdSource>> serve_qcow2(const std::string& path);
+  // `bitmap`: the name of the dirty bitmap to ask the export for ("": none).
+  static Result<std::unique_ptr<NbdSource>> connect_uri(const std::string& uri, const std::string& bitmap = "");
+  // `path` read as a qcow2 image: qemu-nbd started read-only on it,
+  // exporting the persistent bitmap `bitmap` too unless it is "".
+  static Result<std::unique_ptr<NbdSource>> serve_qcow2(const std::string& path, const std::string& bitmap = "");
+
+  // True when a bitmap was asked for and the export offers it.
+  bool has_dirty_bitmap() const { return dirty_bitmap_; }
+  // Adds to `out`, in increasing order, every range of the export that the
+  // bitmap marks dirty, at the bitmap's granularity (the last one clipped to
+  // the export's size). Without the bitmap: kSource saying why (no bitmap
+  // asked for, or the export does not offer it), and `out` untouched.
+  Status dirty_ranges(ChangeList* out);
 
   const std::string& path() const override { return name_; }
   proto::DeviceKind kind() const override { return proto::DeviceKind::kRegularFile; }
@@ -57,6 +78,11 @@ class NbdSource : public ReadOnlySource {
  private:
   NbdSource() = default;
   Status connected(const std::string& how);
+  // A new handle asking for base:allocation and, when dirty_context_ is
+  // set, the bitmap's context.
+  Status open_handle();
+  // qemu-nbd on the held file `held`, exporting `bitmap` unless it is "".
+  Status start_qemu_nbd(const std::string& held, const std::string& bitmap);
   Status failed(const std::string& what) const;
   std::string last_error() const;
 
@@ -65,7 +91,11 @@ class NbdSource : public ReadOnlySource {
   std::string name_;                  // the URI, or the image's path
   std::unique_ptr<FileDevice> file_;  // a qcow2 image's file, held locked for the run
   uint64_t size_ = 0;
-  bool allocation_ = false;  // the server answers base:allocation
+  bool allocation_ = false;    // the server answers base:allocation
+  std::string bitmap_;         // the dirty bitmap asked for, or ""
+  std::string dirty_context_;  // "qemu:dirty-bitmap:" + bitmap_, or ""
+  bool dirty_bitmap_ = false;  // the server answers dirty_context_
+  std::string dirty_missing_;  // why not, when a bitmap was asked for
 };
 
 }  // namespace sparsync
