@@ -55,8 +55,8 @@ class ReflinkMode : public ChangeModeImpl {
   // The original image's, not this run's copy's (a new file every run).
   std::string stable_identity(const Device&) const override { return original_identity_; }
 
-  bool find_changes(const ChangeState* state, const Device& source, const SessionParams&,
-                    const proto::ChangeToken&, ChangeList* list, std::string* why) override {
+  bool find_changes(const ChangeState* state, const Device& source, const SessionParams&, const proto::ChangeToken&,
+                    ChangeList* list, std::string* why) override {
     if (state == nullptr || !fresh_) return false;
     KeptReference kept = open_kept_reference(*place_, *fresh_);
     if (!kept.refused.empty()) {

@@ -46,13 +46,14 @@ Result<ChangesMode> parse_changes_mode(const std::string& text) {
   return m;
 }
 
-// The identity of a file or device without what moves on every write (mtime
-// and ctime of a file): the same image from run to run.
+// The identity of a file or device without what moves on every write (the
+// size, mtime and ctime of a file; a qcow2 file grows as its guest writes):
+// the same image from run to run. The image's own size is checked apart.
 std::string ChangeModeImpl::stable_identity(const Device& source) const {
   std::string id = source.identity();
   const bool file = id.rfind("file:", 0) == 0 || id.rfind("qcow2:file:", 0) == 0;
   if (!file) return id;
-  for (int cut = 0; cut < 2; ++cut) {
+  for (int cut = 0; cut < 3; ++cut) {
     auto colon = id.rfind(':');
     if (colon == std::string::npos) return {};
     id.resize(colon);
