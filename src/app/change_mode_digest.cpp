@@ -12,7 +12,7 @@ namespace {
 
 class DigestMode : public ChangeModeImpl {
  public:
-  explicit DigestMode(std::string stem) : stored_path_(stem + ".digests"), next_path_(stem + ".digests.new") {}
+  explicit DigestMode(const std::string& stem) : stored_path_(stem + ".digests"), next_path_(stem + ".digests.new") {}
 
   Result<std::unique_ptr<Device>> open_source(const SyncRequest& request) override { return open_push_source(request); }
 
