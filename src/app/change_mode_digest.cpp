@@ -42,12 +42,15 @@ class DigestMode : public ChangeModeImpl {
     options->record_digests = recorder_.get();
   }
 
-  Status commit(bool, ChangeState*, bool* usable) override {
+  Status commit(bool, ChangeState* next, bool* usable) override {
     stored_.reset();
     *usable = recorder_ && recorder_->complete();
     recorder_.reset();
     if (!*usable) {
       (void)std::remove(next_path_.c_str());
+      next->unusable =
+          "the last run resumed an interrupted one, so it read (and stored digests of) only part of "
+          "the image";
       return Status::ok();
     }
     if (std::rename(next_path_.c_str(), stored_path_.c_str()) != 0) {

@@ -112,6 +112,8 @@ Status ChangeTracker::plan(const Device& source, const SessionParams& params, bo
   std::string why;
   if (!state_) {
     why = no_state_reason_;
+  } else if (!state_->unusable.empty()) {
+    why = state_->unusable;
   } else if (state_->mode != mode_.text()) {
     why = "the last run tracked changes another way (" + state_->mode + ")";
   } else if (source_identity_.empty() || state_->source != source_identity_) {
@@ -170,10 +172,11 @@ Status ChangeTracker::commit() {
   next.runs_since_full = used_ && state_ ? state_->runs_since_full + 1 : 0;
   bool usable = false;
   Status s = impl_->commit(used_, &next, &usable);
-  if (!s.is_ok() || !usable || source_identity_.empty()) {
+  if (!s.is_ok() || source_identity_.empty()) {
     remove_change_state(stem_);
     return s;
   }
+  if (!usable && next.unusable.empty()) next.unusable = "the last run left nothing to start from";
   SPARSYNC_RETURN_IF_ERROR(save_change_state(stem_, next));
   state_ = next;
   return Status::ok();

@@ -9,9 +9,10 @@
 // image size, block count, the run's token), one digest per block in block
 // order (all zero bytes: a block of zeros), and an XXH64 of everything
 // before it. Both sides stream it: memory stays at one buffer whatever the
-// image size. The checksum is checked when the reader ends (finish()),
-// before the run may say DONE: a file damaged on disk fails the run, which
-// leaves the target resumable, never wrong.
+// image size. The checksum is checked before any digest is used (open()
+// reads the file once: a damaged one is never a stand-in), and again as
+// the run reads it (finish(), before DONE: a file changed during the run
+// fails it, leaving the target resumable).
 // Thread-safety: one thread per object.
 #pragma once
 
@@ -86,6 +87,7 @@ class StoredDigests {
  private:
   StoredDigests() = default;
   Status fill();
+  Status check_whole_file(const uint8_t* header);
 
   std::string path_;
   UniqueFd fd_;
