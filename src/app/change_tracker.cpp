@@ -140,6 +140,8 @@ Status ChangeTracker::plan(const Device& source, const SessionParams& params, bo
 void ChangeTracker::answered(std::optional<proto::ChangesAnswer> answer, SourceSessionOptions* options) {
   sent_ = answer.has_value();
   if (!answer) {
+    // Whatever else held, this is why no list can be used with that host.
+    fallback_reason_.clear();
     fall_back("the far side's sparsync takes no change list (an older version)");
   } else if (*answer != proto::ChangesAnswer::kAccepted) {
     if (!proto::is_zero(base_token_)) fall_back(changes_answer_text(*answer));
