@@ -61,7 +61,9 @@ std::string ChangeModeImpl::stable_identity(const Device& source) const {
   return id;
 }
 
-ChangeTracker::~ChangeTracker() = default;
+ChangeTracker::~ChangeTracker() {
+  if (early_.joinable()) early_.join();
+}
 
 Result<std::unique_ptr<ChangeTracker>> ChangeTracker::create(const ChangesMode& mode, const SyncRequest& request,
                                                              const std::string& target_key) {
@@ -85,7 +87,47 @@ Result<std::unique_ptr<ChangeTracker>> ChangeTracker::create(const ChangesMode& 
       return Status(ErrorKind::kInternal, "a change tracker without a mode");
   }
   t->state_ = load_change_state(t->stem_, &t->no_state_reason_);
+  // One token for the command: its retries are the same run to the target.
+  t->run_token_ = new_change_token();
   return t;
+}
+
+void ChangeTracker::start_early(const SyncRequest& request) {
+  if (!impl_->scans_early() || !state_) return;
+  early_ = std::thread([this, request] {
+    auto source = impl_->open_source(request);
+    if (!source.is_ok()) return;  // the session's own open says why
+    SessionParams params;
+    params.image_size = source.value()->size();
+    params.block_size = request.block_size;
+    params.hash_kind = request.hash_kind;
+    params.dry_run = request.dry_run;
+    params.verify = request.verify;
+    std::string why;
+    const ChangeState* usable = usable_state(impl_->stable_identity(*source.value()), params, &why);
+    if (usable != nullptr) impl_->scan_early(*usable, *source.value(), params, run_token_);
+  });
+}
+
+const ChangeState* ChangeTracker::usable_state(const std::string& identity, const SessionParams& params,
+                                               std::string* why) const {
+  if (!state_) {
+    *why = no_state_reason_;
+  } else if (!state_->unusable.empty()) {
+    *why = state_->unusable;
+  } else if (state_->mode != mode_.text()) {
+    *why = "the last run tracked changes another way (" + state_->mode + ")";
+  } else if (identity.empty() || state_->source != identity) {
+    *why = "the source is not the file or device the last run read";
+  } else if (state_->image_size != params.image_size || state_->block_size != params.block_size ||
+             state_->hash_kind != static_cast<uint8_t>(params.hash_kind)) {
+    *why = "the image size, block size or hash differ from the last run's";
+  } else if (mode_.full_every > 0 && state_->runs_since_full + 1 >= mode_.full_every) {
+    *why = "a full comparison every " + std::to_string(mode_.full_every) + " runs (--full-every)";
+  } else {
+    return &*state_;
+  }
+  return nullptr;
 }
 
 Result<std::unique_ptr<Device>> ChangeTracker::open_source(const SyncRequest& request) {
@@ -99,7 +141,7 @@ void ChangeTracker::fall_back(const std::string& why) {
 }
 
 Status ChangeTracker::plan(const Device& source, const SessionParams& params, bool dry_run) {
-  run_token_ = new_change_token();
+  if (early_.joinable()) early_.join();
   base_token_ = proto::ChangeToken{};
   list_ = ChangeList();
   fallback_reason_.clear();
@@ -108,24 +150,8 @@ Status ChangeTracker::plan(const Device& source, const SessionParams& params, bo
   params_ = params;
   dry_run_ = dry_run;
   source_identity_ = impl_->stable_identity(source);
-  const ChangeState* usable = nullptr;
   std::string why;
-  if (!state_) {
-    why = no_state_reason_;
-  } else if (!state_->unusable.empty()) {
-    why = state_->unusable;
-  } else if (state_->mode != mode_.text()) {
-    why = "the last run tracked changes another way (" + state_->mode + ")";
-  } else if (source_identity_.empty() || state_->source != source_identity_) {
-    why = "the source is not the file or device the last run read";
-  } else if (state_->image_size != params.image_size || state_->block_size != params.block_size ||
-             state_->hash_kind != static_cast<uint8_t>(params.hash_kind)) {
-    why = "the image size, block size or hash differ from the last run's";
-  } else if (mode_.full_every > 0 && state_->runs_since_full + 1 >= mode_.full_every) {
-    why = "a full comparison every " + std::to_string(mode_.full_every) + " runs (--full-every)";
-  } else {
-    usable = &*state_;
-  }
+  const ChangeState* usable = usable_state(source_identity_, params, &why);
   std::string mode_why;
   const bool found = impl_->find_changes(usable, source, params, run_token_, &list_, &mode_why);
   if (usable != nullptr && found) {
@@ -185,6 +211,8 @@ Status ChangeTracker::commit() {
 }
 
 void ChangeTracker::abandon() { impl_->abandon(); }
+
+uint64_t ChangeTracker::early_bytes_read() const { return impl_->early_bytes_read(); }
 
 std::string ChangeTracker::change_source() const { return used_ ? mode_.text() : "full"; }
 

@@ -169,6 +169,7 @@ Status run_sync_mode(const CliOptions& options) {
   request.progress = &progress;
   if (options.map) request.change_map = &change_map;
   request.changes = tracker.get();
+  if (tracker) tracker->start_early(request);
   Status result = transfer(options, request, remote, &progress, &outcome);
   // The tracker moves on only from a run the target confirmed (its source
   // is closed by now: a bitmap can be rotated).

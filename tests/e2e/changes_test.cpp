@@ -114,6 +114,9 @@ TEST_F(Changes, DigestReadsOnlyTheSourceAndSendsOnlyWhatChanged) {
   EXPECT_EQ(second["change_source"], "digest");
   EXPECT_TRUE(second["fallback_reason"].is_null());
   EXPECT_EQ(second["target_bytes_hashed"], 0) << "the target reads nothing";
+  // The whole source's data before the session (15 MiB, and the 4 KiB now
+  // written into a hole), then the three changed blocks again.
+  EXPECT_EQ(second["bytes_read"], 15 * kMiB + 4 * kKiB + 16 * kKiB);
   EXPECT_EQ(second["data_bytes"], 12 * kKiB);
   EXPECT_EQ(second["hole_bytes"], 4 * kKiB);
   EXPECT_EQ(second["changed_blocks"], 4);
