@@ -30,6 +30,32 @@ std::string ChangesMode::text() const {
   return "none";
 }
 
+// --changes and --full-every, once the sides are known: the tracker lives
+// beside the source, which must be read here, from a file, device or export.
+Status changes_mode_from(const CliOptions& options, const SyncRequest& request, ChangesMode* mode) {
+  if (options.changes.empty()) {
+    if (options.full_every == 0) return Status::ok();
+    return Status(ErrorKind::kUsage, "--full-every goes with --changes");
+  }
+  auto parsed = parse_changes_mode(options.changes);
+  if (!parsed.is_ok()) return parsed.status();
+  *mode = parsed.value();
+  mode->full_every = options.full_every;
+  if (request.pull) {
+    return Status(ErrorKind::kUsage,
+                  "--changes tracks a source on this host; for a source on another host, run "
+                  "sparsync there (push)");
+  }
+  if (request.source_stdin) return Status(ErrorKind::kUsage, "--changes needs a source it can read again, not stdin");
+  return Status::ok();
+}
+
+// Where the target is, as the tracker's state names it.
+std::string change_target_key(const SyncRequest& request, const RemoteSide& remote) {
+  if (!remote.remote) return "local:" + resolved_path(request.target);
+  return remote.ssh.user + "@" + remote.ssh.host + ":" + std::to_string(remote.ssh.port) + ":" + request.target;
+}
+
 Result<ChangesMode> parse_changes_mode(const std::string& text) {
   ChangesMode m;
   if (text == "digest") {

@@ -21,6 +21,8 @@
 #include <thread>
 
 #include "app/change_state.h"
+#include "app/cli.h"
+#include "app/location.h"
 #include "app/sync_request.h"
 #include "common/change_list.h"
 #include "common/device.h"
@@ -39,6 +41,11 @@ struct ChangesMode {
 
 // Parses "digest", "bitmap:NAME", "reflink"; kUsage with a line otherwise.
 Result<ChangesMode> parse_changes_mode(const std::string& text);
+// --changes and --full-every of `options`, checked against the request
+// (a push from a source this host can read again); kNone without them.
+Status changes_mode_from(const CliOptions& options, const SyncRequest& request, ChangesMode* mode);
+// Where the target is, as the tracker's state names it.
+std::string change_target_key(const SyncRequest& request, const RemoteSide& remote);
 
 // How one mode finds its change list and moves on; defined per mode.
 class ChangeModeImpl;

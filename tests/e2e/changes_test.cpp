@@ -359,3 +359,42 @@ TEST_F(Changes, ABitmapOfAQcow2ImageListsWhatItsGuestWrote) {
 
 }  // namespace
 }  // namespace sparsync::testing
+
+namespace sparsync::testing {
+namespace {
+
+// A job's entries track their changes each on its own, as single syncs do.
+TEST_F(Changes, JobEntriesTrackTheirChanges) {
+  const std::string second_src = dir_.file("src2.img");
+  SparseImage(second_src, 8 * kMiB).data(0, 2 * kMiB, 40);
+  const std::string job = dir_.file("nightly.toml");
+  write_text(job,
+             "[defaults]\nchanges = \"digest\"\n[[group]]\nname = \"vm\"\n"
+             "  [[group.entry]]\n  name = \"a\"\n  source = \"" +
+                 src_ + "\"\n  target = \"" + dst_ +
+                 "\"\n"
+                 "  [[group.entry]]\n  name = \"b\"\n  source = \"" +
+                 second_src + "\"\n  target = \"" + dir_.file("dst2.img") + "\"\n");
+  auto sources = [&](const CommandResult& r) {
+    std::vector<std::string> seen;
+    try {
+      const nlohmann::json doc = nlohmann::json::parse(r.out);
+      for (const auto& e : doc.at("entries")) seen.push_back(e.at("change_source").get<std::string>());
+    } catch (const std::exception&) {
+      ADD_FAILURE() << r.out << r.err;
+    }
+    return seen;
+  };
+  CommandResult first = run_sparsync({"--json", "--job", job});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(sources(first), (std::vector<std::string>{"full", "full"}));
+  change_source(41);
+  CommandResult second = run_sparsync({"--json", "--job", job});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(sources(second), (std::vector<std::string>{"digest", "digest"}));
+  expect_identical();
+  EXPECT_EQ(first_difference(second_src, dir_.file("dst2.img")), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sparsync::testing
