@@ -1,5 +1,9 @@
 #include "app/change_tracker.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "app/change_mode.h"
 #include "common/log.h"
 #include "source/nbd_source.h"
@@ -99,6 +103,16 @@ Result<std::unique_ptr<ChangeTracker>> ChangeTracker::create(const ChangesMode& 
   auto stem = change_state_stem(source_key(request), target_key);
   if (!stem.is_ok()) return stem.status();
   t->stem_ = stem.take();
+  // One run per source and target at a time: two would write the same
+  // tracker files (the second would be refused by the target's lock, but
+  // only after its pre-scan).
+  const std::string lock_path = t->stem_ + ".lock";
+  t->lock_.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!t->lock_.valid()) return errno_status(ErrorKind::kSource, "cannot open " + lock_path, errno);
+  if (::flock(t->lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Status(ErrorKind::kSource, "another sparsync run tracks the changes of " + request.source + " to " +
+                                          target_key + " now (" + lock_path + " is locked); wait for it to end");
+  }
   switch (mode.kind) {
     case ChangesMode::Kind::kDigest:
       t->impl_ = make_digest_mode(t->stem_);

@@ -26,6 +26,7 @@
 #include "app/sync_request.h"
 #include "common/change_list.h"
 #include "common/device.h"
+#include "common/unique_fd.h"
 #include "source/source_session.h"
 
 namespace sparsync {
@@ -103,6 +104,7 @@ class ChangeTracker {
   bool sent_ = false;  // the far side took the CHANGES (and records this run)
   std::string fallback_reason_;
   std::thread early_;
+  UniqueFd lock_;  // flock(LOCK_EX) on "<stem>.lock" for the tracker's life
 };
 
 }  // namespace sparsync
