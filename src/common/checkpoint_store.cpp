@@ -179,7 +179,8 @@ std::optional<CheckpointRecord> decode_checkpoint(const std::string& bytes) {
   if (version >= 2) r.str(&rec.target_id, 4096);
   if (version >= 3) r.str(&rec.run_token, 64);
   if (r.failed() || !r.at_end() || std::string(magic, sizeof(magic)) != std::string(kMagic, sizeof(kMagic)) ||
-      version < 1 || version > kTokenFormatVersion || (version == 3 && rec.run_token.empty()) || (hash != 1 && hash != 2) || rec.durable_offset > rec.source_size) {
+      version < 1 || version > kTokenFormatVersion || (version == 3 && rec.run_token.empty()) ||
+      (hash != 1 && hash != 2) || rec.durable_offset > rec.source_size) {
     return std::nullopt;
   }
   rec.hash_kind = static_cast<proto::HashKind>(hash);

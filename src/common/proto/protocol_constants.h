@@ -77,8 +77,7 @@ enum Feature : uint64_t {
 };
 inline constexpr uint64_t kFeaturesOffered = kFeatureXxh3 | kFeatureSha256 | kFeatureCheckpoint | kFeatureZstd |
                                              kFeatureLanes | kFeatureKeepalive | kFeatureStop | kFeatureSourceFacts |
-                                             kFeatureGenerations | kFeatureRollback | kFeatureUndoCap |
-                                             kFeatureChanges;
+                                             kFeatureGenerations | kFeatureRollback | kFeatureUndoCap | kFeatureChanges;
 
 // PROTOCOL.md §4 OPEN: which role the server plays.
 enum class Role : uint8_t { kServerIsTarget = 1, kServerIsSource = 2 };
