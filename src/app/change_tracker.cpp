@@ -133,10 +133,12 @@ Result<std::unique_ptr<ChangeTracker>> ChangeTracker::create(const ChangesMode& 
 }
 
 void ChangeTracker::start_early(const SyncRequest& request) {
-  if (!impl_->scans_early() || !state_) return;
+  if (!impl_->scans_early()) return;
   early_ = std::thread([this, request] {
+    // Reflink: the copy is taken here (a fragmented image's FICLONE took
+    // 1.1 s for 1 GiB here), while SSH logs in.
     auto source = impl_->open_source(request);
-    if (!source.is_ok()) return;  // the session's own open says why
+    if (!source.is_ok() || !state_) return;  // the session's own open says why
     SessionParams params;
     params.image_size = source.value()->size();
     params.block_size = request.block_size;
@@ -171,6 +173,7 @@ const ChangeState* ChangeTracker::usable_state(const std::string& identity, cons
 }
 
 Result<std::unique_ptr<Device>> ChangeTracker::open_source(const SyncRequest& request) {
+  if (early_.joinable()) early_.join();
   return impl_->open_source(request);
 }
 

@@ -317,7 +317,8 @@ TEST_F(Changes, ReflinkReadsOnlyTheChangedExtentsOnBothSides) {
   nlohmann::json j = reflink();
   EXPECT_EQ(j["change_source"], "reflink");
   EXPECT_EQ(j["bytes_read"], 12 * kKiB);
-  EXPECT_EQ(j["target_bytes_hashed"], 8 * kKiB) << "the hole at 9 MiB is not read";
+  // Small listed ranges are read without asking where their holes are.
+  EXPECT_EQ(j["target_bytes_hashed"], 12 * kKiB);
   EXPECT_EQ(j["data_bytes"], 12 * kKiB);
   EXPECT_EQ(first_difference(src, dst_), std::nullopt);
   size_t references = 0;
