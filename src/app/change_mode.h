@@ -43,7 +43,7 @@ class ChangeModeImpl {
 };
 
 std::unique_ptr<ChangeModeImpl> make_digest_mode(const std::string& stem);
-std::unique_ptr<ChangeModeImpl> make_bitmap_mode(const std::string& bitmap);
+std::unique_ptr<ChangeModeImpl> make_bitmap_mode(const std::string& bitmap, const std::string& stem);
 std::unique_ptr<ChangeModeImpl> make_reflink_mode(const std::string& stem);
 
 }  // namespace sparsync

@@ -118,7 +118,7 @@ Result<std::unique_ptr<ChangeTracker>> ChangeTracker::create(const ChangesMode& 
       t->impl_ = make_digest_mode(t->stem_);
       break;
     case ChangesMode::Kind::kBitmap:
-      t->impl_ = make_bitmap_mode(mode.bitmap);
+      t->impl_ = make_bitmap_mode(mode.bitmap, t->stem_);
       break;
     case ChangesMode::Kind::kReflink:
       t->impl_ = make_reflink_mode(t->stem_);

@@ -356,6 +356,18 @@ TEST_F(Changes, ABitmapOfAQcow2ImageListsWhatItsGuestWrote) {
   nlohmann::json quiet = bitmap_run();
   EXPECT_EQ(quiet["change_source"], "bitmap:nightly");
   EXPECT_EQ(quiet["bytes_read"], 0) << "the bitmap was rotated after the confirmed run";
+  // A second target may not share the bitmap: the first target's rotations
+  // would hide the guest's writes from it.
+  ASSERT_EQ(qemu_io_write(image, "qcow2", 24 * kMiB, 64 * kKiB, 11), "");
+  const std::string second = dir_.file("second.img");
+  CommandResult shared = run_sparsync({"--changes", "bitmap:nightly", "--source-format", "qcow2", image, second});
+  EXPECT_EQ(shared.exit_code, 2) << shared.err;
+  EXPECT_TRUE(shared.mentions("already tracks the changes sent to another target")) << shared.err;
+  EXPECT_FALSE(exists(second));
+  nlohmann::json own = tracked_run({"--changes", "bitmap:second", "--source-format", "qcow2", image, second});
+  EXPECT_EQ(own["change_source"], "full");
+  EXPECT_EQ(bitmap_run()["change_source"], "bitmap:nightly") << "the first target's bitmap still serves it";
+  same();
 }
 
 }  // namespace
