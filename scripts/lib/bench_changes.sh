@@ -79,7 +79,7 @@ chg_change() {
 # CHG_REASON (empty when the run printed no JSON: measure said it failed)
 chg_record() {
   local fields
-  CHG_SOURCE= CHG_REASON=
+  CHG_SOURCE='' CHG_REASON=''
   fields=$(/usr/bin/python3 - "$WORK/last.out" <<'PY' 2>/dev/null
 import json, sys
 j = json.load(open(sys.argv[1]))
