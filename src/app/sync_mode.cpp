@@ -97,7 +97,9 @@ void record_metrics(const CliOptions& options, Clock::time_point started, const 
                  std::chrono::duration<double>(Clock::now() - started).count(),
                  static_cast<int>(result.kind()),
                  outcome.stats,
-                 !outcome.change_source.empty() && outcome.change_source != "full"};
+                 !outcome.change_source.empty() && outcome.change_source != "full",
+                 outcome.change_source,
+                 outcome.fallback_reason};
   Status written = write_metrics_file(options.metrics_file, run);
   if (!written.is_ok()) log::error(written.message());  // the sync's own result still decides the exit code
 }
