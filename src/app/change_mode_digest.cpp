@@ -107,7 +107,9 @@ class DigestMode : public ChangeModeImpl {
     if (used && scan_) {
       // Only what the pre-scan found changed is read again.
       options->read_only = &scan_->changed.ranges();
-      options->fingerprint = &read_again_;
+      // Each attempt of the sync reads the listed blocks anew.
+      read_again_ = std::make_unique<DigestFingerprint>();
+      options->fingerprint = read_again_.get();
       options->record_digests = nullptr;
       used_scan_ = true;
       log::verbose("--changes digest: compared while the session started: " + std::to_string(scan_->changed.size()) +
@@ -123,7 +125,7 @@ class DigestMode : public ChangeModeImpl {
     if (used_scan_) {
       recorder_.reset();
       (void)std::remove(next_path_.c_str());
-      *usable = read_again_.value() == scan_->fingerprint;
+      *usable = read_again_ && read_again_->value() == scan_->fingerprint;
       if (!*usable) {
         (void)std::remove(scan_path_.c_str());
         next->unusable = "the source changed between the comparison and the copy of what differed";
@@ -165,7 +167,7 @@ class DigestMode : public ChangeModeImpl {
   std::unique_ptr<StoredDigests> stored_;
   std::unique_ptr<DigestRecorder> recorder_;
   std::optional<PreScan> scan_;
-  DigestFingerprint read_again_;
+  std::unique_ptr<DigestFingerprint> read_again_;
   bool used_scan_ = false;
 };
 
