@@ -4,9 +4,14 @@
   bench_data.py dense FILE SIZE            random bytes, fully allocated
   bench_data.py sparse FILE SIZE PERCENT   PERCENT % random data in 1 MiB extents
                                            spread evenly, the rest holes
-  bench_data.py scatter FILE PERCENT SEED  overwrite PERCENT % of the 4 KiB blocks,
-                                           chosen at random, with random bytes;
-                                           prints the number of distinct blocks
+  bench_data.py scatter FILE PERCENT SEED [BLOCK]
+                                           overwrite PERCENT % of the BLOCK-sized blocks
+                                           (default 4096), chosen at random, with random
+                                           bytes; prints the number of distinct blocks
+  bench_data.py offsets SIZE PERCENT SEED BLOCK
+                                           the same choice for an image of SIZE bytes,
+                                           printed as byte offsets, one a line (for a
+                                           qcow2 image written with qemu-io)
   bench_data.py files DIR TOTAL COUNT SEED COUNT files of random bytes, TOTAL in all
 SIZE and TOTAL are bytes or take a K/M/G suffix (powers of 1024).
 """
@@ -45,16 +50,24 @@ def sparse(path, size, percent):
             f.write(os.urandom(MIB))
 
 
-def scatter(path, percent, seed):
-    size = os.path.getsize(path)
-    blocks = size // BLOCK
+def choose(size, percent, seed, block):
+    blocks = size // block
     rng = random.Random(seed)
-    chosen = sorted(set(rng.randrange(blocks) for _ in range(blocks * percent // 100)))
+    return sorted(set(rng.randrange(blocks) for _ in range(blocks * percent // 100)))
+
+
+def scatter(path, percent, seed, block=BLOCK):
+    chosen = choose(os.path.getsize(path), percent, seed, block)
     with open(path, "r+b") as f:
         for b in chosen:
-            f.seek(b * BLOCK)
-            f.write(os.urandom(BLOCK))
+            f.seek(b * block)
+            f.write(os.urandom(block))
     print(len(chosen))
+
+
+def offsets(size, percent, seed, block):
+    for b in choose(size, percent, seed, block):
+        print(b * block)
 
 
 def files(directory, total, count, seed):
@@ -74,8 +87,10 @@ def main(argv):
         dense(argv[2], parse_size(argv[3]))
     elif cmd == "sparse" and len(argv) == 5:
         sparse(argv[2], parse_size(argv[3]), int(argv[4]))
-    elif cmd == "scatter" and len(argv) == 5:
-        scatter(argv[2], int(argv[3]), int(argv[4]))
+    elif cmd == "scatter" and len(argv) in (5, 6):
+        scatter(argv[2], int(argv[3]), int(argv[4]), *[parse_size(a) for a in argv[5:]])
+    elif cmd == "offsets" and len(argv) == 6:
+        offsets(parse_size(argv[2]), int(argv[3]), int(argv[4]), parse_size(argv[5]))
     elif cmd == "files" and len(argv) == 6:
         files(argv[2], parse_size(argv[3]), int(argv[4]), int(argv[5]))
     else:

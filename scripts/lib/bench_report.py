@@ -192,11 +192,17 @@ def main(argv):
     out.append("| --- | --- | --- | --- |")
     for g in goals:
         out.append("| %s | %s | %s | %s |" % g)
+    out.append("\nChange tracking (issue 18: `--changes digest`, `reflink`, `bitmap:NAME` against the "
+               "full-compare incremental of the same change, over SSH and locally) has its own page, "
+               "[benchmarks-changes.md](benchmarks-changes.md), written by this run too "
+               "(`scripts/bench --changes-only` runs those rows alone); its rows are not repeated below.")
     out.append("\n## All figures (medians)\n")
     out.append("| scenario | tool | runs | wall s | client CPU s | client RSS MiB | far CPU s | far RSS MiB | fwd | rev | exit codes |")
     out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     seen = []
     for x in r.rows:
+        if x["scenario"].startswith("chg_"):
+            continue
         key = (x["scenario"], x["tool"])
         if key not in seen:
             seen.append(key)

@@ -33,10 +33,17 @@ class ChangeModeImpl {
   // next state. False when this run leaves nothing to start from.
   virtual Status commit(bool used, ChangeState* next, bool* usable) = 0;
   virtual void abandon() {}
+  // Before the session starts (the SSH login takes a while): with `state`
+  // usable for this source and shape, work that needs no target may start
+  // here, on a thread of the tracker's; find_changes() comes after it ends.
+  virtual bool scans_early() const { return false; }
+  // Source bytes read before the session for the list the run used.
+  virtual uint64_t early_bytes_read() const { return 0; }
+  virtual void scan_early(const ChangeState&, Device&, const SessionParams&, const proto::ChangeToken&) {}
 };
 
 std::unique_ptr<ChangeModeImpl> make_digest_mode(const std::string& stem);
-std::unique_ptr<ChangeModeImpl> make_bitmap_mode(const std::string& bitmap);
+std::unique_ptr<ChangeModeImpl> make_bitmap_mode(const std::string& bitmap, const std::string& stem);
 std::unique_ptr<ChangeModeImpl> make_reflink_mode(const std::string& stem);
 
 }  // namespace sparsync

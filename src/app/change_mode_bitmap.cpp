@@ -13,7 +13,7 @@ namespace {
 
 class BitmapMode : public ChangeModeImpl {
  public:
-  explicit BitmapMode(std::string name) : name_(std::move(name)) {}
+  BitmapMode(std::string name, std::string tag) : name_(std::move(name)), tag_(std::move(tag)) {}
 
   Result<std::unique_ptr<Device>> open_source(const SyncRequest& request) override {
     SPARSYNC_RETURN_IF_ERROR(check_bitmap_name(name_));
@@ -37,6 +37,7 @@ class BitmapMode : public ChangeModeImpl {
     // helper bitmap the first attempt started.
     if (!prepared_) {
       path_ = request.source;
+      SPARSYNC_RETURN_IF_ERROR(claim_bitmap(path_, name_, tag_, request.dry_run));
       SPARSYNC_RETURN_IF_ERROR(request.dry_run ? look_at_bitmap() : prepare());
       prepared_ = true;
     }
@@ -105,6 +106,7 @@ class BitmapMode : public ChangeModeImpl {
 
  private:
   std::string name_;
+  std::string tag_;           // this target's, for the bitmap's owner marker
   NbdSource* nbd_ = nullptr;  // the attempt's source, owned by the push
   bool handed_ = false;
   bool prepared_ = false;
@@ -114,8 +116,9 @@ class BitmapMode : public ChangeModeImpl {
 
 }  // namespace
 
-std::unique_ptr<ChangeModeImpl> make_bitmap_mode(const std::string& bitmap) {
-  return std::make_unique<BitmapMode>(bitmap);
+std::unique_ptr<ChangeModeImpl> make_bitmap_mode(const std::string& bitmap, const std::string& stem) {
+  const auto dash = stem.rfind('-');
+  return std::make_unique<BitmapMode>(bitmap, stem.substr(dash + 1, 16));
 }
 
 }  // namespace sparsync

@@ -52,6 +52,9 @@ class ReflinkMode : public ChangeModeImpl {
     return std::unique_ptr<Device>(std::move(source));
   }
 
+  // The copy is taken before the session, while SSH logs in.
+  bool scans_early() const override { return true; }
+
   // The original image's, not this run's copy's (a new file every run).
   std::string stable_identity(const Device&) const override { return original_identity_; }
 

@@ -115,6 +115,7 @@ std::optional<ChangeState> load_change_state(const std::string& stem, std::strin
     s.hash_kind = j.at("hash").get<uint8_t>();
     s.runs_since_full = j.at("runs_since_full").get<uint32_t>();
     s.reference = j.value("reference", std::string());
+    s.unusable = j.value("unusable", std::string());
   } catch (const std::exception&) {
     *why = "its state " + path + " is damaged";
     return std::nullopt;
@@ -132,7 +133,8 @@ Status save_change_state(const std::string& stem, const ChangeState& s) {
                       {"block_size", s.block_size},
                       {"hash", s.hash_kind},
                       {"runs_since_full", s.runs_since_full},
-                      {"reference", s.reference}};
+                      {"reference", s.reference},
+                      {"unusable", s.unusable}};
   const std::string path = stem + ".json";
   auto place = record_place_at(path);
   if (!place.is_ok()) return place.status();

@@ -28,6 +28,9 @@ struct ChangeState {
   uint8_t hash_kind = 1;
   uint32_t runs_since_full = 0;  // completed runs that compared with a change list since the last full one
   std::string reference;         // reflink: the kept reference's identity (device:inode)
+  // Set when the last completed run left nothing to start from, and why
+  // (the next run compares in full and says so).
+  std::string unusable;
 };
 
 // The state directory (created when missing) and the stem of this pair's

@@ -18,11 +18,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "app/change_state.h"
+#include "app/cli.h"
+#include "app/location.h"
 #include "app/sync_request.h"
 #include "common/change_list.h"
 #include "common/device.h"
+#include "common/unique_fd.h"
 #include "source/source_session.h"
 
 namespace sparsync {
@@ -38,6 +42,11 @@ struct ChangesMode {
 
 // Parses "digest", "bitmap:NAME", "reflink"; kUsage with a line otherwise.
 Result<ChangesMode> parse_changes_mode(const std::string& text);
+// --changes and --full-every of `options`, checked against the request
+// (a push from a source this host can read again); kNone without them.
+Status changes_mode_from(const CliOptions& options, const SyncRequest& request, ChangesMode* mode);
+// Where the target is, as the tracker's state names it.
+std::string change_target_key(const SyncRequest& request, const RemoteSide& remote);
 
 // How one mode finds its change list and moves on; defined per mode.
 class ChangeModeImpl;
@@ -49,6 +58,9 @@ class ChangeTracker {
   static Result<std::unique_ptr<ChangeTracker>> create(const ChangesMode& mode, const SyncRequest& request,
                                                        const std::string& target_key);
 
+  // Starts what the mode can do before the far side is reached (digest:
+  // the whole comparison, while SSH logs in); plan() waits for it.
+  void start_early(const SyncRequest& request);
   Result<std::unique_ptr<Device>> open_source(const SyncRequest& request);
   Status plan(const Device& source, const SessionParams& params, bool dry_run);
   const proto::ChangeToken& run_token() const { return run_token_; }
@@ -65,10 +77,15 @@ class ChangeTracker {
   // For the summary and JSON: the mode when its list was used, else "full".
   std::string change_source() const;
   const std::string& fallback_reason() const { return fallback_reason_; }
+  // Source bytes read before the session (a pre-scan), for the run's figures.
+  uint64_t early_bytes_read() const;
 
  private:
   ChangeTracker() = default;
   void fall_back(const std::string& why);
+  // The state, when a list may start from it for this source and shape;
+  // else null and *why.
+  const ChangeState* usable_state(const std::string& identity, const SessionParams& params, std::string* why) const;
 
   ChangesMode mode_;
   std::string stem_;
@@ -86,6 +103,8 @@ class ChangeTracker {
   bool planned_ = false;
   bool sent_ = false;  // the far side took the CHANGES (and records this run)
   std::string fallback_reason_;
+  std::thread early_;
+  UniqueFd lock_;  // flock(LOCK_EX) on "<stem>.lock" for the tracker's life
 };
 
 }  // namespace sparsync

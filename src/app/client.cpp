@@ -207,6 +207,7 @@ Status push(Transport& t, FrameReader& in, FrameWriter& main_out, const SyncRequ
   Status s = run_source_session(*source, session_params(open), options, in, out, &result);
   heartbeat.stop();
   o->stats = result.stats;
+  if (r.changes != nullptr) o->stats.bytes_read += r.changes->early_bytes_read();
   if (lanes_fd >= 0) o->stats.wire_bytes_out += main_out.bytes_written();
   o->verified = result.verified;
   o->verify = result.verify;

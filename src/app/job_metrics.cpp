@@ -92,14 +92,25 @@ std::string job_metrics_text(const JobPlan& plan, const JobRun& run, const std::
   std::vector<std::pair<std::string, Series>> series;
   for (const EntryRun& e : run.entries) {
     const PlannedEntry* planned = planned_entry(plan, e.name);
-    MetricsRun m{planned != nullptr ? planned->entry.target : "", e.end_time, e.seconds,
-                 static_cast<int>(e.status.kind()), e.outcome.stats};
+    MetricsRun m{planned != nullptr ? planned->entry.target : "",
+                 e.end_time,
+                 e.seconds,
+                 static_cast<int>(e.status.kind()),
+                 e.outcome.stats,
+                 !e.outcome.change_source.empty() && e.outcome.change_source != "full",
+                 e.outcome.change_source,
+                 e.outcome.fallback_reason};
     const std::string labels = entry_labels(plan.name, e.name);
     std::optional<std::string> last_success;
     if (!e.status.is_ok()) last_success = find_last_success(previous, labels);
     const std::string label = "{" + labels + "target=\"" + escape_label_value(m.target) + "\"}";
     for (const MetricSample& s : metric_samples(m, last_success))
       add(&series, s.name, s.help, s.name + label + " " + s.value);
+    if (auto info = change_info(m)) {
+      add(&series, kChangeInfoName, kChangeInfoHelp,
+          std::string(kChangeInfoName) + "{" + labels + "target=\"" + escape_label_value(m.target) + "\"," +
+              info->labels + "} 1");
+    }
   }
   for (auto& [name, lines] : kept_samples(plan.name, run, previous)) {
     for (const std::string& line : lines) add(&series, name, "", line);

@@ -35,6 +35,7 @@ Status plan_entry(const JobEntry& entry, const CliOptions& base, PlannedEntry* p
   SPARSYNC_RETURN_IF_ERROR(build_request(planned->options, &planned->request));
   SPARSYNC_RETURN_IF_ERROR(resolve_locations(planned->options, &planned->request, &planned->remote));
   SPARSYNC_RETURN_IF_ERROR(check_sides(planned->request, planned->remote.remote));
+  SPARSYNC_RETURN_IF_ERROR(changes_mode_from(planned->options, planned->request, &planned->changes));
   if (planned->remote.remote) planned->far_host = planned->remote.ssh.host;
   return Status::ok();
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/change_tracker.h"
 #include "app/cli.h"
 #include "app/job_file.h"
 #include "app/location.h"
@@ -23,6 +24,7 @@ struct PlannedEntry {
   SyncRequest request;
   RemoteSide remote;
   std::string far_host;  // "" when both sides are on this host
+  ChangesMode changes;   // --changes for this entry (kNone: none)
 };
 
 struct PlannedGroup {

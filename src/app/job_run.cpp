@@ -79,10 +79,26 @@ void run_entry(const PlannedEntry& e, SshConnectionPool* pool, EntryRun* out) {
     auto source = open_push_source(request);
     if (!source.is_ok()) s = source.status();
   }
+  std::unique_ptr<ChangeTracker> tracker;
+  if (s.is_ok() && e.changes.kind != ChangesMode::Kind::kNone) {
+    auto created = ChangeTracker::create(e.changes, request, change_target_key(request, e.remote));
+    if (created.is_ok()) tracker = created.take();
+    s = created.status();
+  }
   if (s.is_ok()) {
+    request.changes = tracker.get();
+    if (tracker) tracker->start_early(request);
     RetryPolicy policy{e.options.retries, e.options.retry_wait, 300};
     s = run_with_retries(entry_connector(e, pool), request, policy, &out->outcome);
     if (s.is_ok()) s = check_verify(out->outcome);
+  }
+  // As for one sync (app/sync_mode.cpp): the tracker moves on only from a
+  // run the target confirmed.
+  if (tracker && s.is_ok()) {
+    Status kept = tracker->commit();
+    if (!kept.is_ok()) log::error("entry " + e.entry.name + ": --changes: " + kept.message());
+  } else if (tracker) {
+    tracker->abandon();
   }
   out->status = s;
   out->seconds = std::chrono::duration<double>(Clock::now() - started).count();

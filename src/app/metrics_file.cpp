@@ -132,13 +132,25 @@ std::vector<MetricSample> metric_samples(const MetricsRun& run, const std::optio
   };
 }
 
+std::optional<ChangeInfo> change_info(const MetricsRun& run) {
+  if (run.change_source.empty()) return std::nullopt;
+  return ChangeInfo{"change_source=\"" + escape_label_value(run.change_source) + "\",fallback_reason=\"" +
+                    escape_label_value(run.fallback_reason) + "\""};
+}
+
 std::string metrics_text(const MetricsRun& run, const std::optional<std::string>& last_success) {
-  std::string label = "{target=\"" + escape_label_value(run.target) + "\"}";
+  const std::string target = "target=\"" + escape_label_value(run.target) + "\"";
+  const std::string label = "{" + target + "}";
   std::string out;
   for (const MetricSample& m : metric_samples(run, last_success)) {
     out += std::string("# HELP ") + m.name + " " + m.help + "\n";
     out += std::string("# TYPE ") + m.name + " gauge\n";
     out += std::string(m.name) + label + " " + m.value + "\n";
+  }
+  if (auto info = change_info(run)) {
+    out += std::string("# HELP ") + kChangeInfoName + " " + kChangeInfoHelp + "\n";
+    out += std::string("# TYPE ") + kChangeInfoName + " gauge\n";
+    out += std::string(kChangeInfoName) + "{" + target + "," + info->labels + "} 1\n";
   }
   return out;
 }

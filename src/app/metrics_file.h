@@ -30,7 +30,22 @@ struct MetricsRun {
   int exit_code = 0;    // the run's exit code (0 success)
   SyncStats stats;
   bool change_list_used = false;  // --changes: the run compared only what its tracker listed
+  // --changes: the mode whose list the run used, or "full"; and why it
+  // compared in full. Both "" without --changes (no info series then).
+  std::string change_source;
+  std::string fallback_reason;
 };
+
+// The info series of a run with --changes: its labels (after the target's)
+// and help; nullopt without --changes.
+struct ChangeInfo {
+  std::string labels;  // change_source="...",fallback_reason="..."
+};
+inline constexpr const char* kChangeInfoName = "sparsync_change_source_info";
+inline constexpr const char* kChangeInfoHelp =
+    "Always 1: how the last run with --changes compared (change_source: the mode whose list it used, or full; "
+    "fallback_reason: why it compared in full).";
+std::optional<ChangeInfo> change_info(const MetricsRun& run);
 
 // One series of a run: its name, HELP text and value.
 struct MetricSample {

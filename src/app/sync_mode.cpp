@@ -30,39 +30,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// --changes and --full-every, once the sides are known: the tracker lives
-// beside the source, which must be read here, from a file, device or export.
-Status check_changes(const CliOptions& options, const SyncRequest& request, ChangesMode* mode) {
-  if (options.changes.empty()) {
-    if (options.full_every == 0) return Status::ok();
-    return Status(ErrorKind::kUsage, "--full-every goes with --changes");
-  }
-  auto parsed = parse_changes_mode(options.changes);
-  if (!parsed.is_ok()) return parsed.status();
-  *mode = parsed.value();
-  mode->full_every = options.full_every;
-  if (request.pull) {
-    return Status(ErrorKind::kUsage,
-                  "--changes tracks a source on this host; for a source on another host, run "
-                  "sparsync there (push)");
-  }
-  if (request.source_stdin) return Status(ErrorKind::kUsage, "--changes needs a source it can read again, not stdin");
-  return Status::ok();
-}
-
-// Where the target is, as the tracker's state names it.
-std::string target_key(const SyncRequest& request, const RemoteSide& remote) {
-  if (!remote.remote) return "local:" + resolved_path(request.target);
-  return remote.ssh.user + "@" + remote.ssh.host + ":" + std::to_string(remote.ssh.port) + ":" + request.target;
-}
-
 // Everything that can refuse the run from the command line and this host
 // alone, before anything is connected or the target opened.
 Status prepare(const CliOptions& options, SyncRequest* request, RemoteSide* remote, ChangesMode* changes) {
   SPARSYNC_RETURN_IF_ERROR(build_request(options, request));
   SPARSYNC_RETURN_IF_ERROR(resolve_locations(options, request, remote));
   SPARSYNC_RETURN_IF_ERROR(check_sides(*request, remote->remote));
-  SPARSYNC_RETURN_IF_ERROR(check_changes(options, *request, changes));
+  SPARSYNC_RETURN_IF_ERROR(changes_mode_from(options, *request, changes));
   // The client opens it again for each attempt; this one costs an open and
   // spares a connection (and the far side's complaint that we hung up).
   if (!request->pull) {
@@ -123,7 +97,9 @@ void record_metrics(const CliOptions& options, Clock::time_point started, const 
                  std::chrono::duration<double>(Clock::now() - started).count(),
                  static_cast<int>(result.kind()),
                  outcome.stats,
-                 !outcome.change_source.empty() && outcome.change_source != "full"};
+                 !outcome.change_source.empty() && outcome.change_source != "full",
+                 outcome.change_source,
+                 outcome.fallback_reason};
   Status written = write_metrics_file(options.metrics_file, run);
   if (!written.is_ok()) log::error(written.message());  // the sync's own result still decides the exit code
 }
@@ -153,7 +129,7 @@ Status run_sync_mode(const CliOptions& options) {
   Status prepared = prepare(options, &request, &remote, &changes);
   std::unique_ptr<ChangeTracker> tracker;
   if (prepared.is_ok() && changes.kind != ChangesMode::Kind::kNone) {
-    auto created = ChangeTracker::create(changes, request, target_key(request, remote));
+    auto created = ChangeTracker::create(changes, request, change_target_key(request, remote));
     if (created.is_ok()) tracker = created.take();
     prepared = created.status();
   }
@@ -169,6 +145,7 @@ Status run_sync_mode(const CliOptions& options) {
   request.progress = &progress;
   if (options.map) request.change_map = &change_map;
   request.changes = tracker.get();
+  if (tracker) tracker->start_early(request);
   Status result = transfer(options, request, remote, &progress, &outcome);
   // The tracker moves on only from a run the target confirmed (its source
   // is closed by now: a bitmap can be rotated).

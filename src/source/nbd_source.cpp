@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <vector>
 
+#include "common/printable.h"
 #include "common/unique_fd.h"
 #include "source/nbd_library.h"
 
@@ -168,6 +170,39 @@ Result<std::unique_ptr<NbdSource>> NbdSource::connect_uri(const std::string& uri
 
 namespace {
 
+// A private directory (0700, mkdtemp) holding the file qemu-nbd's stderr
+// goes to; removed with it. The running qemu-nbd keeps its open file.
+class QemuNbdLog {
+ public:
+  QemuNbdLog() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string dir = std::string(tmp != nullptr && *tmp == '/' ? tmp : "/tmp") + "/sparsync-qemu-nbd.XXXXXX";
+    if (::mkdtemp(dir.data()) != nullptr) dir_ = dir;
+  }
+  ~QemuNbdLog() {
+    if (dir_.empty()) return;
+    (void)::unlink(path().c_str());
+    (void)::rmdir(dir_.c_str());
+  }
+  QemuNbdLog(const QemuNbdLog&) = delete;
+  QemuNbdLog& operator=(const QemuNbdLog&) = delete;
+  // Where qemu-nbd writes; /dev/null when no directory could be made.
+  std::string path() const { return dir_.empty() ? "/dev/null" : dir_ + "/stderr"; }
+  // The last non-empty line qemu-nbd wrote, escaped; "" for none.
+  std::string last_line() const {
+    if (dir_.empty()) return {};
+    std::ifstream in(path());
+    std::string line, last;
+    for (size_t n = 0; n < 1000 && std::getline(in, line); ++n) {
+      if (!line.empty()) last = line;
+    }
+    return printable(last.substr(0, 1024));
+  }
+
+ private:
+  std::string dir_;
+};
+
 // libnbd runs qemu-nbd by PATH lookup; its absence is worth its own line.
 bool qemu_nbd_on_path() {
   const char* path = std::getenv("PATH");
@@ -215,8 +250,7 @@ Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& pat
     // lacks or holds inconsistent; the image is then read without it, and
     // the caller falls back to the full comparison. (An image that is no
     // qcow2 was refused earlier by qemu-img, when the bitmap was prepared.)
-    s->dirty_missing_ = "qemu-nbd refused the dirty bitmap " + bitmap + " of " + path +
-                        " (missing or inconsistent; its own words are above)";
+    s->dirty_missing_ = "qemu-nbd refused the dirty bitmap " + bitmap + " of " + path + " (missing or inconsistent)";
     s->dirty_context_.clear();
     s->lib_->close(s->nbd_);
     s->nbd_ = nullptr;
@@ -234,17 +268,24 @@ Status NbdSource::start_qemu_nbd(const std::string& held, const std::string& bit
   // protocol ("nbd:...", "json:..."). The format is given, never probed.
   const std::string opts =
       "driver=qcow2,file.driver=file,file.filename=" + image_opts_value(held) + ",file.locking=auto";
-  std::vector<std::string> args{"qemu-nbd", "--read-only", "--shared=1", "--image-opts", opts};
+  // qemu-nbd's stderr goes to a file of ours, not the terminal: its words
+  // quote the image's own metadata (a backing file's name), which whoever
+  // wrote the image chose, so they are escaped before they are shown. A
+  // shell only redirects and execs: the pid libnbd's socket activation
+  // names in LISTEN_PID stays qemu-nbd's.
+  QemuNbdLog log;
+  std::vector<std::string> args{"/bin/sh",     "-c",         "exec \"$@\" 2>\"$0\"", log.path(), "qemu-nbd",
+                                "--read-only", "--shared=1", "--image-opts",         opts};
   if (!bitmap.empty()) args.push_back("--bitmap=" + bitmap);
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (lib_->connect_systemd_socket_activation(nbd_, argv.data()) != 0) {
-    return Status(
-        ErrorKind::kSource,
-        "cannot read " + name_ + " as a qcow2 image through qemu-nbd: " + last_error() +
-            " (qemu-nbd's own words are above; to copy the file's bytes as they are, use --source-format raw)");
+    const std::string said = log.last_line();
+    return Status(ErrorKind::kSource, "cannot read " + name_ + " as a qcow2 image through qemu-nbd: " +
+                                          (said.empty() ? last_error() : "qemu-nbd says: " + said) +
+                                          " (to copy the file's bytes as they are, use --source-format raw)");
   }
   return Status::ok();
 }

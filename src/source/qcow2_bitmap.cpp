@@ -14,7 +14,9 @@
 namespace sparsync {
 namespace {
 
-constexpr size_t kMaxBitmapName = 1009;  // qcow2's 1023 less the helper's suffix
+// qcow2's 1023 less the longest suffix sparsync adds (the owner marker's,
+// ".sparsync-owner-" and 16 hex digits).
+constexpr size_t kMaxBitmapName = 991;
 // A new bitmap's bytes per bit when the caller names none and there is no
 // earlier one to follow: qcow2's default cluster size, and what qemu itself
 // picks for such images. A 2 TiB image's bitmap is then 4 MiB.
@@ -181,6 +183,34 @@ Status check_bitmap_name(const std::string& name) {
     }
   }
   return Status::ok();
+}
+
+std::string owner_bitmap_name(const std::string& name, const std::string& tag) {
+  return name + ".sparsync-owner-" + tag;
+}
+
+Status claim_bitmap(const std::string& path, const std::string& name, const std::string& tag, bool look_only) {
+  auto held = HeldImage::open(path);
+  if (!held.is_ok()) return held.status();
+  auto all = held.value()->bitmaps();
+  if (!all.is_ok()) return all.status();
+  const std::string prefix = name + ".sparsync-owner-";
+  const std::string mine = owner_bitmap_name(name, tag);
+  for (const Qcow2Bitmap& b : all.value()) {
+    if (b.name == mine) return Status::ok();
+    if (b.name.rfind(prefix, 0) == 0) {
+      return Status(ErrorKind::kUsage, "the bitmap " + name + " of " + path +
+                                           " already tracks the changes sent to another target (its "
+                                           "marker " +
+                                           b.name +
+                                           "): a bitmap is rotated by the run it serves, so each target needs its own; "
+                                           "give this one another name (--changes bitmap:" +
+                                           name + "-2)");
+    }
+  }
+  if (look_only) return Status::ok();
+  // The largest granularity qemu takes: the marker holds no changes.
+  return held.value()->bitmap({"--add", "-g", "2147483648", "--disable"}, mine);
 }
 
 Result<std::vector<Qcow2Bitmap>> list_bitmaps(const std::string& path) {

@@ -49,8 +49,9 @@ inline constexpr int kQemuImgSeconds = 60;
 // start of the run on.
 std::string next_bitmap_name(const std::string& name);
 
-// A name qemu and these functions accept: 1 to 1009 bytes (qcow2 allows
-// 1023, and the helper's suffix must fit), no control character. kUsage
+// A name qemu and these functions accept: 1 to 991 bytes (qcow2 allows
+// 1023, and the helper's and owner marker's suffixes must fit), no control
+// character. kUsage
 // otherwise.
 Status check_bitmap_name(const std::string& name);
 
@@ -106,5 +107,15 @@ Result<BitmapPreparation> prepare_bitmap(const std::string& path, const std::str
 // was (a superset for the next run), when the helper is missing, in-use or
 // disabled.
 Status retire_bitmap(const std::string& path, const std::string& name);
+
+// A bitmap is rotated by the run it serves, so it can serve one target
+// only: a second target's runs would never see what the first one's
+// rotations cleared. The image itself says whose NAME is: an empty, disabled
+// marker bitmap "NAME.sparsync-owner-TAG" (owner_bitmap_name), made by the
+// first run that claims NAME. claim_bitmap() makes it when there is none
+// (unless `look_only`, a dry run), and refuses (kUsage, naming the other
+// marker and what to do) when another tag's marker is there.
+std::string owner_bitmap_name(const std::string& name, const std::string& tag);
+Status claim_bitmap(const std::string& path, const std::string& name, const std::string& tag, bool look_only);
 
 }  // namespace sparsync

@@ -15,6 +15,11 @@ constexpr uint64_t kQueueBytes = 4u << 20;
 // One read and, when it is all to be sent, one DATA frame: 1 MiB. 256 KiB
 // reads were no faster here and made a dense clone over SSH 10 % slower.
 constexpr uint64_t kChunkBytes = proto::kMaxDataPerFrame;
+// A listed range shorter than this is read without asking where its holes
+// are: on a reflinked XFS file each SEEK_DATA/SEEK_HOLE walks the extent
+// map (0.2 ms apiece here, 10 k of them for 1 % of 1 GiB in 4 KiB writes
+// took 2 of the run's 3.7 s), while reading a small hole costs a zeroed page.
+constexpr uint64_t kMapHolesFrom = 1u << 20;
 }  // namespace
 
 uint64_t SourceReader::chunk_bytes(uint32_t block_size) { return std::max<uint64_t>(kChunkBytes, block_size); }
@@ -58,14 +63,14 @@ void SourceReader::run() {
 
 Status SourceReader::read_all() {
   const uint64_t size = params_.image_size;
-  if (only_ == nullptr) return read_span(start_, size);
+  if (only_ == nullptr) return read_span(start_, size, true);
   uint64_t pos = start_;
   for (const ByteRange& r : *only_) {
     const uint64_t end = std::min(size, r.end());
     if (end <= pos) continue;
     const uint64_t from = std::max(pos, r.offset);
     if (from > pos && !queue_.push(SourceChunk{pos, from - pos, false, true, {}})) return Status::ok();
-    SPARSYNC_RETURN_IF_ERROR(read_span(from, end));
+    SPARSYNC_RETURN_IF_ERROR(read_span(from, end, end - from >= kMapHolesFrom));
     if (cancelled_.load()) return Status::ok();
     pos = end;
   }
@@ -73,14 +78,16 @@ Status SourceReader::read_all() {
   return Status::ok();
 }
 
-// Reads [pos, end): `pos` block-aligned, `end` a block boundary or the image end.
-Status SourceReader::read_span(uint64_t pos, uint64_t end) {
+// Reads [pos, end): `pos` block-aligned, `end` a block boundary or the image
+// end; holes found with the device's extent map only when `map_holes`.
+Status SourceReader::read_span(uint64_t pos, uint64_t end, bool map_holes) {
   const uint64_t size = end;
   const uint64_t bs = params_.block_size;
   const uint64_t chunk = chunk_bytes(params_.block_size);
   // The extent holding pos, looked up again only once pos leaves it: two
   // lseeks per chunk were a third of a 4 GiB pass's system calls.
   Extent ext;
+  if (!map_holes) ext = Extent{pos, size - pos, false};
   while (pos < size && !cancelled_.load()) {
     if (pos >= ext.offset + ext.length) SPARSYNC_RETURN_IF_ERROR(device_.next_extent(pos, size, &ext));
     uint64_t ext_end = ext.offset + ext.length;

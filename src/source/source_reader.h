@@ -57,7 +57,7 @@ class SourceReader {
  private:
   void run();
   Status read_all();
-  Status read_span(uint64_t pos, uint64_t end);
+  Status read_span(uint64_t pos, uint64_t end, bool map_holes);
 
   Device& device_;
   SessionParams params_;

@@ -241,8 +241,10 @@ class Emitter {
 
 // Plans one chunk against the target's runs, piece by piece. kInterrupted
 // when `stop` holds while it waits for the target's reports.
+// With stored digests (`skips_vouched`), a chunk the reader skipped is one
+// a pre-scan found equal to them, whatever stands in for the target there.
 Status plan_chunk(const SessionParams& params, const SourceChunk& chunk, TargetReports& reports,
-                  const std::function<bool()>& stop, std::vector<PlanOp>* ops, PlanCounts* counts) {
+                  const std::function<bool()>& stop, bool skips_vouched, std::vector<PlanOp>* ops, PlanCounts* counts) {
   const size_t digest_len = proto::hash_length(params.hash_kind);
   uint64_t pos = chunk.offset;
   const uint64_t end = chunk.offset + chunk.length;
@@ -253,7 +255,7 @@ Status plan_chunk(const SessionParams& params, const SourceChunk& chunk, TargetR
     uint64_t run_end = std::min(end, params.block_offset(run->first_block + run->count));
     // Left out of the change list on both sides: unchanged, read by neither.
     if (run->skip || chunk.skip) {
-      if (run->skip != chunk.skip) {
+      if (run->skip != chunk.skip && !(chunk.skip && skips_vouched)) {
         return Status(ErrorKind::kProtocol, std::string("target ") + (run->skip ? "skipped" : "hashed") + " block " +
                                                 std::to_string(block) + ", which the change list " +
                                                 (run->skip ? "holds" : "leaves out"));
@@ -336,10 +338,13 @@ Status send_all(SourceReader& reader, const SessionParams& params, const SourceS
       SPARSYNC_RETURN_IF_ERROR(
           options.record_digests->add(chunk->offset, chunk->length, chunk->hole ? nullptr : chunk->data.data()));
     }
+    if (options.fingerprint != nullptr && !chunk->skip) {
+      options.fingerprint->add(params, chunk->offset, chunk->length, chunk->hole ? nullptr : chunk->data.data());
+    }
     if (chunk->hole && options.change_map != nullptr) {
       options.change_map->mark(chunk->offset, chunk->length, ChangeMap::Cell::kZero);
     }
-    Status planned = plan_chunk(params, *chunk, reports, stop, &ops, &counts);
+    Status planned = plan_chunk(params, *chunk, reports, stop, options.stored != nullptr, &ops, &counts);
     // Nothing of this chunk went out yet: the checkpoint is where the last one ended.
     if (planned.kind() == ErrorKind::kInterrupted) {
       return stop_with_checkpoint(emitter, out, receiver, params, options, done_to);

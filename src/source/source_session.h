@@ -39,6 +39,9 @@ struct SourceSessionOptions {
   // --changes digest: every block's digest as read goes here, for the next
   // run (complete only for a run from offset 0). Not owned; may be null.
   class DigestRecorder* record_digests = nullptr;
+  // --changes digest after a pre-scan: a fingerprint of the stored digests
+  // of every block this run reads (not owned; may be null).
+  class DigestFingerprint* fingerprint = nullptr;
 
   bool operator==(const SourceSessionOptions&) const = default;
 };

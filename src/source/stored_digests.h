@@ -9,9 +9,10 @@
 // image size, block count, the run's token), one digest per block in block
 // order (all zero bytes: a block of zeros), and an XXH64 of everything
 // before it. Both sides stream it: memory stays at one buffer whatever the
-// image size. The checksum is checked when the reader ends (finish()),
-// before the run may say DONE: a file damaged on disk fails the run, which
-// leaves the target resumable, never wrong.
+// image size. The checksum is checked before any digest is used (open()
+// reads the file once: a damaged one is never a stand-in), and again as
+// the run reads it (finish(), before DONE: a file changed during the run
+// fails it, leaving the target resumable).
 // Thread-safety: one thread per object.
 #pragma once
 
@@ -39,6 +40,28 @@ struct DigestFileHeader {
   proto::ChangeToken run_token{};
 };
 
+// The stored form of block `block`'s digest into `out` (hash_length bytes):
+// all zero bytes for a block of zeros (`data` null: a hole).
+void stored_block_digest(const SessionParams& params, uint64_t block, const uint8_t* data, uint8_t* out);
+
+// An XXH64 over the stored digests of the blocks handed to it, in order:
+// what a pre-scan saw of the blocks it listed, and what the run then read
+// of them, must fingerprint alike (app/change_mode_digest.cpp).
+class DigestFingerprint {
+ public:
+  DigestFingerprint();
+  ~DigestFingerprint();
+  DigestFingerprint(const DigestFingerprint&) = delete;
+  DigestFingerprint& operator=(const DigestFingerprint&) = delete;
+  void add_digest(const uint8_t* digest, size_t length);
+  // Whole blocks from `offset` (block-aligned); `data` null for a hole.
+  void add(const SessionParams& params, uint64_t offset, uint64_t length, const uint8_t* data);
+  uint64_t value() const;
+
+ private:
+  XXH64_state_t* state_;
+};
+
 class DigestRecorder {
  public:
   ~DigestRecorder();
@@ -49,6 +72,8 @@ class DigestRecorder {
   // The next bytes of the image, in order from offset 0: `data` null for a
   // hole (zeros, not read).
   Status add(uint64_t offset, uint64_t length, const uint8_t* data);
+  // The next block's stored digest, computed by the caller.
+  Status add_digest(const uint8_t* digest);
   // Trailer and fsync; false from complete() unless every block was added.
   Status finish();
   bool complete() const { return finished_ && next_block_ == params_.total_blocks(); }
@@ -76,6 +101,9 @@ class StoredDigests {
   // no such file, kSource when it does not match.
   static Result<std::unique_ptr<StoredDigests>> open(const std::string& path, const SessionParams& params);
   const DigestFileHeader& header() const { return header_; }
+  // The stored digest of the next block into `out`; call in block order,
+  // not mixed with runs().
+  Status next(uint8_t* out);
   // Runs of the stored digests for blocks [first, first + count), which
   // must follow the previous call's: zero runs and digest runs, each handed
   // to `sink` in order.
@@ -86,6 +114,7 @@ class StoredDigests {
  private:
   StoredDigests() = default;
   Status fill();
+  Status check_whole_file(const uint8_t* header);
 
   std::string path_;
   UniqueFd fd_;

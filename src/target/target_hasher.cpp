@@ -16,6 +16,9 @@ constexpr uint64_t kReadBytes = 256u << 10;
 // 1 % framing. A partial frame waits only as long as the next reads take (a
 // hole and the end flush it); the hasher never waits for the source.
 constexpr uint64_t kDigestsPerFrame = 256;
+// A listed range shorter than this is read without asking where its holes
+// are (source/source_reader.cpp says why: SEEK_DATA on a fragmented XFS file).
+constexpr uint64_t kMapHolesFrom = 1u << 20;
 }  // namespace
 
 TargetHasher::TargetHasher(Device* device, const SessionParams& params, uint64_t start_offset, uint64_t readable_size,
@@ -117,6 +120,7 @@ Status TargetHasher::hash_span(uint64_t pos, uint64_t end) {
   // The extent holding pos, looked up again only once pos leaves it (two
   // lseeks per 256 KiB read were 32 k system calls of a 4 GiB pass).
   Extent ext;
+  if (only_ != nullptr && end - pos < kMapHolesFrom && pos < limit) ext = Extent{pos, limit - pos, false};
   while (pos < limit) {
     if (cancelled_.load()) return Status(ErrorKind::kInterrupted, "hashing cancelled");
     if (pos >= ext.offset + ext.length) SPARSYNC_RETURN_IF_ERROR(device_->next_extent(pos, limit, &ext));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/bounded_queue.h"
+#include "common/log.h"
 #include "common/proto/messages.h"
 #include "common/undo_generations.h"
 #include "common/units.h"
@@ -440,8 +441,12 @@ class TargetSession {
       // Complete and durable: only now may the incomplete mark go, and then
       // the way back (a journal without a record is a finished run's).
       if (s.is_ok() && input_.record != nullptr) s = remove_checkpoint(*input_.record);
-      // Complete: the next run's change list may start from this one.
-      if (s.is_ok() && input_.synced != nullptr && !input_.run_token.empty()) s = save_synced();
+      // Complete: the next run's change list may start from this one. Only
+      // a saving for the next run: without the record it compares in full.
+      if (s.is_ok() && input_.synced != nullptr && !input_.run_token.empty()) {
+        Status saved = save_synced();
+        if (!saved.is_ok()) log::info(saved.message() + "; the next run with --changes compares in full");
+      }
       if (s.is_ok() && input_.undo != nullptr) {
         undo_bytes_ = input_.undo->bytes();
         s = retire_undo_journal(input_.undo->place(), input_.keep, &generations_kept_);

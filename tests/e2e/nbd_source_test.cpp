@@ -140,5 +140,24 @@ TEST_F(NbdSource, RefusalsAreOneClearLine) {
   EXPECT_TRUE(far.mentions("--source-format reads a source on this host")) << far.err;
 }
 
+// Whoever wrote the image chose its backing file's name, and qemu-nbd
+// quotes it when it cannot open it: that text reaches the user's terminal
+// escaped, in the one error line.
+TEST_F(NbdSource, WhatQemuNbdSaysIsEscaped) {
+  const std::string overlay = dir_.file("hostile.qcow2");
+  const std::string backing = "/nonexistent/\x1b]0;pwned\x07\x1b[2Jbacking.raw";
+  ASSERT_EQ(run_command(
+                {"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", "raw", overlay, "16M"})
+                .exit_code,
+            0);
+  CommandResult r = run_sparsync({"--source-format", "qcow2", overlay, dir_.file("dst.img")});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "a raw escape reached the terminal";
+  EXPECT_EQ(r.err.find('\x07'), std::string::npos);
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+  EXPECT_TRUE(r.mentions("qemu-nbd says:")) << r.err;
+  EXPECT_TRUE(r.mentions("backing.raw")) << r.err;
+}
+
 }  // namespace
 }  // namespace sparsync::testing

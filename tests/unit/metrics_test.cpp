@@ -125,6 +125,22 @@ TEST(MetricsTest, ExactTextOfASuccessfulRun) {
   EXPECT_EQ(metrics_text(sample_run(0), std::nullopt), want);
 }
 
+TEST(MetricsTest, ARunWithChangesSaysHowItCompared) {
+  MetricsRun run = sample_run(0);
+  EXPECT_EQ(metrics_text(run, std::nullopt).find("sparsync_change_source_info"), std::string::npos)
+      << "no info series without --changes";
+  run.change_list_used = false;
+  run.change_source = "full";
+  run.fallback_reason = "the target changed since the last run (\"written\")";
+  const std::string text = metrics_text(run, std::nullopt);
+  EXPECT_NE(text.find("\nsparsync_change_list_used{target=\"backup:/srv/a.img\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\n# TYPE sparsync_change_source_info gauge\n"
+                      "sparsync_change_source_info{target=\"backup:/srv/a.img\",change_source=\"full\","
+                      "fallback_reason=\"the target changed since the last run (\\\"written\\\")\"} 1\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(MetricsTest, LabelValuesAreEscaped) {
   EXPECT_EQ(escape_label_value("plain/path.img"), "plain/path.img");
   EXPECT_EQ(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");

@@ -100,8 +100,7 @@ TEST_F(Qcow2Bitmaps, ABitmapTheExportLacksLeavesTheImageReadableAndSaysWhy) {
   ChangeList dirty;
   Status s = source.value()->dirty_ranges(&dirty);
   EXPECT_EQ(s.kind(), ErrorKind::kSource);
-  EXPECT_EQ(s.message(), "qemu-nbd refused the dirty bitmap absent of " + image_ +
-                             " (missing or inconsistent; its own words are above)");
+  EXPECT_EQ(s.message(), "qemu-nbd refused the dirty bitmap absent of " + image_ + " (missing or inconsistent)");
   EXPECT_TRUE(dirty.empty());
   std::vector<uint8_t> block(4096);
   ASSERT_TRUE(source.value()->read_at(kMiB, block.data(), block.size()).is_ok());
@@ -279,10 +278,10 @@ TEST_F(Qcow2Bitmaps, AnImageThatIsNoQcow2IsRefusedInOneLine) {
 TEST(Qcow2BitmapName, BadNamesAreUsageErrors) {
   EXPECT_EQ(check_bitmap_name("").message(), "--changes bitmap: needs a bitmap name (bitmap:NAME)");
   EXPECT_EQ(check_bitmap_name("a\nb").message(), "--changes bitmap: the bitmap name holds a control character");
-  EXPECT_EQ(check_bitmap_name(std::string(1010, 'x')).message(),
-            "--changes bitmap: the bitmap name is longer than 1009 bytes");
-  EXPECT_EQ(check_bitmap_name(std::string(1010, 'x')).kind(), ErrorKind::kUsage);
-  EXPECT_TRUE(check_bitmap_name(std::string(1009, 'x')).is_ok());
+  EXPECT_EQ(check_bitmap_name(std::string(992, 'x')).message(),
+            "--changes bitmap: the bitmap name is longer than 991 bytes");
+  EXPECT_EQ(check_bitmap_name(std::string(992, 'x')).kind(), ErrorKind::kUsage);
+  EXPECT_TRUE(check_bitmap_name(std::string(991, 'x')).is_ok());
   EXPECT_TRUE(check_bitmap_name("-backup vda,1").is_ok());
   EXPECT_EQ(next_bitmap_name("backup-vda"), "backup-vda.sparsync-next");
 }
