@@ -249,6 +249,9 @@ class TargetSession {
     result->stats.durable_offset = durable_offset_;
     Status applied = failure();
     const bool final_one = final_checkpoint_ && durable_offset_ == *final_checkpoint_;
+    // Without a final checkpoint, what was written after the last one moved
+    // the target's state away from its record (as on any other failure).
+    if (!final_one) refresh_record();
     Status s = applied.is_ok() ? stopped_status(final_one) : applied;
     // A source that was not asked, or did not answer, learns why we go.
     if (applied.is_ok() && !final_one) outbox_.push_urgent(error_frame(s));
