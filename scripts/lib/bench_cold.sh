@@ -14,8 +14,13 @@
 # first counts whatever else the machine did meanwhile (other engineers'
 # builds and benchmarks here), the second only what the run left.
 # Loop devices are attached with --direct-io=on, so that their backing files
-# are not cached either (an LVM volume has no backing file).
+# are not cached either (an LVM volume has no backing file), and held open
+# by the bench while their rows run (a block device's cache is dropped when
+# its last user closes it; a VM's disk always has one).
 #
+# rsync runs beside them where it is installed (--inplace --no-whole-file
+# over the same SSH, --copy-devices --write-devices for the block devices):
+# the tool these runs replace, and what it leaves in the cache.
 # With BASELINE set (scripts/bench --baseline BIN), the same runs with that
 # binary on both sides, alternating, for "no slower than before".
 
@@ -54,6 +59,14 @@ cold_incremental() {
       continue
     fi
     blocks=$($DATA scatter "$backing" 1 "$((rep * 100 + ${#tool} + ${#scenario}))")
+    if [[ $tool == rsync ]]; then
+      local devices=()
+      [[ -b $src ]] && devices=(--copy-devices --write-devices)
+      cold_measure "$scenario" rsync "$rep" "changed_blocks=$blocks" "$src $dst" -- \
+        rsync --inplace --no-whole-file "${devices[@]}" -e "$SSH" "$src" "bench:$dst"
+      same "$src" "$dst"
+      continue
+    fi
     cold_measure "$scenario" "$tool" "$rep" "changed_blocks=$blocks" "$src $dst" -- \
       "${COLD_CMD[$tool]}" --json "$src" "bench:$dst"
     sync_seconds
@@ -73,6 +86,7 @@ cold_rows() {
   mkdir -p "$dir"
   declare -gA COLD_CMD=([sparsync]=$WORK/cold-sparsync) COLD_BACKING=()
   COLD_TOOLS=(floor sparsync)
+  command -v rsync >/dev/null && COLD_TOOLS+=(rsync)
   # One script per tool, so that measure times it as one command.
   {
     echo '#!/bin/bash'
@@ -109,7 +123,13 @@ SH
     ldst=$(losetup --find --show --direct-io=on "$dir/dst.img" 2>>"$dir/losetup.err"); then
     COLD_LOOPS="$lsrc $ldst"
     COLD_BACKING[$lsrc]=$dir/src.img
+    # Held open meanwhile, as a running VM holds its disk: the kernel drops a
+    # block device's cache at its last close, which would hide what a run
+    # leaves there.
+    local hold_src hold_dst
+    exec {hold_src}<"$lsrc" {hold_dst}<"$ldst"
     for ((rep = 1; rep <= REPS; rep++)); do cold_incremental cold_incr_blockdev "$lsrc" "$ldst" "$rep"; done
+    exec {hold_src}<&- {hold_dst}<&-
     losetup -d "$lsrc" "$ldst"
     COLD_LOOPS=
   else
@@ -125,6 +145,12 @@ SH
       if [[ $tool == floor ]]; then
         cold_measure cold_clone floor "$rep" "" "$dir/src.img $dir/clone.img" -- \
           dd if="$dir/src.img" of="$dir/clone.img" bs=1M iflag=direct oflag=direct conv=fdatasync status=none
+        continue
+      fi
+      if [[ $tool == rsync ]]; then
+        cold_measure cold_clone rsync "$rep" "" "$dir/src.img $dir/clone.img" -- \
+          rsync --inplace -e "$SSH" "$dir/src.img" "bench:$dir/clone.img"
+        same "$dir/src.img" "$dir/clone.img"
         continue
       fi
       cold_measure cold_clone "$tool" "$rep" "" "$dir/src.img $dir/clone.img" -- "${COLD_CMD[$tool]}" --json "$dir/src.img" "bench:$dir/clone.img"

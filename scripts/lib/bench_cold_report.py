@@ -60,7 +60,7 @@ def main(argv):
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for scenario in NAMES:
         floor = med(float(r["wall"]) for r in by.get((scenario, "floor"), []))
-        for tool in ("sparsync", "baseline"):
+        for tool in ("sparsync", "rsync", "baseline"):
             runs = by.get((scenario, tool))
             if not runs:
                 continue
