@@ -20,7 +20,7 @@ class BitmapMode : public ChangeModeImpl {
     nbd_ = nullptr;
     if (is_nbd_uri(request.source)) {
       handed_ = true;
-      auto nbd = NbdSource::connect_uri(request.source, name_);
+      auto nbd = NbdSource::connect_uri(request.source, request.timeout, name_);
       if (!nbd.is_ok()) return nbd.status();
       nbd_ = nbd.value().get();
       return std::unique_ptr<Device>(nbd.take());
@@ -41,7 +41,7 @@ class BitmapMode : public ChangeModeImpl {
       SPARSYNC_RETURN_IF_ERROR(request.dry_run ? look_at_bitmap() : prepare());
       prepared_ = true;
     }
-    auto image = NbdSource::serve_qcow2(request.source, name_);
+    auto image = NbdSource::serve_qcow2(request.source, request.timeout, name_);
     if (!image.is_ok()) return image.status();
     nbd_ = image.value().get();
     return std::unique_ptr<Device>(image.take());

@@ -91,7 +91,7 @@ void describe_timeout(CLI::App& app, CliOptions* o) {
   // side that is hung or cut off stays silent this long.
   app.add_option("--timeout", o->timeout,
                  "Fail (exit 5, resumable) when the far side sends nothing, or takes nothing, for this many "
-                 "seconds; 0 for never (default 300)")
+                 "seconds, or (exit 3) when an NBD source's server answers nothing; 0 for never (default 300)")
       ->check(CLI::Range(0, 86400))
       ->group("Transfer");
 }

@@ -14,7 +14,7 @@ Result<std::unique_ptr<Device>> open_push_source(const SyncRequest& r) {
     return std::unique_ptr<Device>(stream.take());
   }
   if (is_nbd_uri(r.source)) {
-    auto nbd = NbdSource::connect_uri(r.source);
+    auto nbd = NbdSource::connect_uri(r.source, r.timeout);
     if (!nbd.is_ok()) return nbd.status();
     return std::unique_ptr<Device>(nbd.take());
   }
@@ -24,7 +24,7 @@ Result<std::unique_ptr<Device>> open_push_source(const SyncRequest& r) {
   const bool qcow2 = r.source_format == SyncRequest::SourceFormat::kQcow2 ||
                      (r.source_format == SyncRequest::SourceFormat::kAuto && looks_like_qcow2(r.source));
   if (qcow2) {
-    auto image = NbdSource::serve_qcow2(r.source);
+    auto image = NbdSource::serve_qcow2(r.source, r.timeout);
     if (!image.is_ok()) return image.status();
     return std::unique_ptr<Device>(image.take());
   }

@@ -24,11 +24,17 @@ Status load(NbdLibrary* n) {
       resolve(lib, "nbd_get_error", &n->get_error) && resolve(lib, "nbd_add_meta_context", &n->add_meta_context) &&
       resolve(lib, "nbd_set_uri_allow_local_file", &n->set_uri_allow_local_file) &&
       resolve(lib, "nbd_set_uri_allow_transports", &n->set_uri_allow_transports) &&
-      resolve(lib, "nbd_connect_uri", &n->connect_uri) &&
-      resolve(lib, "nbd_connect_systemd_socket_activation", &n->connect_systemd_socket_activation) &&
       resolve(lib, "nbd_get_size", &n->get_size) && resolve(lib, "nbd_can_meta_context", &n->can_meta_context) &&
-      resolve(lib, "nbd_block_status", &n->block_status) && resolve(lib, "nbd_pread", &n->pread) &&
-      resolve(lib, "nbd_shutdown", &n->shutdown);
+      resolve(lib, "nbd_aio_connect_uri", &n->aio_connect_uri) &&
+      resolve(lib, "nbd_aio_connect_systemd_socket_activation", &n->aio_connect_systemd_socket_activation) &&
+      resolve(lib, "nbd_aio_pread", &n->aio_pread) && resolve(lib, "nbd_aio_block_status", &n->aio_block_status) &&
+      resolve(lib, "nbd_aio_disconnect", &n->aio_disconnect) &&
+      resolve(lib, "nbd_aio_command_completed", &n->aio_command_completed) &&
+      resolve(lib, "nbd_aio_in_flight", &n->aio_in_flight) &&
+      resolve(lib, "nbd_aio_is_connecting", &n->aio_is_connecting) &&
+      resolve(lib, "nbd_aio_is_ready", &n->aio_is_ready) && resolve(lib, "nbd_aio_is_closed", &n->aio_is_closed) &&
+      resolve(lib, "nbd_aio_is_dead", &n->aio_is_dead) && resolve(lib, "nbd_poll", &n->poll) &&
+      resolve(lib, "nbd_kill_subprocess", &n->kill_subprocess);
   // The library stays loaded for the process's life: handles may outlive any scope.
   if (!all) return Status(ErrorKind::kUsage, "this host's libnbd is too old for sparsync (it needs libnbd 1.14)");
   return Status::ok();

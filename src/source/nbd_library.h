@@ -21,13 +21,23 @@ struct NbdLibrary {
   decltype(&::nbd_add_meta_context) add_meta_context;
   decltype(&::nbd_set_uri_allow_local_file) set_uri_allow_local_file;
   decltype(&::nbd_set_uri_allow_transports) set_uri_allow_transports;
-  decltype(&::nbd_connect_uri) connect_uri;
-  decltype(&::nbd_connect_systemd_socket_activation) connect_systemd_socket_activation;
   decltype(&::nbd_get_size) get_size;
   decltype(&::nbd_can_meta_context) can_meta_context;
-  decltype(&::nbd_block_status) block_status;
-  decltype(&::nbd_pread) pread;
-  decltype(&::nbd_shutdown) shutdown;
+  // Every call that waits for the server goes through its aio form, polled
+  // with a bound (source/nbd_wait.h).
+  decltype(&::nbd_aio_connect_uri) aio_connect_uri;
+  decltype(&::nbd_aio_connect_systemd_socket_activation) aio_connect_systemd_socket_activation;
+  decltype(&::nbd_aio_pread) aio_pread;
+  decltype(&::nbd_aio_block_status) aio_block_status;
+  decltype(&::nbd_aio_disconnect) aio_disconnect;
+  decltype(&::nbd_aio_command_completed) aio_command_completed;
+  decltype(&::nbd_aio_in_flight) aio_in_flight;
+  decltype(&::nbd_aio_is_connecting) aio_is_connecting;
+  decltype(&::nbd_aio_is_ready) aio_is_ready;
+  decltype(&::nbd_aio_is_closed) aio_is_closed;
+  decltype(&::nbd_aio_is_dead) aio_is_dead;
+  decltype(&::nbd_poll) poll;
+  decltype(&::nbd_kill_subprocess) kill_subprocess;
 };
 
 // Loaded and resolved once; a missing library or symbol is a usage error

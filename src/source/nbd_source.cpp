@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <libnbd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "common/printable.h"
 #include "common/unique_fd.h"
 #include "source/nbd_library.h"
+#include "source/nbd_wait.h"
 
 namespace sparsync {
 namespace {
@@ -30,6 +32,9 @@ constexpr uint64_t kMaxDirtyStatus = 2ull << 30;
 // 0 of its flags (qemu's docs/interop/nbd.txt).
 constexpr const char* kDirtyBitmapPrefix = "qemu:dirty-bitmap:";
 constexpr uint32_t kDirtyFlag = 1;
+// How long a closing source waits for the server to hang up after
+// NBD_CMD_DISC before it stops asking (and kills a qemu-nbd of its own).
+constexpr std::chrono::milliseconds kDisconnectWait{5000};
 
 // qemu's image options: a comma in a value is written twice.
 std::string image_opts_value(const std::string& value) {
@@ -100,12 +105,41 @@ bool looks_like_qcow2(const std::string& path) {
          magic[2] == 'I' && magic[3] == 0xfb;
 }
 
-NbdSource::~NbdSource() {
-  // Closing the handle ends a qemu-nbd that libnbd started (and waits for it).
-  if (nbd_ != nullptr) {
-    (void)lib_->shutdown(nbd_, 0);
-    lib_->close(nbd_);
+NbdSource::~NbdSource() { release_handle(); }
+
+void NbdSource::release_handle() {
+  if (nbd_ == nullptr) return;
+  // nbd_close waits for a qemu-nbd that libnbd started: one that did not
+  // hang up when asked (or hung before) is killed first, or the wait would
+  // have no end. (A URI's server is not ours: the call then does nothing.)
+  if (hung_.load() || !NbdWait(*lib_, nbd_, timeout_).disconnected(kDisconnectWait)) {
+    (void)lib_->kill_subprocess(nbd_, SIGKILL);
   }
+  lib_->close(nbd_);
+  nbd_ = nullptr;
+}
+
+Status NbdSource::gave_up(const std::string& what) {
+  hung_.store(true);
+  (void)lib_->kill_subprocess(nbd_, SIGKILL);
+  const std::string server = file_ ? "qemu-nbd, reading " + name_ + "," : "the NBD server of " + name_;
+  return Status(ErrorKind::kSource, server + " answered nothing for " + std::to_string(timeout_.count() / 1000) +
+                                        " s while " + what +
+                                        "; check that the server runs (or give --timeout more), then run the same "
+                                        "command again");
+}
+
+Status NbdSource::await(int64_t cookie, const std::string& what) {
+  if (hung_.load()) return gave_up(what);
+  switch (NbdWait(*lib_, nbd_, timeout_).command(cookie)) {
+    case NbdWaitResult::kDone:
+      return Status::ok();
+    case NbdWaitResult::kTimedOut:
+      return gave_up(what);
+    case NbdWaitResult::kFailed:
+      break;
+  }
+  return Status(ErrorKind::kSource, "NBD error " + what + " of " + name_ + ": " + last_error());
 }
 
 std::string NbdSource::last_error() const {
@@ -144,12 +178,14 @@ Status NbdSource::open_handle() {
   return Status::ok();
 }
 
-Result<std::unique_ptr<NbdSource>> NbdSource::connect_uri(const std::string& uri, const std::string& bitmap) {
+Result<std::unique_ptr<NbdSource>> NbdSource::connect_uri(const std::string& uri, uint32_t timeout_seconds,
+                                                          const std::string& bitmap) {
   auto lib = nbd_library();
   if (!lib.is_ok()) return lib.status();
   std::unique_ptr<NbdSource> s(new NbdSource());
   s->lib_ = lib.value();
   s->name_ = uri;
+  s->timeout_ = std::chrono::seconds(timeout_seconds);
   s->bitmap_ = bitmap;
   if (!bitmap.empty()) s->dirty_context_ = kDirtyBitmapPrefix + bitmap;
   SPARSYNC_RETURN_IF_ERROR(s->open_handle());
@@ -160,7 +196,11 @@ Result<std::unique_ptr<NbdSource>> NbdSource::connect_uri(const std::string& uri
       s->lib_->set_uri_allow_transports(s->nbd_, LIBNBD_ALLOW_TRANSPORT_TCP | LIBNBD_ALLOW_TRANSPORT_UNIX) != 0) {
     return s->failed("cannot set up libnbd for");
   }
-  if (s->lib_->connect_uri(s->nbd_, uri.c_str()) != 0) {
+  NbdWaitResult connected = s->lib_->aio_connect_uri(s->nbd_, uri.c_str()) == 0
+                                ? NbdWait(*s->lib_, s->nbd_, s->timeout_).connected()
+                                : NbdWaitResult::kFailed;
+  if (connected == NbdWaitResult::kTimedOut) return s->gave_up("connecting");
+  if (connected == NbdWaitResult::kFailed) {
     return Status(ErrorKind::kSource, "cannot connect to the NBD export " + uri + ": " + s->last_error() +
                                           "; check that its server runs and the URI names its export");
   }
@@ -220,7 +260,8 @@ bool qemu_nbd_on_path() {
 
 }  // namespace
 
-Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& path, const std::string& bitmap) {
+Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& path, uint32_t timeout_seconds,
+                                                          const std::string& bitmap) {
   if (!qemu_nbd_on_path()) {
     return Status(ErrorKind::kUsage,
                   "--source-format qcow2 reads the image through qemu-nbd, which is not on PATH "
@@ -232,6 +273,7 @@ Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& pat
   s->lib_ = lib.value();
   s->name_ = path;
   s->bitmap_ = bitmap;
+  s->timeout_ = std::chrono::seconds(timeout_seconds);
   // The file itself, opened as any source is (no symlink of another user,
   // no FIFO, locked shared): its identity names the image for resume, and no
   // sparsync run writes it while this one reads it.
@@ -245,15 +287,14 @@ Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& pat
   const std::string held = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(file.value()->fd());
   s->file_ = file.take();
   Status started = s->start_qemu_nbd(held, bitmap);
-  if (!started.is_ok() && !bitmap.empty()) {
+  if (!started.is_ok() && !bitmap.empty() && !s->hung_.load()) {
     // qemu-nbd refuses to start at all when -B names a bitmap the image
     // lacks or holds inconsistent; the image is then read without it, and
     // the caller falls back to the full comparison. (An image that is no
     // qcow2 was refused earlier by qemu-img, when the bitmap was prepared.)
     s->dirty_missing_ = "qemu-nbd refused the dirty bitmap " + bitmap + " of " + path + " (missing or inconsistent)";
     s->dirty_context_.clear();
-    s->lib_->close(s->nbd_);
-    s->nbd_ = nullptr;
+    s->release_handle();
     started = s->start_qemu_nbd(held, "");
   }
   SPARSYNC_RETURN_IF_ERROR(started);
@@ -281,7 +322,11 @@ Status NbdSource::start_qemu_nbd(const std::string& held, const std::string& bit
   argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  if (lib_->connect_systemd_socket_activation(nbd_, argv.data()) != 0) {
+  NbdWaitResult connected = lib_->aio_connect_systemd_socket_activation(nbd_, argv.data()) == 0
+                                ? NbdWait(*lib_, nbd_, timeout_).connected()
+                                : NbdWaitResult::kFailed;
+  if (connected == NbdWaitResult::kTimedOut) return gave_up("starting");
+  if (connected == NbdWaitResult::kFailed) {
     const std::string said = log.last_line();
     return Status(ErrorKind::kSource, "cannot read " + name_ + " as a qcow2 image through qemu-nbd: " +
                                           (said.empty() ? last_error() : "qemu-nbd says: " + said) +
@@ -296,9 +341,9 @@ Status NbdSource::next_extent(uint64_t offset, uint64_t end, Extent* out) {
   FirstExtent first;
   nbd_extent_callback callback{take_first_extent, &first, nullptr};
   const uint64_t count = std::min(end - offset, kMaxStatus);
-  if (lib_->block_status(nbd_, count, offset, callback, LIBNBD_CMD_FLAG_REQ_ONE) != 0) {
-    return failed("cannot ask which blocks hold data of");
-  }
+  SPARSYNC_RETURN_IF_ERROR(
+      await(lib_->aio_block_status(nbd_, count, offset, callback, NBD_NULL_COMPLETION, LIBNBD_CMD_FLAG_REQ_ONE),
+            "asking which blocks hold data at offset " + std::to_string(offset)));
   if (!first.seen || first.length == 0) return Status::ok();  // no answer: read it
   out->length = std::min<uint64_t>(first.length, end - offset);
   out->hole = (first.flags & LIBNBD_STATE_ZERO) != 0;
@@ -315,9 +360,8 @@ Status NbdSource::dirty_ranges(ChangeList* out) {
     const uint64_t count = std::min(size_ - offset, kMaxDirtyStatus);
     DirtyWalk walk{dirty_context_.c_str(), out, offset + count, offset, false};
     nbd_extent_callback callback{take_dirty_extents, &walk, nullptr};
-    if (lib_->block_status(nbd_, count, offset, callback, 0) != 0) {
-      return failed("cannot ask which blocks of dirty bitmap " + bitmap_ + " are dirty in");
-    }
+    SPARSYNC_RETURN_IF_ERROR(await(lib_->aio_block_status(nbd_, count, offset, callback, NBD_NULL_COMPLETION, 0),
+                                   "asking which blocks of dirty bitmap " + bitmap_ + " are dirty"));
     // A reply that covers nothing would loop for ever: the server is broken.
     if (walk.next <= offset) {
       return Status(ErrorKind::kSource, "the NBD server of " + name_ + " answered no extent of dirty bitmap " +
@@ -331,8 +375,8 @@ Status NbdSource::dirty_ranges(ChangeList* out) {
 Status NbdSource::read_at(uint64_t offset, uint8_t* buf, size_t len) {
   while (len > 0) {
     const size_t piece = std::min(len, kMaxRead);
-    if (lib_->pread(nbd_, buf, piece, offset, 0) != 0)
-      return failed("cannot read at " + std::to_string(offset) + " of");
+    SPARSYNC_RETURN_IF_ERROR(await(lib_->aio_pread(nbd_, buf, piece, offset, NBD_NULL_COMPLETION, 0),
+                                   "reading at " + std::to_string(offset)));
     buf += piece;
     offset += piece;
     len -= piece;

@@ -24,10 +24,15 @@
 // so an interrupted run resumes; an export given as a URI has none (another
 // process serves it and may change it unseen), so each run compares from the
 // start. Writes are refused.
+// Every wait for the server has a bound (source/nbd_wait.h): a server that
+// answers nothing for the run's --timeout fails the run (exit 3, target
+// resumable), and a qemu-nbd started here is killed then.
 // Thread-safety: libnbd serialises calls on one handle; read_at and
 // next_extent may be called from different threads.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,10 +58,13 @@ class NbdSource : public ReadOnlySource {
  public:
   ~NbdSource() override;
   // `bitmap`: the name of the dirty bitmap to ask the export for ("": none).
-  static Result<std::unique_ptr<NbdSource>> connect_uri(const std::string& uri, const std::string& bitmap = "");
+  // `timeout_seconds`: how long the server may answer nothing (0: for ever).
+  static Result<std::unique_ptr<NbdSource>> connect_uri(const std::string& uri, uint32_t timeout_seconds,
+                                                        const std::string& bitmap = "");
   // `path` read as a qcow2 image: qemu-nbd started read-only on it,
   // exporting the persistent bitmap `bitmap` too unless it is "".
-  static Result<std::unique_ptr<NbdSource>> serve_qcow2(const std::string& path, const std::string& bitmap = "");
+  static Result<std::unique_ptr<NbdSource>> serve_qcow2(const std::string& path, uint32_t timeout_seconds,
+                                                        const std::string& bitmap = "");
 
   // True when a bitmap was asked for and the export offers it.
   bool has_dirty_bitmap() const { return dirty_bitmap_; }
@@ -85,9 +93,18 @@ class NbdSource : public ReadOnlySource {
   Status start_qemu_nbd(const std::string& held, const std::string& bitmap);
   Status failed(const std::string& what) const;
   std::string last_error() const;
+  // Waits for the aio command `cookie`; `what` names it in a failure.
+  Status await(int64_t cookie, const std::string& what);
+  // After a wait that gave up: the handle is never polled again, and a
+  // qemu-nbd started here is killed.
+  Status gave_up(const std::string& what);
+  // Disconnects (bounded), ends a qemu-nbd started here, closes the handle.
+  void release_handle();
 
   const NbdLibrary* lib_ = nullptr;  // source/nbd_library.h
   nbd_handle* nbd_ = nullptr;
+  std::chrono::milliseconds timeout_{0};
+  std::atomic<bool> hung_{false};     // a wait gave up: the handle is not polled again
   std::string name_;                  // the URI, or the image's path
   std::unique_ptr<FileDevice> file_;  // a qcow2 image's file, held locked for the run
   uint64_t size_ = 0;

@@ -89,7 +89,7 @@ TEST_F(BitmapExport, ARunningVmsExportReportsExactlyItsWrites) {
   write(kMiB, 64 * kKiB);
   write(7 * kMiB + 512, kKiB);              // inside one granule
   write(63 * kMiB + 32 * kKiB, 64 * kKiB);  // across two
-  auto source = NbdSource::connect_uri(uri_, kExportBitmap);
+  auto source = NbdSource::connect_uri(uri_, 60, kExportBitmap);
   ASSERT_TRUE(source.is_ok()) << source.status().message();
   ASSERT_TRUE(source.value()->has_dirty_bitmap());
   ChangeList dirty;
@@ -129,7 +129,7 @@ TEST_F(BitmapExport, SparsyncReadsOnlyTheDirtyRangesOfARunningVmsExport) {
   EXPECT_EQ(second.value("bytes_read", 0u), 64 * kKiB + 128 * kKiB) << "both writes, nothing else";
   EXPECT_EQ(second.value("data_bytes", 0u), 128 * kKiB);
   // The target holds what the guest sees: compare through the export.
-  auto source = NbdSource::connect_uri(uri_);
+  auto source = NbdSource::connect_uri(uri_, 60);
   ASSERT_TRUE(source.is_ok()) << source.status().message();
   std::vector<uint8_t> guest(kVmDiskSize);
   ASSERT_TRUE(source.value()->read_at(0, guest.data(), guest.size()).is_ok());
@@ -138,7 +138,7 @@ TEST_F(BitmapExport, SparsyncReadsOnlyTheDirtyRangesOfARunningVmsExport) {
 
 TEST_F(BitmapExport, ABitmapTheExportDoesNotOfferIsReportedNotFatal) {
   write(kMiB, 4 * kKiB);
-  auto source = NbdSource::connect_uri(uri_, "backup-vdb");
+  auto source = NbdSource::connect_uri(uri_, 60, "backup-vdb");
   ASSERT_TRUE(source.is_ok()) << source.status().message();
   EXPECT_FALSE(source.value()->has_dirty_bitmap());
   ChangeList dirty;

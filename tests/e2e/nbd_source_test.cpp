@@ -3,7 +3,8 @@
 // missing): a qcow2 image read as its guest sees it (holes stay holes, a
 // backing file shows through), auto-detection and the raw default, an
 // export given as an NBD URI served by qemu-nbd on a Unix socket (and an
-// incremental from it), and the refusals.
+// incremental from it), the refusals, and servers that stop answering (the
+// run gives up after --timeout instead of waiting for ever).
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
@@ -11,6 +12,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include "support/command.h"
 #include "support/files.h"
@@ -157,6 +160,94 @@ TEST_F(NbdSource, WhatQemuNbdSaysIsEscaped) {
   ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
   EXPECT_TRUE(r.mentions("qemu-nbd says:")) << r.err;
   EXPECT_TRUE(r.mentions("backing.raw")) << r.err;
+}
+
+// A server that stops answering fails the run after --timeout, with one line
+// that says what to do, and the next run (the server back) completes.
+constexpr double kStopTimeout = 2;
+// How long past --timeout a stopped run may take to exit: polling slices,
+// the reader's queue draining at --bwlimit, process start and exit.
+constexpr double kStopSlack = 12;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+TEST_F(NbdSource, AServerStoppedBeforeTheHandshakeFailsTheRunAfterTimeout) {
+  const std::string uri = serve(raw_, "raw");
+  ASSERT_TRUE(server_->signal(SIGSTOP));
+  const std::string dst = dir_.file("dst.img");
+  const auto start = std::chrono::steady_clock::now();
+  auto p = Process::start({SPARSYNC_BINARY, "--timeout", "2", uri, dst});
+  auto r = p->wait(kStopTimeout + kStopSlack);
+  server_->signal(SIGCONT);
+  ASSERT_TRUE(r.has_value()) << "the run waited for a stopped NBD server past its timeout";
+  EXPECT_GE(seconds_since(start), kStopTimeout - 0.1);
+  EXPECT_EQ(r->exit_code, 3) << r->err;
+  ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
+  EXPECT_TRUE(r->mentions("the NBD server of " + uri + " answered nothing for 2 s while connecting")) << r->err;
+  EXPECT_TRUE(r->mentions("run the same command again")) << r->err;
+
+  CommandResult again = run_sparsync({"-q", uri, dst});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(first_difference(raw_, dst), std::nullopt);
+}
+
+TEST_F(NbdSource, AServerThatStopsMidRunFailsItAfterTimeout) {
+  const std::string dense = dir_.file("dense.raw");
+  SparseImage(dense, 32 * kMiB).data(0, 32 * kMiB, 5);
+  const std::string uri = serve(dense, "raw");
+  const std::string dst = dir_.file("dst.img");
+  // Paced, so that the server can be stopped while the run reads.
+  auto p = Process::start({SPARSYNC_BINARY, "--timeout", "2", "--bwlimit", "4M", uri, dst});
+  ASSERT_TRUE(wait_until([&] { return (exists(dst) && allocated_bytes(dst) >= 2 * kMiB) || !p->running(); }, 30));
+  ASSERT_TRUE(p->running());
+  ASSERT_TRUE(server_->signal(SIGSTOP));
+  const auto stopped = std::chrono::steady_clock::now();
+  auto r = p->wait(kStopTimeout + kStopSlack);
+  server_->signal(SIGCONT);
+  ASSERT_TRUE(r.has_value()) << "the run waited for a stopped NBD server past its timeout";
+  EXPECT_GE(seconds_since(stopped), kStopTimeout - 0.1);
+  EXPECT_EQ(r->exit_code, 3) << r->err;
+  ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
+  EXPECT_TRUE(r->mentions("the NBD server of " + uri + " answered nothing for 2 s while reading at")) << r->err;
+
+  CommandResult again = run_sparsync({"-q", uri, dst});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(first_difference(dense, dst), std::nullopt);
+}
+
+// The qemu-nbd sparsync starts for a qcow2 image: stopped mid-run, it is
+// given up on after --timeout and killed (closing libnbd's handle waits for
+// it), so nothing of the run is left behind.
+TEST_F(NbdSource, ItsOwnQemuNbdStoppedMidRunIsKilledAfterTimeout) {
+  const std::string dense = dir_.file("dense.raw");
+  SparseImage(dense, 32 * kMiB).data(0, 32 * kMiB, 6);
+  const std::string image = dir_.file("dense.qcow2");
+  ASSERT_EQ(run_command({"/usr/bin/qemu-img", "convert", "-f", "raw", "-O", "qcow2", dense, image}).exit_code, 0);
+  const std::string dst = dir_.file("dst.img");
+  auto p =
+      Process::start({SPARSYNC_BINARY, "--timeout", "2", "--bwlimit", "4M", "--source-format", "qcow2", image, dst});
+  ASSERT_TRUE(wait_until([&] { return (exists(dst) && allocated_bytes(dst) >= 2 * kMiB) || !p->running(); }, 30));
+  ASSERT_TRUE(p->running());
+  // Its children: the local far side and qemu-nbd.
+  pid_t qemu_nbd = -1;
+  for (pid_t child : p->children()) {
+    if (read_text("/proc/" + std::to_string(child) + "/comm") == "qemu-nbd\n") qemu_nbd = child;
+  }
+  ASSERT_GT(qemu_nbd, 0) << "no qemu-nbd under the run";
+  ASSERT_EQ(::kill(qemu_nbd, SIGSTOP), 0);
+  auto r = p->wait(kStopTimeout + kStopSlack);
+  if (!r.has_value()) ::kill(qemu_nbd, SIGKILL);
+  ASSERT_TRUE(r.has_value()) << "the run waited for its stopped qemu-nbd past its timeout";
+  EXPECT_EQ(r->exit_code, 3) << r->err;
+  ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
+  EXPECT_TRUE(r->mentions("qemu-nbd, reading " + image + ", answered nothing for 2 s")) << r->err;
+  EXPECT_FALSE(pid_alive(qemu_nbd)) << "the stopped qemu-nbd outlived the run";
+
+  CommandResult again = run_sparsync({"-q", "--source-format", "qcow2", image, dst});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(first_difference(dense, dst), std::nullopt);
 }
 
 }  // namespace

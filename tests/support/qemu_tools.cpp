@@ -37,7 +37,7 @@ std::string qemu_io_write(const std::string& image, const std::string& format, u
 }
 
 Result<std::vector<ByteRange>> image_dirty_ranges(const std::string& image, const std::string& name) {
-  auto source = NbdSource::serve_qcow2(image, name);
+  auto source = NbdSource::serve_qcow2(image, 60, name);
   if (!source.is_ok()) return source.status();
   ChangeList dirty;
   SPARSYNC_RETURN_IF_ERROR(source.value()->dirty_ranges(&dirty));

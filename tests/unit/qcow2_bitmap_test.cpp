@@ -94,7 +94,7 @@ TEST_F(Qcow2Bitmaps, AWalkOverSeveralRequestsMissesNothing) {
 
 TEST_F(Qcow2Bitmaps, ABitmapTheExportLacksLeavesTheImageReadableAndSaysWhy) {
   write(kMiB, 4 * kKiB);
-  auto source = NbdSource::serve_qcow2(image_, "absent");
+  auto source = NbdSource::serve_qcow2(image_, 60, "absent");
   ASSERT_TRUE(source.is_ok()) << source.status().message();
   EXPECT_FALSE(source.value()->has_dirty_bitmap());
   ChangeList dirty;
@@ -106,7 +106,7 @@ TEST_F(Qcow2Bitmaps, ABitmapTheExportLacksLeavesTheImageReadableAndSaysWhy) {
   ASSERT_TRUE(source.value()->read_at(kMiB, block.data(), block.size()).is_ok());
   EXPECT_EQ(block, std::vector<uint8_t>(4096, 7));
 
-  auto plain = NbdSource::serve_qcow2(image_);
+  auto plain = NbdSource::serve_qcow2(image_, 60);
   ASSERT_TRUE(plain.is_ok()) << plain.status().message();
   EXPECT_FALSE(plain.value()->has_dirty_bitmap());
   EXPECT_EQ(plain.value()->dirty_ranges(&dirty).message(), "no dirty bitmap was asked for from " + image_);
@@ -165,7 +165,7 @@ TEST_F(Qcow2Bitmaps, PrepareRecreatesWhatACrashedWriterLeftInUse) {
   EXPECT_TRUE(bitmap_named("nightly").in_use);
   EXPECT_TRUE(bitmap_named("nightly.sparsync-next").in_use);
   {
-    auto refused = NbdSource::serve_qcow2(image_, kNightly);
+    auto refused = NbdSource::serve_qcow2(image_, 60, kNightly);
     ASSERT_TRUE(refused.is_ok()) << refused.status().message();
     EXPECT_FALSE(refused.value()->has_dirty_bitmap()) << "qemu refuses an in-use bitmap";
   }
