@@ -129,6 +129,10 @@ Status NbdSource::gave_up(const std::string& what) {
                                         "command again");
 }
 
+NbdWaitResult NbdSource::handshake(int started) {
+  return started == 0 ? NbdWait(*lib_, nbd_, timeout_).connected() : NbdWaitResult::kFailed;
+}
+
 Status NbdSource::await(int64_t cookie, const std::string& what) {
   if (hung_.load()) return gave_up(what);
   switch (NbdWait(*lib_, nbd_, timeout_).command(cookie)) {
@@ -196,9 +200,7 @@ Result<std::unique_ptr<NbdSource>> NbdSource::connect_uri(const std::string& uri
       s->lib_->set_uri_allow_transports(s->nbd_, LIBNBD_ALLOW_TRANSPORT_TCP | LIBNBD_ALLOW_TRANSPORT_UNIX) != 0) {
     return s->failed("cannot set up libnbd for");
   }
-  NbdWaitResult connected = s->lib_->aio_connect_uri(s->nbd_, uri.c_str()) == 0
-                                ? NbdWait(*s->lib_, s->nbd_, s->timeout_).connected()
-                                : NbdWaitResult::kFailed;
+  NbdWaitResult connected = s->handshake(s->lib_->aio_connect_uri(s->nbd_, uri.c_str()));
   if (connected == NbdWaitResult::kTimedOut) return s->gave_up("connecting");
   if (connected == NbdWaitResult::kFailed) {
     return Status(ErrorKind::kSource, "cannot connect to the NBD export " + uri + ": " + s->last_error() +
@@ -322,9 +324,7 @@ Status NbdSource::start_qemu_nbd(const std::string& held, const std::string& bit
   argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  NbdWaitResult connected = lib_->aio_connect_systemd_socket_activation(nbd_, argv.data()) == 0
-                                ? NbdWait(*lib_, nbd_, timeout_).connected()
-                                : NbdWaitResult::kFailed;
+  NbdWaitResult connected = handshake(lib_->aio_connect_systemd_socket_activation(nbd_, argv.data()));
   if (connected == NbdWaitResult::kTimedOut) return gave_up("starting");
   if (connected == NbdWaitResult::kFailed) {
     const std::string said = log.last_line();

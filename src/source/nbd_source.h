@@ -46,6 +46,7 @@ struct nbd_handle;
 namespace sparsync {
 
 struct NbdLibrary;
+enum class NbdWaitResult;
 
 // True for a SOURCE that names an NBD export (nbd://, nbds://, nbd+unix://,
 // nbds+unix://), which is never a path on this or another host.
@@ -93,6 +94,9 @@ class NbdSource : public ReadOnlySource {
   Status start_qemu_nbd(const std::string& held, const std::string& bitmap);
   Status failed(const std::string& what) const;
   std::string last_error() const;
+  // After an nbd_aio_connect_* call that returned `started`: its handshake,
+  // bounded by the timeout.
+  NbdWaitResult handshake(int started);
   // Waits for the aio command `cookie`; `what` names it in a failure.
   Status await(int64_t cookie, const std::string& what);
   // After a wait that gave up: the handle is never polled again, and a

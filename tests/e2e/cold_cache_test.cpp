@@ -33,16 +33,13 @@ void drop_from_cache(const std::string& path) {
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
   ::close(fd);
 }
-uint64_t cached_bytes_of(int fd) {
-  uint64_t total = 0;
-  return cached_pages(fd, 0, kImageBytes, &total) * 4096;
-}
 uint64_t cached_bytes(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
-  const uint64_t bytes = cached_bytes_of(fd);
+  uint64_t total = 0;
+  const uint64_t pages = cached_pages(fd, 0, kImageBytes, &total);
   ::close(fd);
-  return bytes;
+  return pages * 4096;
 }
 
 class ColdCache : public ::testing::Test {
@@ -83,7 +80,7 @@ TEST_F(ColdCache, KeepCacheLeavesTheImagesCached) {
 }
 
 // Two loop devices over the pair, each held open by a descriptor of this test
-// (the VM's), their own caches emptied; `run` syncs one onto the other.
+// (the VM's) for as long as it lives, so their caches outlast any other close.
 class HeldBlockDevices {
  public:
   static std::unique_ptr<HeldBlockDevices> attach(const std::string& src, const std::string& dst, std::string* why) {
@@ -97,15 +94,13 @@ class HeldBlockDevices {
     ::close(dst_fd_);
   }
   void drop() {
-    for (int fd : {src_fd_, dst_fd_}) {
-      ::fdatasync(fd);
-      ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    }
+    drop_from_cache(src());
+    drop_from_cache(dst());
   }
   const std::string& src() const { return src_->path(); }
   const std::string& dst() const { return dst_->path(); }
-  uint64_t src_cached() const { return cached_bytes_of(src_fd_); }
-  uint64_t dst_cached() const { return cached_bytes_of(dst_fd_); }
+  uint64_t src_cached() const { return cached_bytes(src()); }
+  uint64_t dst_cached() const { return cached_bytes(dst()); }
 
  private:
   HeldBlockDevices(std::unique_ptr<testing::LoopDevice> s, std::unique_ptr<testing::LoopDevice> d)

@@ -173,6 +173,39 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// A run that gave up on its server: it ended by itself within the bound, no
+// sooner than --timeout after `stopped`, with exit 3 and one line that holds
+// `said` and what to do next.
+void expect_gave_up(const std::optional<CommandResult>& r, std::chrono::steady_clock::time_point stopped,
+                    const std::string& said) {
+  ASSERT_TRUE(r.has_value()) << "the run waited for a stopped NBD server past its timeout";
+  EXPECT_GE(seconds_since(stopped), kStopTimeout - 0.1);
+  EXPECT_EQ(r->exit_code, 3) << r->err;
+  ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
+  EXPECT_TRUE(r->mentions(said)) << r->err;
+  EXPECT_TRUE(r->mentions("run the same command again")) << r->err;
+}
+
+// `args` run again once the server is back: complete and exact.
+void expect_rerun_completes(std::vector<std::string> args, const std::string& guest, const std::string& dst) {
+  args.insert(args.begin(), "-q");
+  args.push_back(dst);
+  CommandResult again = run_sparsync(args);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(first_difference(guest, dst), std::nullopt);
+}
+
+// A run of `source_args` into `dst`, paced so that its server can be stopped
+// while it reads; returned once it has written 2 MiB (or ended).
+std::unique_ptr<Process> start_paced_run(const std::vector<std::string>& source_args, const std::string& dst) {
+  std::vector<std::string> argv{SPARSYNC_BINARY, "--timeout", "2", "--bwlimit", "4M"};
+  argv.insert(argv.end(), source_args.begin(), source_args.end());
+  argv.push_back(dst);
+  auto p = Process::start(argv);
+  EXPECT_TRUE(wait_until([&] { return (exists(dst) && allocated_bytes(dst) >= 2 * kMiB) || !p->running(); }, 30));
+  return p;
+}
+
 TEST_F(NbdSource, AServerStoppedBeforeTheHandshakeFailsTheRunAfterTimeout) {
   const std::string uri = serve(raw_, "raw");
   ASSERT_TRUE(server_->signal(SIGSTOP));
@@ -181,16 +214,9 @@ TEST_F(NbdSource, AServerStoppedBeforeTheHandshakeFailsTheRunAfterTimeout) {
   auto p = Process::start({SPARSYNC_BINARY, "--timeout", "2", uri, dst});
   auto r = p->wait(kStopTimeout + kStopSlack);
   server_->signal(SIGCONT);
-  ASSERT_TRUE(r.has_value()) << "the run waited for a stopped NBD server past its timeout";
-  EXPECT_GE(seconds_since(start), kStopTimeout - 0.1);
-  EXPECT_EQ(r->exit_code, 3) << r->err;
-  ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
-  EXPECT_TRUE(r->mentions("the NBD server of " + uri + " answered nothing for 2 s while connecting")) << r->err;
-  EXPECT_TRUE(r->mentions("run the same command again")) << r->err;
-
-  CommandResult again = run_sparsync({"-q", uri, dst});
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(first_difference(raw_, dst), std::nullopt);
+  ASSERT_NO_FATAL_FAILURE(
+      expect_gave_up(r, start, "the NBD server of " + uri + " answered nothing for 2 s while connecting"));
+  expect_rerun_completes({uri}, raw_, dst);
 }
 
 TEST_F(NbdSource, AServerThatStopsMidRunFailsItAfterTimeout) {
@@ -198,23 +224,15 @@ TEST_F(NbdSource, AServerThatStopsMidRunFailsItAfterTimeout) {
   SparseImage(dense, 32 * kMiB).data(0, 32 * kMiB, 5);
   const std::string uri = serve(dense, "raw");
   const std::string dst = dir_.file("dst.img");
-  // Paced, so that the server can be stopped while the run reads.
-  auto p = Process::start({SPARSYNC_BINARY, "--timeout", "2", "--bwlimit", "4M", uri, dst});
-  ASSERT_TRUE(wait_until([&] { return (exists(dst) && allocated_bytes(dst) >= 2 * kMiB) || !p->running(); }, 30));
+  auto p = start_paced_run({uri}, dst);
   ASSERT_TRUE(p->running());
   ASSERT_TRUE(server_->signal(SIGSTOP));
   const auto stopped = std::chrono::steady_clock::now();
   auto r = p->wait(kStopTimeout + kStopSlack);
   server_->signal(SIGCONT);
-  ASSERT_TRUE(r.has_value()) << "the run waited for a stopped NBD server past its timeout";
-  EXPECT_GE(seconds_since(stopped), kStopTimeout - 0.1);
-  EXPECT_EQ(r->exit_code, 3) << r->err;
-  ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
-  EXPECT_TRUE(r->mentions("the NBD server of " + uri + " answered nothing for 2 s while reading at")) << r->err;
-
-  CommandResult again = run_sparsync({"-q", uri, dst});
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(first_difference(dense, dst), std::nullopt);
+  ASSERT_NO_FATAL_FAILURE(
+      expect_gave_up(r, stopped, "the NBD server of " + uri + " answered nothing for 2 s while reading at"));
+  expect_rerun_completes({uri}, dense, dst);
 }
 
 // The qemu-nbd sparsync starts for a qcow2 image: stopped mid-run, it is
@@ -226,9 +244,7 @@ TEST_F(NbdSource, ItsOwnQemuNbdStoppedMidRunIsKilledAfterTimeout) {
   const std::string image = dir_.file("dense.qcow2");
   ASSERT_EQ(run_command({"/usr/bin/qemu-img", "convert", "-f", "raw", "-O", "qcow2", dense, image}).exit_code, 0);
   const std::string dst = dir_.file("dst.img");
-  auto p =
-      Process::start({SPARSYNC_BINARY, "--timeout", "2", "--bwlimit", "4M", "--source-format", "qcow2", image, dst});
-  ASSERT_TRUE(wait_until([&] { return (exists(dst) && allocated_bytes(dst) >= 2 * kMiB) || !p->running(); }, 30));
+  auto p = start_paced_run({"--source-format", "qcow2", image}, dst);
   ASSERT_TRUE(p->running());
   // Its children: the local far side and qemu-nbd.
   pid_t qemu_nbd = -1;
@@ -237,17 +253,12 @@ TEST_F(NbdSource, ItsOwnQemuNbdStoppedMidRunIsKilledAfterTimeout) {
   }
   ASSERT_GT(qemu_nbd, 0) << "no qemu-nbd under the run";
   ASSERT_EQ(::kill(qemu_nbd, SIGSTOP), 0);
+  const auto stopped = std::chrono::steady_clock::now();
   auto r = p->wait(kStopTimeout + kStopSlack);
   if (!r.has_value()) ::kill(qemu_nbd, SIGKILL);
-  ASSERT_TRUE(r.has_value()) << "the run waited for its stopped qemu-nbd past its timeout";
-  EXPECT_EQ(r->exit_code, 3) << r->err;
-  ASSERT_EQ(r->err_lines().size(), 1u) << r->err;
-  EXPECT_TRUE(r->mentions("qemu-nbd, reading " + image + ", answered nothing for 2 s")) << r->err;
+  ASSERT_NO_FATAL_FAILURE(expect_gave_up(r, stopped, "qemu-nbd, reading " + image + ", answered nothing for 2 s"));
   EXPECT_FALSE(pid_alive(qemu_nbd)) << "the stopped qemu-nbd outlived the run";
-
-  CommandResult again = run_sparsync({"-q", "--source-format", "qcow2", image, dst});
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(first_difference(dense, dst), std::nullopt);
+  expect_rerun_completes({"--source-format", "qcow2", image}, dense, dst);
 }
 
 }  // namespace
