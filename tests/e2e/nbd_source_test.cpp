@@ -19,6 +19,7 @@
 #include "support/files.h"
 #include "support/process.h"
 #include "support/sizes.h"
+#include "support/unix_socket.h"
 
 namespace sparsync::testing {
 namespace {
@@ -53,7 +54,7 @@ class NbdSource : public ::testing::Test {
     const std::string socket = dir_.file("nbd.sock");
     server_ = Process::start(
         {"/usr/bin/qemu-nbd", "--read-only", "--persistent", "--socket=" + socket, "--format=" + format, image});
-    EXPECT_TRUE(wait_until([&] { return exists(socket); }, 10)) << server_->stderr_so_far();
+    EXPECT_TRUE(wait_until([&] { return unix_socket_listening(socket); }, 10)) << server_->stderr_so_far();
     return "nbd+unix:///?socket=" + socket;
   }
 

@@ -11,6 +11,7 @@
 
 #include "support/files.h"
 #include "support/sshd_fixture.h"
+#include "support/unix_socket.h"
 
 namespace sparsync::testing {
 namespace {
@@ -31,7 +32,7 @@ TEST(SshAgent, AgentKeyLogsIn) {
     _exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!exists(sock) && std::chrono::steady_clock::now() < deadline) {
+  while (!unix_socket_listening(sock) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   CommandResult added =

@@ -18,6 +18,7 @@
 #include "support/process.h"
 #include "support/qemu_tools.h"
 #include "support/sizes.h"
+#include "support/unix_socket.h"
 
 namespace sparsync::testing {
 namespace {
@@ -158,7 +159,7 @@ TEST_F(Qcow2Bitmaps, PrepareRecreatesWhatACrashedWriterLeftInUse) {
   ASSERT_TRUE(prepare_bitmap(image_, kNightly).is_ok());
   const std::string socket = dir_.file("rw.sock");
   auto writer = Process::start({"/usr/bin/qemu-nbd", "--persistent", "--format=qcow2", "--socket=" + socket, image_});
-  ASSERT_TRUE(wait_until([&] { return exists(socket); }, 10)) << writer->stderr_so_far();
+  ASSERT_TRUE(wait_until([&] { return unix_socket_listening(socket); }, 10)) << writer->stderr_so_far();
   ASSERT_EQ(qemu_io_write("nbd+unix:///?socket=" + socket, "raw", 2 * kMiB, 64 * kKiB), "");
   ASSERT_TRUE(writer->signal(SIGKILL));
   ASSERT_TRUE(writer->wait(10).has_value());
@@ -248,7 +249,7 @@ TEST_F(Qcow2Bitmaps, AnImageAnotherProgramHoldsIsRefusedInOneLine) {
   const std::string socket = dir_.file("ro.sock");
   auto reader = Process::start(
       {"/usr/bin/qemu-nbd", "--read-only", "--persistent", "--format=qcow2", "--socket=" + socket, image_});
-  ASSERT_TRUE(wait_until([&] { return exists(socket); }, 10)) << reader->stderr_so_far();
+  ASSERT_TRUE(wait_until([&] { return unix_socket_listening(socket); }, 10)) << reader->stderr_so_far();
   auto prep = prepare_bitmap(image_, kNightly);
   ASSERT_FALSE(prep.is_ok());
   EXPECT_EQ(prep.status().kind(), ErrorKind::kSource);
