@@ -105,6 +105,8 @@ bool looks_like_qcow2(const std::string& path) {
          magic[2] == 'I' && magic[3] == 0xfb;
 }
 
+NbdSource::NbdSource() : gate_(std::make_unique<NbdPollGate>()) {}
+
 NbdSource::~NbdSource() { release_handle(); }
 
 void NbdSource::release_handle() {
@@ -112,7 +114,7 @@ void NbdSource::release_handle() {
   // nbd_close waits for a qemu-nbd that libnbd started: one that did not
   // hang up when asked (or hung before) is killed first, or the wait would
   // have no end. (A URI's server is not ours: the call then does nothing.)
-  if (hung_.load() || !NbdWait(*lib_, nbd_, timeout_).disconnected(kDisconnectWait)) {
+  if (!NbdWait(*lib_, nbd_, *gate_, timeout_).disconnected(kDisconnectWait)) {
     (void)lib_->kill_subprocess(nbd_, SIGKILL);
   }
   lib_->close(nbd_);
@@ -120,7 +122,6 @@ void NbdSource::release_handle() {
 }
 
 Status NbdSource::gave_up(const std::string& what) {
-  hung_.store(true);
   (void)lib_->kill_subprocess(nbd_, SIGKILL);
   const std::string server = file_ ? "qemu-nbd, reading " + name_ + "," : "the NBD server of " + name_;
   return Status(ErrorKind::kSource, server + " answered nothing for " + std::to_string(timeout_.count() / 1000) +
@@ -130,12 +131,12 @@ Status NbdSource::gave_up(const std::string& what) {
 }
 
 NbdWaitResult NbdSource::handshake(int started) {
-  return started == 0 ? NbdWait(*lib_, nbd_, timeout_).connected() : NbdWaitResult::kFailed;
+  return started == 0 ? NbdWait(*lib_, nbd_, *gate_, timeout_).connected() : NbdWaitResult::kFailed;
 }
 
 Status NbdSource::await(int64_t cookie, const std::string& what) {
-  if (hung_.load()) return gave_up(what);
-  switch (NbdWait(*lib_, nbd_, timeout_).command(cookie)) {
+  if (gate_->closed()) return gave_up(what);
+  switch (NbdWait(*lib_, nbd_, *gate_, timeout_).command(cookie)) {
     case NbdWaitResult::kDone:
       return Status::ok();
     case NbdWaitResult::kTimedOut:
@@ -289,7 +290,7 @@ Result<std::unique_ptr<NbdSource>> NbdSource::serve_qcow2(const std::string& pat
   const std::string held = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(file.value()->fd());
   s->file_ = file.take();
   Status started = s->start_qemu_nbd(held, bitmap);
-  if (!started.is_ok() && !bitmap.empty() && !s->hung_.load()) {
+  if (!started.is_ok() && !bitmap.empty() && !s->gate_->closed()) {
     // qemu-nbd refuses to start at all when -B names a bitmap the image
     // lacks or holds inconsistent; the image is then read without it, and
     // the caller falls back to the full comparison. (An image that is no

@@ -31,7 +31,6 @@
 // next_extent may be called from different threads.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -46,6 +45,7 @@ struct nbd_handle;
 namespace sparsync {
 
 struct NbdLibrary;
+class NbdPollGate;
 enum class NbdWaitResult;
 
 // True for a SOURCE that names an NBD export (nbd://, nbds://, nbd+unix://,
@@ -85,7 +85,7 @@ class NbdSource : public ReadOnlySource {
   uint32_t permissions() const override;
 
  private:
-  NbdSource() = default;
+  NbdSource();
   Status connected(const std::string& how);
   // A new handle asking for base:allocation and, when dirty_context_ is
   // set, the bitmap's context.
@@ -108,7 +108,8 @@ class NbdSource : public ReadOnlySource {
   const NbdLibrary* lib_ = nullptr;  // source/nbd_library.h
   nbd_handle* nbd_ = nullptr;
   std::chrono::milliseconds timeout_{0};
-  std::atomic<bool> hung_{false};     // a wait gave up: the handle is not polled again
+  // Shared by the waits on nbd_: closed once one gave up (source/nbd_wait.h).
+  std::unique_ptr<NbdPollGate> gate_;
   std::string name_;                  // the URI, or the image's path
   std::unique_ptr<FileDevice> file_;  // a qcow2 image's file, held locked for the run
   uint64_t size_ = 0;
