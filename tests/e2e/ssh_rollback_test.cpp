@@ -88,7 +88,9 @@ class SshRollback : public SshdTest {
         argv({"--retries", "0", "--bwlimit", "16M", "--checkpoint-interval", "4M", src_, SshdFixture::remote(target)},
              kill_server ? recording_server() : ""));
     pid_t far = kill_server ? far_server_pid() : -1;
-    if (kill_server) ASSERT_GT(far, 0) << client->stderr_so_far();
+    if (kill_server) {
+      ASSERT_GT(far, 0) << client->stderr_so_far();
+    }
     uint64_t seen = 0;
     bool grew = wait_until(
         [&] {

@@ -2,18 +2,44 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
 
+#include "support/hang_report.h"
+
 extern char** environ;
 
 namespace sparsync::testing {
+
+namespace {
+
+// How long one command may run: below ctest's bound for a whole test (60 s
+// for the ssh tests), so that a hang ends in a report of what it waited on
+// rather than in ctest's kill, which says nothing.
+// $SPARSYNC_TEST_COMMAND_SECONDS overrides it.
+int command_seconds() {
+  const char* v = std::getenv("SPARSYNC_TEST_COMMAND_SECONDS");
+  const int seconds = v != nullptr ? std::atoi(v) : 0;
+  return seconds > 0 ? seconds : 50;
+}
+
+ino_t inode_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+}  // namespace
 
 bool CommandResult::mentions(const std::string& text) const {
   return out.find(text) != std::string::npos || err.find(text) != std::string::npos;
@@ -52,10 +78,28 @@ CommandResult run_command(const std::vector<std::string>& argv) {
   }
   CommandResult r;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  const std::vector<ino_t> pipes{inode_of(out_pipe[0]), inode_of(err_pipe[0])};
   std::string* sinks[2] = {&r.out, &r.err};
   int open_count = 2;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(command_seconds());
+  bool hung = false;
   while (open_count > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      // The command, or a child of it holding its output, has not ended:
+      // say what each waits on, then end them all.
+      const std::vector<pid_t> holders = processes_holding(pid, pipes);
+      r.err += "\n[test] " + argv[0] + " did not end within " + std::to_string(command_seconds()) +
+               " s; what was still running:\n" + describe_processes(holders);
+      for (pid_t p : holders) ::kill(p, SIGKILL);
+      for (pollfd& f : fds) {
+        if (f.fd >= 0) ::close(f.fd);
+      }
+      hung = true;
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000))) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -75,7 +119,7 @@ CommandResult run_command(const std::vector<std::string>& argv) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.exit_code = WIFEXITED(status) && !hung ? WEXITSTATUS(status) : -1;
   return r;
 }
 

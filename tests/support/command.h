@@ -20,6 +20,10 @@ struct CommandResult {
   bool mentions(const std::string& text) const;
 };
 
+// Runs argv to its end and its output's (any child holding stdout or stderr
+// open is waited for too). Bounded: past 50 s ($SPARSYNC_TEST_COMMAND_SECONDS)
+// every process still holding its output is described in `err` and killed,
+// and exit_code is -1.
 CommandResult run_command(const std::vector<std::string>& argv);
 // Runs SPARSYNC_BINARY with `args`.
 CommandResult run_sparsync(const std::vector<std::string>& args);
