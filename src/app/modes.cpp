@@ -18,6 +18,7 @@
 #include "common/proto/protocol_constants.h"
 #include "target/rollback.h"
 #include "target/target_open.h"
+#include "target/target_status.h"
 #include "transport/ssh_runner.h"
 #include "transport/ssh_status.h"
 

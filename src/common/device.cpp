@@ -247,14 +247,16 @@ Result<std::unique_ptr<FileDevice>> FileDevice::create(const std::string& path, 
   return create(where.value(), size, mode);
 }
 
-std::string FileDevice::current_identity() const {
+std::string identity_of_open(int fd) {
   struct stat st {};
-  if (::fstat(fd_.get(), &st) != 0) return {};
-  if (kind_ == proto::DeviceKind::kRegularFile) return file_identity(st);
+  if (::fstat(fd, &st) != 0) return {};
+  if (S_ISREG(st.st_mode)) return file_identity(st);
   uint64_t size = 0;
-  if (::ioctl(fd_.get(), BLKGETSIZE64, &size) != 0) return {};
+  if (!S_ISBLK(st.st_mode) || ::ioctl(fd, BLKGETSIZE64, &size) != 0) return {};
   return device_identity(st, size);
 }
+
+std::string FileDevice::current_identity() const { return identity_of_open(fd_.get()); }
 
 Status FileDevice::check_unchanged() const {
   std::string now = current_identity();

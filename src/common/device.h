@@ -78,6 +78,10 @@ class Device {
   virtual uint32_t permissions() const { return 0; }
 };
 
+// The identity (Device::identity()) of the file or block device open at
+// `fd`, as it is now; "" for anything else, or when it cannot be told.
+std::string identity_of_open(int fd);
+
 class FileDevice : public Device {
  public:
   // Opens an existing file or block device: the name in the directory that

@@ -16,9 +16,11 @@ std::string generations_status(const RecordPlace& journal, const std::string& pa
       return "\na rollback of it to a kept generation was interrupted; finish it with sparsync --rollback " + path;
     }
   }
-  std::string text = "\n" + std::to_string(kept.size()) +
-                     (kept.size() == 1 ? " kept generation" : " kept generations") + " (sparsync --rollback " + path +
-                     " --to K):";
+  // Appended, not "\n" + ...: GCC 12 warns falsely (-Wrestrict) on inserting
+  // before a temporary.
+  std::string text = "\n";
+  text += std::to_string(kept.size()) + (kept.size() == 1 ? " kept generation" : " kept generations") +
+          " (sparsync --rollback " + path + " --to K):";
   for (size_t i = 0; i < kept.size(); ++i) {
     const UndoGeneration& g = kept[i];
     text += "\n  K=" + std::to_string(i + 1) + ": its state as of " + format_local_time(g.facts.header.created_unix) +

@@ -28,12 +28,13 @@ std::string device_write_counts(const std::string& identity) {
 
 }  // namespace
 
-std::string synced_state(const Device& target) {
-  std::string id = target.current_identity();
-  if (id.empty() || target.kind() != proto::DeviceKind::kBlockDevice) return id;
-  std::string counts = device_write_counts(id);
-  return counts.empty() ? std::string() : id + counts;
+std::string synced_state_of(const std::string& identity) {
+  if (identity.rfind("blockdev:", 0) != 0) return identity;
+  std::string counts = device_write_counts(identity);
+  return counts.empty() ? std::string() : identity + counts;
 }
+
+std::string synced_state(const Device& target) { return synced_state_of(target.current_identity()); }
 
 proto::ChangesAnswer decide_changes(const ChangesRequest& request, const Device* target, const RecordPlace& place,
                                     bool resuming) {

@@ -24,6 +24,8 @@ namespace sparsync {
 
 // The target's state now; "" when it cannot be told (then nothing matches).
 std::string synced_state(const Device& target);
+// The same for a target known by its identity now (Device::identity()).
+std::string synced_state_of(const std::string& identity);
 
 struct ChangesRequest {
   std::string base_token;  // 16 bytes; empty: no base run named

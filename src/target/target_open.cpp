@@ -13,7 +13,6 @@
 #include "common/undo_generations.h"
 #include "common/units.h"
 #include "target/generation_plan.h"
-#include "target/generation_status.h"
 #include "target/synced_state.h"
 
 namespace sparsync {
@@ -354,59 +353,6 @@ Status check_single_link(const TargetOpenRequest& req, const FileDevice& dev, co
 }
 
 }  // namespace
-
-namespace {
-
-// "; an undo journal ... can roll it back ..." when one is pending, else "".
-std::string undo_status(const ResolvedPath& where, bool block, const std::string& path) {
-  auto place = undo_journal_place(where, block);
-  if (!place.is_ok()) return {};
-  // Read only: --status changes nothing, not even a torn tail.
-  UndoFileFacts facts;
-  Status read = read_undo_facts(place.value(), &facts);
-  if (!read.is_ok()) return "; its undo journal is unusable (" + read.message() + ")";
-  if (!facts.exists) return {};
-  return "; its undo journal " + place.value().shown() + " (" + format_bytes(facts.bytes) +
-         ") can return it to its state before the interrupted run: sparsync --rollback " + path;
-}
-
-std::string checkpoint_status(const std::string& path, const std::optional<CheckpointRecord>& rec, bool corrupt,
-                              const std::string& cp) {
-  if (corrupt) return path + ": incomplete (checkpoint " + cp + " is unreadable; the next run compares from the start)";
-  if (!rec) return path + ": complete (no interrupted sync recorded)";
-  if (rec->durable_offset == 0) {
-    return path +
-           ": incomplete: a sync was interrupted before its first checkpoint; the next run compares "
-           "from the start";
-  }
-  return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(rec->durable_offset) + " of " +
-         format_bytes(rec->source_size) +
-         "; the next run from the same source resumes there if the target is unchanged";
-}
-
-}  // namespace
-
-Result<std::string> target_status(const std::string& path) {
-  auto where = resolve_path(path, ErrorKind::kTarget);
-  if (!where.is_ok()) return where.status();
-  struct stat st {};
-  if (!where.value().exists ||
-      ::fstatat(where.value().dir.get(), where.value().name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return errno_status(ErrorKind::kTarget, "cannot stat " + path, where.value().exists ? errno : ENOENT);
-  }
-  const bool block = S_ISBLK(st.st_mode);
-  auto place = record_place(where.value(), block);
-  if (!place.is_ok()) return place.status();
-  std::optional<CheckpointRecord> rec;
-  bool corrupt = false;
-  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(place.value(), &rec, &corrupt));
-  std::string line = checkpoint_status(path, rec, corrupt, place.value().shown());
-  // A journal without a record is a completed run's leftover, not a way back.
-  if (rec || corrupt) line += undo_status(where.value(), block, path);
-  auto journal = undo_journal_place(where.value(), block);
-  if (journal.is_ok()) line += generations_status(journal.value(), path);
-  return line;
-}
 
 Result<OpenedTarget> open_target(const TargetOpenRequest& req, const ResolvedPath& where) {
   if (!where.exists) return create_target(req, where);

@@ -92,11 +92,6 @@ Result<OpenedTarget> open_target(const TargetOpenRequest& request, const Resolve
 // The same for a path on this host, resolved first (no fence, no extra trust).
 Result<OpenedTarget> open_target(const TargetOpenRequest& request, const std::string& path);
 
-// What `sparsync --status TARGET` prints: whether a sync of the target is
-// incomplete, from where it would resume, and whether an undo journal can
-// roll it back.
-Result<std::string> target_status(const std::string& path);
-
 // The absolute path of `path` with symlinks resolved (of its directory when
 // the file does not exist yet), for the source to show what was opened.
 std::string resolved_path(const std::string& path);

@@ -275,6 +275,38 @@ TEST_F(Changes, BadUsesAreRefusedBeforeAnythingIsRead) {
   EXPECT_FALSE(exists(dst_));
 }
 
+// --status tells an operator whether the copy is still as the last tracked
+// run left it: the same proof the next run relies on, read and nothing changed.
+TEST_F(Changes, StatusSaysWhetherTheTargetIsStillAsTheLastTrackedRunLeftIt) {
+  auto status = [&](const std::string& target) {
+    CommandResult r = run_sparsync({"--status", target});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  run("digest");
+  const std::string synced = status(dst_);
+  EXPECT_EQ(synced.rfind(dst_ + ": complete: last synced ", 0), 0u) << synced;
+  EXPECT_NE(synced.find(" by a run with --changes, and unchanged since\n"), std::string::npos) << synced;
+  EXPECT_EQ(status(dst_), synced) << "--status changes nothing";
+  EXPECT_EQ(run("digest")["change_source"], "digest") << "--status left the proof as it was";
+
+  overwrite_bytes(dst_, 15 * kMiB, 100, 98);
+  const std::string written = status(dst_);
+  EXPECT_EQ(written.rfind(dst_ + ": complete (no interrupted sync recorded); changed since a run with --changes last "
+                                 "synced it (",
+                          0),
+            0u)
+      << written;
+  EXPECT_NE(written.find("), so the next such run compares in full\n"), std::string::npos) << written;
+  EXPECT_EQ(run("digest")["change_source"], "full") << "what --status said";
+  expect_identical();
+
+  // A run without --changes leaves no proof behind it.
+  CommandResult plain = run_sparsync({"-q", src_, dst_});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(status(dst_), dst_ + ": complete (no interrupted sync recorded)\n");
+}
+
 // A block device target: its proof is the kernel's count of writes to it.
 TEST_F(Changes, ABlockDeviceTargetIsTrustedUntilSomethingWritesToIt) {
   const std::string backing = dir_.file("disk.raw");
@@ -289,8 +321,13 @@ TEST_F(Changes, ABlockDeviceTargetIsTrustedUntilSomethingWritesToIt) {
   EXPECT_EQ(tracked["change_source"], "digest");
   EXPECT_EQ(tracked["target_bytes_hashed"], 0);
   EXPECT_EQ(first_difference(src_, loop->path()), std::nullopt);
+  CommandResult synced = run_sparsync({"--status", loop->path()});
+  EXPECT_NE(synced.out.find(": complete: last synced "), std::string::npos) << synced.out << synced.err;
   // Something else writes through the device.
   overwrite_bytes(loop->path(), 25 * kMiB, 4096, 21);
+  CommandResult written = run_sparsync({"--status", loop->path()});
+  EXPECT_NE(written.out.find("; changed since a run with --changes last synced it"), std::string::npos)
+      << written.out << written.err;
   nlohmann::json after = run_to_device();
   EXPECT_EQ(after["change_source"], "full");
   EXPECT_EQ(first_difference(src_, loop->path()), std::nullopt);
