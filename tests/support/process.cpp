@@ -11,9 +11,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "support/hang_report.h"
 
 extern char** environ;
 
@@ -83,6 +86,12 @@ bool Process::running() {
 
 std::optional<CommandResult> Process::wait(double seconds) {
   if (!wait_until([&] { return !running(); }, seconds)) {
+    // Said on stderr, which ctest shows with a failing test: what the
+    // process and its children were waiting on when the test gave up.
+    std::vector<pid_t> tree{pid_};
+    for (pid_t child : children()) tree.push_back(child);
+    std::cerr << "[test] pid " << pid_ << " did not end within " << seconds << " s; killing it:\n"
+              << describe_processes(tree);
     ::kill(pid_, SIGKILL);
     int st = 0;
     while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {

@@ -29,7 +29,8 @@ class Process {
   bool signal(int sig) const;
   // True until the process has exited (it is reaped here when it has).
   bool running();
-  // Waits up to `seconds` for the exit; on timeout SIGKILLs it and returns
+  // Waits up to `seconds` for the exit; on timeout describes it and its
+  // children on stderr (support/hang_report.h), SIGKILLs it and returns
   // nullopt. exit_code is -1 when a signal ended it.
   std::optional<CommandResult> wait(double seconds);
   // Direct children of the process, from /proc/<pid>/task/*/children.

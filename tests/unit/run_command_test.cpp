@@ -1,6 +1,7 @@
-// The tests' own bound on a command (support/command.h): a command that
-// does not end, or leaves a child holding its output, is described and
-// killed instead of holding the test until ctest's kill.
+// The tests' own bounds (support/command.h, support/process.h): a command
+// that does not end, or leaves a child holding its output, and a started
+// process that outlives its wait, are described and killed instead of
+// holding the test until ctest's kill.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -42,6 +43,17 @@ TEST(RunCommand, ACommandThatEndsInTimeIsUntouched) {
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.out, "out\n");
   EXPECT_EQ(r.err, "err\n");
+}
+
+TEST(ProcessWait, AProcessThatOutlivesTheWaitIsDescribedThenKilled) {
+  auto p = Process::start({"/bin/sleep", "37"});
+  const pid_t pid = p->pid();
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(p->wait(0.2).has_value());
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("did not end within 0.2 s"), std::string::npos) << said;
+  EXPECT_NE(said.find("/bin/sleep 37"), std::string::npos) << said;
+  EXPECT_FALSE(pid_alive(pid));
 }
 
 }  // namespace
