@@ -79,11 +79,16 @@ std::string lock_conflict(const std::string& path, bool want_exclusive, const Lo
 }  // namespace
 
 Status lock_image(int fd, const std::string& path, ErrorKind role, bool exclusive, bool wait) {
+  const int limit_tenths = (wait ? kExclusiveWaitSeconds : kForeignHolderSeconds) * 10;
   for (int waited = 0;; ++waited) {
     if (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return Status::ok();
     if (errno != EWOULDBLOCK) return errno_status(role, "cannot lock " + path, errno);
-    if (!wait || waited == kExclusiveWaitSeconds * 10) {
-      return Status(role, lock_conflict(path, exclusive, flock_holder(fd)));
+    if (waited >= limit_tenths) return Status(role, lock_conflict(path, exclusive, flock_holder(fd)));
+    // Another run is refused at once unless this is a retry of our own:
+    // only a brief holder (udevd probing) is worth the wait.
+    if (!wait) {
+      const LockHolder holder = flock_holder(fd);
+      if (holder.sparsync) return Status(role, lock_conflict(path, exclusive, holder));
     }
     ::usleep(100000);
   }

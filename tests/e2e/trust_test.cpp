@@ -401,5 +401,37 @@ TEST_F(Trust, AForeignLockHolderIsCalledAProcess) {
   EXPECT_EQ(r.err.find("sleep 60"), std::string::npos) << "no command line pasted in: " << r.err;
 }
 
+// systemd-udevd holds LOCK_SH on a block device for as long as it probes
+// it, after any writer closed it: a run right after another one meets it
+// there. A holder that is no sparsync run and lets go within
+// kForeignHolderSeconds is waited for; the refusal above comes only after.
+TEST_F(Trust, ABriefForeignLockHolderIsWaitedFor) {
+  auto sync_while_held_for_a_moment = [&](const std::string& target, const std::vector<std::string>& more) {
+    auto holder = Process::start({"/usr/bin/flock", "-s", target, "/bin/sh", "-c", "echo held; exec sleep 1"});
+    ASSERT_TRUE(holder);
+    ASSERT_TRUE(wait_until([&] { return holder->stdout_so_far().find("held") != std::string::npos; }, 10));
+    std::vector<std::string> args{"-q", "--retries=0"};
+    args.insert(args.end(), more.begin(), more.end());
+    args.push_back(src_);
+    args.push_back(target);
+    CommandResult r = run_sparsync(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(first_difference(src_, target), std::nullopt);
+    EXPECT_TRUE(holder->wait(10).has_value());
+  };
+  write_all(dst_, std::vector<uint8_t>(8 * kMiB, 1));
+  sync_while_held_for_a_moment(dst_, {});
+
+  const std::string backing = dir_.file("disk.raw");
+  SparseImage(backing, 8 * kMiB).data(0, 8 * kMiB, 3);
+  std::string why;
+  auto loop = LoopDevice::attach(backing, &why);
+  if (!loop) GTEST_SKIP() << "the file case ran; no block device for the rest: " << why;
+  TempDir state;
+  ::setenv("SPARSYNC_STATE_DIR", state.path().c_str(), 1);
+  sync_while_held_for_a_moment(loop->path(), {"--force"});
+  ::unsetenv("SPARSYNC_STATE_DIR");
+}
+
 }  // namespace
 }  // namespace sparsync::testing
