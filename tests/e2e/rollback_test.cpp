@@ -53,8 +53,8 @@ class Rollback : public ::testing::Test {
     journal_ = journal_of(dst_);
   }
 
-  std::unique_ptr<Process> start(std::vector<std::string> args) {
-    std::vector<std::string> argv{SPARSYNC_BINARY,         "--retries", "0", "--bwlimit", "128M",
+  std::unique_ptr<Process> start(std::vector<std::string> args, const std::string& bwlimit = "128M") {
+    std::vector<std::string> argv{SPARSYNC_BINARY,         "--retries", "0", "--bwlimit", bwlimit,
                                   "--checkpoint-interval", "8M"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back(src_);
@@ -247,9 +247,10 @@ TEST_F(Rollback, ABlockDeviceKeepsAJournalOnlyWithUndo) {
   if (!lo) GTEST_SKIP() << "loop devices unavailable: " << why;
   StateDir state(dir_.file("state"));
   dst_ = lo->path();
-  auto p = start({});
-  // Mid-run (the run is throttled to about 2 s): the record is there, no journal.
-  ASSERT_TRUE(wait_until([&] { return allocated_now(backing) > 160 * kMiB || !p->running(); }, 30));
+  auto p = start({}, "64M");
+  // Mid-run (the run is throttled to about 4 s; the device's first 128 MiB
+  // were allocated before it): the record is there, no journal.
+  ASSERT_TRUE(wait_until([&] { return allocated_now(backing) > 136 * kMiB || !p->running(); }, 30));
   ASSERT_TRUE(p->running()) << "the run ended before it could be looked at";
   bool journal_seen = false;
   for (const auto& entry : std::filesystem::directory_iterator(dir_.file("state"))) {
@@ -289,6 +290,10 @@ TEST_F(Rollback, RunsKilledAtRandomMomentsAreAlwaysRolledBackExactly) {
     const bool was_running = p->running();
     if (was_running) (void)::kill(kill_target ? child : p->pid(), SIGKILL);
     ASSERT_TRUE(p->wait(30).has_value());
+    // A client killed before its server locked the target leaves a server
+    // that may still lock it and write its record before it dies of the
+    // broken pipe: wait for the server itself, then for the lock.
+    ASSERT_TRUE(wait_until([&] { return !pid_alive(child); }, 30)) << "the server outlived its client";
     ASSERT_TRUE(wait_until_unlocked(dst_, 30));
     CommandResult r = run_sparsync({"--rollback", dst_});
     ASSERT_EQ(r.exit_code, 0) << r.err;

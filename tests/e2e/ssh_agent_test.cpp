@@ -31,7 +31,8 @@ TEST(SshAgent, AgentKeyLogsIn) {
     ::execl("/usr/bin/ssh-agent", "ssh-agent", "-D", "-a", sock.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  // Generous: under load a slow agent would fail ssh-add, not the run.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!unix_socket_listening(sock) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -42,13 +42,23 @@ const std::string kOpenOk =
 
 class SshHang : public SshdTest {
  protected:
-  // A far side that prints `hello`, a moment later (once the client has
-  // answered: a real server writes nothing more before it has read OPEN)
-  // `rest`, and then reads (and drops) whatever comes, saying nothing more
-  // until the client goes away.
+  // A far side that prints `hello`, then, once the client's OPEN has come
+  // (a real server writes nothing more before it has read OPEN), `rest`,
+  // and then reads (and drops) whatever comes, saying nothing more until
+  // the client goes away. It waits for OPEN rather than for a moment: under
+  // load a moment can outlast the client's --timeout.
   std::string far_side(const std::string& name, const std::string& hello, const std::string& rest = "") {
     std::string path = dir_.file(name);
-    std::ofstream(path) << "#!/bin/sh\nprintf '%s' '" << hello << "' | xxd -r -p\nsleep 1\nprintf '%s' '" << rest
+    const std::string header = dir_.file(name + ".hdr");
+    std::ofstream(path) << "#!/bin/sh\nprintf '%s' '" << hello << "' | xxd -r -p\n"
+                        << "until_open() {\n"
+                        << "  while head -c 8 > '" << header << "' && [ -s '" << header << "' ]; do\n"
+                        << "    head -c $(od -An -tu4 -j4 -N4 '" << header << "') > /dev/null\n"
+                        << "    [ $(od -An -tu4 -N4 '" << header << "') -eq 2 ] && return 0\n"
+                        << "  done\n"
+                        << "  return 1\n"
+                        << "}\n"
+                        << (hello.empty() ? "" : "until_open || exit 0\n") << "printf '%s' '" << rest
                         << "' | xxd -r -p\nexec cat >/dev/null\n";
     ::chmod(path.c_str(), 0755);
     return path;

@@ -27,7 +27,9 @@ constexpr uint64_t kInterval = 8 * kMiB;
 // over lanes (PROTOCOL.md §4.15) has a window and socket buffers per lane,
 // but the relay's cut stops them all at once; measured lags of 16 and 24 MiB
 // with one interval of 8 MiB. 40 MiB covers them with room; add one
-// checkpoint interval for the record's lag.
+// checkpoint interval for the record's lag. The lanes are fixed at 4:
+// chosen by the round trip, which load stretches, a push could take 16 and
+// hold ~2.7 MiB in flight on each.
 constexpr uint64_t kInFlight = 40 * kMiB;
 
 class SshResume : public SshdTest {
@@ -51,7 +53,9 @@ class SshResume : public SshdTest {
       if (args[i] == "-p") args[i + 1] = std::to_string(relay_->port());
       if (args[i] == "--known-hosts") args[i + 1] = known_hosts_;
     }
-    for (const char* a : {"--json", "--checkpoint-interval", "8M", "--checkpoint-seconds", "1000"}) args.push_back(a);
+    for (const char* a : {"--json", "--checkpoint-interval", "8M", "--checkpoint-seconds", "1000", "--lanes", "4"}) {
+      args.push_back(a);
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(from);
     args.push_back(to);

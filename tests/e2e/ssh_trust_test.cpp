@@ -113,7 +113,9 @@ TEST_F(SshTrust, APullNeverReadsAnImageAnotherRunIsWriting) {
   std::string big = dir_.file("big.img");
   SparseImage(big, 16 * kMiB).data(0, 16 * kMiB, 3);
   const std::string being_written = dir_.file("being-written.img");
-  auto writer = Process::start({SPARSYNC_BINARY, "--retries=0", "--bwlimit", "4M", big, being_written});
+  // Paced to ~16 s: the pull (an SSH login, the far side's start and
+  // refusal) must end while it still writes, even under load.
+  auto writer = Process::start({SPARSYNC_BINARY, "--retries=0", "--bwlimit", "1M", big, being_written});
   ASSERT_TRUE(writer);
   ASSERT_TRUE(wait_until([&] { return exists(being_written) && allocated_bytes(being_written) > 0; }, 30));
   const std::string copy = dir_.file("copy.img");

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/checkpoint_store.h"
@@ -46,8 +48,15 @@ std::unique_ptr<Process> start_sh(const std::string& line) {
 
 class IdleTimeout : public ::testing::Test {
  protected:
+  // Paced (4 s for 256 MiB) unless `args` pace it: unthrottled, a local
+  // copy can end between the look at the target and the stop (see
+  // resume_test.cpp).
   std::unique_ptr<Process> push(const std::vector<std::string>& args, const std::string& src) {
     std::vector<std::string> argv{SPARSYNC_BINARY, "--checkpoint-interval", "8M", "--checkpoint-seconds", "1000"};
+    if (std::find(args.begin(), args.end(), "--bwlimit") == args.end()) {
+      argv.push_back("--bwlimit");
+      argv.push_back("64M");
+    }
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back(src);
     argv.push_back(dst_);

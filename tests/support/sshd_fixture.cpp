@@ -121,7 +121,9 @@ std::unique_ptr<SshdFixture> SshdFixture::start(std::string* why_not) {
     _exit(127);
   }
   f->pid_ = pid;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  // Generous: a test skipped because sshd started slowly under load would
+  // hide lost coverage.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (accepts(f->port_)) return f;
     int st = 0;
@@ -132,7 +134,7 @@ std::unique_ptr<SshdFixture> SshdFixture::start(std::string* why_not) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  *why_not = "sshd did not accept connections within 5 s: " + read_text(log);
+  *why_not = "sshd did not accept connections within 20 s: " + read_text(log);
   return nullptr;
 }
 
