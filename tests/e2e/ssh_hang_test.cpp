@@ -281,7 +281,7 @@ TEST_F(SshHang, PullWhoseSourceStoppedStopsAtItsLastCheckpoint) {
 }
 
 // A push over lanes whose source waits on its stdin (nothing changed, so
-// nothing to send): the far side reads the lanes with the client's 1 s
+// nothing to send): the far side reads the lanes with the client's 2 s
 // timeout, and the keepalives that reach it there keep it waiting.
 TEST_F(SshHang, KeepalivesTravelOverLanes) {
   std::string src = dir_.file("src.img");
@@ -289,11 +289,11 @@ TEST_F(SshHang, KeepalivesTravelOverLanes) {
   std::string dst = dir_.file("dst.img");
   ASSERT_EQ(run_sparsync({src, dst}).exit_code, 0);
   std::string cmd;
-  for (const std::string& a : argv(SPARSYNC_BINARY, {"--timeout", "1", "--lanes", "2", "-v", "-",
+  for (const std::string& a : argv(SPARSYNC_BINARY, {"--timeout", "2", "--lanes", "2", "-v", "-",
                                                      SshdFixture::remote(dst), "--size", std::to_string(8 * kMiB)})) {
     cmd += " '" + a + "'";
   }
-  auto p = Process::start({"/bin/sh", "-c", "(cat '" + src + "'; sleep 3) | exec" + cmd});
+  auto p = Process::start({"/bin/sh", "-c", "(cat '" + src + "'; sleep 5) | exec" + cmd});
   auto r = p->wait(60);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 0) << r->err;

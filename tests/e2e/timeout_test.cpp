@@ -146,7 +146,9 @@ TEST_F(IdleTimeout, QuietSourceIsKeptAlive) {
   std::string src = dir_.file("src.img");
   SparseImage(src, 8 * kMiB).data(0, 8 * kMiB, 23);
   ASSERT_EQ(run_sparsync({src, dst_}).exit_code, 0);
-  auto p = start_sh("(cat " + quoted_for_sh(src) + "; sleep 3) | exec \"$SPARSYNC\" --dry-run --timeout 1 - " +
+  // Quiet for 5 s against a 2 s timeout (keepalives every 0.5 s): a
+  // 1 s timeout left too little room for a stall under load.
+  auto p = start_sh("(cat " + quoted_for_sh(src) + "; sleep 5) | exec \"$SPARSYNC\" --dry-run --timeout 2 - " +
                     quoted_for_sh(dst_) + " --size " + std::to_string(8 * kMiB));
   auto r = p->wait(60);
   ASSERT_TRUE(r.has_value());
@@ -162,7 +164,7 @@ TEST_F(IdleTimeout, QuietTargetIsKeptAlive) {
   std::string src = dir_.file("src.img");
   SparseImage(src, 4 * kMiB).data(0, 4 * kMiB, 24);
   // No retries: a timed-out attempt must not be hidden by a successful retry.
-  auto p = push({"--timeout", "1", "--bwlimit", "1M", "--retries", "0"}, src);
+  auto p = push({"--timeout", "2", "--bwlimit", "1M", "--retries", "0"}, src);
   auto r = p->wait(60);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 0) << r->err;

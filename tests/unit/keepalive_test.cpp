@@ -103,11 +103,13 @@ TEST(Keepalive, HeartbeatKeepsAQuietStreamAliveAndStopsAfterError) {
   IdlePair p;
   FrameWriter w(p.near.get());
   PeerTimeout peer;
-  peer.announce(1);  // the peer gives up after 1 s: a keepalive every 250 ms
+  // The peer gives up after 2 s: a keepalive every 500 ms (1 s left too
+  // little room for a stall in the TSan lane under load).
+  peer.announce(2);
   Heartbeat heartbeat(w, 7, peer);
   heartbeat.start();
   FrameReader r(p.far.get());
-  r.set_timeout(1, "near");
+  r.set_timeout(2, "near");
   Frame f;
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(r.read(&f).is_ok()) << "no keepalive within the peer's timeout";
