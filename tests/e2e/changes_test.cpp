@@ -180,6 +180,67 @@ TEST_F(Changes, AnotherTargetKeepsItsOwnTrackerAndAReplacedTargetIsNotTrusted) {
   expect_identical();
 }
 
+// Each case where the list would describe another image than the one now
+// read compares in full, says which, and ends identical; the run after it
+// is tracked again.
+TEST_F(Changes, AReplacedSourceIsNotTheOneTheDigestsDescribe) {
+  run("digest");
+  const std::string fresh = dir_.file("src.new");
+  ASSERT_EQ(run_command({"/bin/cp", "--sparse=always", src_, fresh}).exit_code, 0);
+  overwrite_bytes(fresh, 5 * kMiB, 4 * kKiB, 40);
+  ASSERT_EQ(::rename(fresh.c_str(), src_.c_str()), 0);
+  nlohmann::json j = run("digest");
+  EXPECT_EQ(j["change_source"], "full");
+  EXPECT_EQ(j["fallback_reason"], "the source is not the file or device the last run read");
+  expect_identical();
+  change_source(41);
+  EXPECT_EQ(run("digest")["change_source"], "digest");
+  expect_identical();
+}
+
+TEST_F(Changes, AnotherBlockSizeHashOrImageSizeComparesInFull) {
+  const std::string differ = "the image size, block size or hash differ from the last run's";
+  run("digest");
+  change_source(42);
+  nlohmann::json bigger_blocks = run("digest", {"--block-size", "64K"});
+  EXPECT_EQ(bigger_blocks["change_source"], "full");
+  EXPECT_EQ(bigger_blocks["fallback_reason"], differ);
+  expect_identical();
+  change_source(43);
+  EXPECT_EQ(run("digest", {"--block-size", "64K"})["change_source"], "digest");
+  expect_identical();
+  change_source(44);
+  nlohmann::json sha = run("digest", {"--block-size", "64K", "--checksum", "sha256"});
+  EXPECT_EQ(sha["change_source"], "full");
+  EXPECT_EQ(sha["fallback_reason"], differ);
+  expect_identical();
+  // The source grows by 1 MiB of data.
+  overwrite_bytes(src_, kTrackedImage, kMiB, 45);
+  ASSERT_EQ(file_size(src_), kTrackedImage + kMiB);
+  nlohmann::json resized = run("digest", {"--block-size", "64K", "--checksum", "sha256"});
+  EXPECT_EQ(resized["change_source"], "full");
+  EXPECT_EQ(resized["fallback_reason"], differ);
+  expect_identical();
+}
+
+// This side forgot the last run (its state restored from before it): the
+// target proves the run it knows of, which is not the one this side's list
+// starts from.
+TEST_F(Changes, StateFromBeforeTheLastRunIsNotTrustedByTheTarget) {
+  run("digest");
+  const std::string state = dir_.file("state"), saved = dir_.file("state.saved");
+  ASSERT_EQ(run_command({"/bin/cp", "-a", state, saved}).exit_code, 0);
+  change_source(46);
+  EXPECT_EQ(run("digest")["change_source"], "digest");
+  ASSERT_EQ(run_command({"/bin/rm", "-rf", state}).exit_code, 0);
+  ASSERT_EQ(run_command({"/bin/mv", saved, state}).exit_code, 0);
+  change_source(47);
+  nlohmann::json j = run("digest");
+  EXPECT_EQ(j["change_source"], "full");
+  EXPECT_EQ(j["fallback_reason"], "the target's last completed run is not the one the change list starts from");
+  expect_identical();
+}
+
 TEST_F(Changes, DamagedStoredDigestsAreNeverUsed) {
   run("digest");
   std::string digests;
