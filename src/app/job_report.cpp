@@ -110,7 +110,8 @@ std::string job_json(const JobPlan& plan, const JobRun& run) {
   nlohmann::json doc = {{"job", plan.name},       {"ok", code == 0},          {"exit_code", code},
                         {"seconds", run.seconds}, {"ssh_logins", run.logins}, {"parallel", plan.parallel},
                         {"entries", entries},     {"groups", groups}};
-  return doc.dump();
+  // As summary_json: a byte that is no UTF-8 is replaced, never thrown on.
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace sparsync
