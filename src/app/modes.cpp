@@ -11,6 +11,7 @@
 #include "app/remote_rollback.h"
 #include "app/server.h"
 #include "app/server_fence.h"
+#include "app/status_json.h"
 #include "app/sync_mode.h"
 #include "common/handshake.h"
 #include "common/interrupt.h"
@@ -61,11 +62,16 @@ Status print_target_status(const CliOptions& options) {
   auto where = parse_location(options.source);
   if (!where.is_ok()) return where.status();
   const uint32_t timeout = options.timeout >= 0 ? static_cast<uint32_t>(options.timeout) : kDefaultIdleTimeout;
-  auto report = where.value().remote
-                    ? remote_target_status(ssh_options_for(options, where.value(), timeout), where.value().path)
-                    : target_status(where.value().path);
-  if (!report.is_ok()) return report.status();
-  std::cout << report.value() << std::endl;
+  if (where.value().remote) {
+    auto report =
+        remote_target_status(ssh_options_for(options, where.value(), timeout), where.value().path, options.json);
+    if (!report.is_ok()) return report.status();
+    std::cout << report.value() << std::endl;
+    return Status::ok();
+  }
+  auto facts = read_target_status(where.value().path);
+  if (!facts.is_ok()) return facts.status();
+  std::cout << (options.json ? target_status_json(facts.value()) : target_status_text(facts.value())) << std::endl;
   return Status::ok();
 }
 

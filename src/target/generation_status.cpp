@@ -1,15 +1,13 @@
 #include "target/generation_status.h"
 
 #include "common/rollback_to.h"
-#include "common/undo_generations.h"
 #include "common/units.h"
 
 namespace sparsync {
 
-std::string generations_status(const RecordPlace& journal, const std::string& path) {
-  auto listed = list_undo_generations(journal);
-  if (!listed.is_ok()) return "\nits kept generations cannot be listed: " + listed.status().message();
-  const std::vector<UndoGeneration>& kept = listed.value();
+std::string generations_text(const std::vector<UndoGeneration>& kept, const std::string& unlisted,
+                             const std::string& path) {
+  if (!unlisted.empty()) return "\nits kept generations cannot be listed: " + unlisted;
   if (kept.empty()) return {};
   for (const UndoGeneration& g : kept) {
     if (g.undoing) {

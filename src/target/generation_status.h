@@ -7,12 +7,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
-#include "common/checkpoint_store.h"
+#include "common/undo_generations.h"
 
 namespace sparsync {
 
 // "" when the target keeps none; else lines, each starting with a newline.
-std::string generations_status(const RecordPlace& journal, const std::string& path);
+// `unlisted`: why they could not be listed ("" when they were).
+std::string generations_text(const std::vector<UndoGeneration>& kept, const std::string& unlisted,
+                             const std::string& path);
 
 }  // namespace sparsync

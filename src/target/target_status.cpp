@@ -5,9 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <optional>
 
-#include "common/checkpoint_store.h"
 #include "common/device.h"
 #include "common/rollback_to.h"
 #include "common/safe_path.h"
@@ -20,64 +18,85 @@
 namespace sparsync {
 namespace {
 
-// "; an undo journal ... can roll it back ..." when one is pending, else "".
-std::string undo_status(const ResolvedPath& where, bool block, const std::string& path) {
+void read_undo(const ResolvedPath& where, bool block, TargetStatusFacts* f) {
   auto place = undo_journal_place(where, block);
-  if (!place.is_ok()) return {};
-  // Read only: --status changes nothing, not even a torn tail.
+  if (!place.is_ok()) return;
   UndoFileFacts facts;
   Status read = read_undo_facts(place.value(), &facts);
-  if (!read.is_ok()) return "; its undo journal is unusable (" + read.message() + ")";
-  if (!facts.exists) return {};
-  return "; its undo journal " + place.value().shown() + " (" + format_bytes(facts.bytes) +
-         ") can return it to its state before the interrupted run: sparsync --rollback " + path;
+  if (!read.is_ok()) {
+    f->undo_unusable = read.message();
+  } else if (facts.exists) {
+    f->undo_shown = place.value().shown();
+    f->undo_bytes = facts.bytes;
+  }
 }
 
-// For a target with no interrupted sync: ": complete..." as its synced
-// record (PROTOCOL.md §4.19) has it, "" when it has none (only runs with
-// --changes leave one).
-std::string synced_status(const ResolvedPath& where, bool block) {
+void read_synced(const ResolvedPath& where, bool block, TargetStatusFacts* f) {
   auto place = synced_record_place(where, block);
-  if (!place.is_ok()) return {};
+  if (!place.is_ok()) return;
   std::optional<CheckpointRecord> rec;
   bool corrupt = false;
   if (!load_checkpoint(place.value(), &rec, &corrupt).is_ok() || !rec || corrupt ||
       rec->durable_offset != rec->source_size) {
-    return {};
+    return;
   }
+  f->synced_unix = rec->updated_unix;
   // Opened only to tell its state: no lock, nothing followed, never blocking.
   UniqueFd fd(::openat(where.dir.get(), where.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   const int open_errno = errno;
   const std::string now = fd.valid() ? synced_state_of(identity_of_open(fd.get())) : std::string();
-  const std::string last = "last synced " + format_local_time(rec->updated_unix) + " by a run with --changes";
   if (now.empty()) {
     // Not "changed": a user who may not open the target cannot tell, and
     // the run (which may) decides for itself.
-    return ": complete: " + last + "; whether it changed since cannot be told here" +
-           (fd.valid() ? std::string() : std::string(" (") + std::strerror(open_errno) + ")");
+    f->since = TargetStatusFacts::Since::kUnknown;
+    if (!fd.valid()) f->since_unknown = std::strerror(open_errno);
+  } else {
+    f->since = now == rec->target_id ? TargetStatusFacts::Since::kUnchanged : TargetStatusFacts::Since::kChanged;
   }
-  if (now == rec->target_id) return ": complete: " + last + ", and unchanged since";
-  return ": complete (no interrupted sync recorded); changed since a run with --changes last synced it (" +
-         format_local_time(rec->updated_unix) + "), so the next such run compares in full";
 }
 
-std::string checkpoint_status(const std::string& path, const std::optional<CheckpointRecord>& rec, bool corrupt,
-                              const std::string& cp, const std::string& synced) {
-  if (corrupt) return path + ": incomplete (checkpoint " + cp + " is unreadable; the next run compares from the start)";
-  if (!rec) return path + (synced.empty() ? ": complete (no interrupted sync recorded)" : synced);
-  if (rec->durable_offset == 0) {
+std::string first_line(const TargetStatusFacts& f) {
+  const std::string& path = f.path;
+  if (f.record_unreadable) {
+    return path + ": incomplete (checkpoint " + f.record_shown +
+           " is unreadable; the next run compares from the start)";
+  }
+  if (f.record && f.record->durable_offset == 0) {
     return path +
            ": incomplete: a sync was interrupted before its first checkpoint; the next run compares "
            "from the start";
   }
-  return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(rec->durable_offset) + " of " +
-         format_bytes(rec->source_size) +
-         "; the next run from the same source resumes there if the target is unchanged";
+  if (f.record) {
+    return path + ": incomplete: an interrupted sync is checkpointed at " + format_bytes(f.record->durable_offset) +
+           " of " + format_bytes(f.record->source_size) +
+           "; the next run from the same source resumes there if the target is unchanged";
+  }
+  if (!f.synced_unix) return path + ": complete (no interrupted sync recorded)";
+  const std::string when = format_local_time(*f.synced_unix);
+  const std::string last = "last synced " + when + " by a run with --changes";
+  switch (f.since) {
+    case TargetStatusFacts::Since::kUnchanged:
+      return path + ": complete: " + last + ", and unchanged since";
+    case TargetStatusFacts::Since::kChanged:
+      return path + ": complete (no interrupted sync recorded); changed since a run with --changes last synced it (" +
+             when + "), so the next such run compares in full";
+    case TargetStatusFacts::Since::kUnknown:
+      break;
+  }
+  return path + ": complete: " + last + "; whether it changed since cannot be told here" +
+         (f.since_unknown.empty() ? std::string() : " (" + f.since_unknown + ")");
 }
 
 }  // namespace
 
-Result<std::string> target_status(const std::string& path) {
+bool TargetStatusFacts::rollback_interrupted() const {
+  for (const UndoGeneration& g : generations) {
+    if (g.undoing) return true;
+  }
+  return false;
+}
+
+Result<TargetStatusFacts> read_target_status(const std::string& path) {
   auto where = resolve_path(path, ErrorKind::kTarget);
   if (!where.is_ok()) return where.status();
   struct stat st {};
@@ -88,16 +107,37 @@ Result<std::string> target_status(const std::string& path) {
   const bool block = S_ISBLK(st.st_mode);
   auto place = record_place(where.value(), block);
   if (!place.is_ok()) return place.status();
-  std::optional<CheckpointRecord> rec;
-  bool corrupt = false;
-  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(place.value(), &rec, &corrupt));
-  const std::string synced = rec || corrupt ? std::string() : synced_status(where.value(), block);
-  std::string line = checkpoint_status(path, rec, corrupt, place.value().shown(), synced);
+  TargetStatusFacts f;
+  f.path = path;
+  f.record_shown = place.value().shown();
+  SPARSYNC_RETURN_IF_ERROR(load_checkpoint(place.value(), &f.record, &f.record_unreadable));
   // A journal without a record is a completed run's leftover, not a way back.
-  if (rec || corrupt) line += undo_status(where.value(), block, path);
+  if (f.incomplete()) {
+    read_undo(where.value(), block, &f);
+  } else {
+    read_synced(where.value(), block, &f);
+  }
   auto journal = undo_journal_place(where.value(), block);
-  if (journal.is_ok()) line += generations_status(journal.value(), path);
-  return line;
+  if (journal.is_ok()) {
+    auto listed = list_undo_generations(journal.value());
+    if (listed.is_ok()) {
+      f.generations = listed.take();
+    } else {
+      f.generations_unlisted = listed.status().message();
+    }
+  }
+  return f;
+}
+
+std::string target_status_text(const TargetStatusFacts& f) {
+  std::string text = first_line(f);
+  if (!f.undo_unusable.empty()) {
+    text += "; its undo journal is unusable (" + f.undo_unusable + ")";
+  } else if (!f.undo_shown.empty()) {
+    text += "; its undo journal " + f.undo_shown + " (" + format_bytes(f.undo_bytes) +
+            ") can return it to its state before the interrupted run: sparsync --rollback " + f.path;
+  }
+  return text + generations_text(f.generations, f.generations_unlisted, f.path);
 }
 
 }  // namespace sparsync

@@ -349,6 +349,10 @@ TEST_F(Changes, StatusSaysWhetherTheTargetIsStillAsTheLastTrackedRunLeftIt) {
   EXPECT_EQ(synced.rfind(dst_ + ": complete: last synced ", 0), 0u) << synced;
   EXPECT_NE(synced.find(" by a run with --changes, and unchanged since\n"), std::string::npos) << synced;
   EXPECT_EQ(status(dst_), synced) << "--status changes nothing";
+  nlohmann::json as_json = nlohmann::json::parse(run_sparsync({"--status", "--json", dst_}).out);
+  EXPECT_EQ(as_json["state"], "complete");
+  EXPECT_EQ(as_json["synced"]["since"], "unchanged");
+  EXPECT_GT(as_json["synced"]["unix"].get<uint64_t>(), 0u);
   EXPECT_EQ(run("digest")["change_source"], "digest") << "--status left the proof as it was";
 
   overwrite_bytes(dst_, 15 * kMiB, 100, 98);
@@ -359,6 +363,7 @@ TEST_F(Changes, StatusSaysWhetherTheTargetIsStillAsTheLastTrackedRunLeftIt) {
             0u)
       << written;
   EXPECT_NE(written.find("), so the next such run compares in full\n"), std::string::npos) << written;
+  EXPECT_EQ(nlohmann::json::parse(run_sparsync({"--status", "--json", dst_}).out)["synced"]["since"], "changed");
   EXPECT_EQ(run("digest")["change_source"], "full") << "what --status said";
   expect_identical();
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/checkpoint_store.h"
@@ -133,6 +135,34 @@ TEST_F(Generations, KeepRotatesOutTheOldestAndStatusListsTheRest) {
   EXPECT_EQ(far.exit_code, 4);
   EXPECT_TRUE(far.mentions("it keeps only 2 generations")) << far.err;
   EXPECT_EQ(first_difference(src_, dst_), std::nullopt) << "a refused rollback changes nothing";
+}
+
+// --status --json: the same facts, exact, for scripts.
+TEST_F(Generations, StatusAsJsonListsTheGenerationsExactly) {
+  successive_runs(4, {"--keep", "2"});
+  CommandResult status = run_sparsync({"--status", "--json", dst_});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  nlohmann::json j = nlohmann::json::parse(status.out);
+  EXPECT_EQ(j["target"], dst_);
+  EXPECT_EQ(j["state"], "complete");
+  EXPECT_TRUE(j["checkpoint"].is_null());
+  EXPECT_TRUE(j["undo"].is_null());
+  EXPECT_TRUE(j["synced"].is_null()) << "no run with --changes";
+  EXPECT_EQ(j["rollback_interrupted"], false);
+  ASSERT_EQ(j["generations"].size(), 2u) << status.out;
+  // K=1 is the state before the last run (state 3), K=2 the one before.
+  EXPECT_EQ(j["generations"][0]["k"], 1);
+  EXPECT_EQ(j["generations"][0]["size"], file_size(state(3)));
+  EXPECT_EQ(j["generations"][1]["k"], 2);
+  EXPECT_EQ(j["generations"][1]["size"], file_size(state(2)));
+  EXPECT_LE(j["generations"][1]["state_as_of_unix"], j["generations"][0]["state_as_of_unix"]);
+  EXPECT_GT(j["generations"][0]["bytes"].get<uint64_t>(), 0u);
+
+  std::ofstream(checkpoint_path(dst_, false)) << "not a checkpoint";
+  nlohmann::json torn = nlohmann::json::parse(run_sparsync({"--status", "--json", dst_}).out);
+  EXPECT_EQ(torn["state"], "incomplete");
+  EXPECT_EQ(torn["checkpoint"]["unreadable"], true);
+  EXPECT_EQ(torn["checkpoint"]["record"], checkpoint_path(dst_, false));
 }
 
 TEST_F(Generations, ARunWithoutKeepKeepsAsManyAsTheTargetHas) {

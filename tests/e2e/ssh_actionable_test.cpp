@@ -3,9 +3,11 @@
 // that points at the network), -q silences the far side's notices, --status
 // host:path asks the far host, and the far side's refusals say what to do.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -139,6 +141,34 @@ TEST_F(SshActionable, StatusOfARemoteTargetAsksTheFarHost) {
   CommandResult incomplete = sshd_->run(args);
   ASSERT_EQ(incomplete.exit_code, 0) << incomplete.err;
   EXPECT_NE(incomplete.out.find(": incomplete (checkpoint "), std::string::npos) << incomplete.out;
+
+  // As JSON: the far side's object, with the host, the hostile name's
+  // escape as \u001b and never raw.
+  std::vector<std::string> json_args = sshd_->ssh_args();
+  json_args.insert(json_args.end(), {"--status", "--json", SshdFixture::remote(dst)});
+  CommandResult as_json = sshd_->run(json_args);
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+  EXPECT_EQ(as_json.out.find('\x1b'), std::string::npos) << as_json.out;
+  EXPECT_NE(as_json.out.find("\\u001b"), std::string::npos) << as_json.out;
+  nlohmann::json j = nlohmann::json::parse(as_json.out);
+  EXPECT_EQ(j["host"], "127.0.0.1");
+  EXPECT_EQ(j["target"], dst);
+  EXPECT_EQ(j["state"], "incomplete");
+  EXPECT_EQ(j["checkpoint"]["unreadable"], true);
+  // A far sparsync from before --status --json prints its text line: said
+  // so, not passed on as if it were JSON.
+  const std::string old = dir_.file("old-sparsync");
+  std::ofstream(old) << "#!/bin/sh\necho \"$4: complete (no interrupted sync recorded)\"\n";
+  ::chmod(old.c_str(), 0755);
+  for (size_t i = 0; i + 1 < json_args.size(); ++i) {
+    if (json_args[i] == "--remote-path") json_args[i + 1] = old;
+  }
+  CommandResult older = sshd_->run(json_args);
+  EXPECT_EQ(older.exit_code, 5) << older.err;
+  EXPECT_EQ(older.out, "");
+  EXPECT_NE(older.err.find("127.0.0.1's sparsync printed no JSON for --status --json (an older version)"),
+            std::string::npos)
+      << older.err;
 
   // A far host without sparsync: this one is uploaded for the question.
   args = sshd_->ssh_args();
