@@ -31,6 +31,30 @@ void read_undo(const ResolvedPath& where, bool block, TargetStatusFacts* f) {
   }
 }
 
+// The target's identity now, opened only to tell it: no lock, nothing
+// followed, never blocking, and nothing opened for real but a regular file
+// or a block device (a name swapped for a tape device since it was looked at
+// must not rewind it). "" when it cannot be told; *open_errno says why when
+// an open failed.
+std::string state_identity(const ResolvedPath& where, int* open_errno) {
+  UniqueFd path_fd(::openat(where.dir.get(), where.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!path_fd.valid() || ::fstat(path_fd.get(), &st) != 0) {
+    *open_errno = errno;
+    return {};
+  }
+  if (S_ISREG(st.st_mode)) return identity_of_open(path_fd.get());
+  if (!S_ISBLK(st.st_mode)) return {};
+  // The size of a block device takes an ioctl, on a real descriptor of the
+  // very inode looked at.
+  UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(path_fd.get())).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    *open_errno = errno;
+    return {};
+  }
+  return identity_of_open(fd.get());
+}
+
 void read_synced(const ResolvedPath& where, bool block, TargetStatusFacts* f) {
   auto place = synced_record_place(where, block);
   if (!place.is_ok()) return;
@@ -41,15 +65,13 @@ void read_synced(const ResolvedPath& where, bool block, TargetStatusFacts* f) {
     return;
   }
   f->synced_unix = rec->updated_unix;
-  // Opened only to tell its state: no lock, nothing followed, never blocking.
-  UniqueFd fd(::openat(where.dir.get(), where.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  const int open_errno = errno;
-  const std::string now = fd.valid() ? synced_state_of(identity_of_open(fd.get())) : std::string();
+  int open_errno = 0;
+  const std::string now = synced_state_of(state_identity(where, &open_errno));
   if (now.empty()) {
     // Not "changed": a user who may not open the target cannot tell, and
     // the run (which may) decides for itself.
     f->since = TargetStatusFacts::Since::kUnknown;
-    if (!fd.valid()) f->since_unknown = std::strerror(open_errno);
+    if (open_errno != 0) f->since_unknown = std::strerror(open_errno);
   } else {
     f->since = now == rec->target_id ? TargetStatusFacts::Since::kUnchanged : TargetStatusFacts::Since::kChanged;
   }

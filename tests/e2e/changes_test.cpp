@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -371,6 +372,22 @@ TEST_F(Changes, StatusSaysWhetherTheTargetIsStillAsTheLastTrackedRunLeftIt) {
   CommandResult plain = run_sparsync({"-q", src_, dst_});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(status(dst_), dst_ + ": complete (no interrupted sync recorded)\n");
+}
+
+// --status opens nothing for real but a regular file or a block device: a
+// name swapped for a FIFO is looked at, not opened (a writer waiting on it
+// stays waiting), as a tape device would not be rewound.
+TEST_F(Changes, StatusNeverOpensWhatIsNoImage) {
+  run("digest");
+  ASSERT_EQ(::unlink(dst_.c_str()), 0);
+  ASSERT_EQ(::mkfifo(dst_.c_str(), 0600), 0);
+  auto writer = Process::start({"/bin/sh", "-c", "echo x > '" + dst_ + "'"});
+  CommandResult r = run_sparsync({"--status", dst_});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("whether it changed since cannot be told here"), std::string::npos) << r.out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(writer->running()) << "--status opened the FIFO for reading";
+  writer->signal(SIGKILL);
 }
 
 // A block device target: its proof is the kernel's count of writes to it.
