@@ -122,15 +122,25 @@ int DirectReader::read(uint64_t offset, uint8_t* buf, size_t len, size_t* got) {
 }
 
 void DirectReader::invalidate(uint64_t offset, uint64_t len) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (Window& w : windows_) {
-    if (w.state == State::kEmpty || w.offset >= offset + len || w.offset + kWindowBytes <= offset) continue;
-    if (w.state == State::kReading) {
-      w.stale = true;
-    } else {
-      w.state = State::kEmpty;
+  bool dropped = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Window& w : windows_) {
+      if (w.offset >= offset + len || w.offset + kWindowBytes <= offset) continue;
+      // A queued window is read after this write: it stays. Dropping it
+      // lost the wakeup of a reader waiting on it, whom no helper would
+      // ever answer (a run hung for good when a write and the undo journal's
+      // read of the next range shared a window).
+      if (w.state == State::kReading) {
+        w.stale = true;
+      } else if (w.state == State::kReady) {
+        w.state = State::kEmpty;
+        dropped = true;
+      }
     }
   }
+  // A reader waiting on a window no longer there looks again.
+  if (dropped) changed_.notify_all();
 }
 
 }  // namespace sparsync
