@@ -28,6 +28,7 @@ class TargetHasher {
                bool known_zero, FrameOutbox& outbox, const std::vector<ByteRange>* only = nullptr);
   Status run();
   void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
   uint64_t bytes_read() const { return bytes_read_.load(); }
   uint64_t blocks_hashed() const { return blocks_hashed_.load(); }
 

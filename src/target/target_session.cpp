@@ -71,7 +71,10 @@ class TargetSession {
     }
     std::thread hasher_thread([this] {
       Status s = hasher_.run();
-      if (!s.is_ok()) fail(s);
+      // Cancelled by us (a stop for a signal, or a failure already
+      // recorded) is no failure of its own: taken for one, it would turn a
+      // stop into an error and keep the final checkpoint from its record.
+      if (!s.is_ok() && !hasher_.cancelled()) fail(s);
     });
     std::thread applier_thread([this] { apply_loop(); });
 
@@ -242,9 +245,11 @@ class TargetSession {
   // disk, with the final checkpoint if the source sent one (its record and
   // ACK are the point), then the hasher stops and the outbox empties.
   Status stop(std::thread& applier_thread, std::thread& hasher_thread, TargetSessionResult* result) {
-    hasher_.cancel();
+    // The applier first: the final checkpoint recorded and its ACK queued
+    // before the hasher is told to stop.
     writes_.close();
     applier_thread.join();
+    hasher_.cancel();
     hasher_thread.join();
     result->stats.durable_offset = durable_offset_;
     Status applied = failure();

@@ -95,6 +95,19 @@ Result<std::unique_ptr<Transport>> SshConnectionPool::open(const SshOptions& opt
 }
 
 Result<std::unique_ptr<Transport>> SshConnectionPool::log_in(const SshOptions& options, const std::string& key) {
+  // However this ends (an exception included: a thread that cannot be
+  // started), the syncs waiting for this login are let go.
+  struct LoginEnds {
+    SshConnectionPool* pool;
+    std::string key;
+    ~LoginEnds() {
+      {
+        std::lock_guard<std::mutex> lock(pool->mu_);
+        pool->hosts_[key].logging_in = false;
+      }
+      pool->login_done_.notify_all();
+    }
+  } ends{this, key};
   auto opened = SshConnection::open(options);
   // Handed over alone: start_ssh_transport may upload on a connection no
   // one else holds.
@@ -105,10 +118,8 @@ Result<std::unique_ptr<Transport>> SshConnectionPool::log_in(const SshOptions& o
     std::lock_guard<std::mutex> lock(mu_);
     if (opened.is_ok()) ++logins_;
     Host& host = hosts_[key];
-    host.logging_in = false;
     if (started.is_ok() && !started.value()->uploaded()) host.connection = started.value()->shared_connection();
   }
-  login_done_.notify_all();
   if (!started.is_ok()) return started.status();
   return std::unique_ptr<Transport>(new PooledTransport(started.take(), this, key));
 }

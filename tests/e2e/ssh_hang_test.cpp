@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -230,6 +231,44 @@ TEST_P(SshPullSignal, CheckpointsExits8AndTheRerunResumes) {
   EXPECT_EQ(first_difference(src, dst), std::nullopt);
   auto j = nlohmann::json::parse(again->out);
   EXPECT_EQ(j["resumed_from"].get<uint64_t>(), rec->durable_offset);
+}
+
+// The same onto an existing target, which is hashed while the pull runs:
+// stopping the hasher is no failure, and the final checkpoint is recorded
+// before it is told to stop.
+TEST_F(SshHang, APullOntoAnExistingTargetStopsAtItsFinalCheckpoint) {
+  std::string src = dir_.file("src.img");
+  SparseImage(src, 64 * kMiB).data(0, 64 * kMiB, 33);
+  std::string dst = dir_.file("pulled.img");
+  SparseImage(dst, 64 * kMiB).data(0, 64 * kMiB, 34);
+  auto p = Process::start(argv(SPARSYNC_BINARY, {"--bwlimit", "8M", SshdFixture::remote(src), dst}));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto rec = exists(checkpoint_path(dst, false)) ? record_at(dst) : std::nullopt;
+        return (rec && rec->durable_offset >= 8 * kMiB) || !p->running();
+      },
+      60));
+  ASSERT_TRUE(p->running()) << "the pull ended before it could be interrupted";
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_TRUE(p->signal(SIGINT));
+  auto r = p->wait(40);
+  ASSERT_TRUE(r.has_value()) << "the pull did not stop";
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  RecordProperty("stop_seconds", std::to_string(took));
+  EXPECT_EQ(r->exit_code, 8) << r->err;
+  auto lines = r->err_lines();
+  ASSERT_EQ(lines.size(), 1u) << r->err;
+  EXPECT_NE(lines[0].find(" of 64.0 MiB; the target is checkpointed there: run the same command to resume"),
+            std::string::npos)
+      << r->err;
+  auto rec = record_at(dst);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_GE(rec->durable_offset, 8 * kMiB);
+  auto again = run(SPARSYNC_BINARY, {"--json", SshdFixture::remote(src), dst});
+  ASSERT_TRUE(again.has_value());
+  ASSERT_EQ(again->exit_code, 0) << again->err;
+  EXPECT_EQ(first_difference(src, dst), std::nullopt);
+  EXPECT_EQ(nlohmann::json::parse(again->out)["resumed_from"].get<uint64_t>(), rec->durable_offset);
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, SshPullSignal, ::testing::Values(SIGINT, SIGTERM),
