@@ -302,9 +302,11 @@ Status send_checkpoint(Emitter& emitter, FrameWriter& out, uint64_t offset) {
 
 // A signal or the target's STOP: a final checkpoint of everything sent (the
 // range below `done_to`), and its ACK awaited for a while (PROTOCOL.md §6 D4).
-Status stop_with_checkpoint(Emitter& emitter, FrameWriter& out, Receiver& receiver, const SessionParams& params,
-                            const SourceSessionOptions& options, uint64_t done_to) {
+Status stop_with_checkpoint(Emitter& emitter, FrameWriter& out, Receiver& receiver, TargetReports& reports,
+                            const SessionParams& params, const SourceSessionOptions& options, uint64_t done_to) {
   const char* why = interrupted() ? "interrupted" : "stopped at the target's request";
+  // Nothing is planned any more: the receiver reads on to the ACK.
+  reports.drain();
   if (!params.dry_run && options.checkpoints) {
     SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
     if (receiver.wait_ack(done_to, 30)) {
@@ -347,7 +349,7 @@ Status send_all(SourceReader& reader, const SessionParams& params, const SourceS
     Status planned = plan_chunk(params, *chunk, reports, stop, options.stored != nullptr, &ops, &counts);
     // Nothing of this chunk went out yet: the checkpoint is where the last one ended.
     if (planned.kind() == ErrorKind::kInterrupted) {
-      return stop_with_checkpoint(emitter, out, receiver, params, options, done_to);
+      return stop_with_checkpoint(emitter, out, receiver, reports, params, options, done_to);
     }
     SPARSYNC_RETURN_IF_ERROR(planned);
     SPARSYNC_RETURN_IF_ERROR(emitter.emit(*chunk, ops));
@@ -359,7 +361,7 @@ Status send_all(SourceReader& reader, const SessionParams& params, const SourceS
       options.progress->hole_bytes.store(stats.hole_bytes);
       options.progress->advance_to(done_to);
     }
-    if (stop()) return stop_with_checkpoint(emitter, out, receiver, params, options, done_to);
+    if (stop()) return stop_with_checkpoint(emitter, out, receiver, reports, params, options, done_to);
     if (!params.dry_run && options.checkpoints && done_to < params.image_size && clock.due(done_to)) {
       SPARSYNC_RETURN_IF_ERROR(send_checkpoint(emitter, out, done_to));
       clock.reset(done_to);

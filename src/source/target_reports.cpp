@@ -22,10 +22,12 @@ Status TargetReports::add_run(TargetRun run) {
                                             " was expected");
   }
   changed_.wait(lock, [&] {
-    return !failure_.is_ok() || digest_bytes_ == 0 || digest_bytes_ + run.digests.size() <= max_digest_bytes_;
+    return !failure_.is_ok() || draining_ || digest_bytes_ == 0 ||
+           digest_bytes_ + run.digests.size() <= max_digest_bytes_;
   });
   if (!failure_.is_ok()) return failure_;
   next_block_ += run.count;
+  if (draining_) return Status::ok();
   digest_bytes_ += run.digests.size();
   runs_.push_back(std::move(run));
   changed_.notify_all();
@@ -91,6 +93,16 @@ Status TargetReports::wait_finished() {
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait(lock, [&] { return finished_ || !failure_.is_ok(); });
   return failure_;
+}
+
+void TargetReports::drain() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+    runs_.clear();
+    digest_bytes_ = 0;
+  }
+  changed_.notify_all();
 }
 
 }  // namespace sparsync

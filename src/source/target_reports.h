@@ -45,6 +45,11 @@ class TargetReports {
   void consume_before(uint64_t block);
   // Waits for HASH_END (or failure).
   Status wait_finished();
+  // At a stop, when nothing will be consumed any more: drops what is held,
+  // and from now on checks runs without keeping them. A receiver waiting
+  // for room would otherwise never read on to the final checkpoint's ACK
+  // (the target runs megabytes of digests ahead on a large image).
+  void drain();
   bool finished();
 
  private:
@@ -57,6 +62,7 @@ class TargetReports {
   uint64_t next_block_ = 0;  // first block not yet reported
   size_t digest_bytes_ = 0;
   bool finished_ = false;
+  bool draining_ = false;
   Status failure_;
 };
 
