@@ -54,6 +54,13 @@ void apply_verbosity(int verbosity) {
                                   : log::Level::kDebug);
 }
 
+// --status of a target on this host, as text or JSON.
+Result<std::string> local_target_status(const std::string& path, bool json) {
+  auto facts = read_target_status(path);
+  if (!facts.is_ok()) return facts.status();
+  return json ? target_status_json(facts.value()) : target_status_text(facts.value());
+}
+
 // The record is beside the target, so a far target's status comes from its host.
 Status print_target_status(const CliOptions& options) {
   if (options.source.empty() || !options.target.empty()) {
@@ -62,16 +69,11 @@ Status print_target_status(const CliOptions& options) {
   auto where = parse_location(options.source);
   if (!where.is_ok()) return where.status();
   const uint32_t timeout = options.timeout >= 0 ? static_cast<uint32_t>(options.timeout) : kDefaultIdleTimeout;
-  if (where.value().remote) {
-    auto report =
-        remote_target_status(ssh_options_for(options, where.value(), timeout), where.value().path, options.json);
-    if (!report.is_ok()) return report.status();
-    std::cout << report.value() << std::endl;
-    return Status::ok();
-  }
-  auto facts = read_target_status(where.value().path);
-  if (!facts.is_ok()) return facts.status();
-  std::cout << (options.json ? target_status_json(facts.value()) : target_status_text(facts.value())) << std::endl;
+  auto report = where.value().remote ? remote_target_status(ssh_options_for(options, where.value(), timeout),
+                                                            where.value().path, options.json)
+                                     : local_target_status(where.value().path, options.json);
+  if (!report.is_ok()) return report.status();
+  std::cout << report.value() << std::endl;
   return Status::ok();
 }
 

@@ -58,6 +58,13 @@ class NbdSource : public ::testing::Test {
     return "nbd+unix:///?socket=" + socket;
   }
 
+  // `p`, started against the stopped server_ (stopped at `since`): ends by
+  // itself, giving up with `said`; once the server goes on, the same run of
+  // `source_args` completes and `dst` holds `guest`.
+  void expect_gave_up_on_server(Process& p, std::chrono::steady_clock::time_point since, const std::string& said,
+                                const std::vector<std::string>& source_args, const std::string& guest,
+                                const std::string& dst);
+
   TempDir dir_;
   std::string raw_, qcow2_;
   std::unique_ptr<Process> server_;
@@ -207,17 +214,23 @@ std::unique_ptr<Process> start_paced_run(const std::vector<std::string>& source_
   return p;
 }
 
+void NbdSource::expect_gave_up_on_server(Process& p, std::chrono::steady_clock::time_point since,
+                                         const std::string& said, const std::vector<std::string>& source_args,
+                                         const std::string& guest, const std::string& dst) {
+  auto r = p.wait(kStopTimeout + kStopSlack);
+  server_->signal(SIGCONT);
+  ASSERT_NO_FATAL_FAILURE(expect_gave_up(r, since, said));
+  expect_rerun_completes(source_args, guest, dst);
+}
+
 TEST_F(NbdSource, AServerStoppedBeforeTheHandshakeFailsTheRunAfterTimeout) {
   const std::string uri = serve(raw_, "raw");
   ASSERT_TRUE(server_->signal(SIGSTOP));
   const std::string dst = dir_.file("dst.img");
   const auto start = std::chrono::steady_clock::now();
   auto p = Process::start({SPARSYNC_BINARY, "--timeout", "2", uri, dst});
-  auto r = p->wait(kStopTimeout + kStopSlack);
-  server_->signal(SIGCONT);
-  ASSERT_NO_FATAL_FAILURE(
-      expect_gave_up(r, start, "the NBD server of " + uri + " answered nothing for 2 s while connecting"));
-  expect_rerun_completes({uri}, raw_, dst);
+  expect_gave_up_on_server(*p, start, "the NBD server of " + uri + " answered nothing for 2 s while connecting", {uri},
+                           raw_, dst);
 }
 
 TEST_F(NbdSource, AServerThatStopsMidRunFailsItAfterTimeout) {
@@ -229,11 +242,8 @@ TEST_F(NbdSource, AServerThatStopsMidRunFailsItAfterTimeout) {
   ASSERT_TRUE(p->running());
   ASSERT_TRUE(server_->signal(SIGSTOP));
   const auto stopped = std::chrono::steady_clock::now();
-  auto r = p->wait(kStopTimeout + kStopSlack);
-  server_->signal(SIGCONT);
-  ASSERT_NO_FATAL_FAILURE(
-      expect_gave_up(r, stopped, "the NBD server of " + uri + " answered nothing for 2 s while reading at"));
-  expect_rerun_completes({uri}, dense, dst);
+  expect_gave_up_on_server(*p, stopped, "the NBD server of " + uri + " answered nothing for 2 s while reading at",
+                           {uri}, dense, dst);
 }
 
 // The qemu-nbd sparsync starts for a qcow2 image: stopped mid-run, it is

@@ -104,6 +104,29 @@ class SshHang : public SshdTest {
     return rec;
   }
   uint64_t held(const std::string& path) { return exists(path) ? allocated_bytes(path) : 0; }
+  // The durable offset of `target`'s record, 0 while it has none.
+  uint64_t recorded(const std::string& target) {
+    auto rec = exists(checkpoint_path(target, false)) ? record_at(target) : std::nullopt;
+    return rec ? rec->durable_offset : 0;
+  }
+  // A pull stopped by a signal: exit 8 with one line, put in *line.
+  static void stop_line(const std::optional<CommandResult>& r, std::string* line) {
+    EXPECT_EQ(r->exit_code, 8) << r->err;
+    auto lines = r->err_lines();
+    ASSERT_EQ(lines.size(), 1u) << r->err;
+    *line = lines[0];
+  }
+  // The same pull again: complete, exact, and resumed from `offset`.
+  void expect_pull_resumes_at(const std::string& src, const std::string& dst, uint64_t offset,
+                              const std::string& first_err) {
+    auto again = run(SPARSYNC_BINARY, {"--json", SshdFixture::remote(src), dst});
+    ASSERT_TRUE(again.has_value());
+    ASSERT_EQ(again->exit_code, 0) << again->err;
+    EXPECT_EQ(first_difference(src, dst), std::nullopt);
+    EXPECT_EQ(nlohmann::json::parse(again->out)["resumed_from"].get<uint64_t>(), offset)
+        << again->out << "\n"
+        << again->err << "\nfirst run: " << first_err;
+  }
 
   TempDir dir_;
   std::string pid_file_ = dir_.file("far.pid");
@@ -212,10 +235,9 @@ TEST_P(SshPullSignal, CheckpointsExits8AndTheRerunResumes) {
   ASSERT_TRUE(p->signal(GetParam()));
   auto r = p->wait(40);
   ASSERT_TRUE(r.has_value()) << "the pull did not stop";
-  EXPECT_EQ(r->exit_code, 8) << r->err;
-  auto lines = r->err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r->err;
-  EXPECT_NE(lines[0].find(" of 64.0 MiB; the target is checkpointed there: run the same command to resume"),
+  std::string line;
+  ASSERT_NO_FATAL_FAILURE(stop_line(r, &line));
+  EXPECT_NE(line.find(" of 64.0 MiB; the target is checkpointed there: run the same command to resume"),
             std::string::npos)
       << r->err;
   auto rec = record_at(dst);
@@ -224,13 +246,7 @@ TEST_P(SshPullSignal, CheckpointsExits8AndTheRerunResumes) {
   // 1 MiB frame may be in the middle of its write).
   EXPECT_GE(rec->durable_offset + 2 * kMiB, at_signal);
   EXPECT_LT(rec->durable_offset, 64 * kMiB);
-
-  auto again = run(SPARSYNC_BINARY, {"--json", SshdFixture::remote(src), dst});
-  ASSERT_TRUE(again.has_value());
-  ASSERT_EQ(again->exit_code, 0) << again->err;
-  EXPECT_EQ(first_difference(src, dst), std::nullopt);
-  auto j = nlohmann::json::parse(again->out);
-  EXPECT_EQ(j["resumed_from"].get<uint64_t>(), rec->durable_offset);
+  expect_pull_resumes_at(src, dst, rec->durable_offset, r->err);
 }
 
 // The same onto an existing target, which is hashed while the pull runs:
@@ -242,12 +258,7 @@ TEST_F(SshHang, APullOntoAnExistingTargetStopsAtItsFinalCheckpoint) {
   std::string dst = dir_.file("pulled.img");
   SparseImage(dst, 64 * kMiB).data(0, 64 * kMiB, 34);
   auto p = Process::start(argv(SPARSYNC_BINARY, {"--bwlimit", "8M", SshdFixture::remote(src), dst}));
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto rec = exists(checkpoint_path(dst, false)) ? record_at(dst) : std::nullopt;
-        return (rec && rec->durable_offset >= 8 * kMiB) || !p->running();
-      },
-      60));
+  ASSERT_TRUE(wait_until([&] { return recorded(dst) >= 8 * kMiB || !p->running(); }, 60));
   ASSERT_TRUE(p->running()) << "the pull ended before it could be interrupted";
   const auto signalled = std::chrono::steady_clock::now();
   ASSERT_TRUE(p->signal(SIGINT));
@@ -255,20 +266,15 @@ TEST_F(SshHang, APullOntoAnExistingTargetStopsAtItsFinalCheckpoint) {
   ASSERT_TRUE(r.has_value()) << "the pull did not stop";
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
   RecordProperty("stop_seconds", std::to_string(took));
-  EXPECT_EQ(r->exit_code, 8) << r->err;
-  auto lines = r->err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r->err;
-  EXPECT_NE(lines[0].find(" of 64.0 MiB; the target is checkpointed there: run the same command to resume"),
+  std::string line;
+  ASSERT_NO_FATAL_FAILURE(stop_line(r, &line));
+  EXPECT_NE(line.find(" of 64.0 MiB; the target is checkpointed there: run the same command to resume"),
             std::string::npos)
       << r->err;
   auto rec = record_at(dst);
   ASSERT_TRUE(rec.has_value());
   EXPECT_GE(rec->durable_offset, 8 * kMiB);
-  auto again = run(SPARSYNC_BINARY, {"--json", SshdFixture::remote(src), dst});
-  ASSERT_TRUE(again.has_value());
-  ASSERT_EQ(again->exit_code, 0) << again->err;
-  EXPECT_EQ(first_difference(src, dst), std::nullopt);
-  EXPECT_EQ(nlohmann::json::parse(again->out)["resumed_from"].get<uint64_t>(), rec->durable_offset);
+  expect_pull_resumes_at(src, dst, rec->durable_offset, r->err);
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, SshPullSignal, ::testing::Values(SIGINT, SIGTERM),
@@ -290,9 +296,8 @@ TEST_F(SshHang, PullWhoseSourceStoppedStopsAtItsLastCheckpoint) {
   ASSERT_GT(far, 0);
   ASSERT_TRUE(wait_until(
       [&] {
-        auto rec = exists(checkpoint_path(dst, false)) ? record_at(dst) : std::nullopt;
-        return (rec && rec->durable_offset >= 8 * kMiB && allocated_bytes(dst) >= rec->durable_offset + 2 * kMiB) ||
-               !p->running();
+        const uint64_t at = recorded(dst);
+        return (at >= 8 * kMiB && allocated_bytes(dst) >= at + 2 * kMiB) || !p->running();
       },
       60));
   ASSERT_TRUE(p->running());
@@ -301,28 +306,20 @@ TEST_F(SshHang, PullWhoseSourceStoppedStopsAtItsLastCheckpoint) {
   auto r = p->wait(30);
   ::kill(far, SIGKILL);
   ASSERT_TRUE(r.has_value()) << "the first signal did not stop a stalled pull";
-  EXPECT_EQ(r->exit_code, 8) << r->err;
-  auto lines = r->err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r->err;
+  std::string line;
+  ASSERT_NO_FATAL_FAILURE(stop_line(r, &line));
   // Its last checkpoint; or one the source sent just before it stopped,
   // still on its way when the client asked for the final one, taken as the
   // final one (both leave a record the rerun resumes from).
-  const bool last = lines[0].find("interrupted; the target is checkpointed at ") != std::string::npos &&
-                    lines[0].find(" (its last checkpoint): run the same command to resume") != std::string::npos;
+  const bool last = line.find("interrupted; the target is checkpointed at ") != std::string::npos &&
+                    line.find(" (its last checkpoint): run the same command to resume") != std::string::npos;
   const bool in_flight =
-      lines[0].find("; the target is checkpointed there: run the same command to resume") != std::string::npos;
+      line.find("; the target is checkpointed there: run the same command to resume") != std::string::npos;
   EXPECT_TRUE(last || in_flight) << r->err;
   auto rec = record_at(dst);
   ASSERT_TRUE(rec.has_value());
   EXPECT_GE(rec->durable_offset, 8 * kMiB);
-
-  auto again = run(SPARSYNC_BINARY, {"--json", SshdFixture::remote(src), dst});
-  ASSERT_TRUE(again.has_value());
-  ASSERT_EQ(again->exit_code, 0) << again->err;
-  EXPECT_EQ(first_difference(src, dst), std::nullopt);
-  EXPECT_EQ(nlohmann::json::parse(again->out)["resumed_from"].get<uint64_t>(), rec->durable_offset)
-      << again->out << "\n"
-      << again->err << "\nfirst run: " << r->err;
+  expect_pull_resumes_at(src, dst, rec->durable_offset, r->err);
 }
 
 // A push over lanes whose source waits on its stdin (nothing changed, so
